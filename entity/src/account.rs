@@ -1,0 +1,24 @@
+//! `accounts`: people who use the dashboard and the API.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "accounts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// admin | analyst | viewer | service
+    pub role: String,
+    /// Projects the account may use; `None` means all.
+    pub project_ids: Option<Vec<Uuid>>,
+    pub created_at: DateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+//! SeaORM migrations for Sightline's schema.
+//!
+//! The schema is written as plain SQL files in `sql/` (partitioned tables, partial indexes and
+//! PL/pgSQL functions are beyond the schema builder); each migration runs one file in a
+//! transaction. Invariant: a migration, once released, is never edited: add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_init::Migration)]
+    }
+}
+
+/// Runs a whole SQL file (several statements) as one simple-protocol batch.
+pub(crate) async fn run_sql(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
+    manager.get_connection().execute_unprepared(sql).await.map(|_| ())
+}

@@ -1,0 +1,89 @@
+//! Who is calling: JWT verification and issuing (`jwt`), password hashing (`password`), and the
+//! role/project checks every resolver applies (`Principal`).
+
+pub mod jwt;
+pub mod password;
+
+use uuid::Uuid;
+
+pub use jwt::{Claims, JwtKeys};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Server-side tracking only.
+    Service,
+    /// Aggregates only: no raw events, no user-level data.
+    Viewer,
+    /// Analytics, raw events and live feeds of their projects.
+    Analyst,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Viewer => "viewer",
+            Role::Service => "service",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "analyst" => Ok(Role::Analyst),
+            "viewer" => Ok(Role::Viewer),
+            "service" => Ok(Role::Service),
+            other => Err(format!("unknown role {other:?}: expected admin, analyst, viewer or service")),
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: String,
+    pub role: Role,
+    /// `None`: every project (an admin token with `projects: ["*"]`).
+    pub projects: Option<Vec<Uuid>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The role may not do this at all.
+    Role,
+    /// The project is not one of the caller's.
+    Project,
+}
+
+impl Principal {
+    pub fn can_access_project(&self, project: Uuid) -> bool {
+        match &self.projects {
+            None => true,
+            Some(ids) => ids.contains(&project),
+        }
+    }
+
+    /// Checks the role is at least `min` (service is outside the analytics ladder) and that
+    /// the project is the caller's.
+    pub fn require(&self, min: Role, project: Option<Uuid>) -> Result<(), Denied> {
+        let role_ok = match min {
+            Role::Service => matches!(self.role, Role::Service | Role::Admin),
+            _ => self.role != Role::Service && self.role >= min,
+        };
+        if !role_ok {
+            return Err(Denied::Role);
+        }
+        if let Some(p) = project {
+            if !self.can_access_project(p) {
+                return Err(Denied::Project);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! The `sightline` command line: one binary, one subcommand per job. Errors reach the user as one
+//! line (anyhow at this edge only).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use sea_orm_migration::MigratorTrait;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::app::{shutdown_on_signal, Application, Mode};
+use crate::auth::{password, JwtKeys, Role};
+use crate::config::Settings;
+use crate::storage::{projects, Db};
+
+#[derive(Parser)]
+#[command(name = "sightline", version, about = "Sightline: self-hosted product analytics")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// HTTP server and queue worker in one process (the default).
+    All,
+    /// HTTP only: ingest, GraphQL, dashboard and tracker files.
+    Serve,
+    /// Queue worker and maintenance only.
+    Worker,
+    /// Applies pending database migrations and creates the upcoming partitions.
+    Migrate,
+    /// Issues an API token (JWT) for operators and scripts.
+    Token {
+        /// admin | analyst | viewer | service
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Project ids the token may use; omit for all (admin only).
+        #[arg(long = "project")]
+        projects: Vec<Uuid>,
+        /// Subject (who the token is for).
+        #[arg(long, default_value = "operator")]
+        sub: String,
+        /// Lifetime in seconds (default: the configured token TTL).
+        #[arg(long)]
+        ttl: Option<u64>,
+    },
+    /// Account administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Project administration.
+    Project {
+        #[command(subcommand)]
+        command: ProjectCommand,
+    },
+    /// Serves the demo site (demo/) on its own port, with the tracker tag pointing at a server.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        bind: SocketAddr,
+        /// Base URL of the Sightline server the demo pages report to.
+        #[arg(long)]
+        server: String,
+        /// Public key of the project the demo pages report to.
+        #[arg(long)]
+        key: String,
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Creates (or, with --update, resets) an account. The first admin is made this way.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Password; read from SIGHTLINE_ADMIN_PASSWORD when omitted.
+        #[arg(long, env = "SIGHTLINE_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[arg(long = "project")]
+        projects: Vec<Uuid>,
+        /// Reset the password and role when the account exists.
+        #[arg(long)]
+        update: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProjectCommand {
+    /// Creates a project and prints its id and keys as KEY=VALUE lines (the secret only now).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Origins allowed to send beacons (repeat the flag).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+        /// When a project of this name exists, rotate its keys and set its origins instead of
+        /// creating another (used by scripts/up so re-runs reuse the data).
+        #[arg(long)]
+        reuse: bool,
+    },
+    /// Lists projects.
+    List,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::All);
+    if let Command::Demo { bind, server, key, dir } = command {
+        crate::telemetry::init_tracing(false);
+        return crate::demo::serve(bind, server, key, dir).await;
+    }
+    let settings = Settings::from_env()?;
+    crate::telemetry::init_tracing(settings.log_json);
+    match command {
+        Command::All => run_app(settings, Mode::All).await,
+        Command::Serve => run_app(settings, Mode::Serve).await,
+        Command::Worker => run_app(settings, Mode::Worker).await,
+        Command::Migrate => {
+            let db = Db::connect(&settings).await?;
+            migration::Migrator::up(&db.primary, None).await.context("migration failed")?;
+            let created = crate::storage::partitions::maintain(&db, settings.partition_days_ahead).await?;
+            println!("migrations applied; {created} partitions created");
+            Ok(())
+        }
+        Command::Token { role, projects, sub, ttl } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            if projects.is_empty() && role != Role::Admin {
+                bail!("--project is required for role {}", role.as_str());
+            }
+            let keys = JwtKeys::from_settings(&settings.jwt).map_err(anyhow::Error::msg)?;
+            let scope = if projects.is_empty() { None } else { Some(projects.as_slice()) };
+            println!("{}", keys.issue(&sub, role, scope, ttl.map(Duration::from_secs))?);
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Create { email, password, role, projects, update } } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let db = Db::connect(&settings).await?;
+            let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?.map_err(anyhow::Error::msg)?;
+            let scope = if projects.is_empty() { None } else { Some(projects) };
+            let (account, created) = crate::storage::accounts::upsert(&db, &email, &hash, role, scope, update).await?;
+            println!(
+                "{} account {} ({})",
+                if created { "created" } else if update { "updated" } else { "kept existing" },
+                account.email,
+                account.role
+            );
+            Ok(())
+        }
+        Command::Project { command } => {
+            let db = Db::connect(&settings).await?;
+            match command {
+                ProjectCommand::Create { name, origins, reuse } => {
+                    let existing = if reuse { projects::by_name(&db, &name).await? } else { None };
+                    let (project, keys) = match existing {
+                        Some(p) => {
+                            projects::update(&db, p.id, projects::ProjectUpdate { allowed_origins: Some(origins), ..Default::default() }).await?;
+                            projects::rotate_keys(&db, p.id).await?.context("project vanished")?
+                        }
+                        None => projects::create(&db, &name, origins).await?,
+                    };
+                    println!("SIGHTLINE_PROJECT_ID={}", project.id);
+                    println!("SIGHTLINE_PUBLIC_KEY={}", keys.public_key);
+                    println!("SIGHTLINE_SECRET_KEY={}", keys.secret_key);
+                    Ok(())
+                }
+                ProjectCommand::List => {
+                    for p in projects::list(&db, None).await? {
+                        println!("{}\t{}\t{}\t{}", p.id, p.name, p.public_key, p.allowed_origins.join(","));
+                    }
+                    Ok(())
+                }
+            }
+        }
+        Command::Demo { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn run_app(settings: Settings, mode: Mode) -> anyhow::Result<()> {
+    let app = Application::build(settings, mode).await?;
+    if mode != Mode::Worker {
+        tracing::info!(port = app.port(), "listening");
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(shutdown_on_signal(shutdown.clone()));
+    app.run_until_stopped(shutdown).await
+}

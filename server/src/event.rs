@@ -1,0 +1,521 @@
+//! The event as the contract defines it, and the one place it is validated and sanitized.
+//!
+//! Both ingest endpoints and the worker go through [`Validator::event`]: the server to decide what
+//! it answers 202 for, the worker again for jobs that other producers (a Node BullMQ `Queue.add`)
+//! enqueued. Past this module, an [`Event`] is trusted: its id is a UUID, its type a dotted
+//! lower-case name, its strings bounded and its properties an object free of deny-listed keys.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Longest event type name.
+pub const MAX_TYPE_LEN: usize = 64;
+/// Bound for ids (anonymous, session, user, community, entity).
+pub const MAX_ID_LEN: usize = 128;
+pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_TITLE_LEN: usize = 512;
+/// Bound for any string value inside `props`.
+pub const MAX_PROP_STRING_LEN: usize = 1024;
+pub const MAX_PROPS_BYTES: usize = 8 * 1024;
+pub const MAX_PROPS_DEPTH: usize = 5;
+pub const MAX_PROPS_KEYS: usize = 64;
+
+/// One validated event, serialized in the contract's shape inside queue jobs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Client time in milliseconds since the epoch.
+    pub ts: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymous_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub props: Map<String, Value>,
+    /// Set by the server when the sender's user agent is an obvious bot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
+}
+
+impl Event {
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.ts).unwrap_or_default()
+    }
+
+    /// The path of the page URL (no scheme, host, query or fragment).
+    pub fn path(&self) -> Option<String> {
+        self.url.as_deref().map(url_path)
+    }
+}
+
+/// Path part of an absolute or relative URL: `https://a.example/x/y?q#f` -> `/x/y`.
+pub fn url_path(url: &str) -> String {
+    let after_scheme = match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            match rest.find(['/', '?', '#']) {
+                Some(j) => &rest[j..],
+                None => "",
+            }
+        }
+        None => url,
+    };
+    let end = after_scheme.find(['?', '#']).unwrap_or(after_scheme.len());
+    let path = &after_scheme[..end];
+    if path.is_empty() {
+        "/".to_string()
+    } else {
+        path.to_string()
+    }
+}
+
+/// Which field names an endpoint accepts. The server-side endpoint also takes the camelCase names
+/// backend services already send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Browser,
+    Server,
+}
+
+/// What validation needs to know about the moment and the policy.
+#[derive(Clone, Debug)]
+pub struct Validator {
+    pub now_ms: i64,
+    pub max_past_ms: i64,
+    pub max_future_ms: i64,
+    pub deny_keys: std::sync::Arc<[String]>,
+}
+
+/// Truncates to at most `max` bytes on a char boundary, after trimming white space.
+pub fn bounded(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+fn is_valid_type(t: &str) -> bool {
+    // Dotted lower-case segments: `page.view`, `github.pr.opened`, `user_signup.done`.
+    !t.is_empty()
+        && t.len() <= MAX_TYPE_LEN
+        && t.split('.').all(|seg| {
+            let mut chars = seg.chars();
+            matches!(chars.next(), Some('a'..='z'))
+                && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+        })
+}
+
+/// Card-like digit runs (13-19 digits passing Luhn) are redacted wherever they appear as a value.
+fn looks_like_card_number(s: &str) -> bool {
+    let digits: Vec<u32> = s.chars().filter(|c| !matches!(c, ' ' | '-')).map(|c| c.to_digit(10)).collect::<Option<Vec<_>>>().unwrap_or_default();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d })
+        .sum();
+    sum % 10 == 0
+}
+
+impl Validator {
+    pub fn new(now_ms: i64, settings: &crate::config::IngestSettings) -> Self {
+        Self {
+            now_ms,
+            max_past_ms: settings.max_past.as_millis() as i64,
+            max_future_ms: settings.max_future.as_millis() as i64,
+            deny_keys: settings.deny_keys.clone().into(),
+        }
+    }
+
+    fn denied(&self, key: &str) -> bool {
+        let k = key.to_ascii_lowercase().replace('-', "_");
+        self.deny_keys.iter().any(|d| k == *d || k.ends_with(&format!("_{d}")))
+    }
+
+    /// Validates one event object. The error is the reason listed in the 202 answer.
+    pub fn event(&self, value: Value, dialect: Dialect) -> Result<Event, String> {
+        let Value::Object(obj) = value else {
+            return Err("event must be a JSON object".into());
+        };
+        let mut id = None;
+        let mut event_type = None;
+        let mut ts = None;
+        let mut ev = Event {
+            id: Uuid::nil(),
+            event_type: String::new(),
+            ts: 0,
+            anonymous_id: None,
+            session_id: None,
+            user_id: None,
+            community_id: None,
+            entity_type: None,
+            entity_id: None,
+            url: None,
+            referrer: None,
+            title: None,
+            props: Map::new(),
+            bot: false,
+        };
+        for (key, val) in obj {
+            let name = match (key.as_str(), dialect) {
+                ("id", _) | ("eventId", Dialect::Server) => "id",
+                ("type", _) | ("eventType", Dialect::Server) => "type",
+                ("ts", _) | ("timestamp", Dialect::Server) => "ts",
+                ("anonymous_id", _) | ("anonymousId", Dialect::Server) => "anonymous_id",
+                ("session_id", _) | ("sessionId", Dialect::Server) => "session_id",
+                ("user_id", _) | ("userId", Dialect::Server) => "user_id",
+                ("community_id", _) | ("communityId", Dialect::Server) => "community_id",
+                ("entity_type", _) | ("entityType", Dialect::Server) => "entity_type",
+                ("entity_id", _) | ("entityId", Dialect::Server) => "entity_id",
+                ("props", _) | ("metadata", Dialect::Server) => "props",
+                ("url", _) => "url",
+                ("referrer", _) => "referrer",
+                ("title", _) => "title",
+                // A producer may re-send what a previous hop added; it is recomputed below.
+                ("bot", _) => continue,
+                (other, _) => return Err(format!("unknown field '{}'", bounded(other, 64))),
+            };
+            match name {
+                "id" => {
+                    let s = val.as_str().ok_or("id must be a UUID string")?;
+                    id = Some(Uuid::parse_str(s).map_err(|_| "id must be a UUID".to_string())?);
+                }
+                "type" => {
+                    let s = val.as_str().ok_or("type must be a string")?;
+                    if !is_valid_type(s) {
+                        return Err(format!(
+                            "type must be a dotted lower-case name of at most {MAX_TYPE_LEN} characters (like page.view)"
+                        ));
+                    }
+                    event_type = Some(s.to_string());
+                }
+                "ts" => ts = Some(parse_ts(&val)?),
+                "props" => match val {
+                    Value::Object(map) => ev.props = self.props(map)?,
+                    Value::Null => {}
+                    _ => return Err("props must be a JSON object".into()),
+                },
+                field => {
+                    let text = match val {
+                        Value::Null => continue,
+                        Value::String(s) => s,
+                        // Backends often send numeric ids; keep them as text.
+                        Value::Number(n) if field.ends_with("_id") => n.to_string(),
+                        _ => return Err(format!("{field} must be a string")),
+                    };
+                    let max = match field {
+                        "url" | "referrer" => MAX_URL_LEN,
+                        "title" => MAX_TITLE_LEN,
+                        _ => MAX_ID_LEN,
+                    };
+                    let text = bounded(&text, max);
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let slot = match field {
+                        "anonymous_id" => &mut ev.anonymous_id,
+                        "session_id" => &mut ev.session_id,
+                        "user_id" => &mut ev.user_id,
+                        "community_id" => &mut ev.community_id,
+                        "entity_type" => &mut ev.entity_type,
+                        "entity_id" => &mut ev.entity_id,
+                        "url" => &mut ev.url,
+                        "referrer" => &mut ev.referrer,
+                        _ => &mut ev.title,
+                    };
+                    *slot = Some(text);
+                }
+            }
+        }
+        ev.id = id.ok_or("id is required (a UUID: the idempotency key)")?;
+        ev.event_type = event_type.ok_or("type is required")?;
+        ev.ts = ts.ok_or("ts is required (milliseconds since the epoch)")?;
+        if ev.ts < self.now_ms - self.max_past_ms || ev.ts > self.now_ms + self.max_future_ms {
+            return Err(format!(
+                "ts is outside the accepted window (from {} s before to {} s after the server's clock)",
+                self.max_past_ms / 1000,
+                self.max_future_ms / 1000
+            ));
+        }
+        Ok(ev)
+    }
+
+    fn props(&self, map: Map<String, Value>) -> Result<Map<String, Value>, String> {
+        let mut keys = 0usize;
+        let cleaned = self.clean_object(map, 1, &mut keys)?;
+        let size = serde_json::to_vec(&cleaned).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_PROPS_BYTES {
+            return Err(format!("props is {size} bytes; at most {MAX_PROPS_BYTES} are allowed"));
+        }
+        Ok(cleaned)
+    }
+
+    fn clean_object(&self, map: Map<String, Value>, depth: usize, keys: &mut usize) -> Result<Map<String, Value>, String> {
+        if depth > MAX_PROPS_DEPTH {
+            return Err(format!("props nests deeper than {MAX_PROPS_DEPTH} levels"));
+        }
+        let mut out = Map::with_capacity(map.len());
+        for (k, v) in map {
+            *keys += 1;
+            if *keys > MAX_PROPS_KEYS {
+                return Err(format!("props has more than {MAX_PROPS_KEYS} keys"));
+            }
+            if self.denied(&k) {
+                continue;
+            }
+            let k = bounded(&k, MAX_ID_LEN);
+            out.insert(k, self.clean_value(v, depth, keys)?);
+        }
+        Ok(out)
+    }
+
+    fn clean_value(&self, v: Value, depth: usize, keys: &mut usize) -> Result<Value, String> {
+        Ok(match v {
+            Value::String(s) if looks_like_card_number(&s) => Value::String("[redacted]".into()),
+            Value::String(s) => Value::String(bounded(&s, MAX_PROP_STRING_LEN)),
+            Value::Object(m) => Value::Object(self.clean_object(m, depth + 1, keys)?),
+            Value::Array(items) => {
+                if depth + 1 > MAX_PROPS_DEPTH {
+                    return Err(format!("props nests deeper than {MAX_PROPS_DEPTH} levels"));
+                }
+                Value::Array(
+                    items
+                        .into_iter()
+                        .map(|i| self.clean_value(i, depth + 1, keys))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            other => other,
+        })
+    }
+}
+
+fn parse_ts(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .ok_or_else(|| "ts must be milliseconds since the epoch".to_string()),
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|d| d.timestamp_millis())
+            .map_err(|_| "ts must be milliseconds since the epoch or an RFC 3339 time".to_string()),
+        _ => Err("ts must be milliseconds since the epoch".into()),
+    }
+}
+
+/// Obvious automated clients, by user agent. They are stored tagged (`is_bot`), never mixed
+/// silently into human traffic and never dropped.
+pub fn is_bot_user_agent(ua: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "bot", "crawl", "spider", "slurp", "curl/", "wget/", "python-requests", "python-urllib",
+        "go-http-client", "java/", "okhttp", "libwww", "httpclient", "facebookexternalhit",
+        "preview", "scrapy", "phantomjs", "lighthouse",
+    ];
+    let ua = ua.to_ascii_lowercase();
+    ua.is_empty() || MARKERS.iter().any(|m| ua.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v() -> Validator {
+        Validator {
+            now_ms: 1_763_820_000_000,
+            max_past_ms: 86_400_000,
+            max_future_ms: 3_600_000,
+            deny_keys: crate::config::DEFAULT_DENY_KEYS.iter().map(|s| s.to_string()).collect::<Vec<_>>().into(),
+        }
+    }
+
+    fn ok() -> Value {
+        json!({"id": "6f1c1b2e-4c7d-4a51-9a3e-0b8f0c6a2d11", "type": "element.click", "ts": 1_763_820_000_000i64})
+    }
+
+    #[test]
+    fn contract_example_is_accepted() {
+        let e = v()
+            .event(
+                json!({
+                  "id": "6f1c1b2e-4c7d-4a51-9a3e-0b8f0c6a2d11", "type": "element.click", "ts": 1763820000000i64,
+                  "anonymous_id": "a-7Hk2", "session_id": "s-91x", "user_id": "u-42", "community_id": "c-7",
+                  "entity_type": "button", "entity_id": "signup",
+                  "url": "https://shop.example/pricing?plan=pro", "referrer": "https://news.example/", "title": "Pricing",
+                  "props": { "selector": "main > button.cta", "text": "Start" }
+                }),
+                Dialect::Browser,
+            )
+            .expect("valid");
+        assert_eq!(e.path().as_deref(), Some("/pricing"));
+        assert_eq!(e.props["text"], "Start");
+    }
+
+    #[test]
+    fn event_id_is_required_and_must_be_a_uuid() {
+        let mut e = ok();
+        e.as_object_mut().expect("obj").remove("id");
+        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("id is required"));
+        let mut e = ok();
+        e["id"] = json!("not-a-uuid");
+        assert_eq!(v().event(e, Dialect::Browser).unwrap_err(), "id must be a UUID");
+    }
+
+    #[test]
+    fn event_type_must_be_dotted_lower_case_and_bounded() {
+        for bad in ["Page.View", "page..view", ".x", "page view", "1abc", "x;drop table", ""] {
+            let mut e = ok();
+            e["type"] = json!(bad);
+            assert!(v().event(e, Dialect::Browser).is_err(), "{bad} must be refused");
+        }
+        let mut e = ok();
+        e["type"] = json!("a".repeat(MAX_TYPE_LEN + 1));
+        assert!(v().event(e, Dialect::Browser).is_err());
+        for good in ["page.view", "github.pr.opened", "user.signup", "x"] {
+            let mut e = ok();
+            e["type"] = json!(good);
+            assert!(v().event(e, Dialect::Browser).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn timestamp_must_be_inside_the_skew_window() {
+        let mut e = ok();
+        e["ts"] = json!(1_763_820_000_000i64 - 2 * 86_400_000);
+        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("window"));
+        let mut e = ok();
+        e["ts"] = json!(1_763_820_000_000i64 + 2 * 3_600_000);
+        assert!(v().event(e, Dialect::Browser).is_err());
+        let mut e = ok();
+        e["ts"] = json!("yesterday");
+        assert!(v().event(e, Dialect::Browser).is_err());
+    }
+
+    #[test]
+    fn props_must_be_a_bounded_object() {
+        let mut e = ok();
+        e["props"] = json!([1, 2]);
+        assert!(v().event(e, Dialect::Browser).is_err());
+
+        let mut deep = json!({"leaf": 1});
+        for _ in 0..MAX_PROPS_DEPTH {
+            deep = json!({ "n": deep });
+        }
+        let mut e = ok();
+        e["props"] = deep;
+        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("deeper"));
+
+        let many: Map<String, Value> = (0..=MAX_PROPS_KEYS).map(|i| (format!("k{i}"), json!(i))).collect();
+        let mut e = ok();
+        e["props"] = Value::Object(many);
+        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("keys"));
+
+        let big: Map<String, Value> = (0..20).map(|i| (format!("k{i}"), json!("x".repeat(1000)))).collect();
+        let mut e = ok();
+        e["props"] = Value::Object(big);
+        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("bytes"));
+    }
+
+    #[test]
+    fn deny_listed_keys_are_stripped_at_every_depth() {
+        let mut e = ok();
+        e["props"] = json!({"password": "x", "Stripe-Token": "y", "nested": {"api_key": "k", "keep": 1}, "plan": "pro"});
+        let ev = v().event(e, Dialect::Browser).expect("valid");
+        assert_eq!(Value::Object(ev.props), json!({"nested": {"keep": 1}, "plan": "pro"}));
+    }
+
+    #[test]
+    fn card_numbers_are_redacted_wherever_they_appear() {
+        let mut e = ok();
+        e["props"] = json!({"note": "4111 1111 1111 1111", "order": "1234567890123"});
+        let ev = v().event(e, Dialect::Browser).expect("valid");
+        assert_eq!(ev.props["note"], "[redacted]");
+        assert_eq!(ev.props["order"], "1234567890123", "a non-Luhn number is kept");
+    }
+
+    #[test]
+    fn strings_are_trimmed_to_bounds() {
+        let mut e = ok();
+        e["title"] = json!(format!("  {}  ", "é".repeat(MAX_TITLE_LEN)));
+        e["user_id"] = json!("u".repeat(500));
+        e["props"] = json!({"text": "t".repeat(5000)});
+        let ev = v().event(e, Dialect::Browser).expect("valid");
+        assert!(ev.title.as_ref().map(|t| t.len() <= MAX_TITLE_LEN).unwrap_or(false));
+        assert_eq!(ev.user_id.as_ref().map(String::len), Some(MAX_ID_LEN));
+        assert_eq!(ev.props["text"].as_str().map(str::len), Some(MAX_PROP_STRING_LEN));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_and_named() {
+        let mut e = ok();
+        e["colour"] = json!("red");
+        assert_eq!(v().event(e, Dialect::Browser).unwrap_err(), "unknown field 'colour'");
+        let mut e = ok();
+        e["eventType"] = json!("x.y");
+        assert!(v().event(e, Dialect::Browser).is_err(), "camelCase is for the server endpoint only");
+    }
+
+    #[test]
+    fn server_dialect_accepts_backend_camel_case() {
+        let ev = v()
+            .event(
+                json!({"eventId": "6f1c1b2e-4c7d-4a51-9a3e-0b8f0c6a2d11", "eventType": "community.created",
+                       "timestamp": "2025-11-22T14:00:00Z", "userId": 42, "communityId": "c-1",
+                       "entityType": "community", "entityId": "c-1", "metadata": {"plan": "pro"}}),
+                Dialect::Server,
+            )
+            .expect("valid");
+        assert_eq!(ev.user_id.as_deref(), Some("42"));
+        assert_eq!(ev.event_type, "community.created");
+        assert_eq!(ev.props["plan"], "pro");
+    }
+
+    #[test]
+    fn injection_strings_are_kept_as_inert_data() {
+        let mut e = ok();
+        e["props"] = json!({"q": "'; DROP TABLE activities; --", "h": "<script>alert(1)</script>"});
+        let ev = v().event(e, Dialect::Browser).expect("valid");
+        assert_eq!(ev.props["q"], "'; DROP TABLE activities; --");
+    }
+
+    #[test]
+    fn url_path_handles_absolute_and_relative_urls() {
+        assert_eq!(url_path("https://a.example/x/y?q=1#f"), "/x/y");
+        assert_eq!(url_path("https://a.example"), "/");
+        assert_eq!(url_path("https://a.example?x"), "/");
+        assert_eq!(url_path("/docs#intro"), "/docs");
+    }
+
+    #[test]
+    fn bots_are_recognised_by_user_agent() {
+        assert!(is_bot_user_agent("Mozilla/5.0 (compatible; Googlebot/2.1)"));
+        assert!(is_bot_user_agent("curl/8.1"));
+        assert!(!is_bot_user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36"));
+    }
+}

@@ -1,0 +1,71 @@
+//! GraphQL errors: one enum, one mapping to `extensions.code`.
+
+use async_graphql::ErrorExtensions;
+
+/// Deliberately not `Display`: async-graphql converts any `Display` type into an error without
+/// a code, and every API error must carry one. Conversion goes through `From` below.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated(String),
+    Forbidden(String),
+    BadInput(String),
+    NotFound(String),
+    RateLimited(String),
+    Internal(String),
+}
+
+impl ApiError {
+    /// The message clients see. Internal details are logged, never sent.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated(m) => format!("authentication required: {m}"),
+            ApiError::Forbidden(m) => format!("forbidden: {m}"),
+            ApiError::BadInput(m) => m.clone(),
+            ApiError::NotFound(m) => format!("{m} not found"),
+            ApiError::RateLimited(m) => format!("rate limited: {m}"),
+            ApiError::Internal(_) => "internal error".to_string(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::BadInput(_) => "BAD_USER_INPUT",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::RateLimited(_) => "RATE_LIMITED",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        if let ApiError::Internal(detail) = &e {
+            tracing::error!(%detail, "internal error in a GraphQL resolver");
+            metrics::counter!(crate::telemetry::names::ERRORS, "where" => "graphql").increment(1);
+        }
+        let code = e.code();
+        async_graphql::Error::new(e.message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        match e {
+            crate::storage::StorageError::Invalid(m) => ApiError::BadInput(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::auth::Denied> for ApiError {
+    fn from(d: crate::auth::Denied) -> Self {
+        match d {
+            crate::auth::Denied::Role => ApiError::Forbidden("your role may not do this".into()),
+            crate::auth::Denied::Project => ApiError::Forbidden("this project is not one of yours".into()),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, async_graphql::Error>;

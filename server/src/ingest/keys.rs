@@ -1,0 +1,65 @@
+//! Project-key lookups with a short-lived in-memory cache: ingest must not hit Postgres per
+//! request, and unknown keys are cached too so garbage cannot hammer the database. A rotated key
+//! stops working within [`TTL`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::storage::{projects, Db, StorageError};
+
+pub const TTL: Duration = Duration::from_secs(10);
+const MAX_ENTRIES: usize = 100_000;
+
+/// What ingest needs to know of a project.
+#[derive(Debug, Clone)]
+pub struct ProjectInfo {
+    pub id: Uuid,
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+pub struct KeyCache {
+    entries: Arc<RwLock<HashMap<String, (Option<Arc<ProjectInfo>>, Instant)>>>,
+}
+
+#[derive(Clone, Copy)]
+pub enum KeyKind {
+    Public,
+    Secret,
+}
+
+impl KeyCache {
+    pub async fn lookup(&self, db: &Db, kind: KeyKind, key: &str) -> Result<Option<Arc<ProjectInfo>>, StorageError> {
+        let cache_key = match kind {
+            KeyKind::Public => format!("p:{key}"),
+            KeyKind::Secret => format!("s:{}", projects::hash_secret(key)),
+        };
+        if let Ok(map) = self.entries.read() {
+            if let Some((info, at)) = map.get(&cache_key) {
+                if at.elapsed() < TTL {
+                    return Ok(info.clone());
+                }
+            }
+        }
+        let found = match kind {
+            KeyKind::Public => projects::by_public_key(db, key).await?,
+            KeyKind::Secret => projects::by_secret_key(db, key).await?,
+        };
+        let info = found.map(|p| {
+            Arc::new(ProjectInfo {
+                id: p.id,
+                allowed_origins: p.allowed_origins,
+            })
+        });
+        if let Ok(mut map) = self.entries.write() {
+            if map.len() >= MAX_ENTRIES {
+                map.retain(|_, (_, at)| at.elapsed() < TTL);
+            }
+            map.insert(cache_key, (info.clone(), Instant::now()));
+        }
+        Ok(info)
+    }
+}

@@ -1,0 +1,332 @@
+//! The ingest edge: `POST /collect` (browser beacons, public key) and `POST /api/v1/track`
+//! (backend services, secret key). Each handler decodes and checks, then hands one job per
+//! request to the [`crate::queue::Enqueuer`]; it answers 202 only once Redis holds the job.
+//!
+//! Order of checks (cheapest first, so abuse costs us little): IP rate limit, body size and
+//! encoding, JSON shape, project key, origin, batch size, project rate limit, then each event.
+
+mod error;
+mod keys;
+mod limits;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use error::IngestError;
+pub use keys::{KeyCache, KeyKind, ProjectInfo};
+pub use limits::Limits;
+
+use crate::app::AppState;
+use crate::event::{is_bot_user_agent, Dialect, Event, Validator};
+use crate::queue::{now_ms, JobData, QueueError};
+use crate::telemetry::names;
+
+/// One refused event of an otherwise accepted batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rejection {
+    pub index: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub accepted: usize,
+    pub rejected: Vec<Rejection>,
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    // Room for the JSON framing around the largest allowed batch; the exact bound on the
+    // decompressed body is enforced in `read_body`.
+    let limit = DefaultBodyLimit::max(state.settings.ingest.max_body_bytes + 1);
+    Router::new()
+        .route("/collect", post(collect).options(preflight))
+        .route("/api/v1/track", post(track))
+        .layer(limit)
+}
+
+#[derive(Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrowserBatch {
+    key: Option<String>,
+    events: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ServerBatch {
+    Wrapped {
+        events: Vec<Value>,
+    },
+    List(Vec<Value>),
+}
+
+/// Answers CORS preflights. The origin itself is checked on the POST, once the key is known.
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, content-encoding"),
+    );
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    resp
+}
+
+fn with_cors(mut resp: Response, origin: Option<&HeaderValue>) -> Response {
+    if let Some(o) = origin {
+        resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
+        resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    resp
+}
+
+#[tracing::instrument(name = "collect", skip_all)]
+async fn collect(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let origin = headers.get(header::ORIGIN).cloned();
+    let result = collect_inner(&state, peer, query, &headers, body).await;
+    match result {
+        Ok(a) => with_cors((StatusCode::ACCEPTED, Json(a)).into_response(), origin.as_ref()),
+        // A refused origin gets no CORS grant: the page cannot even read why.
+        Err(e @ IngestError::OriginRefused(_)) => e.into_response(),
+        Err(e) => with_cors(e.into_response(), origin.as_ref()),
+    }
+}
+
+async fn collect_inner(
+    state: &AppState,
+    peer: SocketAddr,
+    query: KeyQuery,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, IngestError> {
+    let ip = client_ip(state, peer, headers);
+    if !state.limits.allow_ip(ip) {
+        return Err(IngestError::RateLimited { retry_after_secs: 1 });
+    }
+    let body = read_body(state, headers, body).await?;
+    let batch: BrowserBatch = serde_json::from_slice(&body).map_err(|e| IngestError::Malformed(format!("invalid batch: {e}")))?;
+    let key = batch.key.or(query.key).ok_or_else(|| IngestError::Malformed("missing project key (`key` in the body or ?key=)".into()))?;
+    let project = lookup(state, KeyKind::Public, &key).await?;
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        let origin = origin.to_ascii_lowercase();
+        if !project.allowed_origins.iter().any(|a| a == &origin || a == "*") {
+            metrics::counter!(names::INGEST_ORIGIN_REFUSED).increment(1);
+            tracing::info!(%origin, project = %project.id, "beacon from an origin that is not allowed");
+            return Err(IngestError::OriginRefused(origin));
+        }
+    }
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| crate::event::bounded(s, 512));
+    accept(state, &project, batch.events, Dialect::Browser, Some(ip), ua, "collect").await
+}
+
+#[tracing::instrument(name = "track", skip_all)]
+async fn track(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let ip = client_ip(&state, peer, &headers);
+        if !state.limits.allow_ip(ip) {
+            return Err(IngestError::RateLimited { retry_after_secs: 1 });
+        }
+        let secret = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or(IngestError::UnknownKey)?;
+        let body = read_body(&state, &headers, body).await?;
+        let batch: ServerBatch = serde_json::from_slice(&body)
+            .map_err(|e| IngestError::Malformed(format!("invalid batch: expected {{\"events\": [...]}} or a JSON array ({e})")))?;
+        let events = match batch {
+            ServerBatch::Wrapped { events } | ServerBatch::List(events) => events,
+        };
+        let project = lookup(&state, KeyKind::Secret, secret).await?;
+        accept(&state, &project, events, Dialect::Server, None, None, "track").await
+    }
+    .await;
+    match result {
+        Ok(a) => (StatusCode::ACCEPTED, Json(a)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Validates events and enqueues the valid ones as one job. Shared by both endpoints and by the
+/// GraphQL `trackEvents` mutation.
+pub async fn accept(
+    state: &AppState,
+    project: &ProjectInfo,
+    events: Vec<Value>,
+    dialect: Dialect,
+    ip: Option<IpAddr>,
+    user_agent: Option<String>,
+    endpoint: &'static str,
+) -> Result<Accepted, IngestError> {
+    let max = state.settings.ingest.max_events;
+    if events.len() > max {
+        return Err(IngestError::TooManyEvents { got: events.len(), max });
+    }
+    if events.is_empty() {
+        return Err(IngestError::Malformed("batch has no events".into()));
+    }
+    if !state.limits.allow_project_events(project.id, events.len()) {
+        return Err(IngestError::RateLimited { retry_after_secs: 1 });
+    }
+    let now = now_ms();
+    let validator = Validator::new(now, &state.settings.ingest);
+    let bot = dialect == Dialect::Browser && user_agent.as_deref().is_none_or(is_bot_user_agent);
+    let mut valid: Vec<Event> = Vec::with_capacity(events.len());
+    let mut rejected = Vec::new();
+    for (index, value) in events.into_iter().enumerate() {
+        match validator.event(value, dialect) {
+            Ok(mut ev) => {
+                if let Some(anon) = ev.anonymous_id.as_deref() {
+                    if !state.limits.allow_anonymous(project.id, anon) {
+                        metrics::counter!(names::INGEST_SPAM_DROPPED).increment(1);
+                        rejected.push(Rejection { index, reason: "spam: too many events from this anonymous id".into() });
+                        continue;
+                    }
+                }
+                ev.bot = bot;
+                valid.push(ev);
+            }
+            Err(reason) => rejected.push(Rejection { index, reason }),
+        }
+    }
+    if valid.is_empty() {
+        return Err(IngestError::NothingValid(rejected));
+    }
+    if bot {
+        metrics::counter!(names::INGEST_BOT_EVENTS).increment(valid.len() as u64);
+    }
+    let accepted = valid.len();
+    let job = JobData {
+        project_id: project.id,
+        received_at: now,
+        ip: ip.map(|i| i.to_string()),
+        user_agent,
+        events: valid,
+    };
+    let data = serde_json::to_string(&job).map_err(|e| IngestError::Malformed(e.to_string()))?;
+    match state.enqueuer.enqueue(data).await {
+        Ok(()) => {}
+        Err(QueueError::Full { .. }) => return Err(IngestError::QueueFull),
+        Err(e) => {
+            tracing::warn!(error = %e, "enqueue failed");
+            metrics::counter!(names::ERRORS, "where" => "enqueue").increment(1);
+            return Err(IngestError::Unavailable);
+        }
+    }
+    metrics::counter!(names::INGEST_EVENTS_ACCEPTED, "endpoint" => endpoint).increment(accepted as u64);
+    if !rejected.is_empty() {
+        metrics::counter!(names::INGEST_REJECTED, "reason" => "invalid_event").increment(rejected.len() as u64);
+    }
+    Ok(Accepted { accepted, rejected })
+}
+
+async fn lookup(state: &AppState, kind: KeyKind, key: &str) -> Result<Arc<ProjectInfo>, IngestError> {
+    if key.len() > 128 {
+        return Err(IngestError::UnknownKey);
+    }
+    match state.keys.lookup(&state.db, kind, key).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(IngestError::UnknownKey),
+        Err(e) => {
+            tracing::warn!(error = %e, "project lookup failed");
+            Err(IngestError::Unavailable)
+        }
+    }
+}
+
+fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if state.settings.ingest.trust_proxy {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+/// The request body, decompressed when gzip, bounded either way.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, IngestError> {
+    let max = state.settings.ingest.max_body_bytes;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            IngestError::TooLarge(max)
+        } else {
+            IngestError::Malformed(format!("cannot read body: {e}"))
+        }
+    })?;
+    if body.len() > max {
+        return Err(IngestError::TooLarge(max));
+    }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if !matches!(mime.as_str(), "application/json" | "text/plain" | "") {
+            return Err(IngestError::UnsupportedMediaType(mime));
+        }
+    }
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("identity") => Ok(body),
+        Some("gzip") => {
+            // Small bodies inline; larger ones off the async runtime.
+            if body.len() < 16 * 1024 {
+                gunzip(&body, max)
+            } else {
+                tokio::task::spawn_blocking(move || gunzip(&body, max))
+                    .await
+                    .map_err(|_| IngestError::Unavailable)?
+            }
+        }
+        Some(other) => Err(IngestError::Malformed(format!("unsupported content-encoding {other:?}: send gzip or none"))),
+    }
+}
+
+fn gunzip(body: &[u8], max: usize) -> Result<Bytes, IngestError> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(body.len() * 4);
+    // Read one byte past the bound to tell "exactly max" from "more": a gzip bomb stops here.
+    let mut reader = flate2::read::GzDecoder::new(body).take(max as u64 + 1);
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| IngestError::Malformed(format!("invalid gzip body: {e}")))?;
+    if out.len() > max {
+        return Err(IngestError::TooLarge(max));
+    }
+    Ok(Bytes::from(out))
+}

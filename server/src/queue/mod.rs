@@ -1,0 +1,369 @@
+//! The ingest queue: Redis, in BullMQ's wire format (`<prefix>:<queue>:<suffix>` keys, job
+//! hashes, `wait`/`active`/`delayed`/`completed`/`failed`, the `events` stream and `marker`).
+//!
+//! Every state change is one Lua script (in `lua/`), loaded once and run by SHA, so a crash
+//! between steps can neither lose nor duplicate a job. The scripts are our own batch variants of
+//! BullMQ's: one call adds or claims many jobs, which is what lets a job per beacon batch reach
+//! tens of thousands of events per second.
+//!
+//! Invariant: the queue knows job ids, JSON text and locks; it knows nothing of events, HTTP or
+//! SQL. [`Enqueuer`] group-commits concurrent producers into one script call.
+
+mod conn;
+mod enqueue;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::Script;
+use serde::{Deserialize, Serialize};
+
+pub use conn::RedisConn;
+pub use enqueue::Enqueuer;
+
+use crate::config::{QueueSettings, WorkerSettings};
+
+/// BullMQ job name of our ingest jobs.
+pub const JOB_NAME: &str = "ingest";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue is full ({waiting} jobs waiting)")]
+    Full { waiting: i64 },
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("queue stopped")]
+    Closed,
+}
+
+/// The job data of an ingest job, as the contract defines it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobData<E> {
+    pub project_id: uuid::Uuid,
+    /// Server receive time, ms since the epoch.
+    pub received_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    pub events: Vec<E>,
+}
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: String,
+    pub data: String,
+    pub attempts_made: u32,
+}
+
+/// Depths of the queue's states, as `Queue.getJobCounts()` reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    pub waiting: u64,
+    pub active: u64,
+    pub delayed: u64,
+    pub completed: u64,
+    pub failed: u64,
+}
+
+/// Outcome of failing a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    Retried,
+    DeadLettered,
+    NotOurs,
+}
+
+struct Scripts {
+    add: Script,
+    claim: Script,
+    complete: Script,
+    fail: Script,
+    stalled: Script,
+    extend: Script,
+    requeue_failed: Script,
+    release: Script,
+    discard_failed: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        Self {
+            add: Script::new(include_str!("lua/add.lua")),
+            claim: Script::new(include_str!("lua/claim.lua")),
+            complete: Script::new(include_str!("lua/complete.lua")),
+            fail: Script::new(include_str!("lua/fail.lua")),
+            stalled: Script::new(include_str!("lua/stalled.lua")),
+            extend: Script::new(include_str!("lua/extend.lua")),
+            requeue_failed: Script::new(include_str!("lua/requeue_failed.lua")),
+            release: Script::new(include_str!("lua/release.lua")),
+            discard_failed: Script::new(include_str!("lua/discard_failed.lua")),
+        }
+    }
+}
+
+/// A handle on one BullMQ queue. Cheap to clone.
+#[derive(Clone)]
+pub struct Queue {
+    conn: RedisConn,
+    /// `<prefix>:<name>:`, the start of every key of this queue.
+    base: String,
+    max_waiting: u64,
+    default_opts: String,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Queue {
+    pub fn new(conn: RedisConn, settings: &QueueSettings, worker: &WorkerSettings) -> Self {
+        let default_opts = serde_json::json!({
+            "attempts": worker.attempts,
+            "backoff": {"type": "exponential", "delay": worker.backoff.as_millis() as u64},
+        })
+        .to_string();
+        Self {
+            conn,
+            base: format!("{}:{}:", settings.prefix, settings.name),
+            max_waiting: settings.max_waiting,
+            default_opts,
+            scripts: std::sync::Arc::new(Scripts::load()),
+        }
+    }
+
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}{}", self.base, suffix)
+    }
+
+    /// The Redis connection, for callers that need plain commands (pub/sub publishing).
+    pub fn conn(&self) -> RedisConn {
+        self.conn.clone()
+    }
+
+    /// Adds jobs atomically, all or none. `Err(Full)` when the queue is over its bound.
+    pub async fn add_many(&self, data: &[String]) -> Result<Vec<String>, QueueError> {
+        let mut inv = self.scripts.add.prepare_invoke();
+        for k in ["wait", "paused", "meta", "id", "events", "marker"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(&self.base).arg(now_ms()).arg(self.max_waiting).arg(JOB_NAME).arg(&self.default_opts);
+        for d in data {
+            inv.arg(d.as_str());
+        }
+        let mut conn = self.conn.clone();
+        let reply: redis::Value = inv.invoke_async(&mut conn).await?;
+        let items: Vec<redis::Value> = redis::from_redis_value(&reply)?;
+        if let Some(redis::Value::Int(-1)) = items.first() {
+            let waiting = items.get(1).and_then(|v| redis::from_redis_value::<i64>(v).ok()).unwrap_or(0);
+            return Err(QueueError::Full { waiting });
+        }
+        Ok(items.iter().filter_map(|v| redis::from_redis_value::<String>(v).ok()).collect())
+    }
+
+    /// Claims up to `max` jobs under `token`'s lock.
+    pub async fn claim(&self, token: &str, lock: Duration, max: usize) -> Result<Vec<ClaimedJob>, QueueError> {
+        let mut inv = self.scripts.claim.prepare_invoke();
+        for k in ["wait", "active", "delayed", "events", "marker", "meta"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(&self.base).arg(now_ms()).arg(token).arg(lock.as_millis() as u64).arg(max);
+        let mut conn = self.conn.clone();
+        let flat: Vec<String> = inv.invoke_async(&mut conn).await?;
+        Ok(flat
+            .chunks_exact(4)
+            .map(|c| ClaimedJob {
+                id: c[0].clone(),
+                data: c[1].clone(),
+                attempts_made: c[2].parse().unwrap_or(0),
+            })
+            .collect())
+    }
+
+    pub async fn complete(&self, token: &str, ids: &[String], keep: u64) -> Result<u64, QueueError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.scripts.complete.prepare_invoke();
+        for k in ["active", "completed", "events"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(&self.base).arg(now_ms()).arg(token).arg(keep as i64);
+        for id in ids {
+            inv.arg(id.as_str());
+        }
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    /// Fails one job: retried with backoff while attempts remain (unless `permanent`), else
+    /// dead-lettered with `reason`.
+    pub async fn fail(
+        &self,
+        token: &str,
+        id: &str,
+        reason: &str,
+        worker: &WorkerSettings,
+        permanent: bool,
+    ) -> Result<FailOutcome, QueueError> {
+        let mut inv = self.scripts.fail.prepare_invoke();
+        for k in ["active", "failed", "delayed", "events", "marker"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(&self.base)
+            .arg(now_ms())
+            .arg(token)
+            .arg(id)
+            .arg(reason)
+            .arg(worker.attempts)
+            .arg(worker.backoff.as_millis() as u64)
+            .arg(if permanent { "1" } else { "0" });
+        let mut conn = self.conn.clone();
+        let r: i64 = inv.invoke_async(&mut conn).await?;
+        Ok(match r {
+            1 => FailOutcome::Retried,
+            2 => FailOutcome::DeadLettered,
+            _ => FailOutcome::NotOurs,
+        })
+    }
+
+    /// Moves jobs whose worker died (lock expired) back to wait. Returns their ids.
+    pub async fn recover_stalled(&self, interval: Duration, max_stalls: u32) -> Result<Vec<String>, QueueError> {
+        let mut inv = self.scripts.stalled.prepare_invoke();
+        for k in ["active", "wait", "failed", "stalled-check", "events", "marker"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(&self.base).arg(now_ms()).arg(interval.as_millis() as u64).arg(max_stalls);
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    pub async fn extend_locks(&self, token: &str, ids: &[String], lock: Duration) -> Result<u64, QueueError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.scripts.extend.prepare_invoke();
+        inv.arg(&self.base).arg(token).arg(lock.as_millis() as u64);
+        for id in ids {
+            inv.arg(id.as_str());
+        }
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    /// Gives jobs back to wait without spending an attempt (shutdown with work in hand).
+    pub async fn release(&self, token: &str, ids: &[String]) -> Result<u64, QueueError> {
+        let mut inv = self.scripts.release.prepare_invoke();
+        for k in ["active", "wait", "events", "marker"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(&self.base).arg(token);
+        for id in ids {
+            inv.arg(id.as_str());
+        }
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    /// Dead-letter retry: failed jobs (all, up to `max`, or the given ids) back to wait.
+    pub async fn retry_failed(&self, ids: &[String], max: usize) -> Result<Vec<String>, QueueError> {
+        let mut inv = self.scripts.requeue_failed.prepare_invoke();
+        for k in ["failed", "wait", "events", "marker"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(&self.base).arg(max);
+        for id in ids {
+            inv.arg(id.as_str());
+        }
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    /// Dead-letter discard: failed jobs (all, up to `max`, or the given ids) deleted.
+    pub async fn discard_failed(&self, ids: &[String], max: usize) -> Result<u64, QueueError> {
+        let mut inv = self.scripts.discard_failed.prepare_invoke();
+        inv.key(self.key("failed"));
+        inv.arg(&self.base).arg(max);
+        for id in ids {
+            inv.arg(id.as_str());
+        }
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    /// Failed jobs, newest first: (id, failedReason, data, finishedOn ms).
+    pub async fn failed_jobs(&self, limit: usize) -> Result<Vec<(String, String, String, i64)>, QueueError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(self.key("failed"))
+            .arg(0)
+            .arg(limit.saturating_sub(1))
+            .query_async(&mut conn)
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (reason, data, finished): (Option<String>, Option<String>, Option<i64>) = redis::cmd("HMGET")
+                .arg(self.key(&id))
+                .arg("failedReason")
+                .arg("data")
+                .arg("finishedOn")
+                .query_async(&mut conn)
+                .await?;
+            out.push((id, reason.unwrap_or_default(), data.unwrap_or_default(), finished.unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    pub async fn counts(&self) -> Result<JobCounts, QueueError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("LLEN").arg(self.key("wait"));
+        pipe.cmd("LLEN").arg(self.key("active"));
+        pipe.cmd("ZCARD").arg(self.key("delayed"));
+        pipe.cmd("ZCARD").arg(self.key("completed"));
+        pipe.cmd("ZCARD").arg(self.key("failed"));
+        let mut conn = self.conn.clone();
+        let (waiting, active, delayed, completed, failed): (u64, u64, u64, u64, u64) = pipe.query_async(&mut conn).await?;
+        Ok(JobCounts { waiting, active, delayed, completed, failed })
+    }
+
+    /// Blocks up to `timeout` for the marker a producer sets after adding jobs. Returns the
+    /// marker's score (0 for "jobs waiting", a due time in ms for delayed jobs), or None.
+    /// Uses `blocking`, a connection of its own: a blocking command would stall a shared one.
+    pub async fn wait_for_marker(&self, blocking: &mut RedisConn, timeout: Duration) -> Result<Option<f64>, QueueError> {
+        let reply: Option<(String, String, f64)> = redis::cmd("BZPOPMIN")
+            .arg(self.key("marker"))
+            .arg(timeout.as_secs_f64())
+            .query_async(blocking)
+            .await?;
+        Ok(reply.map(|(_, _, score)| score))
+    }
+
+    /// Is Redis reachable? (for readiness)
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Deletes every key of this queue (tests and `sightline queue obliterate`).
+    pub async fn obliterate(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}*", self.base);
+        let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query_async(&mut conn).await?;
+        for chunk in keys.chunks(500) {
+            let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a raw command on the shared connection (for callers such as the live publisher).
+    pub async fn publish(&self, channel: &str, payload: &str) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("PUBLISH").arg(channel).arg(payload).query_async(&mut conn).await?;
+        Ok(())
+    }
+}

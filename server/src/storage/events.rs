@@ -1,0 +1,160 @@
+//! The worker's write path: many jobs' events in one idempotent statement.
+//!
+//! One round trip binds the batch as arrays and, in a single statement, inserts what is new into
+//! `activities` (`ON CONFLICT DO NOTHING` on the idempotency key), then derives everything else
+//! (tracked users, communities) from the rows *actually inserted* (`RETURNING`). A replayed job
+//! therefore changes nothing, which is what makes retries and crash recovery exact.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Db, StorageError};
+
+/// One row of `activities`.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub event_id: Uuid,
+    pub project_id: Uuid,
+    pub event_type: String,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub session_id: Option<String>,
+    pub community_id: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub path: Option<String>,
+    pub referrer: Option<String>,
+    pub metadata: Value,
+    pub ip_address: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub is_bot: bool,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+const INSERT_SQL: &str = r#"
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::text[],
+        $15::bool[], $16::timestamptz[], $17::timestamptz[]
+    ) AS t(event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id,
+           entity_type, entity_id, path, referrer, metadata, ip_address, user_agent,
+           is_bot, occurred_at, received_at)
+), ins AS (
+    INSERT INTO activities (event_id, project_id, event_type, user_id, anonymous_id, session_id,
+        community_id, entity_type, entity_id, path, referrer, metadata, ip_address, user_agent,
+        is_bot, occurred_at, received_at)
+    SELECT event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id,
+        entity_type, entity_id, path, referrer, metadata, ip_address::inet, user_agent, is_bot,
+        occurred_at, received_at
+    FROM input
+    ON CONFLICT DO NOTHING
+    RETURNING project_id, event_id, event_type, user_id, community_id, metadata, occurred_at
+), users_up AS (
+    -- last_seen moves in steps of a minute at most: most batches then update no user row.
+    INSERT INTO users AS u (project_id, external_id, first_seen, last_seen)
+    SELECT project_id, user_id, min(occurred_at), max(occurred_at)
+    FROM ins WHERE user_id IS NOT NULL
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (project_id, external_id) DO UPDATE
+        SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
+            last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen)
+        WHERE u.first_seen > EXCLUDED.first_seen
+           OR u.last_seen < EXCLUDED.last_seen - interval '1 minute'
+), communities_up AS (
+    INSERT INTO communities AS c (project_id, external_id, name, created_at)
+    SELECT project_id, community_id,
+           max(metadata->>'name') FILTER (WHERE event_type = 'community.created'),
+           min(occurred_at)
+    FROM ins WHERE community_id IS NOT NULL
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (project_id, external_id) DO UPDATE
+        SET name = COALESCE(EXCLUDED.name, c.name),
+            created_at = LEAST(c.created_at, EXCLUDED.created_at)
+        WHERE (EXCLUDED.name IS NOT NULL AND EXCLUDED.name IS DISTINCT FROM c.name)
+           OR c.created_at > EXCLUDED.created_at
+)
+SELECT project_id, event_id FROM ins
+"#;
+
+/// Inserts rows idempotently in one transaction. Returns the keys of the rows that were new:
+/// already-stored event ids (a replay) are skipped, and so are duplicates inside `rows`.
+pub async fn insert(db: &Db, rows: &[Row]) -> Result<HashSet<(Uuid, Uuid)>, StorageError> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let n = rows.len();
+    let mut event_id = Vec::with_capacity(n);
+    let mut project_id = Vec::with_capacity(n);
+    let mut event_type = Vec::with_capacity(n);
+    let mut user_id = Vec::with_capacity(n);
+    let mut anonymous_id = Vec::with_capacity(n);
+    let mut session_id = Vec::with_capacity(n);
+    let mut community_id = Vec::with_capacity(n);
+    let mut entity_type = Vec::with_capacity(n);
+    let mut entity_id = Vec::with_capacity(n);
+    let mut path = Vec::with_capacity(n);
+    let mut referrer = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
+    let mut ip = Vec::with_capacity(n);
+    let mut user_agent = Vec::with_capacity(n);
+    let mut is_bot = Vec::with_capacity(n);
+    let mut occurred_at = Vec::with_capacity(n);
+    let mut received_at = Vec::with_capacity(n);
+    for r in rows {
+        event_id.push(r.event_id);
+        project_id.push(r.project_id);
+        event_type.push(r.event_type.as_str());
+        user_id.push(r.user_id.as_deref());
+        anonymous_id.push(r.anonymous_id.as_deref());
+        session_id.push(r.session_id.as_deref());
+        community_id.push(r.community_id.as_deref());
+        entity_type.push(r.entity_type.as_deref());
+        entity_id.push(r.entity_id.as_deref());
+        path.push(r.path.as_deref());
+        referrer.push(r.referrer.as_deref());
+        metadata.push(&r.metadata);
+        ip.push(r.ip_address.map(|a| a.to_string()));
+        user_agent.push(r.user_agent.as_deref());
+        is_bot.push(r.is_bot);
+        occurred_at.push(r.occurred_at);
+        received_at.push(r.received_at);
+    }
+    let mut tx = db.pool().begin().await?;
+    let inserted: Vec<(Uuid, Uuid)> = sqlx::query_as(INSERT_SQL)
+        .bind(&event_id)
+        .bind(&project_id)
+        .bind(&event_type)
+        .bind(&user_id)
+        .bind(&anonymous_id)
+        .bind(&session_id)
+        .bind(&community_id)
+        .bind(&entity_type)
+        .bind(&entity_id)
+        .bind(&path)
+        .bind(&referrer)
+        .bind(&metadata)
+        .bind(&ip)
+        .bind(&user_agent)
+        .bind(&is_bot)
+        .bind(&occurred_at)
+        .bind(&received_at)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// Number of stored events of a project (the foundation's count query).
+pub async fn count(db: &Db, project_id: Uuid) -> Result<i64, StorageError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM activities WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(db.read_pool())
+        .await?;
+    Ok(n)
+}

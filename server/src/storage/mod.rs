@@ -1,0 +1,100 @@
+//! PostgreSQL access: connections, and one module per concern that owns its SQL.
+//!
+//! Invariant: HTTP handlers and GraphQL resolvers never write SQL; they call into `storage` (for
+//! writes and tenant records) or `analytics` (for queries). Bulk paths use sqlx directly through
+//! SeaORM's pool, so there is a single sqlx/tokio stack.
+
+pub mod accounts;
+pub mod events;
+pub mod partitions;
+pub mod projects;
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sqlx::PgPool;
+
+use crate::config::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StorageError {
+    /// Errors that are about the database being unreachable or busy, not about the data: the
+    /// same write will succeed later, so the worker waits instead of spending attempts.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StorageError::Sqlx(e) => sqlx_transient(e),
+            StorageError::Db(DbErr::Conn(_)) | StorageError::Db(DbErr::ConnectionAcquire(_)) => true,
+            StorageError::Db(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)))
+            | StorageError::Db(DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))) => sqlx_transient(e),
+            _ => false,
+        }
+    }
+}
+
+fn sqlx_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // 08: connection exception; 40: serialization failure / deadlock; 53: insufficient
+            // resources; 57: operator intervention (shutdown); 58: system error.
+            ["08", "40", "53", "57", "58"].iter().any(|c| code.starts_with(c))
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// The primary (all writes) and the connection analytics reads use (a replica when configured).
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub primary: DatabaseConnection,
+    pub read: DatabaseConnection,
+}
+
+impl Db {
+    pub async fn connect(settings: &Settings) -> Result<Self, StorageError> {
+        let primary = connect_one(settings.database_url.expose(), settings.database_pool).await?;
+        let read = match &settings.database_read_url {
+            Some(url) => connect_one(url.expose(), settings.database_pool).await?,
+            None => primary.clone(),
+        };
+        Ok(Self { primary, read })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        self.primary.get_postgres_connection_pool()
+    }
+
+    pub fn read_pool(&self) -> &PgPool {
+        self.read.get_postgres_connection_pool()
+    }
+
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.primary.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+}
+
+async fn connect_one(url: &str, pool: u32) -> Result<DatabaseConnection, StorageError> {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(pool)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    Ok(Database::connect(opts).await?)
+}

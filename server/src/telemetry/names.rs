@@ -1,0 +1,36 @@
+//! Every metric Sightline emits. Prometheus names; labels noted beside each.
+
+/// Events accepted at ingest (label: endpoint).
+pub const INGEST_EVENTS_ACCEPTED: &str = "sightline_ingest_events_accepted_total";
+/// Events or requests refused at ingest (labels: endpoint, reason).
+pub const INGEST_REJECTED: &str = "sightline_ingest_rejected_total";
+/// Beacons from an origin outside the project's allowed list.
+pub const INGEST_ORIGIN_REFUSED: &str = "sightline_ingest_origin_refused_total";
+/// Events dropped as spam (one anonymous id sending implausibly fast).
+pub const INGEST_SPAM_DROPPED: &str = "sightline_ingest_spam_dropped_total";
+/// Events tagged as bot traffic.
+pub const INGEST_BOT_EVENTS: &str = "sightline_ingest_bot_events_total";
+/// HTTP request latency (labels: method, path, status).
+pub const HTTP_REQUEST_SECONDS: &str = "sightline_http_request_duration_seconds";
+/// Jobs per group-committed Redis write.
+pub const ENQUEUE_GROUP_SIZE: &str = "sightline_enqueue_group_size";
+/// Queue depth by state (label: state), sampled.
+pub const QUEUE_JOBS: &str = "sightline_queue_jobs";
+/// Jobs per worker batch.
+pub const WORKER_BATCH_JOBS: &str = "sightline_worker_batch_size";
+/// Events newly stored / skipped as already stored.
+pub const WORKER_EVENTS_STORED: &str = "sightline_worker_events_stored_total";
+pub const WORKER_EVENTS_DUPLICATE: &str = "sightline_worker_events_duplicate_total";
+/// Events in jobs that failed validation in the worker (non-Sightline producers).
+pub const WORKER_INVALID_EVENTS: &str = "sightline_worker_invalid_events_total";
+pub const WORKER_JOBS_RETRIED: &str = "sightline_worker_jobs_retried_total";
+pub const WORKER_JOBS_DEAD_LETTERED: &str = "sightline_worker_jobs_dead_lettered_total";
+pub const WORKER_STALLED_RECOVERED: &str = "sightline_worker_stalled_recovered_total";
+/// Duration of the worker's database write per batch.
+pub const DB_WRITE_SECONDS: &str = "sightline_db_write_duration_seconds";
+/// Seconds between an event's receipt and the newest stored receipt time (rollup lag).
+pub const ROLLUP_LAG_SECONDS: &str = "sightline_rollup_lag_seconds";
+/// Open GraphQL subscriptions.
+pub const SUBSCRIPTIONS_OPEN: &str = "sightline_subscriptions_open";
+/// Unexpected errors (label: where).
+pub const ERRORS: &str = "sightline_errors_total";

@@ -1,0 +1,323 @@
+//! The queue consumer: claims many jobs, writes their events in one idempotent database write,
+//! publishes what was new to the live feed, then completes the jobs.
+//!
+//! Failure policy, in one place:
+//! - The database is unreachable or busy (transient): wait and retry the same write, keeping the
+//!   job locks alive; no attempt is spent, so a Postgres outage loses nothing.
+//! - A write fails because of the data: store the jobs one by one, so a poison job fails alone
+//!   (retried with backoff, then dead-lettered) and its neighbours are stored.
+//! - Job data that is not an ingest job at all: dead-lettered at once (retrying cannot help).
+//! - The process dies: its locks expire and [`Queue::recover_stalled`] hands the jobs to another
+//!   worker; the idempotent write makes the replay exact.
+//!
+//! Invariant: the worker never parses HTTP; it trusts only what [`crate::event::Validator`]
+//! accepts, because jobs may come from any BullMQ producer.
+
+mod maintenance;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::DateTime;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::event::{Dialect, Event, Validator};
+use crate::live::LivePublisher;
+use crate::queue::{ClaimedJob, FailOutcome, JobData, Queue, RedisConn};
+use crate::storage::events::Row;
+use crate::storage::{Db, StorageError};
+use crate::telemetry::names;
+
+pub use maintenance::run_maintenance;
+
+/// A job whose worker died this many times is dead-lettered rather than retried forever. High,
+/// because a stall spends no attempt and its replay is harmless (idempotent write).
+const MAX_STALLS: u32 = 10;
+
+/// A job decoded into rows, or the reason it cannot be.
+struct Decoded {
+    job: ClaimedJob,
+    rows: Vec<Row>,
+    events: Vec<Event>,
+}
+
+pub struct Worker {
+    queue: Queue,
+    db: Db,
+    settings: Arc<Settings>,
+    token: String,
+    validator: Validator,
+    live: LivePublisher,
+}
+
+impl Worker {
+    pub fn new(queue: Queue, db: Db, settings: Arc<Settings>) -> Self {
+        // Jobs may sit in the queue (or the dead-letter queue) for long: the skew window was
+        // enforced at ingest, so here any time is accepted.
+        let validator = Validator {
+            now_ms: 0,
+            max_past_ms: i64::MAX / 4,
+            max_future_ms: i64::MAX / 4,
+            deny_keys: settings.ingest.deny_keys.clone().into(),
+        };
+        let live = LivePublisher::new(queue.conn());
+        Self {
+            queue,
+            db,
+            settings,
+            token: Uuid::new_v4().to_string(),
+            validator,
+            live,
+        }
+    }
+
+    /// Runs until `shutdown`; then finishes the batch in hand (or releases it) and returns.
+    pub async fn run(self, blocking: RedisConn, shutdown: CancellationToken) {
+        let mut blocking = blocking;
+        let stalled_every = self.settings.worker.lock / 2;
+        let mut last_stalled_check = tokio::time::Instant::now() - stalled_every;
+        info!(worker = %self.token, "worker started");
+        while !shutdown.is_cancelled() {
+            if last_stalled_check.elapsed() >= stalled_every {
+                last_stalled_check = tokio::time::Instant::now();
+                match self.queue.recover_stalled(stalled_every, MAX_STALLS).await {
+                    Ok(ids) if !ids.is_empty() => {
+                        warn!(count = ids.len(), "recovered stalled jobs of a dead worker");
+                        metrics::counter!(names::WORKER_STALLED_RECOVERED).increment(ids.len() as u64);
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "stalled-job check failed"),
+                }
+            }
+            match self.try_execute_batch(&shutdown).await {
+                Ok(0) => {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        r = self.queue.wait_for_marker(&mut blocking, Duration::from_millis(500)) => {
+                            if let Ok(Some(due)) = r {
+                                // A delayed-job marker carries its due time: sleep until then.
+                                let wait = due as i64 - crate::queue::now_ms();
+                                if wait > 0 {
+                                    tokio::time::sleep(Duration::from_millis(wait.min(500) as u64)).await;
+                                }
+                            } else if r.is_err() {
+                                tokio::time::sleep(Duration::from_millis(200)).await;
+                            }
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = %e, "claiming jobs failed; retrying");
+                    metrics::counter!(names::ERRORS, "where" => "worker_claim").increment(1);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+        info!(worker = %self.token, "worker stopped");
+    }
+
+    /// Claims one batch and settles every job of it. Returns how many jobs it claimed.
+    pub async fn try_execute_batch(&self, shutdown: &CancellationToken) -> Result<usize, crate::queue::QueueError> {
+        let jobs = self
+            .queue
+            .claim(&self.token, self.settings.worker.lock, self.settings.worker.batch_jobs)
+            .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let n = jobs.len();
+        metrics::histogram!(names::WORKER_BATCH_JOBS).record(n as f64);
+
+        let mut decoded = Vec::with_capacity(n);
+        for job in jobs {
+            match self.decode(job) {
+                Ok(d) => decoded.push(d),
+                Err((job, reason)) => {
+                    warn!(job = %job.id, %reason, "job data is not an ingest job; dead-lettering it");
+                    self.fail(&job, &reason, true).await;
+                }
+            }
+        }
+
+        // Keep our locks alive while we work, however long the database takes.
+        let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
+        let keeper = self.spawn_lock_keeper(ids);
+        let result = self.store(decoded, shutdown).await;
+        keeper.cancel();
+        result.map(|_| n)
+    }
+
+    fn spawn_lock_keeper(&self, ids: Vec<String>) -> CancellationToken {
+        let stop = CancellationToken::new();
+        let (queue, token, lock, stop2) = (self.queue.clone(), self.token.clone(), self.settings.worker.lock, stop.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop2.cancelled() => return,
+                    _ = tokio::time::sleep(lock / 3) => {
+                        if let Err(e) = queue.extend_locks(&token, &ids, lock).await {
+                            warn!(error = %e, "extending job locks failed");
+                        }
+                    }
+                }
+            }
+        });
+        stop
+    }
+
+    fn decode(&self, job: ClaimedJob) -> Result<Decoded, (ClaimedJob, String)> {
+        let data: JobData<Value> = match serde_json::from_str(&job.data) {
+            Ok(d) => d,
+            Err(e) => return Err((job, format!("job data is not an ingest job: {e}"))),
+        };
+        let received_at = DateTime::from_timestamp_millis(data.received_at).unwrap_or_default();
+        let ip: Option<IpAddr> = data.ip.as_deref().and_then(|s| s.parse().ok());
+        let mut rows = Vec::with_capacity(data.events.len());
+        let mut events = Vec::with_capacity(data.events.len());
+        for (i, value) in data.events.into_iter().enumerate() {
+            match self.validator.event(value, Dialect::Server) {
+                Ok(ev) => {
+                    rows.push(Row {
+                        event_id: ev.id,
+                        project_id: data.project_id,
+                        event_type: ev.event_type.clone(),
+                        user_id: ev.user_id.clone(),
+                        anonymous_id: ev.anonymous_id.clone(),
+                        session_id: ev.session_id.clone(),
+                        community_id: ev.community_id.clone(),
+                        entity_type: ev.entity_type.clone(),
+                        entity_id: ev.entity_id.clone(),
+                        path: ev.path(),
+                        referrer: ev.referrer.clone(),
+                        metadata: event_metadata(&ev),
+                        ip_address: ip,
+                        user_agent: data.user_agent.clone(),
+                        is_bot: ev.bot || data.user_agent.as_deref().is_some_and(crate::event::is_bot_user_agent),
+                        occurred_at: ev.occurred_at(),
+                        received_at,
+                    });
+                    events.push(ev);
+                }
+                Err(reason) => {
+                    // Already answered 202 by some producer: nothing to reject to; count it.
+                    warn!(job = %job.id, index = i, %reason, "dropping invalid event from job");
+                    metrics::counter!(names::WORKER_INVALID_EVENTS).increment(1);
+                }
+            }
+        }
+        Ok(Decoded { job, rows, events })
+    }
+
+    async fn store(&self, decoded: Vec<Decoded>, shutdown: &CancellationToken) -> Result<(), crate::queue::QueueError> {
+        if decoded.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Row> = decoded.iter().flat_map(|d| d.rows.iter().cloned()).collect();
+        match self.write_waiting_out_outages(&rows, shutdown).await {
+            Ok(Some(new)) => {
+                self.after_commit(&decoded, &new).await;
+                let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
+                self.queue.complete(&self.token, &ids, self.settings.worker.keep_completed).await?;
+                Ok(())
+            }
+            Ok(None) => {
+                // Shutting down while the database is away: hand the jobs back untouched.
+                let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
+                let released = self.queue.release(&self.token, &ids).await?;
+                info!(released, "released jobs at shutdown; another worker will store them");
+                Ok(())
+            }
+            Err(e) if decoded.len() > 1 => {
+                warn!(error = %e, jobs = decoded.len(), "batch write failed on its data; isolating jobs");
+                for d in decoded {
+                    Box::pin(self.store(vec![d], shutdown)).await?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let d = &decoded[0];
+                warn!(job = %d.job.id, error = %e, "job failed to store");
+                self.fail(&d.job, &e.to_string(), false).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes, retrying transient failures until the database answers. `Ok(None)` when asked to
+    /// shut down before it did.
+    async fn write_waiting_out_outages(&self, rows: &[Row], shutdown: &CancellationToken) -> Result<Option<HashSet<(Uuid, Uuid)>>, StorageError> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let started = std::time::Instant::now();
+            match crate::storage::events::insert(&self.db, rows).await {
+                Ok(new) => {
+                    metrics::histogram!(names::DB_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
+                    metrics::counter!(names::WORKER_EVENTS_STORED).increment(new.len() as u64);
+                    metrics::counter!(names::WORKER_EVENTS_DUPLICATE).increment((rows.len() - new.len()) as u64);
+                    return Ok(Some(new));
+                }
+                Err(e) if e.is_transient() => {
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database unavailable; waiting");
+                    metrics::counter!(names::ERRORS, "where" => "db_write").increment(1);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(None),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn after_commit(&self, decoded: &[Decoded], new: &HashSet<(Uuid, Uuid)>) {
+        if new.is_empty() {
+            return;
+        }
+        let mut by_project: std::collections::HashMap<Uuid, Vec<&Event>> = std::collections::HashMap::new();
+        for d in decoded {
+            for (row, ev) in d.rows.iter().zip(&d.events) {
+                if new.contains(&(row.project_id, row.event_id)) {
+                    by_project.entry(row.project_id).or_default().push(ev);
+                }
+            }
+        }
+        for (project, events) in by_project {
+            self.live.publish(project, &events).await;
+        }
+    }
+
+    async fn fail(&self, job: &ClaimedJob, reason: &str, permanent: bool) {
+        match self.queue.fail(&self.token, &job.id, reason, &self.settings.worker, permanent).await {
+            Ok(FailOutcome::DeadLettered) => {
+                metrics::counter!(names::WORKER_JOBS_DEAD_LETTERED).increment(1);
+            }
+            Ok(FailOutcome::Retried) => metrics::counter!(names::WORKER_JOBS_RETRIED).increment(1),
+            Ok(FailOutcome::NotOurs) => {}
+            Err(e) => warn!(job = %job.id, error = %e, "could not record job failure; it will be recovered as stalled"),
+        }
+    }
+}
+
+/// What goes into `activities.metadata`: the event's props, plus the page title when there is one
+/// (the table has no title column; the contract says metadata holds the props).
+fn event_metadata(ev: &Event) -> Value {
+    let mut props = ev.props.clone();
+    if let Some(title) = &ev.title {
+        props.entry("title").or_insert_with(|| Value::String(title.clone()));
+    }
+    if let Some(url) = &ev.url {
+        props.entry("url").or_insert_with(|| Value::String(url.clone()));
+    }
+    Value::Object(props)
+}
