@@ -1,0 +1,216 @@
+//! `spawn_app()`: the real application on a random port, against the real PostgreSQL (a fresh
+//! database per test) and Redis (a fresh queue prefix per test) that scripts/test started.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database};
+use sea_orm_migration::MigratorTrait;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use sightline::app::{Application, Mode};
+use sightline::auth::{JwtKeys, Role};
+use sightline::config::Settings;
+use sightline::queue::{Queue, RedisConn};
+use sightline::storage::{projects, Db};
+
+pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub const ALLOWED_ORIGIN: &str = "http://allowed.example";
+
+pub fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL is not set: run the tests through ./scripts/test")
+}
+
+pub fn test_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL is not set: run the tests through ./scripts/test")
+}
+
+/// A new empty database with the schema applied; returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = test_database_url();
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    let conn = Database::connect(&admin).await.expect("connect to the test cluster");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("database URL has a path");
+    let url = format!("{base}/{name}");
+    let db = Database::connect(&url).await.expect("connect to the new database");
+    migration::Migrator::up(&db, None).await.expect("migrations apply");
+    url
+}
+
+pub struct TestProject {
+    pub id: Uuid,
+    pub public_key: String,
+    pub secret_key: String,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub db: Db,
+    pub queue: Queue,
+    pub settings: Settings,
+    pub env: HashMap<String, String>,
+    pub project: TestProject,
+    pub admin_token: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn base_env(database_url: &str) -> HashMap<String, String> {
+    let prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+    [
+        ("DATABASE_URL", database_url.to_string()),
+        ("REDIS_URL", test_redis_url()),
+        ("SIGHTLINE_JWT_SECRET", JWT_SECRET.to_string()),
+        ("SIGHTLINE_BIND", "127.0.0.1:0".to_string()),
+        ("SIGHTLINE_QUEUE_PREFIX", prefix),
+        ("SIGHTLINE_WORKER_LOCK_MS", "3000".to_string()),
+        ("SIGHTLINE_WORKER_BACKOFF_MS", "200".to_string()),
+        ("SIGHTLINE_DATABASE_POOL", "8".to_string()),
+        ("SIGHTLINE_LOG_FORMAT", "pretty".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Mode::All, |_| {}).await
+}
+
+pub async fn spawn_app_with(mode: Mode, configure: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let url = fresh_database().await;
+    let mut env = base_env(&url);
+    configure(&mut env);
+    start(env, mode, None).await
+}
+
+/// Starts an application from an explicit environment (a second instance on the same database
+/// and queue, for example). `project` reuses an existing project instead of creating one.
+pub async fn start(env: HashMap<String, String>, mode: Mode, project: Option<&TestProject>) -> TestApp {
+    sightline::telemetry::init_tracing(false);
+    let settings = Settings::from_map(&env).expect("test settings are valid");
+    let app = Application::build(settings.clone(), mode).await.expect("application starts");
+    let port = app.port();
+    let db = app.state().db.clone();
+    let queue = app.state().queue.clone();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        app.run_until_stopped(stop).await.expect("application runs");
+    });
+    let project = match project {
+        Some(p) => TestProject { id: p.id, public_key: p.public_key.clone(), secret_key: p.secret_key.clone() },
+        None => {
+            let (p, keys) = projects::create(&db, "test project", vec![ALLOWED_ORIGIN.to_string()]).await.expect("create project");
+            TestProject { id: p.id, public_key: keys.public_key, secret_key: keys.secret_key }
+        }
+    };
+    let jwt = JwtKeys::from_settings(&settings.jwt).expect("jwt keys");
+    let admin_token = jwt.issue("test-admin", Role::Admin, None, None).expect("token");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        db,
+        queue,
+        settings,
+        env,
+        project,
+        admin_token,
+        client: reqwest::Client::new(),
+        shutdown,
+        handle: Some(handle),
+    }
+}
+
+/// A BullMQ queue handle on the test's prefix, independent of any app (for tests that drive
+/// the queue directly).
+pub async fn queue_for(settings: &Settings) -> Queue {
+    let conn = RedisConn::connect(settings.redis_url.expose()).await.expect("redis");
+    Queue::new(conn, &settings.queue, &settings.worker)
+}
+
+pub fn event(event_type: &str) -> Value {
+    json!({
+        "id": Uuid::new_v4().to_string(),
+        "type": event_type,
+        "ts": chrono::Utc::now().timestamp_millis(),
+        "anonymous_id": format!("a-{}", &Uuid::new_v4().simple().to_string()[..8]),
+        "session_id": "s-1",
+        "url": "https://shop.example/pricing?plan=pro",
+        "props": {"k": "v"}
+    })
+}
+
+pub fn events(n: usize, event_type: &str) -> Vec<Value> {
+    (0..n).map(|_| event(event_type)).collect()
+}
+
+impl TestApp {
+    pub async fn collect(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/collect", self.address))
+            .header("content-type", "text/plain")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn collect_events(&self, events: &[Value]) -> reqwest::Response {
+        self.collect(&json!({"key": self.project.public_key, "events": events})).await
+    }
+
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self.client.post(format!("{}/graphql", self.address)).json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request").json().await.expect("json")
+    }
+
+    pub async fn stored_count(&self) -> i64 {
+        sightline::storage::events::count(&self.db, self.project.id).await.expect("count")
+    }
+
+    /// Polls until the project has `n` stored events (or fails after `timeout`).
+    pub async fn wait_for_count(&self, n: i64, timeout: Duration) -> i64 {
+        let started = Instant::now();
+        loop {
+            let c = self.stored_count().await;
+            if c >= n || started.elapsed() > timeout {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Rows per event id that appear more than once (must always be empty).
+    pub async fn duplicate_event_ids(&self) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM (SELECT event_id FROM activities WHERE project_id = $1 GROUP BY event_id HAVING count(*) > 1) d",
+        )
+        .bind(self.project.id)
+        .fetch_one(self.db.pool())
+        .await
+        .expect("query");
+        n
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), h).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real application against real PostgreSQL and Redis.
+//! Run through `./scripts/test`, which starts both and exports TEST_DATABASE_URL / TEST_REDIS_URL.
+
+mod helpers;
+
+mod foundation;
