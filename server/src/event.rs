@@ -104,9 +104,17 @@ pub struct Validator {
     pub deny_keys: std::sync::Arc<[String]>,
 }
 
-/// Truncates to at most `max` bytes on a char boundary, after trimming white space.
+/// Truncates to at most `max` bytes on a char boundary, after trimming white space. NUL
+/// characters are removed: PostgreSQL text and jsonb cannot hold them, so one would turn an
+/// accepted event into a write that can never succeed.
 pub fn bounded(s: &str, max: usize) -> String {
-    let s = s.trim();
+    let owned;
+    let s = if s.contains('\0') {
+        owned = s.replace('\0', "");
+        owned.trim()
+    } else {
+        s.trim()
+    };
     if s.len() <= max {
         return s.to_string();
     }
@@ -502,6 +510,17 @@ mod tests {
         e["props"] = json!({"q": "'; DROP TABLE activities; --", "h": "<script>alert(1)</script>"});
         let ev = v().event(e, Dialect::Browser).expect("valid");
         assert_eq!(ev.props["q"], "'; DROP TABLE activities; --");
+    }
+
+    #[test]
+    fn nul_characters_never_reach_the_database() {
+        let mut e = ok();
+        e["title"] = json!("a\u{0}b");
+        e["props"] = json!({"k\u{0}": "v\u{0}", "n": {"x": "\u{0}"}});
+        let ev = v().event(e, Dialect::Browser).expect("valid");
+        assert_eq!(ev.title.as_deref(), Some("ab"));
+        let text = serde_json::to_string(&ev.props).expect("json");
+        assert!(!text.contains("\\u0000"), "{text}");
     }
 
     #[test]

@@ -130,8 +130,8 @@ async fn collect_inner(
         return Err(IngestError::RateLimited { retry_after_secs: 1 });
     }
     let body = read_body(state, headers, body).await?;
-    let batch: BrowserBatch = serde_json::from_slice(&body).map_err(|e| IngestError::Malformed(format!("invalid batch: {e}")))?;
-    let key = batch.key.or(query.key).ok_or_else(|| IngestError::Malformed("missing project key (`key` in the body or ?key=)".into()))?;
+    let (key, events) = parse_browser_batch(&body)?;
+    let key = key.or(query.key).ok_or_else(|| IngestError::Malformed("missing project key (`key` in the body or ?key=)".into()))?;
     let project = lookup(state, KeyKind::Public, &key).await?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         let origin = origin.to_ascii_lowercase();
@@ -142,7 +142,7 @@ async fn collect_inner(
         }
     }
     let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| crate::event::bounded(s, 512));
-    accept(state, &project, batch.events, Dialect::Browser, Some(ip), ua, "collect").await
+    accept(state, &project, events, Dialect::Browser, Some(ip), ua, "collect").await
 }
 
 #[tracing::instrument(name = "track", skip_all)]
@@ -165,11 +165,7 @@ async fn track(
             .filter(|s| !s.is_empty())
             .ok_or(IngestError::UnknownKey)?;
         let body = read_body(&state, &headers, body).await?;
-        let batch: ServerBatch = serde_json::from_slice(&body)
-            .map_err(|e| IngestError::Malformed(format!("invalid batch: expected {{\"events\": [...]}} or a JSON array ({e})")))?;
-        let events = match batch {
-            ServerBatch::Wrapped { events } | ServerBatch::List(events) => events,
-        };
+        let events = parse_server_batch(&body)?;
         let project = lookup(&state, KeyKind::Secret, secret).await?;
         accept(&state, &project, events, Dialect::Server, None, None, "track").await
     }
@@ -178,6 +174,36 @@ async fn track(
         Ok(a) => (StatusCode::ACCEPTED, Json(a)).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Parses a browser batch body: `{"key": "...", "events": [...]}`. Pure: the fuzz target
+/// calls it directly.
+pub fn parse_browser_batch(body: &[u8]) -> Result<(Option<String>, Vec<Value>), IngestError> {
+    let batch: BrowserBatch = serde_json::from_slice(body).map_err(|e| IngestError::Malformed(format!("invalid batch: {e}")))?;
+    Ok((batch.key, batch.events))
+}
+
+/// Parses a server-side batch body: `{"events": [...]}` or a bare array.
+pub fn parse_server_batch(body: &[u8]) -> Result<Vec<Value>, IngestError> {
+    let batch: ServerBatch = serde_json::from_slice(body)
+        .map_err(|e| IngestError::Malformed(format!("invalid batch: expected {{\"events\": [...]}} or a JSON array ({e})")))?;
+    Ok(match batch {
+        ServerBatch::Wrapped { events } | ServerBatch::List(events) => events,
+    })
+}
+
+/// Splits events into valid ones (with their index in the batch) and listed rejections.
+/// Pure (no limits, no I/O).
+pub fn validate_events(validator: &Validator, events: Vec<Value>, dialect: Dialect) -> (Vec<(usize, Event)>, Vec<Rejection>) {
+    let mut valid = Vec::with_capacity(events.len());
+    let mut rejected = Vec::new();
+    for (index, value) in events.into_iter().enumerate() {
+        match validator.event(value, dialect) {
+            Ok(ev) => valid.push((index, ev)),
+            Err(reason) => rejected.push(Rejection { index, reason }),
+        }
+    }
+    (valid, rejected)
 }
 
 /// Validates events and enqueues the valid ones as one job. Shared by both endpoints and by the
@@ -204,24 +230,20 @@ pub async fn accept(
     let now = now_ms();
     let validator = Validator::new(now, &state.settings.ingest);
     let bot = dialect == Dialect::Browser && user_agent.as_deref().is_none_or(is_bot_user_agent);
-    let mut valid: Vec<Event> = Vec::with_capacity(events.len());
-    let mut rejected = Vec::new();
-    for (index, value) in events.into_iter().enumerate() {
-        match validator.event(value, dialect) {
-            Ok(mut ev) => {
-                if let Some(anon) = ev.anonymous_id.as_deref() {
-                    if !state.limits.allow_anonymous(project.id, anon) {
-                        metrics::counter!(names::INGEST_SPAM_DROPPED).increment(1);
-                        rejected.push(Rejection { index, reason: "spam: too many events from this anonymous id".into() });
-                        continue;
-                    }
-                }
-                ev.bot = bot;
-                valid.push(ev);
+    let (checked, mut rejected) = validate_events(&validator, events, dialect);
+    let mut valid: Vec<Event> = Vec::with_capacity(checked.len());
+    for (index, mut ev) in checked {
+        if let Some(anon) = ev.anonymous_id.as_deref() {
+            if !state.limits.allow_anonymous(project.id, anon) {
+                metrics::counter!(names::INGEST_SPAM_DROPPED).increment(1);
+                rejected.push(Rejection { index, reason: "spam: too many events from this anonymous id".into() });
+                continue;
             }
-            Err(reason) => rejected.push(Rejection { index, reason }),
         }
+        ev.bot = bot;
+        valid.push(ev);
     }
+    rejected.sort_by_key(|r| r.index);
     if valid.is_empty() {
         return Err(IngestError::NothingValid(rejected));
     }

@@ -3,4 +3,6 @@
 
 mod helpers;
 
+mod compose;
 mod foundation;
+mod ingest;

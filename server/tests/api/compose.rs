@@ -1,0 +1,61 @@
+//! No Docker engine runs in CI, so docker-compose.yml is checked statically: it parses, has the
+//! services the docs promise, and every environment variable given to a Sightline container is
+//! one the configuration actually reads.
+
+use std::collections::BTreeSet;
+
+use serde_yaml::Value;
+
+fn compose() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");
+    let text = std::fs::read_to_string(path).expect("docker-compose.yml exists");
+    let mut v: Value = serde_yaml::from_str(&text).expect("docker-compose.yml is valid YAML");
+    v.apply_merge().expect("YAML merge keys resolve");
+    v
+}
+
+#[test]
+fn compose_file_defines_the_platform_services() {
+    let v = compose();
+    let services = v["services"].as_mapping().expect("services");
+    for name in ["postgres", "redis", "migrate", "server", "worker"] {
+        assert!(services.contains_key(name), "service {name} missing");
+    }
+    for name in ["postgres", "redis", "server"] {
+        assert!(v["services"][name]["healthcheck"]["test"].is_sequence(), "{name} has a health check");
+    }
+    let redis_cmd = serde_yaml::to_string(&v["services"]["redis"]["command"]).expect("yaml");
+    assert!(redis_cmd.contains("appendonly"), "redis runs with AOF on");
+}
+
+#[test]
+fn sightline_services_only_set_settings_the_config_reads() {
+    let v = compose();
+    let known: BTreeSet<&str> = sightline::config::KNOWN_VARS.iter().map(|(k, _)| *k).collect();
+    for name in ["migrate", "server", "worker"] {
+        let env = v["services"][name]["environment"].as_mapping().unwrap_or_else(|| panic!("{name} has an environment"));
+        assert!(!env.is_empty());
+        for key in env.keys() {
+            let key = key.as_str().expect("string keys");
+            assert!(known.contains(key), "service {name} sets {key}, which the configuration does not read");
+        }
+        for required in ["DATABASE_URL", "REDIS_URL", "SIGHTLINE_JWT_SECRET"] {
+            assert!(env.contains_key(required), "service {name} must set {required}");
+        }
+        let cmd = serde_yaml::to_string(&v["services"][name]["command"]).expect("yaml");
+        let sub = match name {
+            "migrate" => "migrate",
+            "server" => "serve",
+            _ => "worker",
+        };
+        assert!(cmd.contains(sub), "service {name} runs `sightline {sub}`");
+    }
+}
+
+#[test]
+fn dockerfile_builds_the_sightline_binary() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../Dockerfile");
+    let text = std::fs::read_to_string(path).expect("Dockerfile exists");
+    assert!(text.contains("cargo build --release --locked -p sightline"));
+    assert!(text.contains("HEALTHCHECK"));
+}
