@@ -6,3 +6,4 @@ mod helpers;
 mod compose;
 mod foundation;
 mod ingest;
+mod queue;

@@ -1,0 +1,191 @@
+//! Queue and worker guarantees: exactly-once storage under resends and replays, poison
+//! isolation with retries and the dead-letter queue, backpressure, and BullMQ wire
+//! compatibility proven with the real `bullmq` npm package.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{events, queue_for, spawn_app, spawn_app_with, start};
+use sightline::app::Mode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_batch_posted_three_times_is_stored_once() {
+    let app = spawn_app().await;
+    let batch = events(25, "page.view");
+    for _ in 0..3 {
+        assert_eq!(app.collect_events(&batch).await.status(), 202);
+    }
+    assert_eq!(app.wait_for_count(25, Duration::from_secs(10)).await, 25);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.stored_count().await, 25);
+    assert_eq!(app.duplicate_event_ids().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_job_stores_each_event_once() {
+    let app = spawn_app().await;
+    let evs = events(10, "element.click");
+    let data = json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "events": evs}).to_string();
+    // The same job data enqueued twice, as a crash between commit and completion would replay it.
+    app.queue.add_many(&[data.clone()]).await.expect("add");
+    assert_eq!(app.wait_for_count(10, Duration::from_secs(10)).await, 10);
+    app.queue.add_many(&[data]).await.expect("add again");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let counts = app.queue.counts().await.expect("counts");
+    assert_eq!(counts.completed, 2, "both jobs completed");
+    assert_eq!(app.stored_count().await, 10);
+    assert_eq!(app.duplicate_event_ids().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_job_fails_alone_is_retried_then_dead_lettered() {
+    let app = spawn_app().await;
+    // A database-side rule that refuses one event type: a write that can never succeed.
+    sqlx::query(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.event_type = 'poison.event' THEN RAISE EXCEPTION 'poison event refused'; END IF; RETURN NEW; END $$",
+    )
+    .execute(app.db.pool())
+    .await
+    .expect("function");
+    sqlx::query("CREATE TRIGGER refuse_poison BEFORE INSERT ON activities FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+        .execute(app.db.pool())
+        .await
+        .expect("trigger");
+
+    let job = |evs: Vec<Value>| json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "events": evs}).to_string();
+    let good1 = job(events(5, "page.view"));
+    let poison = job(events(1, "poison.event"));
+    let good2 = job(events(5, "page.view"));
+    let not_a_job = "this is not JSON".to_string();
+    app.queue.add_many(&[good1, poison, good2, not_a_job]).await.expect("add");
+
+    assert_eq!(app.wait_for_count(10, Duration::from_secs(10)).await, 10, "neighbours are stored");
+    // Three attempts with 200 ms, 400 ms backoff, then the dead-letter queue.
+    let mut counts = app.queue.counts().await.expect("counts");
+    for _ in 0..100 {
+        if counts.failed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        counts = app.queue.counts().await.expect("counts");
+    }
+    assert_eq!(counts.failed, 2, "{counts:?}");
+    let failed = app.queue.failed_jobs(10).await.expect("failed");
+    let reasons: Vec<&str> = failed.iter().map(|f| f.1.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("poison event refused")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("not an ingest job")), "{reasons:?}");
+    let poison_id = &failed.iter().find(|f| f.1.contains("poison")).expect("poison job").0;
+    let mut conn = app.queue.conn();
+    let atm: i64 = redis::cmd("HGET").arg(app.queue.key(poison_id)).arg("atm").query_async(&mut conn).await.expect("atm");
+    assert_eq!(atm, 3, "attempts made before dead-lettering");
+
+    // Dead-letter retry once the cause is fixed stores it, exactly once.
+    sqlx::query("DROP TRIGGER refuse_poison ON activities").execute(app.db.pool()).await.expect("drop");
+    let moved = app.queue.retry_failed(&[poison_id.clone()], 10).await.expect("retry");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(app.wait_for_count(11, Duration::from_secs(10)).await, 11);
+    assert_eq!(app.queue.discard_failed(&[], 10).await.expect("discard"), 1, "the non-job is discarded");
+    assert_eq!(app.queue.counts().await.expect("counts").failed, 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_answers_503_with_retry_after_then_recovers() {
+    // Ingest only (no worker), with a tiny bound.
+    let server = spawn_app_with(Mode::Serve, |env| {
+        env.insert("SIGHTLINE_QUEUE_MAX_WAITING".into(), "5".into());
+    })
+    .await;
+    let mut accepted = 0;
+    let mut refused = None;
+    for _ in 0..8 {
+        let r = server.collect_events(&events(2, "page.view")).await;
+        match r.status().as_u16() {
+            202 => accepted += 1,
+            503 => {
+                refused = r.headers().get("retry-after").map(|v| v.to_str().unwrap_or("").to_string());
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(accepted, 5);
+    assert!(refused.is_some_and(|s| s.parse::<u64>().is_ok()), "503 carries Retry-After");
+
+    // A worker drains the queue; ingest accepts again; nothing accepted was lost.
+    let worker = start(server.env.clone(), Mode::Worker, Some(&server.project)).await;
+    assert_eq!(server.wait_for_count(10, Duration::from_secs(10)).await, 10);
+    assert_eq!(server.collect_events(&events(2, "page.view")).await.status(), 202);
+    assert_eq!(server.wait_for_count(12, Duration::from_secs(10)).await, 12);
+    worker.stop().await;
+    server.stop().await;
+}
+
+fn node(args: &[&str], env: &[(&str, String)]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests-interop/bullmq.mjs");
+    let mut cmd = Command::new("node");
+    cmd.arg(script).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("node runs (scripts/test installs tests-interop)");
+    assert!(out.status.success(), "node {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_added_by_bullmq_queue_add_are_stored_by_our_worker() {
+    let app = spawn_app().await;
+    let env = [
+        ("REDIS_URL", app.env["REDIS_URL"].clone()),
+        ("QUEUE_PREFIX", app.settings.queue.prefix.clone()),
+        ("QUEUE_NAME", app.settings.queue.name.clone()),
+        ("PROJECT_ID", app.project.id.to_string()),
+    ];
+    let ids: Vec<String> = serde_json::from_str(&tokio::task::spawn_blocking(move || node(&["add", "4", "5"], &env)).await.expect("join")).expect("ids");
+    assert_eq!(ids.len(), 20);
+    assert_eq!(app.wait_for_count(20, Duration::from_secs(10)).await, 20);
+    let (users,): (i64,) = sqlx::query_as("SELECT count(DISTINCT user_id) FROM activities WHERE project_id = $1 AND metadata->>'from' = 'bullmq'")
+        .bind(app.project.id)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("q");
+    assert_eq!(users, 20);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.queue.counts().await.expect("counts").completed, 4);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_enqueued_by_our_server_are_counted_and_processed_by_bullmq() {
+    let server = spawn_app_with(Mode::Serve, |_| {}).await;
+    for _ in 0..3 {
+        assert_eq!(server.collect_events(&events(4, "page.view")).await.status(), 202);
+    }
+    let env = vec![
+        ("REDIS_URL", server.env["REDIS_URL"].clone()),
+        ("QUEUE_PREFIX", server.settings.queue.prefix.clone()),
+        ("QUEUE_NAME", server.settings.queue.name.clone()),
+        ("PROJECT_ID", server.project.id.to_string()),
+    ];
+    let env2 = env.clone();
+    let counts: Value = serde_json::from_str(&tokio::task::spawn_blocking(move || node(&["counts"], &env)).await.expect("join")).expect("json");
+    assert_eq!(counts["wait"], 3, "{counts}");
+    assert_eq!(counts["active"], 0);
+    let seen: Value = serde_json::from_str(&tokio::task::spawn_blocking(move || node(&["consume", "3"], &env2)).await.expect("join")).expect("json");
+    let seen = seen.as_array().expect("array");
+    assert_eq!(seen.len(), 3);
+    for job in seen {
+        assert_eq!(job["name"], "ingest");
+        assert_eq!(job["data"]["project_id"], server.project.id.to_string());
+        assert_eq!(job["data"]["events"].as_array().map(Vec::len), Some(4));
+    }
+    let q = queue_for(&server.settings).await;
+    let c = q.counts().await.expect("counts");
+    assert_eq!((c.waiting, c.active, c.completed), (0, 0, 3));
+    server.stop().await;
+}
