@@ -124,7 +124,8 @@ start_redis() {
   "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" >/dev/null \
     || die "redis-server did not start"
-  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  for _ in $(seq 1 150); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  tail -5 "$dir/redis.log" >&2 || true
   die "Redis did not answer on port $port"
 }
 

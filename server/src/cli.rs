@@ -58,6 +58,35 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectCommand,
     },
+    /// Sends a realistic beacon load (page views, clicks, scrolls) to a server and prints figures.
+    Loadgen {
+        /// Server base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Public key of the project to load.
+        #[arg(long, env = "SIGHTLINE_PUBLIC_KEY")]
+        key: String,
+        /// Events per second in total; omit for as fast as the server answers.
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Stop after this many events.
+        #[arg(long)]
+        events: Option<u64>,
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 10_000)]
+        users: u32,
+        #[arg(long, default_value_t = 200)]
+        paths: u32,
+        /// Allow a target that is not a loopback address.
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// Serves the demo site (demo/) on its own port, with the tracker tag pointing at a server.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -115,6 +144,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Demo { bind, server, key, dir } = command {
         crate::telemetry::init_tracing(false);
         return crate::demo::serve(bind, server, key, dir).await;
+    }
+    if let Command::Loadgen { url, key, rate, duration, events, batch, concurrency, users, paths, allow_remote } = command {
+        crate::telemetry::init_tracing(false);
+        let cfg = crate::loadgen::LoadgenConfig {
+            url,
+            key,
+            rate,
+            duration: Duration::from_secs(duration),
+            max_events: events,
+            batch,
+            concurrency,
+            users,
+            paths,
+            allow_remote,
+            seed: rand::random(),
+        };
+        let stop = CancellationToken::new();
+        tokio::spawn(shutdown_on_signal(stop.clone()));
+        let report = crate::loadgen::run(cfg, stop).await?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
     }
     let settings = Settings::from_env()?;
     crate::telemetry::init_tracing(settings.log_json);
@@ -178,7 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Loadgen { .. } => unreachable!("handled above"),
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`auth`]: JWT and passwords, roles and project scoping.
 //! - [`graphql`]: the GraphQL schema and transport.
 //! - [`telemetry`]: tracing and Prometheus metrics.
+//! - [`loadgen`]: the load generator behind `sightline loadgen` and the benchmark.
 //! - [`app`]: startup and lifecycle; [`cli`]: the command line; [`demo`]: the demo site server.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod event;
 pub mod graphql;
 pub mod ingest;
 pub mod live;
+pub mod loadgen;
 pub mod queue;
 pub mod storage;
 pub mod telemetry;

@@ -37,16 +37,33 @@ impl KeyCache {
             KeyKind::Public => format!("p:{key}"),
             KeyKind::Secret => format!("s:{}", projects::hash_secret(key)),
         };
+        let mut stale = None;
         if let Ok(map) = self.entries.read() {
             if let Some((info, at)) = map.get(&cache_key) {
                 if at.elapsed() < TTL {
                     return Ok(info.clone());
                 }
+                stale = Some(info.clone());
             }
         }
-        let found = match kind {
-            KeyKind::Public => projects::by_public_key(db, key).await?,
-            KeyKind::Secret => projects::by_secret_key(db, key).await?,
+        let lookup = match kind {
+            KeyKind::Public => projects::by_public_key(db, key).await,
+            KeyKind::Secret => projects::by_secret_key(db, key).await,
+        };
+        let found = match lookup {
+            Ok(found) => found,
+            // Postgres is down: keep accepting for keys we knew (ingest only needs Redis), so an
+            // outage of the database does not become an outage of collection.
+            Err(e) if e.is_transient() && stale.is_some() => {
+                let info = stale.flatten();
+                // Re-arm the entry: while the database is away, do not pay a connect timeout on
+                // every request.
+                if let Ok(mut map) = self.entries.write() {
+                    map.insert(cache_key, (info.clone(), Instant::now()));
+                }
+                return Ok(info);
+            }
+            Err(e) => return Err(e),
         };
         let info = found.map(|p| {
             Arc::new(ProjectInfo {

@@ -29,7 +29,12 @@ pub fn test_redis_url() -> String {
 
 /// A new empty database with the schema applied; returns its URL.
 pub async fn fresh_database() -> String {
-    let admin = test_database_url();
+    fresh_database_on(&test_database_url()).await
+}
+
+/// Same, on the cluster behind `admin` (a URL to any database of it).
+pub async fn fresh_database_on(admin: &str) -> String {
+    let admin = admin.to_string();
     let name = format!("t_{}", Uuid::new_v4().simple());
     let conn = Database::connect(&admin).await.expect("connect to the test cluster");
     conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");

@@ -1,0 +1,273 @@
+//! `sightline loadgen`: a realistic beacon load (page views, clicks, scrolls over many users and
+//! sessions) against a Sightline server, with rate, duration, batch size and concurrency set by
+//! the caller. Used by the benchmark and by the fault tests.
+//!
+//! Every batch is resent with the same event ids until it is answered 202 (after 429/503 or a
+//! connection error), as the browser tracker does, so `accepted` is exactly the number of
+//! distinct events the server promised to store: the figure stored counts are checked against.
+//!
+//! Safety: it refuses targets that are not loopback unless `allow_remote` is set.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct LoadgenConfig {
+    /// Server base URL, e.g. http://127.0.0.1:8080.
+    pub url: String,
+    pub key: String,
+    /// Total events per second across all connections; `None`: as fast as answers come.
+    pub rate: Option<u32>,
+    pub duration: Duration,
+    /// Stop after this many events (whichever of duration and count comes first).
+    pub max_events: Option<u64>,
+    pub batch: usize,
+    pub concurrency: usize,
+    pub users: u32,
+    pub paths: u32,
+    pub allow_remote: bool,
+    /// Seed for reproducible event mixes.
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LoadgenReport {
+    pub requests: u64,
+    pub accepted_events: u64,
+    pub rejected_events: u64,
+    pub retries: u64,
+    pub failed_batches: u64,
+    pub elapsed_s: f64,
+    pub events_per_s: f64,
+    pub requests_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadgenError {
+    #[error("refusing to load {0}: not a loopback address (pass --allow-remote to override)")]
+    NotLoopback(String),
+    #[error("invalid target URL {0:?}")]
+    BadUrl(String),
+    #[error("http client: {0}")]
+    Client(String),
+}
+
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split("://").nth(1)?;
+    let host_port = rest.split(['/', '?']).next()?;
+    if let Some(v6) = host_port.strip_prefix('[') {
+        return v6.split(']').next();
+    }
+    Some(host_port.rsplit_once(':').map(|(h, _)| h).unwrap_or(host_port))
+}
+
+pub fn is_loopback_url(url: &str) -> Result<bool, LoadgenError> {
+    let host = host_of(url).ok_or_else(|| LoadgenError::BadUrl(url.to_string()))?;
+    Ok(host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false))
+}
+
+/// One generated visitor event in the tracker's shape.
+pub fn synthetic_event(rng: &mut SmallRng, users: u32, paths: u32, now_ms: i64) -> Value {
+    let user = rng.gen_range(0..users.max(1));
+    let session = user * 4 + rng.gen_range(0..4);
+    let path = format!("/p/{}", rng.gen_range(0..paths.max(1)));
+    let roll: u8 = rng.gen_range(0..100);
+    let (kind, props) = if roll < 50 {
+        ("page.view", json!({}))
+    } else if roll < 85 {
+        let b = rng.gen_range(0..12);
+        ("element.click", json!({"tag": "button", "selector": format!("main > button.cta-{b}"), "text": format!("Action {b}"), "x": rng.gen_range(0..1000), "y": rng.gen_range(0..1000), "vw": 1280}))
+    } else {
+        let depth = [25, 50, 75, 100][rng.gen_range(0..4)];
+        ("page.scroll", json!({ "depth": depth }))
+    };
+    let mut e = json!({
+        "id": uuid::Builder::from_random_bytes(rng.gen()).into_uuid().to_string(),
+        "type": kind,
+        "ts": now_ms,
+        "anonymous_id": format!("a-{user}"),
+        "session_id": format!("s-{session}"),
+        "url": format!("https://shop.example{path}?utm_source=loadgen"),
+        "referrer": "https://news.example/",
+        "title": "Shop",
+        "props": props,
+    });
+    if user % 5 == 0 {
+        e["user_id"] = json!(format!("u-{user}"));
+    }
+    e
+}
+
+pub async fn run(cfg: LoadgenConfig, stop: CancellationToken) -> Result<LoadgenReport, LoadgenError> {
+    if !cfg.allow_remote && !is_loopback_url(&cfg.url)? {
+        return Err(LoadgenError::NotLoopback(cfg.url.clone()));
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(cfg.concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| LoadgenError::Client(e.to_string()))?;
+    let endpoint = format!("{}/collect", cfg.url.trim_end_matches('/'));
+    let started = Instant::now();
+    let deadline = started + cfg.duration;
+    let remaining = Arc::new(AtomicU64::new(cfg.max_events.unwrap_or(u64::MAX)));
+    let done = Arc::new(AtomicBool::new(false));
+    let concurrency = cfg.concurrency.max(1);
+    // Per-connection pacing: each connection sends one batch per interval.
+    let interval = cfg
+        .rate
+        .map(|r| Duration::from_secs_f64(cfg.batch as f64 * concurrency as f64 / r.max(1) as f64));
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let (client, endpoint, cfg, stop, remaining, done) =
+            (client.clone(), endpoint.clone(), cfg.clone(), stop.clone(), remaining.clone(), done.clone());
+        tasks.spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(cfg.seed.wrapping_add(worker as u64 * 7919));
+            let mut report = LoadgenReport::default();
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut next = Instant::now();
+            loop {
+                if stop.is_cancelled() || done.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                    break;
+                }
+                // Claim this batch's share of the event budget.
+                let want = cfg.batch as u64;
+                let got = remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| Some(r.saturating_sub(want))).unwrap_or(0).min(want);
+                if got == 0 {
+                    done.store(true, Ordering::Relaxed);
+                    break;
+                }
+                let now_ms = crate::queue::now_ms();
+                let events: Vec<Value> = (0..got).map(|_| synthetic_event(&mut rng, cfg.users, cfg.paths, now_ms)).collect();
+                let body = json!({"key": cfg.key, "events": events}).to_string();
+                // Resend the same batch until it is accepted (or we give up well after the end).
+                let give_up = deadline + Duration::from_secs(60);
+                loop {
+                    let t = Instant::now();
+                    let r = client.post(&endpoint).header("content-type", "text/plain").body(body.clone()).send().await;
+                    report.requests += 1;
+                    match r {
+                        Ok(resp) if resp.status().as_u16() == 202 => {
+                            latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                            let v: Value = resp.json().await.unwrap_or_default();
+                            report.accepted_events += v["accepted"].as_u64().unwrap_or(0);
+                            report.rejected_events += v["rejected"].as_array().map(|a| a.len() as u64).unwrap_or(0);
+                            break;
+                        }
+                        Ok(resp) if matches!(resp.status().as_u16(), 429 | 503 | 502 | 504 | 500) => {
+                            let wait = resp
+                                .headers()
+                                .get("retry-after")
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| v.parse::<u64>().ok())
+                                .map(|s| Duration::from_millis((s * 1000).min(1000)))
+                                .unwrap_or(Duration::from_millis(100));
+                            report.retries += 1;
+                            tokio::time::sleep(wait).await;
+                        }
+                        Ok(resp) => {
+                            tracing::warn!(status = %resp.status(), "batch refused");
+                            report.rejected_events += got;
+                            report.failed_batches += 1;
+                            break;
+                        }
+                        Err(_) => {
+                            report.retries += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                    if Instant::now() > give_up {
+                        report.failed_batches += 1;
+                        break;
+                    }
+                }
+                if let Some(iv) = interval {
+                    next += iv;
+                    let now = Instant::now();
+                    if next > now {
+                        tokio::time::sleep(next - now).await;
+                    } else {
+                        next = now;
+                    }
+                }
+            }
+            (report, latencies)
+        });
+    }
+    let mut total = LoadgenReport::default();
+    let mut all_latencies = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        if let Ok((r, l)) = r {
+            total.requests += r.requests;
+            total.accepted_events += r.accepted_events;
+            total.rejected_events += r.rejected_events;
+            total.retries += r.retries;
+            total.failed_batches += r.failed_batches;
+            all_latencies.extend(l);
+        }
+    }
+    total.elapsed_s = started.elapsed().as_secs_f64();
+    total.events_per_s = total.accepted_events as f64 / total.elapsed_s.max(1e-9);
+    total.requests_per_s = all_latencies.len() as f64 / total.elapsed_s.max(1e-9);
+    all_latencies.sort_unstable();
+    total.p50_ms = percentile_ms(&all_latencies, 0.50);
+    total.p99_ms = percentile_ms(&all_latencies, 0.99);
+    Ok(total)
+}
+
+/// Percentile of sorted microsecond samples, in milliseconds.
+pub fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted_us.len() as f64 - 1.0) * q).round() as usize;
+    sorted_us[idx.min(sorted_us.len() - 1)] as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_targets_are_allowed_by_default() {
+        assert!(is_loopback_url("http://127.0.0.1:8080").expect("url"));
+        assert!(is_loopback_url("http://localhost:1/x").expect("url"));
+        assert!(is_loopback_url("http://[::1]:8080").expect("url"));
+        assert!(!is_loopback_url("http://10.0.0.5:8080").expect("url"));
+        assert!(!is_loopback_url("https://example.com").expect("url"));
+        assert!(is_loopback_url("not a url").is_err());
+    }
+
+    #[test]
+    fn synthetic_events_pass_ingest_validation() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let v = crate::event::Validator {
+            now_ms: 1_000_000,
+            max_past_ms: 1000,
+            max_future_ms: 1000,
+            deny_keys: Vec::<String>::new().into(),
+        };
+        for _ in 0..200 {
+            let e = synthetic_event(&mut rng, 100, 10, 1_000_000);
+            v.event(e, crate::event::Dialect::Browser).expect("valid");
+        }
+    }
+
+    #[test]
+    fn percentiles_pick_the_right_sample() {
+        let s: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile_ms(&s, 0.5), 51.0);
+        assert_eq!(percentile_ms(&s, 0.99), 99.0);
+        assert_eq!(percentile_ms(&[], 0.99), 0.0);
+    }
+}
