@@ -87,6 +87,33 @@ pub enum Command {
         #[arg(long)]
         allow_remote: bool,
     },
+    /// The end-to-end benchmark against a running server (scripts/bench sets it up).
+    Bench {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long, env = "SIGHTLINE_PUBLIC_KEY")]
+        key: String,
+        #[arg(long, env = "SIGHTLINE_PROJECT_ID")]
+        project: Uuid,
+        /// Base URL of `sightline bench-trivial`, the HTTP reference.
+        #[arg(long)]
+        trivial_url: String,
+        /// PID of the server process, to report its peak memory.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long, default_value_t = 60)]
+        e2e_secs: u64,
+        #[arg(long, default_value_t = 10)]
+        http_secs: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// The trivial HTTP handler the benchmark compares ingest with.
+    #[command(hide = true)]
+    BenchTrivial {
+        #[arg(long)]
+        bind: SocketAddr,
+    },
     /// Serves the demo site (demo/) on its own port, with the tracker tag pointing at a server.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -166,6 +193,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
+    if let Command::BenchTrivial { bind } = command {
+        return crate::bench::serve_trivial(bind).await;
+    }
     let settings = Settings::from_env()?;
     crate::telemetry::init_tracing(settings.log_json);
     match command {
@@ -228,7 +258,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Demo { .. } | Command::Loadgen { .. } => unreachable!("handled above"),
+        Command::Bench { url, key, project, trivial_url, server_pid, e2e_secs, http_secs, concurrency } => {
+            let cfg = crate::bench::BenchConfig {
+                url,
+                key,
+                project_id: project,
+                database_url: settings.database_url.expose().to_string(),
+                server_pid,
+                e2e_duration: Duration::from_secs(e2e_secs),
+                http_duration: Duration::from_secs(http_secs),
+                concurrency,
+                trivial_url,
+            };
+            let figures = crate::bench::run(cfg).await?;
+            println!("{}", serde_json::to_string(&figures)?);
+            Ok(())
+        }
+        Command::Demo { .. } | Command::Loadgen { .. } | Command::BenchTrivial { .. } => unreachable!("handled above"),
     }
 }
 

@@ -12,11 +12,13 @@
 //! - [`auth`]: JWT and passwords, roles and project scoping.
 //! - [`graphql`]: the GraphQL schema and transport.
 //! - [`telemetry`]: tracing and Prometheus metrics.
-//! - [`loadgen`]: the load generator behind `sightline loadgen` and the benchmark.
+//! - [`loadgen`]: the load generator behind `sightline loadgen` and the benchmark; [`bench`]: the
+//!   benchmark with its physical references (`sightline bench`).
 //! - [`app`]: startup and lifecycle; [`cli`]: the command line; [`demo`]: the demo site server.
 
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -1,0 +1,240 @@
+//! `sightline bench`: the end-to-end benchmark with its physical references, measured in one run
+//! on one machine (see docs/BENCHMARKS.md; `scripts/bench` starts the stack and calls this).
+//!
+//! 1. End-to-end ingest (HTTP -> Redis -> worker -> Postgres) for a fixed time, then a drain, then
+//!    the stored count checked against the accepted count (lost, duplicated).
+//! 2. A raw `COPY` of exactly those rows into a table with the same layout, partitions and indexes
+//!    as `activities`: the physical reference for the write path (`e2e_vs_copy`).
+//! 3. HTTP ingest requests/s and p50/p99 for 1-event and 20-event batches, against a trivial axum
+//!    handler in its own process on the same machine (`http_vs_trivial`), and p99 at half the
+//!    maximum rate.
+//!
+//! Its last output line is one JSON object with every figure.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Row};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::loadgen::{self, LoadgenConfig, LoadgenReport};
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub url: String,
+    pub key: String,
+    pub project_id: Uuid,
+    pub database_url: String,
+    pub server_pid: Option<u32>,
+    pub e2e_duration: Duration,
+    pub http_duration: Duration,
+    pub concurrency: usize,
+    /// Base URL of the trivial reference handler (`sightline bench-trivial`).
+    pub trivial_url: String,
+}
+
+fn load(cfg: &BenchConfig, url: &str, batch: usize, rate: Option<u32>, duration: Duration) -> LoadgenConfig {
+    LoadgenConfig {
+        url: url.to_string(),
+        key: cfg.key.clone(),
+        rate,
+        duration,
+        max_events: None,
+        batch,
+        concurrency: cfg.concurrency,
+        users: 200_000,
+        paths: 500,
+        allow_remote: false,
+        seed: rand::random(),
+    }
+}
+
+async fn stored(pool: &PgPool, project: Uuid) -> anyhow::Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT count(*), count(*) - count(DISTINCT event_id) FROM activities WHERE project_id = $1",
+    )
+    .bind(project)
+    .fetch_one(pool)
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+fn say(line: String) {
+    println!("{line}");
+}
+
+pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
+    let pool = PgPoolOptions::new().max_connections(2).connect(&cfg.database_url).await.context("connect to Postgres")?;
+    let (before, _) = stored(&pool, cfg.project_id).await?;
+
+    // 1. End to end.
+    say(format!("[1/3] end-to-end ingest for {} s (batch 20, {} connections)...", cfg.e2e_duration.as_secs(), cfg.concurrency));
+    let started = Instant::now();
+    let report = loadgen::run(load(&cfg, &cfg.url, 20, None, cfg.e2e_duration), CancellationToken::new()).await?;
+    let sent_for = started.elapsed();
+    let target = before + report.accepted_events as i64;
+    let mut last = (before, Instant::now());
+    let (count, duplicated) = loop {
+        let (n, dup) = stored(&pool, cfg.project_id).await?;
+        if n >= target {
+            break (n, dup);
+        }
+        if n > last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(30) {
+            break (n, dup);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let drained_in = started.elapsed();
+    let stored_new = count - before;
+    let lost = (report.accepted_events as i64 - stored_new).max(0);
+    let e2e = stored_new as f64 / drained_in.as_secs_f64();
+    say(format!(
+        "      accepted {} events in {:.1} s ({:.0}/s offered), all stored after {:.1} s: {:.0} events/s end to end; lost {lost}, duplicated {duplicated}",
+        report.accepted_events,
+        sent_for.as_secs_f64(),
+        report.events_per_s,
+        drained_in.as_secs_f64(),
+        e2e
+    ));
+
+    // 2. Raw COPY of the same rows into the same layout.
+    say("[2/3] raw COPY of the same rows into a copy of the activities layout...".into());
+    let (copy_rows, copy_secs) = copy_reference(&pool, cfg.project_id).await?;
+    let copy_rate = copy_rows as f64 / copy_secs;
+    say(format!("      COPY {copy_rows} rows in {copy_secs:.2} s: {copy_rate:.0} rows/s; e2e/COPY = {:.2}", e2e / copy_rate));
+
+    // 3. HTTP against the trivial handler.
+    say(format!("[3/3] HTTP ingest vs a trivial axum handler, {} s each...", cfg.http_duration.as_secs()));
+    let mut http = serde_json::Map::new();
+    let mut ours_1 = LoadgenReport::default();
+    for batch in [1usize, 20] {
+        let ours = loadgen::run(load(&cfg, &cfg.url, batch, None, cfg.http_duration), CancellationToken::new()).await?;
+        let trivial = loadgen::run(load(&cfg, &cfg.trivial_url, batch, None, cfg.http_duration), CancellationToken::new()).await?;
+        say(format!(
+            "      batch {batch:>2}: sightline {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) vs trivial {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms): {:.2}",
+            ours.requests_per_s, ours.p50_ms, ours.p99_ms, trivial.requests_per_s, trivial.p50_ms, trivial.p99_ms,
+            ours.requests_per_s / trivial.requests_per_s.max(1e-9)
+        ));
+        http.insert(format!("http_rps_{batch}"), json!(ours.requests_per_s.round()));
+        http.insert(format!("http_p50_ms_{batch}"), json!(ours.p50_ms));
+        http.insert(format!("http_p99_ms_{batch}"), json!(ours.p99_ms));
+        http.insert(format!("trivial_rps_{batch}"), json!(trivial.requests_per_s.round()));
+        http.insert(format!("http_vs_trivial_{batch}"), json!(round2(ours.requests_per_s / trivial.requests_per_s.max(1e-9))));
+        if batch == 1 {
+            ours_1 = ours;
+        }
+    }
+    let half = ((ours_1.requests_per_s / 2.0).max(1.0)) as u32;
+    let at_half = loadgen::run(load(&cfg, &cfg.url, 1, Some(half), cfg.http_duration), CancellationToken::new()).await?;
+    say(format!("      1-event beacons at half the maximum rate ({half}/s): p50 {:.2} ms, p99 {:.2} ms", at_half.p50_ms, at_half.p99_ms));
+
+    // Let the worker finish what phase 3 queued before reading memory.
+    let rss = cfg.server_pid.and_then(peak_rss_mb);
+    let mut out = json!({
+        "e2e_events_per_s": e2e.round(),
+        "e2e_accepted": report.accepted_events,
+        "copy_rows_per_s": copy_rate.round(),
+        "e2e_vs_copy": round2(e2e / copy_rate),
+        "http_vs_trivial": round2(ours_1.requests_per_s / http["trivial_rps_1"].as_f64().unwrap_or(1.0).max(1e-9)),
+        "http_p99_ms_at_half_rate": at_half.p99_ms,
+        "lost": lost,
+        "duplicated": duplicated,
+        "server_rss_mb": rss,
+    });
+    if let Value::Object(o) = &mut out {
+        o.extend(http);
+    }
+    Ok(out)
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Peak resident memory of a process, from /proc (Linux).
+pub fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0).round())
+}
+
+/// Copies the project's rows out of `activities`, builds `bench_copy` with the same columns,
+/// partitions and indexes, and times a COPY of those rows into it. Returns (rows, seconds).
+async fn copy_reference(pool: &PgPool, project: Uuid) -> anyhow::Result<(u64, f64)> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_copy CASCADE").execute(&mut *conn).await?;
+    sqlx::query("CREATE TABLE bench_copy (LIKE activities INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at)")
+        .execute(&mut *conn)
+        .await?;
+    let parts: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'activities'::regclass",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (name, bound) in parts {
+        let ddl = format!("CREATE TABLE \"bench_copy_{name}\" PARTITION OF bench_copy {bound}");
+        sqlx::query(&ddl).execute(&mut *conn).await?;
+    }
+    let constraints: Vec<(String,)> = sqlx::query_as(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'activities'::regclass AND contype IN ('p', 'u')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (def,) in constraints {
+        sqlx::query(&format!("ALTER TABLE bench_copy ADD {def}")).execute(&mut *conn).await?;
+    }
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+         WHERE i.indrelid = 'activities'::regclass AND NOT i.indisprimary AND NOT i.indisunique",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (def,) in indexes {
+        // `CREATE INDEX name ON ONLY public.activities USING ...`: keep the method and columns,
+        // let Postgres name the copy.
+        let Some(at) = def.find(" USING ") else { continue };
+        sqlx::query(&format!("CREATE INDEX ON bench_copy{}", &def[at..])).execute(&mut *conn).await?;
+    }
+    // Export the rows (binary COPY), then time the import alone.
+    let mut data = Vec::new();
+    {
+        use futures_util::StreamExt;
+        let mut out = conn
+            .copy_out_raw(&format!("COPY (SELECT * FROM activities WHERE project_id = '{project}') TO STDOUT (FORMAT binary)"))
+            .await?;
+        while let Some(chunk) = out.next().await {
+            data.extend_from_slice(&chunk?);
+        }
+    }
+    let started = Instant::now();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut copy = tx.copy_in_raw("COPY bench_copy FROM STDIN (FORMAT binary)").await?;
+    for chunk in data.chunks(1 << 20) {
+        copy.send(chunk).await?;
+    }
+    let rows = copy.finish().await?;
+    tx.commit().await?;
+    let secs = started.elapsed().as_secs_f64();
+    sqlx::query("DROP TABLE bench_copy CASCADE").execute(&mut *conn).await?;
+    Ok((rows, secs))
+}
+
+/// The reference for HTTP figures: an axum handler that reads the body and answers 202, nothing
+/// else. Run in its own process (`sightline bench-trivial`) like the real server.
+pub async fn serve_trivial(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/collect",
+        post(|_body: axum::body::Bytes| async { (axum::http::StatusCode::ACCEPTED, "{\"accepted\":1,\"rejected\":[]}") }),
+    );
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
