@@ -120,9 +120,8 @@ impl Application {
         let mut tasks = tokio::task::JoinSet::new();
         let state = self.state;
         if matches!(self.mode, Mode::Worker | Mode::All) {
-            let blocking = RedisConn::connect(state.settings.redis_url.expose()).await?;
-            let w = Worker::new(state.queue.clone(), state.db.clone(), state.settings.clone());
-            tasks.spawn(w.run(blocking, shutdown.clone()));
+            let w = Arc::new(Worker::new(state.queue.clone(), state.db.clone(), state.settings.clone()));
+            tasks.spawn(w.run(state.settings.worker.lanes, shutdown.clone()));
             tasks.spawn(worker::run_maintenance(
                 state.db.clone(),
                 state.settings.partition_days_ahead,

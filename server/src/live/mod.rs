@@ -7,8 +7,8 @@
 
 mod hub;
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -23,9 +23,6 @@ pub fn channel(project_id: Uuid) -> String {
     format!("sightline:live:{project_id}")
 }
 
-/// Pattern matching every project's channel.
-pub const CHANNEL_PATTERN: &str = "sightline:live:*";
-
 /// What travels on the channel: one committed batch of one project.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LiveBatch {
@@ -33,37 +30,43 @@ pub struct LiveBatch {
     pub events: Vec<Event>,
 }
 
-/// Publishes committed batches, skipping the work when nobody listens.
+/// How long a subscriber count is trusted before asking Redis again.
+const LISTENER_CHECK: i64 = 1000;
+
+/// Publishes committed batches, skipping the work (serializing every event) for projects nobody
+/// watches.
 #[derive(Clone)]
 pub struct LivePublisher {
     conn: RedisConn,
-    /// When the subscriber count was last checked (ms) and whether there were any.
-    checked_at: Arc<AtomicI64>,
-    listeners: Arc<AtomicI64>,
+    /// Per project: when its subscriber count was last read (ms) and the count.
+    listeners: Arc<Mutex<HashMap<Uuid, (i64, i64)>>>,
 }
 
 impl LivePublisher {
     pub fn new(conn: RedisConn) -> Self {
-        Self {
-            conn,
-            checked_at: Arc::new(AtomicI64::new(0)),
-            listeners: Arc::new(AtomicI64::new(1)),
-        }
+        Self { conn, listeners: Arc::new(Mutex::new(HashMap::new())) }
     }
 
-    async fn anyone_listening(&self) -> bool {
-        let now = crate::queue::now_ms();
-        if now - self.checked_at.load(Ordering::Relaxed) > 1000 {
-            self.checked_at.store(now, Ordering::Relaxed);
-            let mut conn = self.conn.clone();
-            let n: i64 = redis::cmd("PUBSUB").arg("NUMPAT").query_async(&mut conn).await.unwrap_or(1);
-            self.listeners.store(n, Ordering::Relaxed);
+    async fn anyone_listening(&self, project_id: Uuid) -> bool {
+        // Cluster nodes count only their own subscribers: there, always publish.
+        if matches!(self.conn, RedisConn::Cluster(_)) {
+            return true;
         }
-        self.listeners.load(Ordering::Relaxed) > 0
+        let now = crate::queue::now_ms();
+        if let Some((at, n)) = self.listeners.lock().unwrap_or_else(|p| p.into_inner()).get(&project_id) {
+            if now - at < LISTENER_CHECK {
+                return *n > 0;
+            }
+        }
+        let mut conn = self.conn.clone();
+        let reply: Result<(String, i64), _> = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel(project_id)).query_async(&mut conn).await;
+        let n = reply.map(|(_, n)| n).unwrap_or(1);
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).insert(project_id, (now, n));
+        n > 0
     }
 
     pub async fn publish(&self, project_id: Uuid, events: &[&Event]) {
-        if !self.anyone_listening().await {
+        if !self.anyone_listening(project_id).await {
             return;
         }
         let payload = match serde_json::to_string(&serde_json::json!({ "project_id": project_id, "events": events })) {

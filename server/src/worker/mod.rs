@@ -77,14 +77,38 @@ impl Worker {
         }
     }
 
-    /// Runs until `shutdown`; then finishes the batch in hand (or releases it) and returns.
-    pub async fn run(self, blocking: RedisConn, shutdown: CancellationToken) {
-        let mut blocking = blocking;
+    /// Runs `lanes` claim/write loops until `shutdown`; each then finishes the batch in hand (or
+    /// releases it) and returns. Several lanes keep Postgres busy while another lane decodes,
+    /// claims or completes: one lane leaves the database idle a third of the time.
+    pub async fn run(self: Arc<Self>, lanes: usize, shutdown: CancellationToken) {
+        info!(worker = %self.token, lanes, "worker started");
+        let mut tasks = tokio::task::JoinSet::new();
+        for lane in 0..lanes.max(1) {
+            let (me, stop) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move { me.lane(lane, stop).await });
+        }
+        while tasks.join_next().await.is_some() {}
+        info!(worker = %self.token, "worker stopped");
+    }
+
+    async fn lane(&self, lane: usize, shutdown: CancellationToken) {
+        // Each lane blocks on the marker on a connection of its own.
+        let mut blocking = loop {
+            match RedisConn::connect(self.settings.redis_url.expose()).await {
+                Ok(c) => break c,
+                Err(e) => {
+                    warn!(error = %e, "worker cannot reach Redis; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        };
         let stalled_every = self.settings.worker.lock / 2;
         let mut last_stalled_check = tokio::time::Instant::now() - stalled_every;
-        info!(worker = %self.token, "worker started");
         while !shutdown.is_cancelled() {
-            if last_stalled_check.elapsed() >= stalled_every {
+            if lane == 0 && last_stalled_check.elapsed() >= stalled_every {
                 last_stalled_check = tokio::time::Instant::now();
                 match self.queue.recover_stalled(stalled_every, MAX_STALLS).await {
                     Ok(ids) if !ids.is_empty() => {
@@ -123,7 +147,6 @@ impl Worker {
                 }
             }
         }
-        info!(worker = %self.token, "worker stopped");
     }
 
     /// Claims one batch and settles every job of it. Returns how many jobs it claimed.
@@ -218,14 +241,19 @@ impl Worker {
         Ok(Decoded { job, rows, events })
     }
 
-    async fn store(&self, decoded: Vec<Decoded>, shutdown: &CancellationToken) -> Result<(), crate::queue::QueueError> {
+    async fn store(&self, mut decoded: Vec<Decoded>, shutdown: &CancellationToken) -> Result<(), crate::queue::QueueError> {
         if decoded.is_empty() {
             return Ok(());
         }
-        let rows: Vec<Row> = decoded.iter().flat_map(|d| d.rows.iter().cloned()).collect();
+        // Move the rows into one batch (no copies); they are handed back if the batch must be split.
+        let lens: Vec<usize> = decoded.iter().map(|d| d.rows.len()).collect();
+        let mut rows: Vec<Row> = Vec::with_capacity(lens.iter().sum());
+        for d in &mut decoded {
+            rows.append(&mut d.rows);
+        }
         match self.write_waiting_out_outages(&rows, shutdown).await {
             Ok(Some(new)) => {
-                self.after_commit(&decoded, &new).await;
+                self.after_commit(&decoded, &rows, &new).await;
                 let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
                 self.queue.complete(&self.token, &ids, self.settings.worker.keep_completed).await?;
                 Ok(())
@@ -239,7 +267,9 @@ impl Worker {
             }
             Err(e) if decoded.len() > 1 => {
                 warn!(error = %e, jobs = decoded.len(), "batch write failed on its data; isolating jobs");
-                for d in decoded {
+                let mut rest = rows.into_iter();
+                for (mut d, n) in decoded.into_iter().zip(lens) {
+                    d.rows = rest.by_ref().take(n).collect();
                     Box::pin(self.store(vec![d], shutdown)).await?;
                 }
                 Ok(())
@@ -280,16 +310,15 @@ impl Worker {
         }
     }
 
-    async fn after_commit(&self, decoded: &[Decoded], new: &HashSet<(Uuid, Uuid)>) {
+    async fn after_commit(&self, decoded: &[Decoded], rows: &[Row], new: &HashSet<(Uuid, Uuid)>) {
         if new.is_empty() {
             return;
         }
         let mut by_project: std::collections::HashMap<Uuid, Vec<&Event>> = std::collections::HashMap::new();
-        for d in decoded {
-            for (row, ev) in d.rows.iter().zip(&d.events) {
-                if new.contains(&(row.project_id, row.event_id)) {
-                    by_project.entry(row.project_id).or_default().push(ev);
-                }
+        let events = decoded.iter().flat_map(|d| d.events.iter());
+        for (row, ev) in rows.iter().zip(events) {
+            if new.contains(&(row.project_id, row.event_id)) {
+                by_project.entry(row.project_id).or_default().push(ev);
             }
         }
         for (project, events) in by_project {

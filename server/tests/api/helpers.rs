@@ -56,6 +56,7 @@ pub struct TestApp {
     pub port: u16,
     pub db: Db,
     pub queue: Queue,
+    pub live: sightline::live::LiveHub,
     pub settings: Settings,
     pub env: HashMap<String, String>,
     pub project: TestProject,
@@ -103,6 +104,7 @@ pub async fn start(env: HashMap<String, String>, mode: Mode, project: Option<&Te
     let port = app.port();
     let db = app.state().db.clone();
     let queue = app.state().queue.clone();
+    let live = app.state().live.clone();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move {
@@ -122,6 +124,7 @@ pub async fn start(env: HashMap<String, String>, mode: Mode, project: Option<&Te
         port,
         db,
         queue,
+        live,
         settings,
         env,
         project,

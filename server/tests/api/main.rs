@@ -6,4 +6,5 @@ mod helpers;
 mod compose;
 mod foundation;
 mod ingest;
+mod live_feed;
 mod queue;
