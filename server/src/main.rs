@@ -1,5 +1,10 @@
 use clap::Parser;
 
+// The ingest and worker paths allocate many small JSON values; glibc malloc spent ~40% of the
+// server's CPU in a profile at 35k events/s, mimalloc a fraction of that.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let cli = sightline::cli::Cli::parse();
