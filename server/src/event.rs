@@ -53,6 +53,12 @@ pub struct Event {
     /// Set by the server when the sender's user agent is an obvious bot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bot: bool,
+    /// Sender's address and user agent, carried per event only inside queue jobs that merge
+    /// several requests (see `queue::Enqueuer`); never accepted from clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 impl Event {
@@ -93,6 +99,9 @@ pub fn url_path(url: &str) -> String {
 pub enum Dialect {
     Browser,
     Server,
+    /// Events inside queue jobs: the server names plus the per-event `ip`, `user_agent` and
+    /// `bot` that only the ingest edge may set.
+    Job,
 }
 
 /// What validation needs to know about the moment and the policy.
@@ -200,23 +209,31 @@ impl Validator {
             title: None,
             props: Map::new(),
             bot: false,
+            ip: None,
+            user_agent: None,
         };
         for (key, val) in obj {
             let name = match (key.as_str(), dialect) {
-                ("id", _) | ("eventId", Dialect::Server) => "id",
-                ("type", _) | ("eventType", Dialect::Server) => "type",
-                ("ts", _) | ("timestamp", Dialect::Server) => "ts",
-                ("anonymous_id", _) | ("anonymousId", Dialect::Server) => "anonymous_id",
-                ("session_id", _) | ("sessionId", Dialect::Server) => "session_id",
-                ("user_id", _) | ("userId", Dialect::Server) => "user_id",
-                ("community_id", _) | ("communityId", Dialect::Server) => "community_id",
-                ("entity_type", _) | ("entityType", Dialect::Server) => "entity_type",
-                ("entity_id", _) | ("entityId", Dialect::Server) => "entity_id",
-                ("props", _) | ("metadata", Dialect::Server) => "props",
+                ("id", _) | ("eventId", Dialect::Server | Dialect::Job) => "id",
+                ("type", _) | ("eventType", Dialect::Server | Dialect::Job) => "type",
+                ("ts", _) | ("timestamp", Dialect::Server | Dialect::Job) => "ts",
+                ("anonymous_id", _) | ("anonymousId", Dialect::Server | Dialect::Job) => "anonymous_id",
+                ("session_id", _) | ("sessionId", Dialect::Server | Dialect::Job) => "session_id",
+                ("user_id", _) | ("userId", Dialect::Server | Dialect::Job) => "user_id",
+                ("community_id", _) | ("communityId", Dialect::Server | Dialect::Job) => "community_id",
+                ("entity_type", _) | ("entityType", Dialect::Server | Dialect::Job) => "entity_type",
+                ("entity_id", _) | ("entityId", Dialect::Server | Dialect::Job) => "entity_id",
+                ("props", _) | ("metadata", Dialect::Server | Dialect::Job) => "props",
                 ("url", _) => "url",
                 ("referrer", _) => "referrer",
                 ("title", _) => "title",
-                // A producer may re-send what a previous hop added; it is recomputed below.
+                ("bot", Dialect::Job) => {
+                    ev.bot = val.as_bool().unwrap_or(false);
+                    continue;
+                }
+                ("ip", Dialect::Job) => "ip",
+                ("user_agent", Dialect::Job) => "user_agent",
+                // A client may not claim (or deny) being a bot; the server decides.
                 ("bot", _) => continue,
                 (other, _) => return Err(format!("unknown field '{}'", bounded(other, 64))),
             };
@@ -250,7 +267,7 @@ impl Validator {
                     };
                     let max = match field {
                         "url" | "referrer" => MAX_URL_LEN,
-                        "title" => MAX_TITLE_LEN,
+                        "title" | "user_agent" => MAX_TITLE_LEN,
                         _ => MAX_ID_LEN,
                     };
                     let text = bounded(&text, max);
@@ -266,6 +283,8 @@ impl Validator {
                         "entity_id" => &mut ev.entity_id,
                         "url" => &mut ev.url,
                         "referrer" => &mut ev.referrer,
+                        "ip" => &mut ev.ip,
+                        "user_agent" => &mut ev.user_agent,
                         _ => &mut ev.title,
                     };
                     *slot = Some(text);
@@ -513,6 +532,21 @@ mod tests {
         assert_eq!(ev.user_id.as_deref(), Some("42"));
         assert_eq!(ev.event_type, "community.created");
         assert_eq!(ev.props["plan"], "pro");
+    }
+
+    #[test]
+    fn only_jobs_may_carry_sender_context() {
+        let mut e = ok();
+        e["ip"] = json!("203.0.113.9");
+        e["bot"] = json!(true);
+        assert!(v().event(e.clone(), Dialect::Browser).is_err(), "clients cannot set ip");
+        assert!(v().event(e.clone(), Dialect::Server).is_err());
+        let ev = v().event(e, Dialect::Job).expect("valid in a job");
+        assert_eq!(ev.ip.as_deref(), Some("203.0.113.9"));
+        assert!(ev.bot);
+        let mut e = ok();
+        e["bot"] = json!(true);
+        assert!(!v().event(e, Dialect::Browser).expect("valid").bot, "a client cannot mark itself");
     }
 
     #[test]

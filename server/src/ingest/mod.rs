@@ -28,7 +28,7 @@ pub use limits::Limits;
 
 use crate::app::AppState;
 use crate::event::{is_bot_user_agent, Dialect, Event, Validator};
-use crate::queue::{now_ms, JobData, QueueError};
+use crate::queue::{now_ms, QueueError, Submission};
 use crate::telemetry::names;
 
 /// One refused event of an otherwise accepted batch.
@@ -251,15 +251,14 @@ pub async fn accept(
         metrics::counter!(names::INGEST_BOT_EVENTS).increment(valid.len() as u64);
     }
     let accepted = valid.len();
-    let job = JobData {
+    let submission = Submission {
         project_id: project.id,
         received_at: now,
         ip: ip.map(|i| i.to_string()),
         user_agent,
         events: valid,
     };
-    let data = serde_json::to_string(&job).map_err(|e| IngestError::Malformed(e.to_string()))?;
-    match state.enqueuer.enqueue(data).await {
+    match state.enqueuer.enqueue(submission).await {
         Ok(()) => {}
         Err(QueueError::Full { .. }) => return Err(IngestError::QueueFull),
         Err(e) => {

@@ -1,24 +1,43 @@
-//! Group commit of concurrent producers: each request hands its job to one background task,
-//! which adds everything that arrived meanwhile in one script call and answers every request
-//! once Redis has taken its job. A 202 therefore still means "durably queued", while Redis sees
-//! one round trip per burst instead of one per request.
+//! Group commit of concurrent producers. Each request hands its validated events to one
+//! background task, which turns everything that arrived meanwhile into as few jobs as possible
+//! (one per project, up to [`MAX_JOB_EVENTS`] events), adds them in one script call, and answers
+//! every request once Redis holds its events. A 202 therefore still means "durably queued",
+//! while Redis and the worker pay their per-job costs once per burst instead of once per beacon.
+//!
+//! Job-level `ip` and `user_agent` are kept exactly as the contract shows when every request in
+//! a job shares them (always the case for a job of one request); otherwise they move onto each
+//! event, where only the worker's `Dialect::Job` accepts them.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use uuid::Uuid;
 
-use super::{Queue, QueueError};
+use super::{JobData, Queue, QueueError};
+use crate::event::Event;
 
-/// Jobs in one script call at most: bounds the script's run time (Redis is single-threaded).
-const MAX_GROUP: usize = 256;
+/// Requests in one group at most.
+const MAX_GROUP: usize = 512;
+/// Events in one merged job at most: keeps jobs (and the worker's batches) bounded.
+pub const MAX_JOB_EVENTS: usize = 1000;
 /// Script calls in flight at once: overlaps network round trips without unbounded fan-out.
 const MAX_IN_FLIGHT: usize = 4;
+
+/// One request's accepted events and where they came from.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub project_id: Uuid,
+    pub received_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub events: Vec<Event>,
+}
 
 type Reply = oneshot::Sender<Result<(), QueueError>>;
 
 #[derive(Clone)]
 pub struct Enqueuer {
-    tx: mpsc::Sender<(String, Reply)>,
+    tx: mpsc::Sender<(Submission, Reply)>,
 }
 
 impl Enqueuer {
@@ -29,15 +48,15 @@ impl Enqueuer {
         Self { tx }
     }
 
-    /// Queues one job's data; resolves once Redis holds the job.
-    pub async fn enqueue(&self, data: String) -> Result<(), QueueError> {
+    /// Queues one request's events; resolves once Redis holds them.
+    pub async fn enqueue(&self, submission: Submission) -> Result<(), QueueError> {
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.tx.send((data, reply_tx)).await.map_err(|_| QueueError::Closed)?;
+        self.tx.send((submission, reply_tx)).await.map_err(|_| QueueError::Closed)?;
         reply_rx.await.map_err(|_| QueueError::Closed)?
     }
 }
 
-async fn run(queue: Queue, mut rx: mpsc::Receiver<(String, Reply)>) {
+async fn run(queue: Queue, mut rx: mpsc::Receiver<(Submission, Reply)>) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
@@ -53,26 +72,127 @@ async fn run(queue: Queue, mut rx: mpsc::Receiver<(String, Reply)>) {
         }
         let queue = queue.clone();
         tokio::spawn(async move {
-            let (data, replies): (Vec<String>, Vec<Reply>) = group.into_iter().unzip();
-            let result = queue.add_many(&data).await;
-            metrics::histogram!(crate::telemetry::names::ENQUEUE_GROUP_SIZE).record(data.len() as f64);
-            match result {
-                Ok(_) => {
-                    for r in replies {
-                        let _ = r.send(Ok(()));
-                    }
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    for r in replies {
-                        let _ = r.send(Err(match &e {
-                            QueueError::Full { waiting } => QueueError::Full { waiting: *waiting },
-                            _ => QueueError::Redis(redis::RedisError::from((redis::ErrorKind::IoError, "enqueue failed", msg.clone()))),
-                        }));
-                    }
-                }
+            let (submissions, replies): (Vec<Submission>, Vec<Reply>) = group.into_iter().unzip();
+            let requests = submissions.len();
+            let jobs = merge(submissions);
+            metrics::histogram!(crate::telemetry::names::ENQUEUE_GROUP_SIZE).record(requests as f64);
+            let result = match jobs {
+                Ok(jobs) => queue.add_many(&jobs).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            for r in replies {
+                let _ = r.send(match &result {
+                    Ok(()) => Ok(()),
+                    Err(QueueError::Full { waiting }) => Err(QueueError::Full { waiting: *waiting }),
+                    Err(e) => Err(QueueError::Redis(redis::RedisError::from((redis::ErrorKind::IoError, "enqueue failed", e.to_string())))),
+                });
             }
             drop(permit);
         });
+    }
+}
+
+/// Turns a group of submissions into job data: one job per project per [`MAX_JOB_EVENTS`].
+pub fn merge(submissions: Vec<Submission>) -> Result<Vec<String>, QueueError> {
+    let mut by_project: Vec<(Uuid, Vec<Submission>)> = Vec::new();
+    for s in submissions {
+        match by_project.iter_mut().find(|(p, _)| *p == s.project_id) {
+            Some((_, list)) => list.push(s),
+            None => by_project.push((s.project_id, vec![s])),
+        }
+    }
+    let mut jobs = Vec::new();
+    for (project_id, list) in by_project {
+        let mut chunk: Vec<Submission> = Vec::new();
+        let mut size = 0;
+        for s in list {
+            if size + s.events.len() > MAX_JOB_EVENTS && !chunk.is_empty() {
+                jobs.push(job(project_id, std::mem::take(&mut chunk))?);
+                size = 0;
+            }
+            size += s.events.len();
+            chunk.push(s);
+        }
+        if !chunk.is_empty() {
+            jobs.push(job(project_id, chunk)?);
+        }
+    }
+    Ok(jobs)
+}
+
+fn job(project_id: Uuid, chunk: Vec<Submission>) -> Result<String, QueueError> {
+    let uniform = chunk.iter().all(|s| s.ip == chunk[0].ip && s.user_agent == chunk[0].user_agent);
+    let received_at = chunk.iter().map(|s| s.received_at).min().unwrap_or_default();
+    let (ip, user_agent) = if uniform { (chunk[0].ip.clone(), chunk[0].user_agent.clone()) } else { (None, None) };
+    let mut events = Vec::with_capacity(chunk.iter().map(|s| s.events.len()).sum());
+    for s in chunk {
+        for mut e in s.events {
+            if !uniform {
+                e.ip.clone_from(&s.ip);
+                e.user_agent.clone_from(&s.user_agent);
+            }
+            events.push(e);
+        }
+    }
+    let data = JobData { project_id, received_at, ip, user_agent, events };
+    serde_json::to_string(&data).map_err(|e| QueueError::Redis(redis::RedisError::from((redis::ErrorKind::TypeError, "job encoding", e.to_string()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(project: Uuid, ip: &str, n: usize) -> Submission {
+        let events = (0..n)
+            .map(|i| Event {
+                id: Uuid::new_v4(),
+                event_type: "page.view".into(),
+                ts: i as i64,
+                anonymous_id: None,
+                session_id: None,
+                user_id: None,
+                community_id: None,
+                entity_type: None,
+                entity_id: None,
+                url: None,
+                referrer: None,
+                title: None,
+                props: Default::default(),
+                bot: false,
+                ip: None,
+                user_agent: None,
+            })
+            .collect();
+        Submission { project_id: project, received_at: 10, ip: Some(ip.into()), user_agent: Some("UA".into()), events }
+    }
+
+    #[test]
+    fn one_request_makes_a_job_exactly_in_the_contract_shape() {
+        let p = Uuid::new_v4();
+        let jobs = merge(vec![sub(p, "1.1.1.1", 2)]).expect("merge");
+        assert_eq!(jobs.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&jobs[0]).expect("json");
+        assert_eq!(v["ip"], "1.1.1.1");
+        assert_eq!(v["user_agent"], "UA");
+        assert!(v["events"][0].get("ip").is_none());
+    }
+
+    #[test]
+    fn concurrent_requests_merge_per_project_with_per_event_context() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let jobs = merge(vec![sub(a, "1.1.1.1", 2), sub(b, "3.3.3.3", 1), sub(a, "2.2.2.2", 3)]).expect("merge");
+        assert_eq!(jobs.len(), 2);
+        let ja: serde_json::Value = serde_json::from_str(&jobs[0]).expect("json");
+        assert_eq!(ja["project_id"], a.to_string());
+        assert!(ja.get("ip").is_none(), "mixed senders: no job-level ip");
+        let ips: Vec<&str> = ja["events"].as_array().expect("events").iter().map(|e| e["ip"].as_str().unwrap_or("")).collect();
+        assert_eq!(ips, vec!["1.1.1.1", "1.1.1.1", "2.2.2.2", "2.2.2.2", "2.2.2.2"]);
+    }
+
+    #[test]
+    fn merged_jobs_are_bounded() {
+        let p = Uuid::new_v4();
+        let jobs = merge((0..5).map(|_| sub(p, "1.1.1.1", 400)).collect()).expect("merge");
+        assert_eq!(jobs.len(), 3, "400+400 | 400+400 | 400");
     }
 }

@@ -18,7 +18,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 pub use conn::RedisConn;
-pub use enqueue::Enqueuer;
+pub use enqueue::{Enqueuer, Submission};
 
 use crate::config::{QueueSettings, WorkerSettings};
 

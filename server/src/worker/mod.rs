@@ -208,7 +208,7 @@ impl Worker {
         let mut rows = Vec::with_capacity(data.events.len());
         let mut events = Vec::with_capacity(data.events.len());
         for (i, value) in data.events.into_iter().enumerate() {
-            match self.validator.event(value, Dialect::Server) {
+            match self.validator.event(value, Dialect::Job) {
                 Ok(ev) => {
                     rows.push(Row {
                         event_id: ev.id,
@@ -223,9 +223,9 @@ impl Worker {
                         path: ev.path(),
                         referrer: ev.referrer.clone(),
                         metadata: event_metadata(&ev),
-                        ip_address: ip,
-                        user_agent: data.user_agent.clone(),
-                        is_bot: ev.bot || data.user_agent.as_deref().is_some_and(crate::event::is_bot_user_agent),
+                        ip_address: ev.ip.as_deref().and_then(|s| s.parse().ok()).or(ip),
+                        user_agent: ev.user_agent.clone().or_else(|| data.user_agent.clone()),
+                        is_bot: ev.bot || ev.user_agent.as_deref().or(data.user_agent.as_deref()).is_some_and(crate::event::is_bot_user_agent),
                         occurred_at: ev.occurred_at(),
                         received_at,
                     });
