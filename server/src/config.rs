@@ -68,7 +68,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("SIGHTLINE_QUEUE_PREFIX", "BullMQ key prefix (default bull; {bull} for Redis Cluster)"),
     ("SIGHTLINE_QUEUE_NAME", "BullMQ queue name (default events)"),
     ("SIGHTLINE_QUEUE_MAX_WAITING", "jobs waiting before ingest answers 503 (default 100000)"),
-    ("SIGHTLINE_WORKER_BATCH_JOBS", "jobs a worker claims per database write (default 256)"),
+    ("SIGHTLINE_WORKER_BATCH_JOBS", "most jobs a worker claims per database write; it aims at ~5000 events (default 1000)"),
     ("SIGHTLINE_WORKER_LANES", "concurrent claim/write loops per worker process (default 3)"),
     ("SIGHTLINE_WORKER_ATTEMPTS", "attempts per job before the dead-letter queue (default 3)"),
     ("SIGHTLINE_WORKER_BACKOFF_MS", "first retry delay, doubled per attempt (default 1000)"),
@@ -352,7 +352,7 @@ impl Settings {
             },
             queue: QueueSettings { prefix, name, max_waiting },
             worker: WorkerSettings {
-                batch_jobs: src.positive("SIGHTLINE_WORKER_BATCH_JOBS", 256)?,
+                batch_jobs: src.positive("SIGHTLINE_WORKER_BATCH_JOBS", 1000)?,
                 lanes: src.positive("SIGHTLINE_WORKER_LANES", 3)?,
                 attempts: src.positive("SIGHTLINE_WORKER_ATTEMPTS", 3)?,
                 backoff: Duration::from_millis(src.positive("SIGHTLINE_WORKER_BACKOFF_MS", 1000)?),

@@ -14,7 +14,10 @@ use crate::config::IngestSettings;
 pub struct Limits {
     per_key: Arc<DefaultKeyedRateLimiter<Uuid>>,
     per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-    per_anon: Arc<DefaultKeyedRateLimiter<(Uuid, String)>>,
+    /// Keyed by a 64-bit hash of (project, anonymous id): hundreds of thousands of visitors must
+    /// not mean hundreds of thousands of owned strings.
+    per_anon: Arc<DefaultKeyedRateLimiter<u64>>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 fn quota(per_second: u32) -> Quota {
@@ -30,6 +33,7 @@ impl Limits {
             per_key: Arc::new(RateLimiter::keyed(quota(s.rate_per_key))),
             per_ip: Arc::new(RateLimiter::keyed(quota(s.rate_per_ip))),
             per_anon: Arc::new(RateLimiter::keyed(quota(s.rate_per_anon))),
+            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -45,7 +49,11 @@ impl Limits {
 
     /// One more event for this anonymous id? `false` marks it as spam.
     pub fn allow_anonymous(&self, project: Uuid, anonymous_id: &str) -> bool {
-        self.per_anon.check_key(&(project, anonymous_id.to_string())).is_ok()
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.hasher.build_hasher();
+        project.hash(&mut h);
+        anonymous_id.hash(&mut h);
+        self.per_anon.check_key(&h.finish()).is_ok()
     }
 
     /// Drops state for keys that are back to a full bucket.

@@ -17,6 +17,7 @@ mod maintenance;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,10 @@ pub use maintenance::run_maintenance;
 /// because a stall spends no attempt and its replay is harmless (idempotent write).
 const MAX_STALLS: u32 = 10;
 
+/// Events a worker aims to write per statement: large enough that per-statement costs vanish,
+/// small enough to keep memory and lock times modest.
+const TARGET_BATCH_EVENTS: usize = 5000;
+
 /// A job decoded into rows, or the reason it cannot be.
 struct Decoded {
     job: ClaimedJob,
@@ -54,6 +59,7 @@ pub struct Worker {
     token: String,
     validator: Validator,
     live: LivePublisher,
+    events_per_job: AtomicU64,
 }
 
 impl Worker {
@@ -74,6 +80,7 @@ impl Worker {
             token: Uuid::new_v4().to_string(),
             validator,
             live,
+            events_per_job: AtomicU64::new(20),
         }
     }
 
@@ -153,7 +160,7 @@ impl Worker {
     pub async fn try_execute_batch(&self, shutdown: &CancellationToken) -> Result<usize, crate::queue::QueueError> {
         let jobs = self
             .queue
-            .claim(&self.token, self.settings.worker.lock, self.settings.worker.batch_jobs)
+            .claim(&self.token, self.settings.worker.lock, self.jobs_to_claim())
             .await?;
         if jobs.is_empty() {
             return Ok(0);
@@ -172,12 +179,26 @@ impl Worker {
             }
         }
 
+        let events: usize = decoded.iter().map(|d| d.rows.len()).sum();
+        // Moving average (1/4 weight on the new batch) of events per job, for the next claim.
+        let avg = (events / n.max(1)).max(1) as u64;
+        let old = self.events_per_job.load(Ordering::Relaxed);
+        self.events_per_job.store((old * 3 + avg).div_ceil(4), Ordering::Relaxed);
+
         // Keep our locks alive while we work, however long the database takes.
         let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
         let keeper = self.spawn_lock_keeper(ids);
         let result = self.store(decoded, shutdown).await;
         keeper.cancel();
         result.map(|_| n)
+    }
+
+    /// Jobs to claim so a batch holds about [`TARGET_BATCH_EVENTS`] events: merged jobs can hold
+    /// a thousand events, single beacons one, so a fixed job count would give batches from tiny
+    /// (slow: per-statement overhead) to huge (memory, lock time).
+    fn jobs_to_claim(&self) -> usize {
+        let per_job = self.events_per_job.load(Ordering::Relaxed).max(1) as usize;
+        (TARGET_BATCH_EVENTS / per_job).clamp(1, self.settings.worker.batch_jobs)
     }
 
     fn spawn_lock_keeper(&self, ids: Vec<String>) -> CancellationToken {
