@@ -315,6 +315,12 @@ impl Worker {
                     metrics::histogram!(names::DB_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
                     metrics::counter!(names::WORKER_EVENTS_STORED).increment(new.len() as u64);
                     metrics::counter!(names::WORKER_EVENTS_DUPLICATE).increment((rows.len() - new.len()) as u64);
+                    // Rollups are updated in the same statement, so their lag is the time from
+                    // receipt of the batch's oldest event to this commit.
+                    if let Some(oldest) = rows.iter().map(|r| r.received_at).min() {
+                        let lag = (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0;
+                        metrics::gauge!(names::ROLLUP_LAG_SECONDS).set(lag);
+                    }
                     return Ok(Some(new));
                 }
                 Err(e) if e.is_transient() => {

@@ -7,4 +7,5 @@ mod compose;
 mod foundation;
 mod ingest;
 mod live_feed;
+mod observability;
 mod queue;
