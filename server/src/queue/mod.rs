@@ -247,6 +247,7 @@ impl Queue {
             return Ok(0);
         }
         let mut inv = self.scripts.extend.prepare_invoke();
+        inv.key(self.key("active"));
         inv.arg(&self.base).arg(token).arg(lock.as_millis() as u64);
         for id in ids {
             inv.arg(id.as_str());

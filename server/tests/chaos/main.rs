@@ -108,7 +108,8 @@ fn load(app: &TestApp, events: u64, rate: Option<u32>, secs: u64) -> tokio::task
         users: 5000,
         paths: 50,
         allow_remote: false,
-        seed: 42,
+        // Each load its own ids: two loads with one seed would send the same event ids.
+        seed: rand::random(),
     };
     tokio::spawn(async move { loadgen::run(cfg, CancellationToken::new()).await.expect("loadgen runs") })
 }
@@ -194,4 +195,191 @@ async fn redis_restarted_during_load_keeps_every_event_answered_202() {
     assert!(report.accepted_events > 0);
     assert_exactly_once(&app, &report).await;
     app.stop().await;
+}
+
+fn assert_counts_match(label: &str, stored: i64, accepted: u64) {
+    assert_eq!(stored, accepted as i64, "{label}: stored {stored} of {accepted} accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_and_three_workers_under_load_store_exact_counts() {
+    let _serial = SERIAL.lock().await;
+    let server1 = spawn_app_with(Mode::Serve, |_| {}).await;
+    let server2 = start(server1.env.clone(), Mode::Serve, Some(&server1.project)).await;
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        workers.push(start(server1.env.clone(), Mode::Worker, Some(&server1.project)).await);
+    }
+    let l1 = load(&server1, 30_000, None, 60);
+    let l2 = load(&server2, 30_000, None, 60);
+    let (r1, r2) = (l1.await.expect("load 1"), l2.await.expect("load 2"));
+    assert_eq!(r1.failed_batches + r2.failed_batches, 0);
+    let accepted = r1.accepted_events + r2.accepted_events;
+    assert_eq!(accepted, 60_000);
+    server1.wait_for_count(accepted as i64, Duration::from_secs(90)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_counts_match("2 servers + 3 workers", server1.stored_count().await, accepted);
+    assert_eq!(server1.duplicate_event_ids().await, 0);
+    for w in workers {
+        w.stop().await;
+    }
+    server2.stop().await;
+    server1.stop().await;
+}
+
+/// Three Redis masters on loopback ports, joined into a cluster.
+struct RedisCluster {
+    dir: PathBuf,
+    ports: Vec<u16>,
+}
+
+impl RedisCluster {
+    fn start() -> Self {
+        let base = std::env::var("TEST_RUN_DIR").map(PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
+        let dir = base.join(format!("cluster-{}", &Uuid::new_v4().simple().to_string()[..8]));
+        let mut ports: Vec<u16> = Vec::new();
+        while ports.len() < 3 {
+            let p = free_port();
+            // A cluster node also listens on port + 10000.
+            if p < 55000 && !ports.contains(&p) {
+                ports.push(p);
+            }
+        }
+        for p in &ports {
+            let d = dir.join(p.to_string());
+            std::fs::create_dir_all(&d).expect("dir");
+            let status = Command::new("redis-server")
+                .args(["--port", &p.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--appendonly", "yes", "--save", ""])
+                .args(["--dir", &d.display().to_string(), "--daemonize", "yes", "--logfile", &d.join("redis.log").display().to_string()])
+                .args(["--cluster-config-file", &d.join("nodes.conf").display().to_string()])
+                .status()
+                .expect("redis-server");
+            assert!(status.success());
+        }
+        for p in &ports {
+            lib(&format!("for _ in $(seq 1 50); do redis-cli -p {p} ping >/dev/null 2>&1 && break; sleep 0.1; done"));
+        }
+        let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        // Wait until every slot is served.
+        lib(&format!("for _ in $(seq 1 100); do redis-cli -p {} cluster info | grep -q 'cluster_state:ok' && break; sleep 0.1; done", ports[0]));
+        Self { dir, ports }
+    }
+
+    fn url(&self) -> String {
+        self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for p in &self.ports {
+            let _ = Command::new("redis-cli").args(["-p", &p.to_string(), "shutdown", "nosave"]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_with_hash_tagged_queue_keys_stores_exact_counts() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start();
+    let app = spawn_app_with(Mode::All, |env| {
+        env.insert("REDIS_URL".into(), cluster.url());
+        env.insert("SIGHTLINE_QUEUE_PREFIX".into(), "{bull}".into());
+    })
+    .await;
+    let report = load(&app, 20_000, None, 60).await.expect("loadgen");
+    assert_eq!(report.accepted_events, 20_000);
+    assert_exactly_once(&app, &report).await;
+    // Every queue key lives on one node's slot; the other masters hold none of them.
+    let mut holders = 0;
+    for p in &cluster.ports {
+        let out = Command::new("redis-cli").args(["-p", &p.to_string(), "--scan", "--pattern", "{bull}:*"]).output().expect("scan");
+        if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            holders += 1;
+        }
+    }
+    assert_eq!(holders, 1, "hash-tagged queue keys share one slot");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_reads_go_to_the_replica_and_writes_never_do() {
+    let _serial = SERIAL.lock().await;
+    let services = Services::start();
+    let replica_dir = services.dir.join("replica");
+    let replica_port = free_port();
+    let url = fresh_database_on(&services.admin_url()).await;
+    let db_name = url.rsplit('/').next().expect("db name").to_string();
+    // A streaming replica of the primary: pg_basebackup -R, on another loopback port.
+    lib(&format!(
+        "bin=$(pg_bindir); mkdir -p '{dir}'; [ \"$(id -u)\" = 0 ] && chown postgres: '{dir}'; chmod 700 '{dir}'; \
+         pg_user_run \"$bin/pg_basebackup\" -h 127.0.0.1 -p {pp} -U postgres -D '{dir}' -R -X stream >/dev/null && \
+         sed -i \"s|^unix_socket_directories.*|unix_socket_directories = '{dir}'|\" '{dir}/postgresql.conf' && \
+         pg_user_run \"$bin/pg_ctl\" -D '{dir}' -o '-p {rp}' -l '{dir}/server.log' -w start >/dev/null",
+        dir = replica_dir.display(),
+        pp = services.pg_port,
+        rp = replica_port
+    ));
+    let mut env = base_env(&url);
+    env.insert("REDIS_URL".into(), services.redis_url());
+    env.insert("SIGHTLINE_DATABASE_READ_URL".into(), format!("postgres://postgres@127.0.0.1:{replica_port}/{db_name}"));
+    let app = start(env, Mode::All, None).await;
+    let count_query = "query($p: ID!) { eventCount(projectId: $p) }";
+    let vars = serde_json::json!({"p": app.project.id.to_string()});
+    let gql_count = |r: serde_json::Value| r["data"]["eventCount"].as_i64().unwrap_or(-1);
+
+    // Writes go to the primary (the replica is read-only, so any write there would fail).
+    assert_eq!(app.collect_events(&helpers::events(5, "page.view")).await.status(), 202);
+    assert_eq!(app.wait_for_count(5, Duration::from_secs(10)).await, 5);
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = gql_count(app.graphql(Some(&app.admin_token), count_query, vars.clone()).await);
+        if seen == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 5, "the replica caught up");
+
+    // Pause replay on the replica: new rows reach the primary, but analytics (read from the
+    // replica) do not see them until replay resumes.
+    let replica = sqlx::PgPool::connect(&format!("postgres://postgres@127.0.0.1:{replica_port}/{db_name}")).await.expect("replica");
+    sqlx::query("SELECT pg_wal_replay_pause()").execute(&replica).await.expect("pause");
+    assert_eq!(app.collect_events(&helpers::events(7, "page.view")).await.status(), 202);
+    let mut on_primary = 0i64;
+    for _ in 0..100 {
+        on_primary = sqlx::query_scalar("SELECT count(*) FROM activities WHERE project_id = $1")
+            .bind(app.project.id)
+            .fetch_one(app.db.pool())
+            .await
+            .expect("primary count");
+        if on_primary == 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(on_primary, 12, "the primary has them");
+    assert_eq!(gql_count(app.graphql(Some(&app.admin_token), count_query, vars.clone()).await), 5, "reads come from the paused replica");
+    sqlx::query("SELECT pg_wal_replay_resume()").execute(&replica).await.expect("resume");
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = gql_count(app.graphql(Some(&app.admin_token), count_query, vars.clone()).await);
+        if seen == 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 12);
+    replica.close().await;
+    app.stop().await;
+    lib(&format!("stop_postgres '{}'", replica_dir.display()));
 }

@@ -1,6 +1,7 @@
 --[[
   Extends the locks this worker still holds, so long database waits do not look like a crash.
 
+  KEYS[1] active (unused: it routes the call to the queue's slot in Redis Cluster)
   ARGV[1] job key prefix   ARGV[2] lock token   ARGV[3] lock ms   ARGV[4..] job ids
   Returns how many locks were extended.
 ]]
