@@ -29,6 +29,7 @@ pub struct BenchConfig {
     pub project_id: Uuid,
     pub database_url: String,
     pub server_pid: Option<u32>,
+    pub worker_pid: Option<u32>,
     pub e2e_duration: Duration,
     pub http_duration: Duration,
     pub concurrency: usize,
@@ -145,6 +146,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
         "lost": lost,
         "duplicated": duplicated,
         "server_rss_mb": rss,
+        "worker_rss_mb": cfg.worker_pid.and_then(peak_rss_mb),
     });
     if let Value::Object(o) = &mut out {
         o.extend(http);

@@ -101,6 +101,9 @@ pub enum Command {
         /// PID of the server process, to report its peak memory.
         #[arg(long)]
         server_pid: Option<u32>,
+        /// PID of the worker process, to report its peak memory.
+        #[arg(long)]
+        worker_pid: Option<u32>,
         #[arg(long, default_value_t = 60)]
         e2e_secs: u64,
         #[arg(long, default_value_t = 10)]
@@ -258,13 +261,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Bench { url, key, project, trivial_url, server_pid, e2e_secs, http_secs, concurrency } => {
+        Command::Bench { url, key, project, trivial_url, server_pid, worker_pid, e2e_secs, http_secs, concurrency } => {
             let cfg = crate::bench::BenchConfig {
                 url,
                 key,
                 project_id: project,
                 database_url: settings.database_url.expose().to_string(),
                 server_pid,
+                worker_pid,
                 e2e_duration: Duration::from_secs(e2e_secs),
                 http_duration: Duration::from_secs(http_secs),
                 concurrency,

@@ -47,6 +47,19 @@ impl LivePublisher {
         Self { conn, listeners: Arc::new(Mutex::new(HashMap::new())) }
     }
 
+    /// A cheap, synchronous guess from the cache: `false` only when Redis said, within the last
+    /// second, that nobody subscribes to the project (the worker then keeps no copy to publish).
+    pub fn maybe_listening(&self, project_id: Uuid) -> bool {
+        if matches!(self.conn, RedisConn::Cluster(_)) {
+            return true;
+        }
+        let now = crate::queue::now_ms();
+        match self.listeners.lock().unwrap_or_else(|p| p.into_inner()).get(&project_id) {
+            Some((at, n)) if now - at < LISTENER_CHECK => *n > 0,
+            _ => true,
+        }
+    }
+
     async fn anyone_listening(&self, project_id: Uuid) -> bool {
         // Cluster nodes count only their own subscribers: there, always publish.
         if matches!(self.conn, RedisConn::Cluster(_)) {

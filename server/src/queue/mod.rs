@@ -18,7 +18,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 
 pub use conn::RedisConn;
-pub use enqueue::{Enqueuer, Submission};
+pub use enqueue::{Enqueuer, Submission, MAX_JOB_EVENTS};
 
 use crate::config::{QueueSettings, WorkerSettings};
 

@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::event::{Dialect, Event, Validator};
 use crate::live::LivePublisher;
-use crate::queue::{ClaimedJob, FailOutcome, JobData, Queue, RedisConn};
+use crate::queue::{ClaimedJob, FailOutcome, Queue, RedisConn};
 use crate::storage::events::Row;
 use crate::storage::{Db, StorageError};
 use crate::telemetry::names;
@@ -48,8 +48,10 @@ const TARGET_BATCH_EVENTS: usize = 5000;
 /// A job decoded into rows, or the reason it cannot be.
 struct Decoded {
     job: ClaimedJob,
+    project_id: Uuid,
     rows: Vec<Row>,
-    events: Vec<Event>,
+    /// Copies of the events for the live feed, kept only while someone may be watching.
+    live: Vec<Event>,
 }
 
 pub struct Worker {
@@ -80,7 +82,9 @@ impl Worker {
             token: Uuid::new_v4().to_string(),
             validator,
             live,
-            events_per_job: AtomicU64::new(20),
+            // Start from the largest a job can be (merged jobs): a first claim sized for small
+            // jobs could take hundreds of thousands of events at once.
+            events_per_job: AtomicU64::new(crate::queue::MAX_JOB_EVENTS as u64),
         }
     }
 
@@ -180,10 +184,10 @@ impl Worker {
         }
 
         let events: usize = decoded.iter().map(|d| d.rows.len()).sum();
-        // Moving average (1/4 weight on the new batch) of events per job, for the next claim.
+        // Moving average (half weight on the new batch) of events per job, for the next claim.
         let avg = (events / n.max(1)).max(1) as u64;
         let old = self.events_per_job.load(Ordering::Relaxed);
-        self.events_per_job.store((old * 3 + avg).div_ceil(4), Ordering::Relaxed);
+        self.events_per_job.store((old + avg).div_ceil(2), Ordering::Relaxed);
 
         // Keep our locks alive while we work, however long the database takes.
         let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
@@ -220,37 +224,45 @@ impl Worker {
     }
 
     fn decode(&self, job: ClaimedJob) -> Result<Decoded, (ClaimedJob, String)> {
-        let data: JobData<Value> = match serde_json::from_str(&job.data) {
+        // Events stay raw JSON until validated one at a time: a job can hold a thousand events,
+        // and a whole job of parsed values at once is what used to dominate worker memory.
+        #[derive(serde::Deserialize)]
+        struct RawJob<'a> {
+            project_id: Uuid,
+            #[serde(default)]
+            received_at: Option<i64>,
+            #[serde(default)]
+            ip: Option<String>,
+            #[serde(default)]
+            user_agent: Option<String>,
+            #[serde(borrow)]
+            events: Vec<&'a serde_json::value::RawValue>,
+        }
+        let data: RawJob = match serde_json::from_str(&job.data) {
             Ok(d) => d,
-            Err(e) => return Err((job, format!("job data is not an ingest job: {e}"))),
+            Err(e) => {
+                let reason = format!("job data is not an ingest job: {e}");
+                return Err((job, reason));
+            }
         };
-        let received_at = DateTime::from_timestamp_millis(data.received_at).unwrap_or_default();
+        let received_at = data
+            .received_at
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or_else(chrono::Utc::now);
         let ip: Option<IpAddr> = data.ip.as_deref().and_then(|s| s.parse().ok());
+        let keep_live = self.live.maybe_listening(data.project_id);
         let mut rows = Vec::with_capacity(data.events.len());
-        let mut events = Vec::with_capacity(data.events.len());
-        for (i, value) in data.events.into_iter().enumerate() {
-            match self.validator.event(value, Dialect::Job) {
+        let mut live = Vec::new();
+        for (i, raw) in data.events.iter().enumerate() {
+            let checked = serde_json::from_str::<Value>(raw.get())
+                .map_err(|e| e.to_string())
+                .and_then(|v| self.validator.event(v, Dialect::Job));
+            match checked {
                 Ok(ev) => {
-                    rows.push(Row {
-                        event_id: ev.id,
-                        project_id: data.project_id,
-                        event_type: ev.event_type.clone(),
-                        user_id: ev.user_id.clone(),
-                        anonymous_id: ev.anonymous_id.clone(),
-                        session_id: ev.session_id.clone(),
-                        community_id: ev.community_id.clone(),
-                        entity_type: ev.entity_type.clone(),
-                        entity_id: ev.entity_id.clone(),
-                        path: ev.path(),
-                        referrer: ev.referrer.clone(),
-                        metadata: event_metadata(&ev),
-                        ip_address: ev.ip.as_deref().and_then(|s| s.parse().ok()).or(ip),
-                        user_agent: ev.user_agent.clone().or_else(|| data.user_agent.clone()),
-                        is_bot: ev.bot || ev.user_agent.as_deref().or(data.user_agent.as_deref()).is_some_and(crate::event::is_bot_user_agent),
-                        occurred_at: ev.occurred_at(),
-                        received_at,
-                    });
-                    events.push(ev);
+                    if keep_live {
+                        live.push(ev.clone());
+                    }
+                    rows.push(into_row(ev, data.project_id, ip, data.user_agent.as_deref(), received_at));
                 }
                 Err(reason) => {
                     // Already answered 202 by some producer: nothing to reject to; count it.
@@ -259,7 +271,9 @@ impl Worker {
                 }
             }
         }
-        Ok(Decoded { job, rows, events })
+        let project_id = data.project_id;
+        drop(data);
+        Ok(Decoded { job, project_id, rows, live })
     }
 
     async fn store(&self, mut decoded: Vec<Decoded>, shutdown: &CancellationToken) -> Result<(), crate::queue::QueueError> {
@@ -274,7 +288,7 @@ impl Worker {
         }
         match self.write_waiting_out_outages(&rows, shutdown).await {
             Ok(Some(new)) => {
-                self.after_commit(&decoded, &rows, &new).await;
+                self.after_commit(&decoded, &new).await;
                 let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
                 self.queue.complete(&self.token, &ids, self.settings.worker.keep_completed).await?;
                 Ok(())
@@ -337,15 +351,16 @@ impl Worker {
         }
     }
 
-    async fn after_commit(&self, decoded: &[Decoded], rows: &[Row], new: &HashSet<(Uuid, Uuid)>) {
+    async fn after_commit(&self, decoded: &[Decoded], new: &HashSet<(Uuid, Uuid)>) {
         if new.is_empty() {
             return;
         }
         let mut by_project: std::collections::HashMap<Uuid, Vec<&Event>> = std::collections::HashMap::new();
-        let events = decoded.iter().flat_map(|d| d.events.iter());
-        for (row, ev) in rows.iter().zip(events) {
-            if new.contains(&(row.project_id, row.event_id)) {
-                by_project.entry(row.project_id).or_default().push(ev);
+        for d in decoded {
+            for ev in &d.live {
+                if new.contains(&(d.project_id, ev.id)) {
+                    by_project.entry(d.project_id).or_default().push(ev);
+                }
             }
         }
         for (project, events) in by_project {
@@ -365,15 +380,38 @@ impl Worker {
     }
 }
 
-/// What goes into `activities.metadata`: the event's props, plus the page title when there is one
-/// (the table has no title column; the contract says metadata holds the props).
-fn event_metadata(ev: &Event) -> Value {
-    let mut props = ev.props.clone();
-    if let Some(title) = &ev.title {
-        props.entry("title").or_insert_with(|| Value::String(title.clone()));
+/// The row for an event, moving its fields (no copies). `metadata` holds the event's props, plus
+/// the page title and URL when there are any (the table has no columns for them; the contract
+/// says metadata holds the props).
+fn into_row(ev: Event, project_id: Uuid, job_ip: Option<IpAddr>, job_ua: Option<&str>, received_at: DateTime<chrono::Utc>) -> Row {
+    let path = ev.path();
+    let occurred_at = ev.occurred_at();
+    let user_agent = ev.user_agent.or_else(|| job_ua.map(str::to_string));
+    let is_bot = ev.bot || user_agent.as_deref().is_some_and(crate::event::is_bot_user_agent);
+    let mut props = ev.props;
+    if let Some(title) = ev.title {
+        props.entry("title").or_insert(Value::String(title));
     }
-    if let Some(url) = &ev.url {
-        props.entry("url").or_insert_with(|| Value::String(url.clone()));
+    if let Some(url) = ev.url {
+        props.entry("url").or_insert(Value::String(url));
     }
-    Value::Object(props)
+    Row {
+        event_id: ev.id,
+        project_id,
+        event_type: ev.event_type,
+        user_id: ev.user_id,
+        anonymous_id: ev.anonymous_id,
+        session_id: ev.session_id,
+        community_id: ev.community_id,
+        entity_type: ev.entity_type,
+        entity_id: ev.entity_id,
+        path,
+        referrer: ev.referrer,
+        metadata: Value::Object(props),
+        ip_address: ev.ip.as_deref().and_then(|s| s.parse().ok()).or(job_ip),
+        user_agent,
+        is_bot,
+        occurred_at,
+        received_at,
+    }
 }

@@ -52,10 +52,19 @@ async fn a_poison_job_fails_alone_is_retried_then_dead_lettered() {
     .execute(app.db.pool())
     .await
     .expect("function");
-    sqlx::query("CREATE TRIGGER refuse_poison BEFORE INSERT ON activities FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
-        .execute(app.db.pool())
-        .await
-        .expect("trigger");
+    // The app's partition maintenance may be creating partitions right now; DDL on the
+    // partitioned table can then fail with a lock conflict: retry.
+    let mut created = Err(sqlx::Error::PoolClosed);
+    for _ in 0..20 {
+        created = sqlx::query("CREATE TRIGGER refuse_poison BEFORE INSERT ON activities FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+            .execute(app.db.pool())
+            .await;
+        if created.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    created.expect("trigger");
 
     let job = |evs: Vec<Value>| json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "events": evs}).to_string();
     let good1 = job(events(5, "page.view"));
