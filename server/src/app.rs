@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::JwtKeys;
@@ -164,8 +165,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::ingest::router(&state))
         .merge(graphql::router())
-        .route_service("/sightline.js", ServeFile::new(tracker.join("sightline.js")))
-        .nest_service("/tracker", ServeDir::new(tracker))
+        .merge(tracker_routes(tracker))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_endpoint))
@@ -178,6 +178,22 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The tracker's files: public, loaded by every customer site from its own origin. The loader
+/// imports the wasm-bindgen module, and cross-origin module imports need CORS.
+fn tracker_routes(dir: &std::path::Path) -> Router<AppState> {
+    Router::new()
+        .route_service("/sightline.js", ServeFile::new(dir.join("sightline.js")))
+        .nest_service("/tracker", ServeDir::new(dir))
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            axum::http::HeaderValue::from_static("*"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("public, max-age=300"),
+        ))
 }
 
 async fn track_latency(req: Request, next: Next) -> Response {

@@ -47,3 +47,22 @@ async fn health_and_readiness_report_dependencies() {
     assert_eq!(body, json!({"postgres": "ok", "redis": "ok", "migrations": "ok"}));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracker_files_are_served_to_any_origin() {
+    // Serve from a temporary tracker dir so the test does not depend on a wasm build.
+    let dir = std::env::temp_dir().join(format!("sightline-tracker-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("sightline.js"), "/* loader */").expect("write");
+    std::fs::write(dir.join("tracker_wasm.js"), "export default 1;").expect("write");
+    let app = crate::helpers::spawn_app_with(sightline::app::Mode::Serve, |env| {
+        env.insert("SIGHTLINE_TRACKER_DIR".into(), dir.display().to_string());
+    })
+    .await;
+    for path in ["/sightline.js", "/tracker/tracker_wasm.js"] {
+        let r = app.client.get(format!("{}{path}", app.address)).header("origin", "https://shop.example").send().await.expect("req");
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+    }
+    app.stop().await;
+}
