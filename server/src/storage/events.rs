@@ -2,11 +2,13 @@
 //!
 //! One round trip binds the batch as arrays and, in a single statement, inserts what is new into
 //! `activities` (`ON CONFLICT DO NOTHING` on the idempotency key), then derives everything else
-//! (tracked users, communities) from the rows *actually inserted* (`RETURNING`). A replayed job
-//! therefore changes nothing, which is what makes retries and crash recovery exact.
+//! (tracked users, communities, sessions, every rollup table) from the rows *actually inserted*
+//! (`RETURNING`). A replayed job therefore changes nothing, which is what makes retries and crash
+//! recovery exact, rollups included.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -54,7 +56,8 @@ WITH input AS (
         occurred_at, received_at
     FROM input
     ON CONFLICT DO NOTHING
-    RETURNING project_id, event_id, event_type, user_id, community_id, metadata, occurred_at
+    RETURNING project_id, event_id, event_type, user_id, anonymous_id, session_id, community_id,
+              entity_type, entity_id, path, referrer, metadata, occurred_at
 ), users_up AS (
     -- last_seen moves in steps of a minute at most: most batches then update no user row.
     INSERT INTO users AS u (project_id, external_id, first_seen, last_seen)
@@ -78,9 +81,96 @@ WITH input AS (
             created_at = LEAST(c.created_at, EXCLUDED.created_at)
         WHERE (EXCLUDED.name IS NOT NULL AND EXCLUDED.name IS DISTINCT FROM c.name)
            OR c.created_at > EXCLUDED.created_at
+), minute_up AS (
+    INSERT INTO rollup_minute AS r (project_id, bucket, event_type, shard, events)
+    SELECT project_id, date_trunc('minute', occurred_at, 'UTC'), event_type, $18, count(*)
+    FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (project_id, bucket, event_type, shard) DO UPDATE SET events = r.events + EXCLUDED.events
+), dims AS (
+    SELECT i.project_id, date_trunc('hour', i.occurred_at, 'UTC') AS hour, i.event_type, d.dim, d.key
+    FROM ins i CROSS JOIN LATERAL (VALUES
+        ('', ''),
+        ('path', i.path),
+        ('element', CASE WHEN i.event_type = 'element.click'
+                         THEN COALESCE(i.metadata->>'selector', i.entity_id) END),
+        ('referrer', CASE WHEN i.event_type = 'page.view'
+                          THEN substring(i.referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+') END),
+        ('entity_type', i.entity_type)
+    ) AS d(dim, key)
+    WHERE d.key IS NOT NULL
+), hour_up AS (
+    INSERT INTO rollup_hour AS r (project_id, bucket, event_type, dim, key, shard, events)
+    SELECT project_id, hour, event_type, dim, key, $18, count(*)
+    FROM dims GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
+), day_up AS (
+    INSERT INTO rollup_day AS r (project_id, bucket, event_type, dim, key, shard, events)
+    SELECT project_id, date_trunc('day', hour, 'UTC'), event_type, dim, key, $18, count(*)
+    FROM dims GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
+), uniques AS (
+    SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour,
+           COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)) AS actors,
+           COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5)) AS sessions
+    FROM ins GROUP BY 1, 2
+), uniques_hour_up AS (
+    INSERT INTO rollup_uniques_hour AS r (project_id, bucket, shard, actors, sessions)
+    SELECT project_id, hour, $18, actors, sessions FROM uniques ORDER BY 1, 2
+    ON CONFLICT (project_id, bucket, shard) DO UPDATE
+        SET actors = hll_union(r.actors, EXCLUDED.actors), sessions = hll_union(r.sessions, EXCLUDED.sessions)
+), uniques_day_up AS (
+    INSERT INTO rollup_uniques_day AS r (project_id, bucket, shard, actors, sessions)
+    SELECT project_id, date_trunc('day', hour, 'UTC'), $18, hll_union_agg(actors), hll_union_agg(sessions)
+    FROM uniques GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (project_id, bucket, shard) DO UPDATE
+        SET actors = hll_union(r.actors, EXCLUDED.actors), sessions = hll_union(r.sessions, EXCLUDED.sessions)
+), scroll AS (
+    SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, COALESCE(path, '') AS path,
+           LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS depth,
+           LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS prev
+    FROM ins WHERE event_type = 'page.scroll'
+), scroll_up AS (
+    INSERT INTO rollup_scroll_hour AS r (project_id, bucket, path, shard, views, depth_sum,
+        reached25, reached50, reached75, reached100)
+    SELECT project_id, hour, path, $18,
+           count(*) FILTER (WHERE prev = 0), sum(GREATEST(depth - prev, 0)),
+           count(*) FILTER (WHERE prev < 25 AND depth >= 25), count(*) FILTER (WHERE prev < 50 AND depth >= 50),
+           count(*) FILTER (WHERE prev < 75 AND depth >= 75), count(*) FILTER (WHERE prev < 100 AND depth >= 100)
+    FROM scroll GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (project_id, bucket, path, shard) DO UPDATE
+        SET views = r.views + EXCLUDED.views, depth_sum = r.depth_sum + EXCLUDED.depth_sum,
+            reached25 = r.reached25 + EXCLUDED.reached25, reached50 = r.reached50 + EXCLUDED.reached50,
+            reached75 = r.reached75 + EXCLUDED.reached75, reached100 = r.reached100 + EXCLUDED.reached100
+), sessions_up AS (
+    INSERT INTO sessions AS s (project_id, session_id, actor, started_at, last_seen, page_views, events)
+    SELECT project_id, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at),
+           count(*) FILTER (WHERE event_type = 'page.view'), count(*)
+    FROM ins WHERE session_id IS NOT NULL
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (project_id, session_id) DO UPDATE
+        SET actor = COALESCE(s.actor, EXCLUDED.actor),
+            started_at = LEAST(s.started_at, EXCLUDED.started_at),
+            last_seen = GREATEST(s.last_seen, EXCLUDED.last_seen),
+            page_views = s.page_views + EXCLUDED.page_views,
+            events = s.events + EXCLUDED.events
+), actor_days_up AS (
+    INSERT INTO actor_days (project_id, actor, day)
+    SELECT DISTINCT project_id, COALESCE(user_id, anonymous_id), (occurred_at AT TIME ZONE 'UTC')::date
+    FROM ins WHERE COALESCE(user_id, anonymous_id) IS NOT NULL
+    ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING
 )
 SELECT project_id, event_id FROM ins
 "#;
+
+/// Rollup rows written per (bucket, key): concurrent writers in one process take different
+/// shards, so they never wait on each other's row locks. Readers sum over shards.
+pub const ROLLUP_SHARDS: i16 = 8;
+
+fn next_shard() -> i16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    (NEXT.fetch_add(1, Ordering::Relaxed) % ROLLUP_SHARDS as u16) as i16
+}
 
 /// Inserts rows idempotently in one transaction. Returns the keys of the rows that were new:
 /// already-stored event ids (a replay) are skipped, and so are duplicates inside `rows`.
@@ -144,6 +234,7 @@ pub async fn insert(db: &Db, rows: &[Row]) -> Result<HashSet<(Uuid, Uuid)>, Stor
         .bind(&is_bot)
         .bind(&occurred_at)
         .bind(&received_at)
+        .bind(next_shard())
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -1,0 +1,95 @@
+-- Incremental rollups: the worker updates these in the statement that stores the events, from
+-- the rows actually inserted (a replay adds nothing), so they are exact and never rescanned.
+-- `shard` spreads concurrent writers over distinct rows (no lock waits between worker lanes);
+-- readers sum over it. Every key leads with project_id (tenant isolation, Citus-ready).
+CREATE EXTENSION IF NOT EXISTS hll;
+
+-- Lenient integer from event properties: NULL (not an error) when the text is not a number, so
+-- one odd event can never fail the batch that stores it.
+CREATE FUNCTION sightline_int(t text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN t ~ '^\s*-?[0-9]{1,9}(\.[0-9]+)?\s*$' THEN round(t::numeric)::integer END
+$$;
+
+-- Counts per minute and event type: recent series (pruned after a few days by maintenance).
+CREATE TABLE rollup_minute (
+    project_id uuid        NOT NULL,
+    bucket     timestamptz NOT NULL,
+    event_type text        NOT NULL,
+    shard      smallint    NOT NULL,
+    events     bigint      NOT NULL,
+    PRIMARY KEY (project_id, bucket, event_type, shard)
+);
+
+-- Counts per UTC hour, event type and one dimension: dim '' (key '') is the type's total; other
+-- dims: 'path', 'element' (clicks: selector), 'referrer' (page views: origin), 'entity_type'.
+CREATE TABLE rollup_hour (
+    project_id uuid        NOT NULL,
+    bucket     timestamptz NOT NULL,
+    event_type text        NOT NULL,
+    dim        text        NOT NULL,
+    key        text        NOT NULL,
+    shard      smallint    NOT NULL,
+    events     bigint      NOT NULL,
+    PRIMARY KEY (project_id, bucket, event_type, dim, key, shard)
+);
+
+-- The same per UTC day: long ranges read 24 times fewer rows.
+CREATE TABLE rollup_day (LIKE rollup_hour INCLUDING ALL);
+
+-- Distinct actors (user id, else anonymous id) and sessions as HyperLogLog sketches
+-- (log2m 12: standard error 1.04/sqrt(4096) = 1.6%), mergeable over any range.
+CREATE TABLE rollup_uniques_hour (
+    project_id uuid        NOT NULL,
+    bucket     timestamptz NOT NULL,
+    shard      smallint    NOT NULL,
+    actors     hll         NOT NULL,
+    sessions   hll         NOT NULL,
+    PRIMARY KEY (project_id, bucket, shard)
+);
+CREATE TABLE rollup_uniques_day (LIKE rollup_uniques_hour INCLUDING ALL);
+
+-- Scroll depth per page view, additive: each page.scroll event carries the new maximum
+-- `props.depth` and the previously reported one `props.prev` (0 on a page view's first report),
+-- so a view adds 1 to views once and its depth increments sum to its maximum.
+CREATE TABLE rollup_scroll_hour (
+    project_id uuid        NOT NULL,
+    bucket     timestamptz NOT NULL,
+    path       text        NOT NULL,
+    shard      smallint    NOT NULL,
+    views      bigint      NOT NULL,
+    depth_sum  bigint      NOT NULL,
+    reached25  bigint      NOT NULL,
+    reached50  bigint      NOT NULL,
+    reached75  bigint      NOT NULL,
+    reached100 bigint      NOT NULL,
+    PRIMARY KEY (project_id, bucket, path, shard)
+);
+
+-- One row per session: sessions started in a range and the bounce rate (one page view or none).
+CREATE TABLE sessions (
+    project_id uuid        NOT NULL,
+    session_id text        NOT NULL,
+    actor      text,
+    started_at timestamptz NOT NULL,
+    last_seen  timestamptz NOT NULL,
+    page_views integer     NOT NULL,
+    events     integer     NOT NULL,
+    PRIMARY KEY (project_id, session_id)
+);
+-- overview: sessions started in the range and their bounce, index-only.
+CREATE INDEX sessions_started_idx ON sessions (project_id, started_at) INCLUDE (page_views);
+
+-- The UTC days each actor was active: retention cohorts and exact active-user counts.
+CREATE TABLE actor_days (
+    project_id uuid NOT NULL,
+    actor      text NOT NULL,
+    day        date NOT NULL,
+    PRIMARY KEY (project_id, actor, day)
+);
+-- retention: actors active on a day.
+CREATE INDEX actor_days_day_idx ON actor_days (project_id, day);
+
+-- Raw drill-down on properties (e.g. metadata @> '{"plan":"pro"}'): jsonb_path_ops is smaller
+-- and faster for containment than the default operator class.
+CREATE INDEX activities_metadata_gin ON activities USING gin (metadata jsonb_path_ops);
