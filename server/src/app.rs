@@ -64,7 +64,10 @@ pub enum StartError {
     #[error("cannot connect to Redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("JWT keys: {0}")]
     Jwt(String),
 }
@@ -100,11 +103,19 @@ impl Application {
         } else {
             let l = TcpListener::bind(settings.bind)
                 .await
-                .map_err(|source| StartError::Bind { addr: settings.bind, source })?;
+                .map_err(|source| StartError::Bind {
+                    addr: settings.bind,
+                    source,
+                })?;
             let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
             (Some(l), port)
         };
-        Ok(Self { state, mode, listener, port })
+        Ok(Self {
+            state,
+            mode,
+            listener,
+            port,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -121,7 +132,11 @@ impl Application {
         let mut tasks = tokio::task::JoinSet::new();
         let state = self.state;
         if matches!(self.mode, Mode::Worker | Mode::All) {
-            let w = Arc::new(Worker::new(state.queue.clone(), state.db.clone(), state.settings.clone()));
+            let w = Arc::new(Worker::new(
+                state.queue.clone(),
+                state.db.clone(),
+                state.settings.clone(),
+            ));
             tasks.spawn(w.run(state.settings.worker.lanes, shutdown.clone()));
             tasks.spawn(worker::run_maintenance(
                 state.db.clone(),
@@ -132,7 +147,10 @@ impl Application {
         }
         tasks.spawn(sample_queue_depth(state.queue.clone(), shutdown.clone()));
         if let Some(listener) = self.listener {
-            tasks.spawn(state.live.clone().run(state.settings.redis_url.expose().to_string(), shutdown.clone()));
+            tasks.spawn(state.live.clone().run(
+                state.settings.redis_url.expose().to_string(),
+                shutdown.clone(),
+            ));
             let limits = state.limits.clone();
             let stop = shutdown.clone();
             tasks.spawn(async move {
@@ -146,8 +164,11 @@ impl Application {
             let app = router(state.clone());
             let stop = shutdown.clone();
             tasks.spawn(async move {
-                let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                let server = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { stop.cancelled().await });
                 if let Err(e) = server.await {
                     tracing::error!(error = %e, "HTTP server failed");
                 }
@@ -212,7 +233,10 @@ async fn track_latency(req: Request, next: Next) -> Response {
 
 async fn metrics_endpoint(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         state.metrics.render(),
     )
 }
@@ -222,7 +246,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let redis = state.queue.ping().await.map_err(|e| e.to_string());
     let migrations = match migration::Migrator::get_pending_migrations(&state.db.primary).await {
         Ok(p) if p.is_empty() => Ok(()),
-        Ok(p) => Err(format!("{} migrations pending: run `sightline migrate`", p.len())),
+        Ok(p) => Err(format!(
+            "{} migrations pending: run `sightline migrate`",
+            p.len()
+        )),
         Err(e) => Err(e.to_string()),
     };
     let ok = db.is_ok() && redis.is_ok() && migrations.is_ok();
@@ -231,7 +258,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Err(e) => e.clone(),
     };
     let body = serde_json::json!({ "postgres": show(&db), "redis": show(&redis), "migrations": show(&migrations) });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 
@@ -239,7 +270,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn sample_queue_depth(queue: Queue, shutdown: CancellationToken) {
     loop {
         if let Ok(c) = queue.counts().await {
-            for (state, n) in [("wait", c.waiting), ("active", c.active), ("delayed", c.delayed), ("failed", c.failed), ("completed", c.completed)] {
+            for (state, n) in [
+                ("wait", c.waiting),
+                ("active", c.active),
+                ("delayed", c.delayed),
+                ("failed", c.failed),
+                ("completed", c.completed),
+            ] {
                 metrics::gauge!(names::QUEUE_JOBS, "state" => state).set(n as f64);
             }
         }
@@ -257,7 +294,8 @@ pub async fn shutdown_on_signal(token: CancellationToken) {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -37,7 +37,13 @@ pub struct BenchConfig {
     pub trivial_url: String,
 }
 
-fn load(cfg: &BenchConfig, url: &str, batch: usize, rate: Option<u32>, duration: Duration) -> LoadgenConfig {
+fn load(
+    cfg: &BenchConfig,
+    url: &str,
+    batch: usize,
+    rate: Option<u32>,
+    duration: Duration,
+) -> LoadgenConfig {
     LoadgenConfig {
         url: url.to_string(),
         key: cfg.key.clone(),
@@ -68,13 +74,25 @@ fn say(line: String) {
 }
 
 pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
-    let pool = PgPoolOptions::new().max_connections(2).connect(&cfg.database_url).await.context("connect to Postgres")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&cfg.database_url)
+        .await
+        .context("connect to Postgres")?;
     let (before, _) = stored(&pool, cfg.project_id).await?;
 
     // 1. End to end.
-    say(format!("[1/3] end-to-end ingest for {} s (batch 20, {} connections)...", cfg.e2e_duration.as_secs(), cfg.concurrency));
+    say(format!(
+        "[1/3] end-to-end ingest for {} s (batch 20, {} connections)...",
+        cfg.e2e_duration.as_secs(),
+        cfg.concurrency
+    ));
     let started = Instant::now();
-    let report = loadgen::run(load(&cfg, &cfg.url, 20, None, cfg.e2e_duration), CancellationToken::new()).await?;
+    let report = loadgen::run(
+        load(&cfg, &cfg.url, 20, None, cfg.e2e_duration),
+        CancellationToken::new(),
+    )
+    .await?;
     let sent_for = started.elapsed();
     let target = before + report.accepted_events as i64;
     let mut last = (before, Instant::now());
@@ -107,32 +125,64 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
     say("[2/3] raw COPY of the same rows into a copy of the activities layout...".into());
     let (copy_rows, copy_secs) = copy_reference(&pool, cfg.project_id).await?;
     let copy_rate = copy_rows as f64 / copy_secs;
-    say(format!("      COPY {copy_rows} rows in {copy_secs:.2} s: {copy_rate:.0} rows/s; e2e/COPY = {:.2}", e2e / copy_rate));
+    say(format!(
+        "      COPY {copy_rows} rows in {copy_secs:.2} s: {copy_rate:.0} rows/s; e2e/COPY = {:.2}",
+        e2e / copy_rate
+    ));
 
     // 3. HTTP against the trivial handler.
-    say(format!("[3/3] HTTP ingest vs a trivial axum handler, {} s each...", cfg.http_duration.as_secs()));
+    say(format!(
+        "[3/3] HTTP ingest vs a trivial axum handler, {} s each...",
+        cfg.http_duration.as_secs()
+    ));
     let mut http = serde_json::Map::new();
     let mut ours_1 = LoadgenReport::default();
     for batch in [1usize, 20] {
-        let ours = loadgen::run(load(&cfg, &cfg.url, batch, None, cfg.http_duration), CancellationToken::new()).await?;
-        let trivial = loadgen::run(load(&cfg, &cfg.trivial_url, batch, None, cfg.http_duration), CancellationToken::new()).await?;
+        let ours = loadgen::run(
+            load(&cfg, &cfg.url, batch, None, cfg.http_duration),
+            CancellationToken::new(),
+        )
+        .await?;
+        let trivial = loadgen::run(
+            load(&cfg, &cfg.trivial_url, batch, None, cfg.http_duration),
+            CancellationToken::new(),
+        )
+        .await?;
         say(format!(
             "      batch {batch:>2}: sightline {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) vs trivial {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms): {:.2}",
             ours.requests_per_s, ours.p50_ms, ours.p99_ms, trivial.requests_per_s, trivial.p50_ms, trivial.p99_ms,
             ours.requests_per_s / trivial.requests_per_s.max(1e-9)
         ));
-        http.insert(format!("http_rps_{batch}"), json!(ours.requests_per_s.round()));
+        http.insert(
+            format!("http_rps_{batch}"),
+            json!(ours.requests_per_s.round()),
+        );
         http.insert(format!("http_p50_ms_{batch}"), json!(ours.p50_ms));
         http.insert(format!("http_p99_ms_{batch}"), json!(ours.p99_ms));
-        http.insert(format!("trivial_rps_{batch}"), json!(trivial.requests_per_s.round()));
-        http.insert(format!("http_vs_trivial_{batch}"), json!(round2(ours.requests_per_s / trivial.requests_per_s.max(1e-9))));
+        http.insert(
+            format!("trivial_rps_{batch}"),
+            json!(trivial.requests_per_s.round()),
+        );
+        http.insert(
+            format!("http_vs_trivial_{batch}"),
+            json!(round2(
+                ours.requests_per_s / trivial.requests_per_s.max(1e-9)
+            )),
+        );
         if batch == 1 {
             ours_1 = ours;
         }
     }
     let half = ((ours_1.requests_per_s / 2.0).max(1.0)) as u32;
-    let at_half = loadgen::run(load(&cfg, &cfg.url, 1, Some(half), cfg.http_duration), CancellationToken::new()).await?;
-    say(format!("      1-event beacons at half the maximum rate ({half}/s): p50 {:.2} ms, p99 {:.2} ms", at_half.p50_ms, at_half.p99_ms));
+    let at_half = loadgen::run(
+        load(&cfg, &cfg.url, 1, Some(half), cfg.http_duration),
+        CancellationToken::new(),
+    )
+    .await?;
+    say(format!(
+        "      1-event beacons at half the maximum rate ({half}/s): p50 {:.2} ms, p99 {:.2} ms",
+        at_half.p50_ms, at_half.p99_ms
+    ));
 
     // Let the worker finish what phase 3 queued before reading memory.
     let rss = cfg.server_pid.and_then(peak_rss_mb);
@@ -170,7 +220,9 @@ pub fn peak_rss_mb(pid: u32) -> Option<f64> {
 /// partitions and indexes, and times a COPY of those rows into it. Returns (rows, seconds).
 async fn copy_reference(pool: &PgPool, project: Uuid) -> anyhow::Result<(u64, f64)> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("DROP TABLE IF EXISTS bench_copy CASCADE").execute(&mut *conn).await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_copy CASCADE")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("CREATE TABLE bench_copy (LIKE activities INCLUDING DEFAULTS) PARTITION BY RANGE (occurred_at)")
         .execute(&mut *conn)
         .await?;
@@ -190,7 +242,9 @@ async fn copy_reference(pool: &PgPool, project: Uuid) -> anyhow::Result<(u64, f6
     .fetch_all(&mut *conn)
     .await?;
     for (def,) in constraints {
-        sqlx::query(&format!("ALTER TABLE bench_copy ADD {def}")).execute(&mut *conn).await?;
+        sqlx::query(&format!("ALTER TABLE bench_copy ADD {def}"))
+            .execute(&mut *conn)
+            .await?;
     }
     let indexes: Vec<(String,)> = sqlx::query_as(
         "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
@@ -201,8 +255,12 @@ async fn copy_reference(pool: &PgPool, project: Uuid) -> anyhow::Result<(u64, f6
     for (def,) in indexes {
         // `CREATE INDEX name ON ONLY public.activities USING ...`: keep the method and columns,
         // let Postgres name the copy.
-        let Some(at) = def.find(" USING ") else { continue };
-        sqlx::query(&format!("CREATE INDEX ON bench_copy{}", &def[at..])).execute(&mut *conn).await?;
+        let Some(at) = def.find(" USING ") else {
+            continue;
+        };
+        sqlx::query(&format!("CREATE INDEX ON bench_copy{}", &def[at..]))
+            .execute(&mut *conn)
+            .await?;
     }
     // Export the rows (binary COPY), then time the import alone.
     let mut data = Vec::new();
@@ -217,14 +275,18 @@ async fn copy_reference(pool: &PgPool, project: Uuid) -> anyhow::Result<(u64, f6
     }
     let started = Instant::now();
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let mut copy = tx.copy_in_raw("COPY bench_copy FROM STDIN (FORMAT binary)").await?;
+    let mut copy = tx
+        .copy_in_raw("COPY bench_copy FROM STDIN (FORMAT binary)")
+        .await?;
     for chunk in data.chunks(1 << 20) {
         copy.send(chunk).await?;
     }
     let rows = copy.finish().await?;
     tx.commit().await?;
     let secs = started.elapsed().as_secs_f64();
-    sqlx::query("DROP TABLE bench_copy CASCADE").execute(&mut *conn).await?;
+    sqlx::query("DROP TABLE bench_copy CASCADE")
+        .execute(&mut *conn)
+        .await?;
     Ok((rows, secs))
 }
 
@@ -234,7 +296,12 @@ pub async fn serve_trivial(bind: std::net::SocketAddr) -> anyhow::Result<()> {
     use axum::routing::post;
     let app = axum::Router::new().route(
         "/collect",
-        post(|_body: axum::body::Bytes| async { (axum::http::StatusCode::ACCEPTED, "{\"accepted\":1,\"rejected\":[]}") }),
+        post(|_body: axum::body::Bytes| async {
+            (
+                axum::http::StatusCode::ACCEPTED,
+                "{\"accepted\":1,\"rejected\":[]}",
+            )
+        }),
     );
     let listener = tokio::net::TcpListener::bind(bind).await?;
     axum::serve(listener, app).await?;

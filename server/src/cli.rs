@@ -17,7 +17,11 @@ use crate::config::Settings;
 use crate::storage::{projects, Db};
 
 #[derive(Parser)]
-#[command(name = "sightline", version, about = "Sightline: self-hosted product analytics")]
+#[command(
+    name = "sightline",
+    version,
+    about = "Sightline: self-hosted product analytics"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -171,11 +175,29 @@ pub enum ProjectCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::All);
-    if let Command::Demo { bind, server, key, dir } = command {
+    if let Command::Demo {
+        bind,
+        server,
+        key,
+        dir,
+    } = command
+    {
         crate::telemetry::init_tracing(false);
         return crate::demo::serve(bind, server, key, dir).await;
     }
-    if let Command::Loadgen { url, key, rate, duration, events, batch, concurrency, users, paths, allow_remote } = command {
+    if let Command::Loadgen {
+        url,
+        key,
+        rate,
+        duration,
+        events,
+        batch,
+        concurrency,
+        users,
+        paths,
+        allow_remote,
+    } = command
+    {
         crate::telemetry::init_tracing(false);
         let cfg = crate::loadgen::LoadgenConfig {
             url,
@@ -207,30 +229,67 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => run_app(settings, Mode::Worker).await,
         Command::Migrate => {
             let db = Db::connect(&settings).await?;
-            migration::Migrator::up(&db.primary, None).await.context("migration failed")?;
-            let created = crate::storage::partitions::maintain(&db, settings.partition_days_ahead).await?;
+            migration::Migrator::up(&db.primary, None)
+                .await
+                .context("migration failed")?;
+            let created =
+                crate::storage::partitions::maintain(&db, settings.partition_days_ahead).await?;
             println!("migrations applied; {created} partitions created");
             Ok(())
         }
-        Command::Token { role, projects, sub, ttl } => {
+        Command::Token {
+            role,
+            projects,
+            sub,
+            ttl,
+        } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             if projects.is_empty() && role != Role::Admin {
                 bail!("--project is required for role {}", role.as_str());
             }
             let keys = JwtKeys::from_settings(&settings.jwt).map_err(anyhow::Error::msg)?;
-            let scope = if projects.is_empty() { None } else { Some(projects.as_slice()) };
-            println!("{}", keys.issue(&sub, role, scope, ttl.map(Duration::from_secs))?);
+            let scope = if projects.is_empty() {
+                None
+            } else {
+                Some(projects.as_slice())
+            };
+            println!(
+                "{}",
+                keys.issue(&sub, role, scope, ttl.map(Duration::from_secs))?
+            );
             Ok(())
         }
-        Command::Admin { command: AdminCommand::Create { email, password, role, projects, update } } => {
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    role,
+                    projects,
+                    update,
+                },
+        } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             let db = Db::connect(&settings).await?;
-            let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?.map_err(anyhow::Error::msg)?;
-            let scope = if projects.is_empty() { None } else { Some(projects) };
-            let (account, created) = crate::storage::accounts::upsert(&db, &email, &hash, role, scope, update).await?;
+            let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            let scope = if projects.is_empty() {
+                None
+            } else {
+                Some(projects)
+            };
+            let (account, created) =
+                crate::storage::accounts::upsert(&db, &email, &hash, role, scope, update).await?;
             println!(
                 "{} account {} ({})",
-                if created { "created" } else if update { "updated" } else { "kept existing" },
+                if created {
+                    "created"
+                } else if update {
+                    "updated"
+                } else {
+                    "kept existing"
+                },
                 account.email,
                 account.role
             );
@@ -239,12 +298,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Project { command } => {
             let db = Db::connect(&settings).await?;
             match command {
-                ProjectCommand::Create { name, origins, reuse } => {
-                    let existing = if reuse { projects::by_name(&db, &name).await? } else { None };
+                ProjectCommand::Create {
+                    name,
+                    origins,
+                    reuse,
+                } => {
+                    let existing = if reuse {
+                        projects::by_name(&db, &name).await?
+                    } else {
+                        None
+                    };
                     let (project, keys) = match existing {
                         Some(p) => {
-                            projects::update(&db, p.id, projects::ProjectUpdate { allowed_origins: Some(origins), ..Default::default() }).await?;
-                            projects::rotate_keys(&db, p.id).await?.context("project vanished")?
+                            projects::update(
+                                &db,
+                                p.id,
+                                projects::ProjectUpdate {
+                                    allowed_origins: Some(origins),
+                                    ..Default::default()
+                                },
+                            )
+                            .await?;
+                            projects::rotate_keys(&db, p.id)
+                                .await?
+                                .context("project vanished")?
                         }
                         None => projects::create(&db, &name, origins).await?,
                     };
@@ -255,13 +332,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 ProjectCommand::List => {
                     for p in projects::list(&db, None).await? {
-                        println!("{}\t{}\t{}\t{}", p.id, p.name, p.public_key, p.allowed_origins.join(","));
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            p.id,
+                            p.name,
+                            p.public_key,
+                            p.allowed_origins.join(",")
+                        );
                     }
                     Ok(())
                 }
             }
         }
-        Command::Bench { url, key, project, trivial_url, server_pid, worker_pid, e2e_secs, http_secs, concurrency } => {
+        Command::Bench {
+            url,
+            key,
+            project,
+            trivial_url,
+            server_pid,
+            worker_pid,
+            e2e_secs,
+            http_secs,
+            concurrency,
+        } => {
             let cfg = crate::bench::BenchConfig {
                 url,
                 key,
@@ -278,7 +371,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&figures)?);
             Ok(())
         }
-        Command::Demo { .. } | Command::Loadgen { .. } | Command::BenchTrivial { .. } => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Loadgen { .. } | Command::BenchTrivial { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

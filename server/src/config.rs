@@ -161,9 +161,28 @@ pub struct Settings {
 /// Keys stripped from event properties unless configured otherwise: credentials and card data
 /// must never be stored, whatever a site sends.
 pub const DEFAULT_DENY_KEYS: &[&str] = &[
-    "password", "passwd", "pwd", "secret", "token", "access_token", "refresh_token", "api_key",
-    "apikey", "authorization", "auth", "cookie", "session_token", "card", "card_number",
-    "cardnumber", "cc", "ccnum", "cvv", "cvc", "ssn", "iban",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "auth",
+    "cookie",
+    "session_token",
+    "card",
+    "card_number",
+    "cardnumber",
+    "cc",
+    "ccnum",
+    "cvv",
+    "cvc",
+    "ssn",
+    "iban",
 ];
 
 /// The raw key/value source: the environment over an optional file.
@@ -179,10 +198,12 @@ impl Source {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
-                path: path.clone(),
-                reason: e.message().to_string(),
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::File {
+                        path: path.clone(),
+                        reason: e.message().to_string(),
+                    })?;
             for (key, value) in table {
                 let env_name = match key.as_str() {
                     "database_url" => "DATABASE_URL".to_string(),
@@ -193,7 +214,11 @@ impl Source {
                     toml::Value::String(s) => s,
                     toml::Value::Array(items) => items
                         .iter()
-                        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        })
                         .collect::<Vec<_>>()
                         .join(","),
                     other => other.to_string(),
@@ -210,11 +235,16 @@ impl Source {
     }
 
     fn raw(&self, name: &'static str) -> Option<&str> {
-        self.values.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
     }
 
     fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        self.raw(name).map(str::to_string).ok_or(ConfigError::Missing { name })
+        self.raw(name)
+            .map(str::to_string)
+            .ok_or(ConfigError::Missing { name })
     }
 
     fn parse<T: FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
@@ -231,7 +261,11 @@ impl Source {
         }
     }
 
-    fn positive<T: FromStr + PartialOrd + Default>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    fn positive<T: FromStr + PartialOrd + Default>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
     where
         T::Err: fmt::Display,
     {
@@ -257,8 +291,18 @@ fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
 
 fn check_url(name: &'static str, value: &str, schemes: &[&str]) -> Result<(), ConfigError> {
     for part in value.split(',') {
-        if !schemes.iter().any(|s| part.trim().starts_with(&format!("{s}://"))) {
-            return Err(invalid(name, value, &format!("expected a URL starting with {}", schemes.join("://, ") + "://")));
+        if !schemes
+            .iter()
+            .any(|s| part.trim().starts_with(&format!("{s}://")))
+        {
+            return Err(invalid(
+                name,
+                value,
+                &format!(
+                    "expected a URL starting with {}",
+                    schemes.join("://, ") + "://"
+                ),
+            ));
         }
     }
     Ok(())
@@ -279,21 +323,40 @@ impl Settings {
         check_url("DATABASE_URL", &database_url, &["postgres", "postgresql"])?;
         let database_read_url = src.raw("SIGHTLINE_DATABASE_READ_URL").map(str::to_string);
         if let Some(url) = &database_read_url {
-            check_url("SIGHTLINE_DATABASE_READ_URL", url, &["postgres", "postgresql"])?;
+            check_url(
+                "SIGHTLINE_DATABASE_READ_URL",
+                url,
+                &["postgres", "postgresql"],
+            )?;
         }
         let redis_url = src.required("REDIS_URL")?;
         check_url("REDIS_URL", &redis_url, &["redis", "rediss"])?;
 
-        let env_name = src.raw("SIGHTLINE_ENV").unwrap_or("development").to_string();
+        let env_name = src
+            .raw("SIGHTLINE_ENV")
+            .unwrap_or("development")
+            .to_string();
         let production = match env_name.as_str() {
             "production" => true,
             "development" | "test" => false,
-            other => return Err(invalid("SIGHTLINE_ENV", other, "expected development or production")),
+            other => {
+                return Err(invalid(
+                    "SIGHTLINE_ENV",
+                    other,
+                    "expected development or production",
+                ))
+            }
         };
         let log_json = match src.raw("SIGHTLINE_LOG_FORMAT").unwrap_or("json") {
             "json" => true,
             "pretty" => false,
-            other => return Err(invalid("SIGHTLINE_LOG_FORMAT", other, "expected json or pretty")),
+            other => {
+                return Err(invalid(
+                    "SIGHTLINE_LOG_FORMAT",
+                    other,
+                    "expected json or pretty",
+                ))
+            }
         };
 
         let keys = match src.raw("SIGHTLINE_JWT_PUBLIC_KEY_FILE") {
@@ -303,28 +366,44 @@ impl Settings {
                 jsonwebtoken::DecodingKey::from_rsa_pem(&public_pem)
                     .map_err(|e| invalid("SIGHTLINE_JWT_PUBLIC_KEY_FILE", path, &e.to_string()))?;
                 let private_pem = match src.raw("SIGHTLINE_JWT_PRIVATE_KEY_FILE") {
-                    Some(p) => Some(Secret::new(
-                        std::fs::read_to_string(p)
-                            .map_err(|e| invalid("SIGHTLINE_JWT_PRIVATE_KEY_FILE", p, &e.to_string()))?,
-                    )),
+                    Some(p) => Some(Secret::new(std::fs::read_to_string(p).map_err(|e| {
+                        invalid("SIGHTLINE_JWT_PRIVATE_KEY_FILE", p, &e.to_string())
+                    })?)),
                     None => None,
                 };
-                JwtKeys::Rs256 { public_pem, private_pem }
+                JwtKeys::Rs256 {
+                    public_pem,
+                    private_pem,
+                }
             }
             None => {
                 let secret = src.required("SIGHTLINE_JWT_SECRET")?;
                 if secret.len() < 32 {
-                    return Err(invalid("SIGHTLINE_JWT_SECRET", "***", "must be at least 32 bytes"));
+                    return Err(invalid(
+                        "SIGHTLINE_JWT_SECRET",
+                        "***",
+                        "must be at least 32 bytes",
+                    ));
                 }
                 JwtKeys::Hs256(Secret::new(secret))
             }
         };
 
         let max_waiting: u64 = src.positive("SIGHTLINE_QUEUE_MAX_WAITING", 100_000)?;
-        let prefix = src.raw("SIGHTLINE_QUEUE_PREFIX").unwrap_or("bull").to_string();
-        let name = src.raw("SIGHTLINE_QUEUE_NAME").unwrap_or("events").to_string();
+        let prefix = src
+            .raw("SIGHTLINE_QUEUE_PREFIX")
+            .unwrap_or("bull")
+            .to_string();
+        let name = src
+            .raw("SIGHTLINE_QUEUE_NAME")
+            .unwrap_or("events")
+            .to_string();
         if name.contains(':') {
-            return Err(invalid("SIGHTLINE_QUEUE_NAME", &name, "must not contain ':'"));
+            return Err(invalid(
+                "SIGHTLINE_QUEUE_NAME",
+                &name,
+                "must not contain ':'",
+            ));
         }
 
         let deny_keys = match src.raw("SIGHTLINE_INGEST_DENY_KEYS") {
@@ -346,11 +425,21 @@ impl Settings {
             log_json,
             jwt: JwtSettings {
                 keys,
-                issuer: src.raw("SIGHTLINE_JWT_ISSUER").unwrap_or("sightline").to_string(),
-                audience: src.raw("SIGHTLINE_JWT_AUDIENCE").unwrap_or("sightline").to_string(),
+                issuer: src
+                    .raw("SIGHTLINE_JWT_ISSUER")
+                    .unwrap_or("sightline")
+                    .to_string(),
+                audience: src
+                    .raw("SIGHTLINE_JWT_AUDIENCE")
+                    .unwrap_or("sightline")
+                    .to_string(),
                 token_ttl: Duration::from_secs(src.positive("SIGHTLINE_TOKEN_TTL_SECS", 43_200)?),
             },
-            queue: QueueSettings { prefix, name, max_waiting },
+            queue: QueueSettings {
+                prefix,
+                name,
+                max_waiting,
+            },
             worker: WorkerSettings {
                 batch_jobs: src.positive("SIGHTLINE_WORKER_BATCH_JOBS", 1000)?,
                 lanes: src.positive("SIGHTLINE_WORKER_LANES", 3)?,
@@ -362,8 +451,12 @@ impl Settings {
             ingest: IngestSettings {
                 max_body_bytes: src.positive("SIGHTLINE_INGEST_MAX_BODY_BYTES", 1 << 20)?,
                 max_events: src.positive("SIGHTLINE_INGEST_MAX_EVENTS", 500)?,
-                max_past: Duration::from_secs(src.positive("SIGHTLINE_INGEST_MAX_PAST_SECS", 7 * 86_400)?),
-                max_future: Duration::from_secs(src.positive("SIGHTLINE_INGEST_MAX_FUTURE_SECS", 3600)?),
+                max_past: Duration::from_secs(
+                    src.positive("SIGHTLINE_INGEST_MAX_PAST_SECS", 7 * 86_400)?,
+                ),
+                max_future: Duration::from_secs(
+                    src.positive("SIGHTLINE_INGEST_MAX_FUTURE_SECS", 3600)?,
+                ),
                 deny_keys,
                 rate_per_key: src.positive("SIGHTLINE_RATE_PER_KEY", 20_000)?,
                 rate_per_ip: src.positive("SIGHTLINE_RATE_PER_IP", 1000)?,
@@ -373,8 +466,13 @@ impl Settings {
             web_dir: src.parse("SIGHTLINE_WEB_DIR", PathBuf::from("web/dist"))?,
             tracker_dir: src.parse("SIGHTLINE_TRACKER_DIR", PathBuf::from("tracker-wasm/pkg"))?,
             partition_days_ahead: src.parse("SIGHTLINE_PARTITION_DAYS_AHEAD", 7)?,
-            maintenance_interval: Duration::from_secs(src.positive("SIGHTLINE_MAINTENANCE_INTERVAL_SECS", 300)?),
-            archive_url: src.raw("SIGHTLINE_ARCHIVE_URL").unwrap_or(".data/archive").to_string(),
+            maintenance_interval: Duration::from_secs(
+                src.positive("SIGHTLINE_MAINTENANCE_INTERVAL_SECS", 300)?,
+            ),
+            archive_url: src
+                .raw("SIGHTLINE_ARCHIVE_URL")
+                .unwrap_or(".data/archive")
+                .to_string(),
         })
     }
 }
@@ -408,7 +506,10 @@ mod tests {
         let mut env = base();
         env.remove("DATABASE_URL");
         let err = Settings::from_map(&env).expect_err("must fail");
-        assert_eq!(err.to_string(), "config: DATABASE_URL is required but not set");
+        assert_eq!(
+            err.to_string(),
+            "config: DATABASE_URL is required but not set"
+        );
     }
 
     #[test]
@@ -434,7 +535,10 @@ mod tests {
         env.insert("SIGHTLINE_JWT_SECRET".into(), "short".into());
         let err = Settings::from_map(&env).expect_err("must fail").to_string();
         assert!(err.contains("SIGHTLINE_JWT_SECRET"));
-        assert!(!err.contains("short"), "the secret itself must not be printed");
+        assert!(
+            !err.contains("short"),
+            "the secret itself must not be printed"
+        );
     }
 
     #[test]
@@ -442,8 +546,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sightline-config-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("tmp dir");
         let path = dir.join("sightline.toml");
-        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nqueue_name = \"from_file\"\nrate_per_ip = 7\n")
-            .expect("write");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9999\"\nqueue_name = \"from_file\"\nrate_per_ip = 7\n",
+        )
+        .expect("write");
         let mut env = base();
         env.insert("SIGHTLINE_CONFIG".into(), path.display().to_string());
         env.insert("SIGHTLINE_QUEUE_NAME".into(), "from_env".into());

@@ -16,14 +16,25 @@ struct Demo {
     key: String,
 }
 
-pub async fn serve(bind: SocketAddr, server: String, key: String, dir: PathBuf) -> anyhow::Result<()> {
-    let state = Arc::new(Demo { dir, server: server.trim_end_matches('/').to_string(), key });
+pub async fn serve(
+    bind: SocketAddr,
+    server: String,
+    key: String,
+    dir: PathBuf,
+) -> anyhow::Result<()> {
+    let state = Arc::new(Demo {
+        dir,
+        server: server.trim_end_matches('/').to_string(),
+        key,
+    });
     let app = Router::new().fallback(page).with_state(state);
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(%bind, "demo site listening");
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(crate::app::shutdown_on_signal(shutdown.clone()));
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
     Ok(())
 }
 
@@ -62,5 +73,12 @@ async fn page(State(demo): State<Arc<Demo>>, uri: Uri) -> Response {
     } else {
         bytes
     };
-    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-store")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }

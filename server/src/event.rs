@@ -147,7 +147,12 @@ fn is_valid_type(t: &str) -> bool {
 
 /// Card-like digit runs (13-19 digits passing Luhn) are redacted wherever they appear as a value.
 fn looks_like_card_number(s: &str) -> bool {
-    let digits: Vec<u32> = s.chars().filter(|c| !matches!(c, ' ' | '-')).map(|c| c.to_digit(10)).collect::<Option<Vec<_>>>().unwrap_or_default();
+    let digits: Vec<u32> = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .map(|c| c.to_digit(10))
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default();
     if !(13..=19).contains(&digits.len()) {
         return false;
     }
@@ -155,7 +160,18 @@ fn looks_like_card_number(s: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { let x = d * 2; if x > 9 { x - 9 } else { x } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
         .sum();
     sum % 10 == 0
 }
@@ -217,11 +233,17 @@ impl Validator {
                 ("id", _) | ("eventId", Dialect::Server | Dialect::Job) => "id",
                 ("type", _) | ("eventType", Dialect::Server | Dialect::Job) => "type",
                 ("ts", _) | ("timestamp", Dialect::Server | Dialect::Job) => "ts",
-                ("anonymous_id", _) | ("anonymousId", Dialect::Server | Dialect::Job) => "anonymous_id",
+                ("anonymous_id", _) | ("anonymousId", Dialect::Server | Dialect::Job) => {
+                    "anonymous_id"
+                }
                 ("session_id", _) | ("sessionId", Dialect::Server | Dialect::Job) => "session_id",
                 ("user_id", _) | ("userId", Dialect::Server | Dialect::Job) => "user_id",
-                ("community_id", _) | ("communityId", Dialect::Server | Dialect::Job) => "community_id",
-                ("entity_type", _) | ("entityType", Dialect::Server | Dialect::Job) => "entity_type",
+                ("community_id", _) | ("communityId", Dialect::Server | Dialect::Job) => {
+                    "community_id"
+                }
+                ("entity_type", _) | ("entityType", Dialect::Server | Dialect::Job) => {
+                    "entity_type"
+                }
                 ("entity_id", _) | ("entityId", Dialect::Server | Dialect::Job) => "entity_id",
                 ("props", _) | ("metadata", Dialect::Server | Dialect::Job) => "props",
                 ("url", _) => "url",
@@ -307,14 +329,23 @@ impl Validator {
     fn props(&self, map: Map<String, Value>) -> Result<Map<String, Value>, String> {
         let mut keys = 0usize;
         let cleaned = self.clean_object(map, 1, &mut keys)?;
-        let size = serde_json::to_vec(&cleaned).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&cleaned)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > MAX_PROPS_BYTES {
-            return Err(format!("props is {size} bytes; at most {MAX_PROPS_BYTES} are allowed"));
+            return Err(format!(
+                "props is {size} bytes; at most {MAX_PROPS_BYTES} are allowed"
+            ));
         }
         Ok(cleaned)
     }
 
-    fn clean_object(&self, map: Map<String, Value>, depth: usize, keys: &mut usize) -> Result<Map<String, Value>, String> {
+    fn clean_object(
+        &self,
+        map: Map<String, Value>,
+        depth: usize,
+        keys: &mut usize,
+    ) -> Result<Map<String, Value>, String> {
         if depth > MAX_PROPS_DEPTH {
             return Err(format!("props nests deeper than {MAX_PROPS_DEPTH} levels"));
         }
@@ -371,9 +402,24 @@ fn parse_ts(v: &Value) -> Result<i64, String> {
 /// silently into human traffic and never dropped.
 pub fn is_bot_user_agent(ua: &str) -> bool {
     const MARKERS: &[&str] = &[
-        "bot", "crawl", "spider", "slurp", "curl/", "wget/", "python-requests", "python-urllib",
-        "go-http-client", "java/", "okhttp", "libwww", "httpclient", "facebookexternalhit",
-        "preview", "scrapy", "phantomjs", "lighthouse",
+        "bot",
+        "crawl",
+        "spider",
+        "slurp",
+        "curl/",
+        "wget/",
+        "python-requests",
+        "python-urllib",
+        "go-http-client",
+        "java/",
+        "okhttp",
+        "libwww",
+        "httpclient",
+        "facebookexternalhit",
+        "preview",
+        "scrapy",
+        "phantomjs",
+        "lighthouse",
     ];
     let ua = ua.to_ascii_lowercase();
     ua.is_empty() || MARKERS.iter().any(|m| ua.contains(m))
@@ -389,7 +435,11 @@ mod tests {
             now_ms: 1_763_820_000_000,
             max_past_ms: 86_400_000,
             max_future_ms: 3_600_000,
-            deny_keys: crate::config::DEFAULT_DENY_KEYS.iter().map(|s| s.to_string()).collect::<Vec<_>>().into(),
+            deny_keys: crate::config::DEFAULT_DENY_KEYS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .into(),
         }
     }
 
@@ -419,18 +469,35 @@ mod tests {
     fn event_id_is_required_and_must_be_a_uuid() {
         let mut e = ok();
         e.as_object_mut().expect("obj").remove("id");
-        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("id is required"));
+        assert!(v()
+            .event(e, Dialect::Browser)
+            .unwrap_err()
+            .contains("id is required"));
         let mut e = ok();
         e["id"] = json!("not-a-uuid");
-        assert_eq!(v().event(e, Dialect::Browser).unwrap_err(), "id must be a UUID");
+        assert_eq!(
+            v().event(e, Dialect::Browser).unwrap_err(),
+            "id must be a UUID"
+        );
     }
 
     #[test]
     fn event_type_must_be_dotted_lower_case_and_bounded() {
-        for bad in ["Page.View", "page..view", ".x", "page view", "1abc", "x;drop table", ""] {
+        for bad in [
+            "Page.View",
+            "page..view",
+            ".x",
+            "page view",
+            "1abc",
+            "x;drop table",
+            "",
+        ] {
             let mut e = ok();
             e["type"] = json!(bad);
-            assert!(v().event(e, Dialect::Browser).is_err(), "{bad} must be refused");
+            assert!(
+                v().event(e, Dialect::Browser).is_err(),
+                "{bad} must be refused"
+            );
         }
         let mut e = ok();
         e["type"] = json!("a".repeat(MAX_TYPE_LEN + 1));
@@ -446,7 +513,10 @@ mod tests {
     fn timestamp_must_be_inside_the_skew_window() {
         let mut e = ok();
         e["ts"] = json!(1_763_820_000_000i64 - 2 * 86_400_000);
-        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("window"));
+        assert!(v()
+            .event(e, Dialect::Browser)
+            .unwrap_err()
+            .contains("window"));
         let mut e = ok();
         e["ts"] = json!(1_763_820_000_000i64 + 2 * 3_600_000);
         assert!(v().event(e, Dialect::Browser).is_err());
@@ -467,17 +537,27 @@ mod tests {
         }
         let mut e = ok();
         e["props"] = deep;
-        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("deeper"));
+        assert!(v()
+            .event(e, Dialect::Browser)
+            .unwrap_err()
+            .contains("deeper"));
 
-        let many: Map<String, Value> = (0..=MAX_PROPS_KEYS).map(|i| (format!("k{i}"), json!(i))).collect();
+        let many: Map<String, Value> = (0..=MAX_PROPS_KEYS)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect();
         let mut e = ok();
         e["props"] = Value::Object(many);
         assert!(v().event(e, Dialect::Browser).unwrap_err().contains("keys"));
 
-        let big: Map<String, Value> = (0..20).map(|i| (format!("k{i}"), json!("x".repeat(1000)))).collect();
+        let big: Map<String, Value> = (0..20)
+            .map(|i| (format!("k{i}"), json!("x".repeat(1000))))
+            .collect();
         let mut e = ok();
         e["props"] = Value::Object(big);
-        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("bytes"));
+        assert!(v()
+            .event(e, Dialect::Browser)
+            .unwrap_err()
+            .contains("bytes"));
     }
 
     #[test]
@@ -485,7 +565,10 @@ mod tests {
         let mut e = ok();
         e["props"] = json!({"password": "x", "Stripe-Token": "y", "nested": {"api_key": "k", "keep": 1}, "plan": "pro"});
         let ev = v().event(e, Dialect::Browser).expect("valid");
-        assert_eq!(Value::Object(ev.props), json!({"nested": {"keep": 1}, "plan": "pro"}));
+        assert_eq!(
+            Value::Object(ev.props),
+            json!({"nested": {"keep": 1}, "plan": "pro"})
+        );
     }
 
     #[test]
@@ -494,7 +577,10 @@ mod tests {
         e["props"] = json!({"note": "4111 1111 1111 1111", "order": "1234567890123"});
         let ev = v().event(e, Dialect::Browser).expect("valid");
         assert_eq!(ev.props["note"], "[redacted]");
-        assert_eq!(ev.props["order"], "1234567890123", "a non-Luhn number is kept");
+        assert_eq!(
+            ev.props["order"], "1234567890123",
+            "a non-Luhn number is kept"
+        );
     }
 
     #[test]
@@ -504,19 +590,32 @@ mod tests {
         e["user_id"] = json!("u".repeat(500));
         e["props"] = json!({"text": "t".repeat(5000)});
         let ev = v().event(e, Dialect::Browser).expect("valid");
-        assert!(ev.title.as_ref().map(|t| t.len() <= MAX_TITLE_LEN).unwrap_or(false));
+        assert!(ev
+            .title
+            .as_ref()
+            .map(|t| t.len() <= MAX_TITLE_LEN)
+            .unwrap_or(false));
         assert_eq!(ev.user_id.as_ref().map(String::len), Some(MAX_ID_LEN));
-        assert_eq!(ev.props["text"].as_str().map(str::len), Some(MAX_PROP_STRING_LEN));
+        assert_eq!(
+            ev.props["text"].as_str().map(str::len),
+            Some(MAX_PROP_STRING_LEN)
+        );
     }
 
     #[test]
     fn unknown_fields_are_refused_and_named() {
         let mut e = ok();
         e["colour"] = json!("red");
-        assert_eq!(v().event(e, Dialect::Browser).unwrap_err(), "unknown field 'colour'");
+        assert_eq!(
+            v().event(e, Dialect::Browser).unwrap_err(),
+            "unknown field 'colour'"
+        );
         let mut e = ok();
         e["eventType"] = json!("x.y");
-        assert!(v().event(e, Dialect::Browser).is_err(), "camelCase is for the server endpoint only");
+        assert!(
+            v().event(e, Dialect::Browser).is_err(),
+            "camelCase is for the server endpoint only"
+        );
     }
 
     #[test]
@@ -539,14 +638,20 @@ mod tests {
         let mut e = ok();
         e["ip"] = json!("203.0.113.9");
         e["bot"] = json!(true);
-        assert!(v().event(e.clone(), Dialect::Browser).is_err(), "clients cannot set ip");
+        assert!(
+            v().event(e.clone(), Dialect::Browser).is_err(),
+            "clients cannot set ip"
+        );
         assert!(v().event(e.clone(), Dialect::Server).is_err());
         let ev = v().event(e, Dialect::Job).expect("valid in a job");
         assert_eq!(ev.ip.as_deref(), Some("203.0.113.9"));
         assert!(ev.bot);
         let mut e = ok();
         e["bot"] = json!(true);
-        assert!(!v().event(e, Dialect::Browser).expect("valid").bot, "a client cannot mark itself");
+        assert!(
+            !v().event(e, Dialect::Browser).expect("valid").bot,
+            "a client cannot mark itself"
+        );
     }
 
     #[test]
@@ -580,6 +685,8 @@ mod tests {
     fn bots_are_recognised_by_user_agent() {
         assert!(is_bot_user_agent("Mozilla/5.0 (compatible; Googlebot/2.1)"));
         assert!(is_bot_user_agent("curl/8.1"));
-        assert!(!is_bot_user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36"));
+        assert!(!is_bot_user_agent(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36"
+        ));
     }
 }

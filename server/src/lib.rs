@@ -10,12 +10,14 @@
 //! - [`storage`]: Postgres connections and the SQL for writes and tenant records.
 //! - [`live`]: Redis pub/sub live feed (publisher and per-process fan-out hub).
 //! - [`auth`]: JWT and passwords, roles and project scoping.
+//! - [`analytics`]: the read-side queries (rollups first, raw rows for drill-down).
 //! - [`graphql`]: the GraphQL schema and transport.
 //! - [`telemetry`]: tracing and Prometheus metrics.
 //! - [`loadgen`]: the load generator behind `sightline loadgen` and the benchmark; [`bench`]: the
 //!   benchmark with its physical references (`sightline bench`).
 //! - [`app`]: startup and lifecycle; [`cli`]: the command line; [`demo`]: the demo site server.
 
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod bench;

@@ -68,12 +68,21 @@ fn host_of(url: &str) -> Option<&str> {
     if let Some(v6) = host_port.strip_prefix('[') {
         return v6.split(']').next();
     }
-    Some(host_port.rsplit_once(':').map(|(h, _)| h).unwrap_or(host_port))
+    Some(
+        host_port
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(host_port),
+    )
 }
 
 pub fn is_loopback_url(url: &str) -> Result<bool, LoadgenError> {
     let host = host_of(url).ok_or_else(|| LoadgenError::BadUrl(url.to_string()))?;
-    Ok(host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false))
+    Ok(host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false))
 }
 
 /// One generated visitor event in the tracker's shape.
@@ -86,7 +95,10 @@ pub fn synthetic_event(rng: &mut SmallRng, users: u32, paths: u32, now_ms: i64) 
         ("page.view", json!({}))
     } else if roll < 85 {
         let b = rng.gen_range(0..12);
-        ("element.click", json!({"tag": "button", "selector": format!("main > button.cta-{b}"), "text": format!("Action {b}"), "x": rng.gen_range(0..1000), "y": rng.gen_range(0..1000), "vw": 1280}))
+        (
+            "element.click",
+            json!({"tag": "button", "selector": format!("main > button.cta-{b}"), "text": format!("Action {b}"), "x": rng.gen_range(0..1000), "y": rng.gen_range(0..1000), "vw": 1280}),
+        )
     } else {
         let depth = [25, 50, 75, 100][rng.gen_range(0..4)];
         ("page.scroll", json!({ "depth": depth }))
@@ -108,7 +120,10 @@ pub fn synthetic_event(rng: &mut SmallRng, users: u32, paths: u32, now_ms: i64) 
     e
 }
 
-pub async fn run(cfg: LoadgenConfig, stop: CancellationToken) -> Result<LoadgenReport, LoadgenError> {
+pub async fn run(
+    cfg: LoadgenConfig,
+    stop: CancellationToken,
+) -> Result<LoadgenReport, LoadgenError> {
     if !cfg.allow_remote && !is_loopback_url(&cfg.url)? {
         return Err(LoadgenError::NotLoopback(cfg.url.clone()));
     }
@@ -129,42 +144,66 @@ pub async fn run(cfg: LoadgenConfig, stop: CancellationToken) -> Result<LoadgenR
         .map(|r| Duration::from_secs_f64(cfg.batch as f64 * concurrency as f64 / r.max(1) as f64));
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..concurrency {
-        let (client, endpoint, cfg, stop, remaining, done) =
-            (client.clone(), endpoint.clone(), cfg.clone(), stop.clone(), remaining.clone(), done.clone());
+        let (client, endpoint, cfg, stop, remaining, done) = (
+            client.clone(),
+            endpoint.clone(),
+            cfg.clone(),
+            stop.clone(),
+            remaining.clone(),
+            done.clone(),
+        );
         tasks.spawn(async move {
             let mut rng = SmallRng::seed_from_u64(cfg.seed.wrapping_add(worker as u64 * 7919));
             let mut report = LoadgenReport::default();
             let mut latencies: Vec<u32> = Vec::new();
             let mut next = Instant::now();
             loop {
-                if stop.is_cancelled() || done.load(Ordering::Relaxed) || Instant::now() >= deadline {
+                if stop.is_cancelled() || done.load(Ordering::Relaxed) || Instant::now() >= deadline
+                {
                     break;
                 }
                 // Claim this batch's share of the event budget.
                 let want = cfg.batch as u64;
-                let got = remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| Some(r.saturating_sub(want))).unwrap_or(0).min(want);
+                let got = remaining
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                        Some(r.saturating_sub(want))
+                    })
+                    .unwrap_or(0)
+                    .min(want);
                 if got == 0 {
                     done.store(true, Ordering::Relaxed);
                     break;
                 }
                 let now_ms = crate::queue::now_ms();
-                let events: Vec<Value> = (0..got).map(|_| synthetic_event(&mut rng, cfg.users, cfg.paths, now_ms)).collect();
+                let events: Vec<Value> = (0..got)
+                    .map(|_| synthetic_event(&mut rng, cfg.users, cfg.paths, now_ms))
+                    .collect();
                 let body = json!({"key": cfg.key, "events": events}).to_string();
                 // Resend the same batch until it is accepted (or we give up well after the end).
                 let give_up = deadline + Duration::from_secs(60);
                 loop {
                     let t = Instant::now();
-                    let r = client.post(&endpoint).header("content-type", "text/plain").body(body.clone()).send().await;
+                    let r = client
+                        .post(&endpoint)
+                        .header("content-type", "text/plain")
+                        .body(body.clone())
+                        .send()
+                        .await;
                     report.requests += 1;
                     match r {
                         Ok(resp) if resp.status().as_u16() == 202 => {
                             latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
                             let v: Value = resp.json().await.unwrap_or_default();
                             report.accepted_events += v["accepted"].as_u64().unwrap_or(0);
-                            report.rejected_events += v["rejected"].as_array().map(|a| a.len() as u64).unwrap_or(0);
+                            report.rejected_events += v["rejected"]
+                                .as_array()
+                                .map(|a| a.len() as u64)
+                                .unwrap_or(0);
                             break;
                         }
-                        Ok(resp) if matches!(resp.status().as_u16(), 429 | 503 | 502 | 504 | 500) => {
+                        Ok(resp)
+                            if matches!(resp.status().as_u16(), 429 | 503 | 502 | 504 | 500) =>
+                        {
                             let wait = resp
                                 .headers()
                                 .get("retry-after")

@@ -46,22 +46,42 @@ impl JwtKeys {
                 DecodingKey::from_secret(secret.expose().as_bytes()),
                 Some(EncodingKey::from_secret(secret.expose().as_bytes())),
             ),
-            KeyConfig::Rs256 { public_pem, private_pem } => (
+            KeyConfig::Rs256 {
+                public_pem,
+                private_pem,
+            } => (
                 Algorithm::RS256,
                 DecodingKey::from_rsa_pem(public_pem).map_err(|e| e.to_string())?,
                 match private_pem {
-                    Some(p) => Some(EncodingKey::from_rsa_pem(p.expose().as_bytes()).map_err(|e| e.to_string())?),
+                    Some(p) => Some(
+                        EncodingKey::from_rsa_pem(p.expose().as_bytes())
+                            .map_err(|e| e.to_string())?,
+                    ),
                     None => None,
                 },
             ),
         };
-        Ok(Self { algorithm, decoding, encoding, settings: settings.clone() })
+        Ok(Self {
+            algorithm,
+            decoding,
+            encoding,
+            settings: settings.clone(),
+        })
     }
 
     /// Issues a token for `subject` with `role` over `projects` (`None`: all).
-    pub fn issue(&self, subject: &str, role: Role, projects: Option<&[Uuid]>, ttl: Option<std::time::Duration>) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        subject: &str,
+        role: Role,
+        projects: Option<&[Uuid]>,
+        ttl: Option<std::time::Duration>,
+    ) -> Result<String, TokenError> {
         let key = self.encoding.as_ref().ok_or(TokenError::CannotIssue)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
         let claims = Claims {
             sub: subject.to_string(),
             role: role.as_str().to_string(),
@@ -74,7 +94,8 @@ impl JwtKeys {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
         };
-        encode(&Header::new(self.algorithm), &claims, key).map_err(|e| TokenError::Invalid(e.to_string()))
+        encode(&Header::new(self.algorithm), &claims, key)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
@@ -83,23 +104,34 @@ impl JwtKeys {
         validation.set_audience(&[&self.settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        let data = decode::<Claims>(token, &self.decoding, &validation).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let data = decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let c = data.claims;
         let role: Role = c.role.parse().map_err(TokenError::Invalid)?;
         let projects = if c.projects.iter().any(|p| p == "*") {
             if role != Role::Admin {
-                return Err(TokenError::Invalid("only admin tokens may hold all projects".into()));
+                return Err(TokenError::Invalid(
+                    "only admin tokens may hold all projects".into(),
+                ));
             }
             None
         } else {
             Some(
                 c.projects
                     .iter()
-                    .map(|p| Uuid::parse_str(p).map_err(|_| TokenError::Invalid(format!("project {p:?} is not a UUID"))))
+                    .map(|p| {
+                        Uuid::parse_str(p).map_err(|_| {
+                            TokenError::Invalid(format!("project {p:?} is not a UUID"))
+                        })
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
             )
         };
-        Ok(Principal { subject: c.sub, role, projects })
+        Ok(Principal {
+            subject: c.sub,
+            role,
+            projects,
+        })
     }
 }
 
@@ -123,7 +155,9 @@ mod tests {
     fn issued_tokens_verify_with_their_claims() {
         let k = keys("0123456789abcdef0123456789abcdef");
         let p = Uuid::new_v4();
-        let t = k.issue("alice", Role::Analyst, Some(&[p]), None).expect("issue");
+        let t = k
+            .issue("alice", Role::Analyst, Some(&[p]), None)
+            .expect("issue");
         let who = k.verify(&t).expect("verify");
         assert_eq!(who.role, Role::Analyst);
         assert_eq!(who.projects, Some(vec![p]));
@@ -135,7 +169,10 @@ mod tests {
         let b = keys("fedcba9876543210fedcba9876543210");
         let t = a.issue("x", Role::Admin, None, None).expect("issue");
         assert!(b.verify(&t).is_err());
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
         let claims = Claims {
             sub: "x".into(),
             role: "admin".into(),
@@ -145,12 +182,22 @@ mod tests {
             iss: "sightline".into(),
             aud: "sightline".into(),
         };
-        let expired = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef")).expect("encode");
+        let expired = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .expect("encode");
         assert!(a.verify(&expired).is_err(), "expired token must be refused");
         let mut wrong_aud = claims.clone();
         wrong_aud.exp = now + 60;
         wrong_aud.aud = "someone-else".into();
-        let t = encode(&Header::new(Algorithm::HS256), &wrong_aud, &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef")).expect("encode");
+        let t = encode(
+            &Header::new(Algorithm::HS256),
+            &wrong_aud,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .expect("encode");
         assert!(a.verify(&t).is_err(), "foreign audience must be refused");
         // An unsigned ("none") token never verifies.
         let none = format!("{}.{}.", "eyJhbGciOiJub25lIn0", "eyJzdWIiOiJ4In0");

@@ -39,7 +39,9 @@ impl std::str::FromStr for Role {
             "analyst" => Ok(Role::Analyst),
             "viewer" => Ok(Role::Viewer),
             "service" => Ok(Role::Service),
-            other => Err(format!("unknown role {other:?}: expected admin, analyst, viewer or service")),
+            other => Err(format!(
+                "unknown role {other:?}: expected admin, analyst, viewer or service"
+            )),
         }
     }
 }

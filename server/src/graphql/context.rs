@@ -19,7 +19,10 @@ impl Caller {
     pub fn from_authorization(state: &AppState, header: Option<&str>) -> Self {
         match header.map(str::trim) {
             None | Some("") => Caller::Anonymous,
-            Some(h) => match h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+            Some(h) => match h
+                .strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+            {
                 None => Caller::Invalid("Authorization must be `Bearer <token>`".into()),
                 Some(token) => match state.jwt.verify(token.trim()) {
                     Ok(p) => Caller::Authenticated(p),
@@ -38,12 +41,18 @@ pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
     match ctx.data_opt::<Caller>() {
         Some(Caller::Authenticated(p)) => Ok(p),
         Some(Caller::Invalid(why)) => Err(ApiError::Unauthenticated(why.clone())),
-        _ => Err(ApiError::Unauthenticated("send Authorization: Bearer <token>".into())),
+        _ => Err(ApiError::Unauthenticated(
+            "send Authorization: Bearer <token>".into(),
+        )),
     }
 }
 
 /// The caller, checked for at least `min` on `project`.
-pub fn authorize<'a>(ctx: &Context<'a>, min: Role, project: Option<Uuid>) -> Result<&'a Principal, ApiError> {
+pub fn authorize<'a>(
+    ctx: &Context<'a>,
+    min: Role,
+    project: Option<Uuid>,
+) -> Result<&'a Principal, ApiError> {
     let p = principal(ctx)?;
     p.require(min, project)?;
     Ok(p)

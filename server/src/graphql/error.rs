@@ -63,7 +63,9 @@ impl From<crate::auth::Denied> for ApiError {
     fn from(d: crate::auth::Denied) -> Self {
         match d {
             crate::auth::Denied::Role => ApiError::Forbidden("your role may not do this".into()),
-            crate::auth::Denied::Project => ApiError::Forbidden("this project is not one of yours".into()),
+            crate::auth::Denied::Project => {
+                ApiError::Forbidden("this project is not one of yours".into())
+            }
         }
     }
 }

@@ -1,19 +1,33 @@
-//! Query root.
+//! Query root: identity, projects and the analytics queries. Every resolver authorizes the caller
+//! for the project first (role and project scope), then calls `analytics` or `storage`.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::context::{authorize, principal, state};
 use super::error::{ApiError, ApiResult};
-use super::types::{Me, Project};
+use super::types::*;
+use crate::analytics::{self, behaviour, counts, people, Range};
 use crate::auth::Role;
-use crate::storage::{events, projects};
+use crate::storage::{accounts, events, projects};
 
 #[derive(Default)]
 pub struct QueryRoot;
 
 pub fn parse_id(id: &ID, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id.as_str()).map_err(|_| ApiError::BadInput(format!("{what} must be a UUID")))
+}
+
+/// Parses the project id and checks the caller may read it at `min` or above.
+fn project_for(ctx: &Context<'_>, project_id: &ID, min: Role) -> Result<Uuid, ApiError> {
+    let project = parse_id(project_id, "projectId")?;
+    authorize(ctx, min, Some(project))?;
+    Ok(project)
+}
+
+fn range_of(r: &TimeRange) -> Result<Range, ApiError> {
+    Ok(Range::new(r.from, r.to, r.time_zone.as_deref())?)
 }
 
 #[Object]
@@ -27,14 +41,446 @@ impl QueryRoot {
     /// Projects the caller may see.
     async fn projects(&self, ctx: &Context<'_>) -> ApiResult<Vec<Project>> {
         let p = authorize(ctx, Role::Viewer, None)?;
-        let list = projects::list(&state(ctx).db, p.projects.as_deref()).await.map_err(ApiError::from)?;
+        let list = projects::list(&state(ctx).db, p.projects.as_deref())
+            .await
+            .map_err(ApiError::from)?;
         Ok(list.into_iter().map(Project::from).collect())
     }
 
     /// Number of stored events of a project (all time).
     async fn event_count(&self, ctx: &Context<'_>, project_id: ID) -> ApiResult<i64> {
-        let project = parse_id(&project_id, "projectId")?;
-        authorize(ctx, Role::Viewer, Some(project))?;
-        Ok(events::count(&state(ctx).db, project).await.map_err(ApiError::from)?)
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        Ok(events::count(&state(ctx).db, project)
+            .await
+            .map_err(ApiError::from)?)
+    }
+
+    /// Headline numbers for a range.
+    async fn overview(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        filter: Option<EventFilter>,
+    ) -> ApiResult<Overview> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let o = counts::overview(&state(ctx).db, project, &range_of(&range)?, &filter.into())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(o.into())
+    }
+
+    /// A metric per bucket (zeros included), buckets cut in the range's time zone.
+    async fn timeseries(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        #[graphql(default_with = "Metric::Events")] metric: Metric,
+        #[graphql(default_with = "Interval::Hour")] interval: Interval,
+        filter: Option<EventFilter>,
+    ) -> ApiResult<Vec<Point>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let rows = counts::timeseries(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            &filter.into(),
+            metric.into(),
+            interval.into(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, value)| Point { t, value })
+            .collect())
+    }
+
+    /// Distinct active users on the UTC day of `at` (default now), the 7 and the 30 days to it.
+    async fn active_users(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        at: Option<DateTime<Utc>>,
+        time_zone: Option<String>,
+    ) -> ApiResult<ActiveUsers> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        analytics::parse_tz(time_zone.as_deref()).map_err(ApiError::from)?;
+        let a = counts::active_users(&state(ctx).db, project, at.unwrap_or_else(Utc::now))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(ActiveUsers {
+            dau: a.dau,
+            wau: a.wau,
+            mau: a.mau,
+        })
+    }
+
+    /// Event counts grouped by a dimension, largest first.
+    async fn event_counts(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        group_by: GroupBy,
+        #[graphql(default = 10)] limit: i32,
+        filter: Option<EventFilter>,
+    ) -> ApiResult<Vec<KeyCount>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let rows = counts::grouped(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            &filter.into(),
+            group_by.into(),
+            limit.into(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(KeyCount::list(rows))
+    }
+
+    /// Most viewed pages (page views by path).
+    async fn top_pages(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        #[graphql(default = 10)] limit: i32,
+    ) -> ApiResult<Vec<KeyCount>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let filter = analytics::Filter {
+            event_type: Some("page.view".into()),
+            ..Default::default()
+        };
+        let rows = counts::grouped(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            &filter,
+            counts::GroupBy::Path,
+            limit.into(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(KeyCount::list(rows))
+    }
+
+    /// Most clicked elements (clicks by CSS selector).
+    async fn top_elements(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        #[graphql(default = 10)] limit: i32,
+    ) -> ApiResult<Vec<KeyCount>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let filter = analytics::Filter {
+            event_type: Some("element.click".into()),
+            ..Default::default()
+        };
+        let rows = counts::grouped(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            &filter,
+            counts::GroupBy::Element,
+            limit.into(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(KeyCount::list(rows))
+    }
+
+    /// Scroll depth per page, most viewed first.
+    async fn scroll_depth(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        path: Option<String>,
+        #[graphql(default = 20)] limit: i32,
+    ) -> ApiResult<Vec<ScrollDepth>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let rows = behaviour::scroll_depth(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            path.as_deref(),
+            limit.into(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(ScrollDepth::from).collect())
+    }
+
+    /// Users reaching each step in order, within `windowSeconds` of the first step.
+    async fn funnel(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        steps: Vec<FunnelStepInput>,
+        #[graphql(default = 86400)] window_seconds: i32,
+    ) -> ApiResult<Funnel> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let spec: Vec<behaviour::Step> = steps
+            .iter()
+            .map(|s| behaviour::Step {
+                event_type: s.event_type.trim().to_string(),
+                path: s.path.clone().filter(|p| !p.is_empty()),
+            })
+            .collect();
+        let users = behaviour::funnel(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            &spec,
+            Duration::seconds(window_seconds.into()),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let first = users.first().copied().unwrap_or(0);
+        Ok(Funnel {
+            steps: spec
+                .into_iter()
+                .zip(users)
+                .map(|(s, n)| FunnelStep {
+                    event_type: s.event_type,
+                    path: s.path,
+                    users: n,
+                    conversion: if first == 0 {
+                        0.0
+                    } else {
+                        n as f64 / first as f64
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// Cohorts by first-seen day or week, with how many came back in each later period.
+    async fn retention(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        #[graphql(default_with = "Period::Day")] period: Period,
+        #[graphql(default = 8)] periods: i32,
+    ) -> ApiResult<Vec<Cohort>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let p = match period {
+            Period::Day => behaviour::Period::Day,
+            Period::Week => behaviour::Period::Week,
+        };
+        let rows = behaviour::retention(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            p,
+            periods.max(1) as usize,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|c| Cohort {
+                start: behaviour::day_start(c.start),
+                size: c.size,
+                retained: c.retained,
+            })
+            .collect())
+    }
+
+    /// A tracked user's profile (by the site's own user id); null when unknown. Analyst and up.
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        id: String,
+    ) -> ApiResult<Option<TrackedUser>> {
+        let project = project_for(ctx, &project_id, Role::Analyst)?;
+        let u = people::user(&state(ctx).db, project, &id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(u.map(|u| TrackedUser {
+            project,
+            id: u.external_id,
+            email: u.email,
+            first_seen: u.first_seen,
+            last_seen: u.last_seen,
+            events: u.events,
+        }))
+    }
+
+    /// A community's stats (members list: analyst and up); null when unknown.
+    async fn community(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        id: String,
+    ) -> ApiResult<Option<Community>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let c = people::community(&state(ctx).db, project, &id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(c.map(|c| Community {
+            project,
+            id: c.external_id,
+            name: c.name,
+            created_at: c.created_at,
+            events: c.events,
+            members: c.members,
+            top_event_types: KeyCount::list(c.top_event_types),
+        }))
+    }
+
+    /// Raw events, newest first, cursor-paginated. Analyst and up.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        filter: Option<EventFilter>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<EventConnection> {
+        let project = project_for(ctx, &project_id, Role::Analyst)?;
+        if !(1..=people::MAX_PAGE as i32).contains(&first) {
+            return Err(ApiError::BadInput(format!(
+                "first must be between 1 and {}",
+                people::MAX_PAGE
+            ))
+            .into());
+        }
+        let after = after
+            .as_deref()
+            .map(people::Cursor::decode)
+            .transpose()
+            .map_err(ApiError::from)?;
+        let (rows, more) = people::events(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            &filter.into(),
+            first.into(),
+            after,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let edges: Vec<EventEdge> = rows
+            .into_iter()
+            .map(|e| EventEdge {
+                cursor: people::Cursor {
+                    occurred_at: e.occurred_at,
+                    event_id: e.event_id,
+                }
+                .encode(),
+                node: Event::from(e),
+            })
+            .collect();
+        let end_cursor = edges.last().map(|e| e.cursor.clone());
+        Ok(EventConnection {
+            edges,
+            page_info: PageInfo {
+                has_next_page: more,
+                end_cursor,
+            },
+        })
+    }
+
+    /// Jobs in the dead-letter queue (failed set), newest first. Admin.
+    async fn dead_letters(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] limit: i32,
+    ) -> ApiResult<Vec<DeadLetter>> {
+        authorize(ctx, Role::Admin, None)?;
+        let jobs = state(ctx)
+            .queue
+            .failed_jobs(limit.clamp(1, 500) as usize)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(jobs
+            .into_iter()
+            .map(|(id, reason, data, at)| DeadLetter {
+                id: ID(id),
+                reason,
+                failed_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
+                data,
+            })
+            .collect())
+    }
+
+    /// Dashboard and API accounts. Admin.
+    async fn accounts(&self, ctx: &Context<'_>) -> ApiResult<Vec<Account>> {
+        authorize(ctx, Role::Admin, None)?;
+        let list = accounts::list(&state(ctx).db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(list.into_iter().map(Account::from).collect())
+    }
+}
+
+/// A tracked person of a project.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct TrackedUser {
+    #[graphql(skip)]
+    pub project: Uuid,
+    /// The site's own user id.
+    pub id: String,
+    pub email: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub events: i64,
+}
+
+#[ComplexObject]
+impl TrackedUser {
+    /// The user's latest events, newest first.
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+    ) -> ApiResult<Vec<Event>> {
+        authorize(ctx, Role::Analyst, Some(self.project))?;
+        let rows = people::timeline(&state(ctx).db, self.project, &self.id, first.into())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(Event::from).collect())
+    }
+}
+
+/// A group within a project.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Community {
+    #[graphql(skip)]
+    pub project: Uuid,
+    pub id: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub events: i64,
+    /// Distinct users with events in the community.
+    pub members: i64,
+    pub top_event_types: Vec<KeyCount>,
+}
+
+#[ComplexObject]
+impl Community {
+    /// Member user ids, most active first. Analyst and up (user-level data).
+    async fn member_ids(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50)] first: i32,
+    ) -> ApiResult<Vec<String>> {
+        authorize(ctx, Role::Analyst, Some(self.project))?;
+        Ok(
+            people::community_members(&state(ctx).db, self.project, &self.id, first.into())
+                .await
+                .map_err(ApiError::from)?,
+        )
     }
 }

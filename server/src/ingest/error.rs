@@ -51,16 +51,23 @@ impl IngestError {
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
         let (status, retry_after) = match &self {
-            IngestError::Malformed(_) | IngestError::NothingValid(_) => (StatusCode::BAD_REQUEST, None),
+            IngestError::Malformed(_) | IngestError::NothingValid(_) => {
+                (StatusCode::BAD_REQUEST, None)
+            }
             IngestError::UnknownKey => (StatusCode::UNAUTHORIZED, None),
             IngestError::OriginRefused(_) => (StatusCode::FORBIDDEN, None),
-            IngestError::TooLarge(_) | IngestError::TooManyEvents { .. } => (StatusCode::PAYLOAD_TOO_LARGE, None),
+            IngestError::TooLarge(_) | IngestError::TooManyEvents { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, None)
+            }
             IngestError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
-            IngestError::RateLimited { retry_after_secs } => (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after_secs)),
+            IngestError::RateLimited { retry_after_secs } => {
+                (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after_secs))
+            }
             IngestError::QueueFull => (StatusCode::SERVICE_UNAVAILABLE, Some(2)),
             IngestError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, Some(1)),
         };
-        metrics::counter!(crate::telemetry::names::INGEST_REJECTED, "reason" => self.reason()).increment(1);
+        metrics::counter!(crate::telemetry::names::INGEST_REJECTED, "reason" => self.reason())
+            .increment(1);
         let mut body = json!({ "error": self.to_string(), "code": self.reason() });
         if let IngestError::NothingValid(rejected) = &self {
             body["rejected"] = json!(rejected);

@@ -32,7 +32,12 @@ pub enum KeyKind {
 }
 
 impl KeyCache {
-    pub async fn lookup(&self, db: &Db, kind: KeyKind, key: &str) -> Result<Option<Arc<ProjectInfo>>, StorageError> {
+    pub async fn lookup(
+        &self,
+        db: &Db,
+        kind: KeyKind,
+        key: &str,
+    ) -> Result<Option<Arc<ProjectInfo>>, StorageError> {
         let cache_key = match kind {
             KeyKind::Public => format!("p:{key}"),
             KeyKind::Secret => format!("s:{}", projects::hash_secret(key)),

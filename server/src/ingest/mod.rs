@@ -69,9 +69,7 @@ struct BrowserBatch {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum ServerBatch {
-    Wrapped {
-        events: Vec<Value>,
-    },
+    Wrapped { events: Vec<Value> },
     List(Vec<Value>),
 }
 
@@ -82,20 +80,28 @@ async fn preflight(headers: HeaderMap) -> Response {
     if let Some(origin) = headers.get(header::ORIGIN) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("content-type, content-encoding"),
     );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     resp
 }
 
 fn with_cors(mut resp: Response, origin: Option<&HeaderValue>) -> Response {
     if let Some(o) = origin {
-        resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
-        resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
+        resp.headers_mut()
+            .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
+        resp.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     resp
 }
@@ -111,7 +117,10 @@ async fn collect(
     let origin = headers.get(header::ORIGIN).cloned();
     let result = collect_inner(&state, peer, query, &headers, body).await;
     match result {
-        Ok(a) => with_cors((StatusCode::ACCEPTED, Json(a)).into_response(), origin.as_ref()),
+        Ok(a) => with_cors(
+            (StatusCode::ACCEPTED, Json(a)).into_response(),
+            origin.as_ref(),
+        ),
         // A refused origin gets no CORS grant: the page cannot even read why.
         Err(e @ IngestError::OriginRefused(_)) => e.into_response(),
         Err(e) => with_cors(e.into_response(), origin.as_ref()),
@@ -127,22 +136,42 @@ async fn collect_inner(
 ) -> Result<Accepted, IngestError> {
     let ip = client_ip(state, peer, headers);
     if !state.limits.allow_ip(ip) {
-        return Err(IngestError::RateLimited { retry_after_secs: 1 });
+        return Err(IngestError::RateLimited {
+            retry_after_secs: 1,
+        });
     }
     let body = read_body(state, headers, body).await?;
     let (key, events) = parse_browser_batch(&body)?;
-    let key = key.or(query.key).ok_or_else(|| IngestError::Malformed("missing project key (`key` in the body or ?key=)".into()))?;
+    let key = key.or(query.key).ok_or_else(|| {
+        IngestError::Malformed("missing project key (`key` in the body or ?key=)".into())
+    })?;
     let project = lookup(state, KeyKind::Public, &key).await?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         let origin = origin.to_ascii_lowercase();
-        if !project.allowed_origins.iter().any(|a| a == &origin || a == "*") {
+        if !project
+            .allowed_origins
+            .iter()
+            .any(|a| a == &origin || a == "*")
+        {
             metrics::counter!(names::INGEST_ORIGIN_REFUSED).increment(1);
             tracing::info!(%origin, project = %project.id, "beacon from an origin that is not allowed");
             return Err(IngestError::OriginRefused(origin));
         }
     }
-    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| crate::event::bounded(s, 512));
-    accept(state, &project, events, Dialect::Browser, Some(ip), ua, "collect").await
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| crate::event::bounded(s, 512));
+    accept(
+        state,
+        &project,
+        events,
+        Dialect::Browser,
+        Some(ip),
+        ua,
+        "collect",
+    )
+    .await
 }
 
 #[tracing::instrument(name = "track", skip_all)]
@@ -155,7 +184,9 @@ async fn track(
     let result = async {
         let ip = client_ip(&state, peer, &headers);
         if !state.limits.allow_ip(ip) {
-            return Err(IngestError::RateLimited { retry_after_secs: 1 });
+            return Err(IngestError::RateLimited {
+                retry_after_secs: 1,
+            });
         }
         let secret = headers
             .get(header::AUTHORIZATION)
@@ -167,7 +198,16 @@ async fn track(
         let body = read_body(&state, &headers, body).await?;
         let events = parse_server_batch(&body)?;
         let project = lookup(&state, KeyKind::Secret, secret).await?;
-        accept(&state, &project, events, Dialect::Server, None, None, "track").await
+        accept(
+            &state,
+            &project,
+            events,
+            Dialect::Server,
+            None,
+            None,
+            "track",
+        )
+        .await
     }
     .await;
     match result {
@@ -179,14 +219,18 @@ async fn track(
 /// Parses a browser batch body: `{"key": "...", "events": [...]}`. Pure: the fuzz target
 /// calls it directly.
 pub fn parse_browser_batch(body: &[u8]) -> Result<(Option<String>, Vec<Value>), IngestError> {
-    let batch: BrowserBatch = serde_json::from_slice(body).map_err(|e| IngestError::Malformed(format!("invalid batch: {e}")))?;
+    let batch: BrowserBatch = serde_json::from_slice(body)
+        .map_err(|e| IngestError::Malformed(format!("invalid batch: {e}")))?;
     Ok((batch.key, batch.events))
 }
 
 /// Parses a server-side batch body: `{"events": [...]}` or a bare array.
 pub fn parse_server_batch(body: &[u8]) -> Result<Vec<Value>, IngestError> {
-    let batch: ServerBatch = serde_json::from_slice(body)
-        .map_err(|e| IngestError::Malformed(format!("invalid batch: expected {{\"events\": [...]}} or a JSON array ({e})")))?;
+    let batch: ServerBatch = serde_json::from_slice(body).map_err(|e| {
+        IngestError::Malformed(format!(
+            "invalid batch: expected {{\"events\": [...]}} or a JSON array ({e})"
+        ))
+    })?;
     Ok(match batch {
         ServerBatch::Wrapped { events } | ServerBatch::List(events) => events,
     })
@@ -194,7 +238,11 @@ pub fn parse_server_batch(body: &[u8]) -> Result<Vec<Value>, IngestError> {
 
 /// Splits events into valid ones (with their index in the batch) and listed rejections.
 /// Pure (no limits, no I/O).
-pub fn validate_events(validator: &Validator, events: Vec<Value>, dialect: Dialect) -> (Vec<(usize, Event)>, Vec<Rejection>) {
+pub fn validate_events(
+    validator: &Validator,
+    events: Vec<Value>,
+    dialect: Dialect,
+) -> (Vec<(usize, Event)>, Vec<Rejection>) {
     let mut valid = Vec::with_capacity(events.len());
     let mut rejected = Vec::new();
     for (index, value) in events.into_iter().enumerate() {
@@ -219,13 +267,18 @@ pub async fn accept(
 ) -> Result<Accepted, IngestError> {
     let max = state.settings.ingest.max_events;
     if events.len() > max {
-        return Err(IngestError::TooManyEvents { got: events.len(), max });
+        return Err(IngestError::TooManyEvents {
+            got: events.len(),
+            max,
+        });
     }
     if events.is_empty() {
         return Err(IngestError::Malformed("batch has no events".into()));
     }
     if !state.limits.allow_project_events(project.id, events.len()) {
-        return Err(IngestError::RateLimited { retry_after_secs: 1 });
+        return Err(IngestError::RateLimited {
+            retry_after_secs: 1,
+        });
     }
     let now = now_ms();
     let validator = Validator::new(now, &state.settings.ingest);
@@ -236,7 +289,10 @@ pub async fn accept(
         if let Some(anon) = ev.anonymous_id.as_deref() {
             if !state.limits.allow_anonymous(project.id, anon) {
                 metrics::counter!(names::INGEST_SPAM_DROPPED).increment(1);
-                rejected.push(Rejection { index, reason: "spam: too many events from this anonymous id".into() });
+                rejected.push(Rejection {
+                    index,
+                    reason: "spam: too many events from this anonymous id".into(),
+                });
                 continue;
             }
         }
@@ -267,14 +323,20 @@ pub async fn accept(
             return Err(IngestError::Unavailable);
         }
     }
-    metrics::counter!(names::INGEST_EVENTS_ACCEPTED, "endpoint" => endpoint).increment(accepted as u64);
+    metrics::counter!(names::INGEST_EVENTS_ACCEPTED, "endpoint" => endpoint)
+        .increment(accepted as u64);
     if !rejected.is_empty() {
-        metrics::counter!(names::INGEST_REJECTED, "reason" => "invalid_event").increment(rejected.len() as u64);
+        metrics::counter!(names::INGEST_REJECTED, "reason" => "invalid_event")
+            .increment(rejected.len() as u64);
     }
     Ok(Accepted { accepted, rejected })
 }
 
-async fn lookup(state: &AppState, kind: KeyKind, key: &str) -> Result<Arc<ProjectInfo>, IngestError> {
+async fn lookup(
+    state: &AppState,
+    kind: KeyKind,
+    key: &str,
+) -> Result<Arc<ProjectInfo>, IngestError> {
     if key.len() > 128 {
         return Err(IngestError::UnknownKey);
     }
@@ -303,7 +365,11 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr 
 }
 
 /// The request body, decompressed when gzip, bounded either way.
-async fn read_body(state: &AppState, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, IngestError> {
+async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, IngestError> {
     let max = state.settings.ingest.max_body_bytes;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -315,13 +381,24 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Result<Bytes, By
     if body.len() > max {
         return Err(IngestError::TooLarge(max));
     }
-    if let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if !matches!(mime.as_str(), "application/json" | "text/plain" | "") {
             return Err(IngestError::UnsupportedMediaType(mime));
         }
     }
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_ascii_lowercase());
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_ascii_lowercase());
     match encoding.as_deref() {
         None | Some("identity") => Ok(body),
         Some("gzip") => {
@@ -334,7 +411,9 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Result<Bytes, By
                     .map_err(|_| IngestError::Unavailable)?
             }
         }
-        Some(other) => Err(IngestError::Malformed(format!("unsupported content-encoding {other:?}: send gzip or none"))),
+        Some(other) => Err(IngestError::Malformed(format!(
+            "unsupported content-encoding {other:?}: send gzip or none"
+        ))),
     }
 }
 

@@ -81,7 +81,11 @@ impl LiveHub {
     /// Projects nobody in this process listens to any more: forgotten, to be unsubscribed.
     fn sweep(&self) -> Vec<Uuid> {
         let mut map = self.senders();
-        let idle: Vec<Uuid> = map.iter().filter(|(_, tx)| tx.receiver_count() == 0).map(|(p, _)| *p).collect();
+        let idle: Vec<Uuid> = map
+            .iter()
+            .filter(|(_, tx)| tx.receiver_count() == 0)
+            .map(|(p, _)| *p)
+            .collect();
         for p in &idle {
             map.remove(p);
         }
@@ -90,7 +94,13 @@ impl LiveHub {
 
     /// Listens on Redis until `shutdown`, reconnecting (and resubscribing) after errors.
     pub async fn run(self, redis_url: String, shutdown: CancellationToken) {
-        let Some(mut control) = self.inner.control_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+        let Some(mut control) = self
+            .inner
+            .control_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
             return;
         };
         loop {

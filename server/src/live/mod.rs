@@ -44,7 +44,10 @@ pub struct LivePublisher {
 
 impl LivePublisher {
     pub fn new(conn: RedisConn) -> Self {
-        Self { conn, listeners: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            conn,
+            listeners: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// A cheap, synchronous guess from the cache: `false` only when Redis said, within the last
@@ -54,7 +57,12 @@ impl LivePublisher {
             return true;
         }
         let now = crate::queue::now_ms();
-        match self.listeners.lock().unwrap_or_else(|p| p.into_inner()).get(&project_id) {
+        match self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&project_id)
+        {
             Some((at, n)) if now - at < LISTENER_CHECK => *n > 0,
             _ => true,
         }
@@ -66,15 +74,27 @@ impl LivePublisher {
             return true;
         }
         let now = crate::queue::now_ms();
-        if let Some((at, n)) = self.listeners.lock().unwrap_or_else(|p| p.into_inner()).get(&project_id) {
+        if let Some((at, n)) = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&project_id)
+        {
             if now - at < LISTENER_CHECK {
                 return *n > 0;
             }
         }
         let mut conn = self.conn.clone();
-        let reply: Result<(String, i64), _> = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel(project_id)).query_async(&mut conn).await;
+        let reply: Result<(String, i64), _> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel(project_id))
+            .query_async(&mut conn)
+            .await;
         let n = reply.map(|(_, n)| n).unwrap_or(1);
-        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).insert(project_id, (now, n));
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(project_id, (now, n));
         n > 0
     }
 
@@ -82,12 +102,18 @@ impl LivePublisher {
         if !self.anyone_listening(project_id).await {
             return;
         }
-        let payload = match serde_json::to_string(&serde_json::json!({ "project_id": project_id, "events": events })) {
+        let payload = match serde_json::to_string(
+            &serde_json::json!({ "project_id": project_id, "events": events }),
+        ) {
             Ok(p) => p,
             Err(_) => return,
         };
         let mut conn = self.conn.clone();
-        let r: Result<i64, _> = redis::cmd("PUBLISH").arg(channel(project_id)).arg(payload).query_async(&mut conn).await;
+        let r: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(channel(project_id))
+            .arg(payload)
+            .query_async(&mut conn)
+            .await;
         if let Err(e) = r {
             // The events are stored; a missed live message is only a missed live message.
             tracing::warn!(error = %e, "live publish failed");

@@ -14,7 +14,11 @@ pub enum RedisConn {
 
 impl RedisConn {
     pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
-        let urls: Vec<&str> = url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+        let urls: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
         if urls.len() > 1 {
             let client = redis::cluster::ClusterClient::new(urls)?;
             return Ok(Self::Cluster(client.get_async_connection().await?));
@@ -26,7 +30,9 @@ impl RedisConn {
             .set_number_of_retries(2)
             .set_max_delay(500)
             .set_connection_timeout(std::time::Duration::from_secs(2));
-        Ok(Self::Single(ConnectionManager::new_with_config(client, config).await?))
+        Ok(Self::Single(
+            ConnectionManager::new_with_config(client, config).await?,
+        ))
     }
 
     /// The first URL of the list: the node a pub/sub subscriber connects to.
@@ -43,7 +49,12 @@ impl ConnectionLike for RedisConn {
         }
     }
 
-    fn req_packed_commands<'a>(&'a mut self, cmd: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(c) => c.req_packed_commands(cmd, offset, count),
             Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),

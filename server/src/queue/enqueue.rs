@@ -51,7 +51,10 @@ impl Enqueuer {
     /// Queues one request's events; resolves once Redis holds them.
     pub async fn enqueue(&self, submission: Submission) -> Result<(), QueueError> {
         let (reply_tx, reply_rx) = oneshot::channel();
-        self.tx.send((submission, reply_tx)).await.map_err(|_| QueueError::Closed)?;
+        self.tx
+            .send((submission, reply_tx))
+            .await
+            .map_err(|_| QueueError::Closed)?;
         reply_rx.await.map_err(|_| QueueError::Closed)?
     }
 }
@@ -75,7 +78,8 @@ async fn run(queue: Queue, mut rx: mpsc::Receiver<(Submission, Reply)>) {
             let (submissions, replies): (Vec<Submission>, Vec<Reply>) = group.into_iter().unzip();
             let requests = submissions.len();
             let jobs = merge(submissions);
-            metrics::histogram!(crate::telemetry::names::ENQUEUE_GROUP_SIZE).record(requests as f64);
+            metrics::histogram!(crate::telemetry::names::ENQUEUE_GROUP_SIZE)
+                .record(requests as f64);
             let result = match jobs {
                 Ok(jobs) => queue.add_many(&jobs).await.map(|_| ()),
                 Err(e) => Err(e),
@@ -83,8 +87,14 @@ async fn run(queue: Queue, mut rx: mpsc::Receiver<(Submission, Reply)>) {
             for r in replies {
                 let _ = r.send(match &result {
                     Ok(()) => Ok(()),
-                    Err(QueueError::Full { waiting }) => Err(QueueError::Full { waiting: *waiting }),
-                    Err(e) => Err(QueueError::Redis(redis::RedisError::from((redis::ErrorKind::IoError, "enqueue failed", e.to_string())))),
+                    Err(QueueError::Full { waiting }) => {
+                        Err(QueueError::Full { waiting: *waiting })
+                    }
+                    Err(e) => Err(QueueError::Redis(redis::RedisError::from((
+                        redis::ErrorKind::IoError,
+                        "enqueue failed",
+                        e.to_string(),
+                    )))),
                 });
             }
             drop(permit);
@@ -121,9 +131,19 @@ pub fn merge(submissions: Vec<Submission>) -> Result<Vec<String>, QueueError> {
 }
 
 fn job(project_id: Uuid, chunk: Vec<Submission>) -> Result<String, QueueError> {
-    let uniform = chunk.iter().all(|s| s.ip == chunk[0].ip && s.user_agent == chunk[0].user_agent);
-    let received_at = chunk.iter().map(|s| s.received_at).min().unwrap_or_default();
-    let (ip, user_agent) = if uniform { (chunk[0].ip.clone(), chunk[0].user_agent.clone()) } else { (None, None) };
+    let uniform = chunk
+        .iter()
+        .all(|s| s.ip == chunk[0].ip && s.user_agent == chunk[0].user_agent);
+    let received_at = chunk
+        .iter()
+        .map(|s| s.received_at)
+        .min()
+        .unwrap_or_default();
+    let (ip, user_agent) = if uniform {
+        (chunk[0].ip.clone(), chunk[0].user_agent.clone())
+    } else {
+        (None, None)
+    };
     let mut events = Vec::with_capacity(chunk.iter().map(|s| s.events.len()).sum());
     for s in chunk {
         for mut e in s.events {
@@ -134,8 +154,20 @@ fn job(project_id: Uuid, chunk: Vec<Submission>) -> Result<String, QueueError> {
             events.push(e);
         }
     }
-    let data = JobData { project_id, received_at, ip, user_agent, events };
-    serde_json::to_string(&data).map_err(|e| QueueError::Redis(redis::RedisError::from((redis::ErrorKind::TypeError, "job encoding", e.to_string()))))
+    let data = JobData {
+        project_id,
+        received_at,
+        ip,
+        user_agent,
+        events,
+    };
+    serde_json::to_string(&data).map_err(|e| {
+        QueueError::Redis(redis::RedisError::from((
+            redis::ErrorKind::TypeError,
+            "job encoding",
+            e.to_string(),
+        )))
+    })
 }
 
 #[cfg(test)]
@@ -163,7 +195,13 @@ mod tests {
                 user_agent: None,
             })
             .collect();
-        Submission { project_id: project, received_at: 10, ip: Some(ip.into()), user_agent: Some("UA".into()), events }
+        Submission {
+            project_id: project,
+            received_at: 10,
+            ip: Some(ip.into()),
+            user_agent: Some("UA".into()),
+            events,
+        }
     }
 
     #[test]
@@ -180,13 +218,26 @@ mod tests {
     #[test]
     fn concurrent_requests_merge_per_project_with_per_event_context() {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let jobs = merge(vec![sub(a, "1.1.1.1", 2), sub(b, "3.3.3.3", 1), sub(a, "2.2.2.2", 3)]).expect("merge");
+        let jobs = merge(vec![
+            sub(a, "1.1.1.1", 2),
+            sub(b, "3.3.3.3", 1),
+            sub(a, "2.2.2.2", 3),
+        ])
+        .expect("merge");
         assert_eq!(jobs.len(), 2);
         let ja: serde_json::Value = serde_json::from_str(&jobs[0]).expect("json");
         assert_eq!(ja["project_id"], a.to_string());
         assert!(ja.get("ip").is_none(), "mixed senders: no job-level ip");
-        let ips: Vec<&str> = ja["events"].as_array().expect("events").iter().map(|e| e["ip"].as_str().unwrap_or("")).collect();
-        assert_eq!(ips, vec!["1.1.1.1", "1.1.1.1", "2.2.2.2", "2.2.2.2", "2.2.2.2"]);
+        let ips: Vec<&str> = ja["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["ip"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            ips,
+            vec!["1.1.1.1", "1.1.1.1", "2.2.2.2", "2.2.2.2", "2.2.2.2"]
+        );
     }
 
     #[test]

@@ -151,7 +151,11 @@ impl Queue {
         for k in ["wait", "paused", "meta", "id", "events", "marker"] {
             inv.key(self.key(k));
         }
-        inv.arg(&self.base).arg(now_ms()).arg(self.max_waiting).arg(JOB_NAME).arg(&self.default_opts);
+        inv.arg(&self.base)
+            .arg(now_ms())
+            .arg(self.max_waiting)
+            .arg(JOB_NAME)
+            .arg(&self.default_opts);
         for d in data {
             inv.arg(d.as_str());
         }
@@ -159,19 +163,34 @@ impl Queue {
         let reply: redis::Value = inv.invoke_async(&mut conn).await?;
         let items: Vec<redis::Value> = redis::from_redis_value(&reply)?;
         if let Some(redis::Value::Int(-1)) = items.first() {
-            let waiting = items.get(1).and_then(|v| redis::from_redis_value::<i64>(v).ok()).unwrap_or(0);
+            let waiting = items
+                .get(1)
+                .and_then(|v| redis::from_redis_value::<i64>(v).ok())
+                .unwrap_or(0);
             return Err(QueueError::Full { waiting });
         }
-        Ok(items.iter().filter_map(|v| redis::from_redis_value::<String>(v).ok()).collect())
+        Ok(items
+            .iter()
+            .filter_map(|v| redis::from_redis_value::<String>(v).ok())
+            .collect())
     }
 
     /// Claims up to `max` jobs under `token`'s lock.
-    pub async fn claim(&self, token: &str, lock: Duration, max: usize) -> Result<Vec<ClaimedJob>, QueueError> {
+    pub async fn claim(
+        &self,
+        token: &str,
+        lock: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>, QueueError> {
         let mut inv = self.scripts.claim.prepare_invoke();
         for k in ["wait", "active", "delayed", "events", "marker", "meta"] {
             inv.key(self.key(k));
         }
-        inv.arg(&self.base).arg(now_ms()).arg(token).arg(lock.as_millis() as u64).arg(max);
+        inv.arg(&self.base)
+            .arg(now_ms())
+            .arg(token)
+            .arg(lock.as_millis() as u64)
+            .arg(max);
         let mut conn = self.conn.clone();
         let flat: Vec<String> = inv.invoke_async(&mut conn).await?;
         Ok(flat
@@ -184,7 +203,12 @@ impl Queue {
             .collect())
     }
 
-    pub async fn complete(&self, token: &str, ids: &[String], keep: u64) -> Result<u64, QueueError> {
+    pub async fn complete(
+        &self,
+        token: &str,
+        ids: &[String],
+        keep: u64,
+    ) -> Result<u64, QueueError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -192,7 +216,10 @@ impl Queue {
         for k in ["active", "completed", "events"] {
             inv.key(self.key(k));
         }
-        inv.arg(&self.base).arg(now_ms()).arg(token).arg(keep as i64);
+        inv.arg(&self.base)
+            .arg(now_ms())
+            .arg(token)
+            .arg(keep as i64);
         for id in ids {
             inv.arg(id.as_str());
         }
@@ -232,17 +259,36 @@ impl Queue {
     }
 
     /// Moves jobs whose worker died (lock expired) back to wait. Returns their ids.
-    pub async fn recover_stalled(&self, interval: Duration, max_stalls: u32) -> Result<Vec<String>, QueueError> {
+    pub async fn recover_stalled(
+        &self,
+        interval: Duration,
+        max_stalls: u32,
+    ) -> Result<Vec<String>, QueueError> {
         let mut inv = self.scripts.stalled.prepare_invoke();
-        for k in ["active", "wait", "failed", "stalled-check", "events", "marker"] {
+        for k in [
+            "active",
+            "wait",
+            "failed",
+            "stalled-check",
+            "events",
+            "marker",
+        ] {
             inv.key(self.key(k));
         }
-        inv.arg(&self.base).arg(now_ms()).arg(interval.as_millis() as u64).arg(max_stalls);
+        inv.arg(&self.base)
+            .arg(now_ms())
+            .arg(interval.as_millis() as u64)
+            .arg(max_stalls);
         let mut conn = self.conn.clone();
         Ok(inv.invoke_async(&mut conn).await?)
     }
 
-    pub async fn extend_locks(&self, token: &str, ids: &[String], lock: Duration) -> Result<u64, QueueError> {
+    pub async fn extend_locks(
+        &self,
+        token: &str,
+        ids: &[String],
+        lock: Duration,
+    ) -> Result<u64, QueueError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -271,7 +317,11 @@ impl Queue {
     }
 
     /// Dead-letter retry: failed jobs (all, up to `max`, or the given ids) back to wait.
-    pub async fn retry_failed(&self, ids: &[String], max: usize) -> Result<Vec<String>, QueueError> {
+    pub async fn retry_failed(
+        &self,
+        ids: &[String],
+        max: usize,
+    ) -> Result<Vec<String>, QueueError> {
         let mut inv = self.scripts.requeue_failed.prepare_invoke();
         for k in ["failed", "wait", "events", "marker"] {
             inv.key(self.key(k));
@@ -297,7 +347,10 @@ impl Queue {
     }
 
     /// Failed jobs, newest first: (id, failedReason, data, finishedOn ms).
-    pub async fn failed_jobs(&self, limit: usize) -> Result<Vec<(String, String, String, i64)>, QueueError> {
+    pub async fn failed_jobs(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String, i64)>, QueueError> {
         let mut conn = self.conn.clone();
         let ids: Vec<String> = redis::cmd("ZREVRANGE")
             .arg(self.key("failed"))
@@ -307,14 +360,20 @@ impl Queue {
             .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let (reason, data, finished): (Option<String>, Option<String>, Option<i64>) = redis::cmd("HMGET")
-                .arg(self.key(&id))
-                .arg("failedReason")
-                .arg("data")
-                .arg("finishedOn")
-                .query_async(&mut conn)
-                .await?;
-            out.push((id, reason.unwrap_or_default(), data.unwrap_or_default(), finished.unwrap_or_default()));
+            let (reason, data, finished): (Option<String>, Option<String>, Option<i64>) =
+                redis::cmd("HMGET")
+                    .arg(self.key(&id))
+                    .arg("failedReason")
+                    .arg("data")
+                    .arg("finishedOn")
+                    .query_async(&mut conn)
+                    .await?;
+            out.push((
+                id,
+                reason.unwrap_or_default(),
+                data.unwrap_or_default(),
+                finished.unwrap_or_default(),
+            ));
         }
         Ok(out)
     }
@@ -327,14 +386,25 @@ impl Queue {
         pipe.cmd("ZCARD").arg(self.key("completed"));
         pipe.cmd("ZCARD").arg(self.key("failed"));
         let mut conn = self.conn.clone();
-        let (waiting, active, delayed, completed, failed): (u64, u64, u64, u64, u64) = pipe.query_async(&mut conn).await?;
-        Ok(JobCounts { waiting, active, delayed, completed, failed })
+        let (waiting, active, delayed, completed, failed): (u64, u64, u64, u64, u64) =
+            pipe.query_async(&mut conn).await?;
+        Ok(JobCounts {
+            waiting,
+            active,
+            delayed,
+            completed,
+            failed,
+        })
     }
 
     /// Blocks up to `timeout` for the marker a producer sets after adding jobs. Returns the
     /// marker's score (0 for "jobs waiting", a due time in ms for delayed jobs), or None.
     /// Uses `blocking`, a connection of its own: a blocking command would stall a shared one.
-    pub async fn wait_for_marker(&self, blocking: &mut RedisConn, timeout: Duration) -> Result<Option<f64>, QueueError> {
+    pub async fn wait_for_marker(
+        &self,
+        blocking: &mut RedisConn,
+        timeout: Duration,
+    ) -> Result<Option<f64>, QueueError> {
         let reply: Option<(String, String, f64)> = redis::cmd("BZPOPMIN")
             .arg(self.key("marker"))
             .arg(timeout.as_secs_f64())
@@ -354,7 +424,10 @@ impl Queue {
     pub async fn obliterate(&self) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
         let pattern = format!("{}*", self.base);
-        let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query_async(&mut conn).await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut conn)
+            .await?;
         for chunk in keys.chunks(500) {
             let _: () = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await?;
         }
@@ -364,7 +437,11 @@ impl Queue {
     /// Runs a raw command on the shared connection (for callers such as the live publisher).
     pub async fn publish(&self, channel: &str, payload: &str) -> Result<(), QueueError> {
         let mut conn = self.conn.clone();
-        let _: i64 = redis::cmd("PUBLISH").arg(channel).arg(payload).query_async(&mut conn).await?;
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload)
+            .query_async(&mut conn)
+            .await?;
         Ok(())
     }
 }

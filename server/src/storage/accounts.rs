@@ -11,11 +11,15 @@ use crate::auth::Role;
 
 fn check_email(email: &str) -> Result<String, StorageError> {
     let e = email.trim().to_ascii_lowercase();
-    let ok = e.len() <= 254 && e.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.'));
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(a, d)| !a.is_empty() && d.contains('.'));
     if ok {
         Ok(e)
     } else {
-        Err(StorageError::Invalid(format!("{email:?} is not an email address")))
+        Err(StorageError::Invalid(format!(
+            "{email:?} is not an email address"
+        )))
     }
 }
 
@@ -38,7 +42,10 @@ pub async fn upsert(
 ) -> Result<(account::Model, bool), StorageError> {
     let email = check_email(email)?;
     if role != Role::Admin && projects.as_ref().is_none_or(|p| p.is_empty()) {
-        return Err(StorageError::Invalid(format!("a {} account needs at least one project", role.as_str())));
+        return Err(StorageError::Invalid(format!(
+            "a {} account needs at least one project",
+            role.as_str()
+        )));
     }
     if let Some(existing) = by_email(db, &email).await? {
         if !update {
@@ -64,12 +71,23 @@ pub async fn upsert(
 }
 
 pub async fn list(db: &Db) -> Result<Vec<account::Model>, StorageError> {
-    Ok(account::Entity::find().order_by_asc(account::Column::CreatedAt).all(&db.primary).await?)
+    Ok(account::Entity::find()
+        .order_by_asc(account::Column::CreatedAt)
+        .all(&db.primary)
+        .await?)
 }
 
-pub async fn set_role(db: &Db, id: Uuid, role: Role, projects: Option<Vec<Uuid>>) -> Result<Option<account::Model>, StorageError> {
+pub async fn set_role(
+    db: &Db,
+    id: Uuid,
+    role: Role,
+    projects: Option<Vec<Uuid>>,
+) -> Result<Option<account::Model>, StorageError> {
     if role != Role::Admin && projects.as_ref().is_none_or(|p| p.is_empty()) {
-        return Err(StorageError::Invalid(format!("a {} account needs at least one project", role.as_str())));
+        return Err(StorageError::Invalid(format!(
+            "a {} account needs at least one project",
+            role.as_str()
+        )));
     }
     let Some(existing) = account::Entity::find_by_id(id).one(&db.primary).await? else {
         return Ok(None);

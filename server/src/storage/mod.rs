@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod events;
 pub mod partitions;
 pub mod projects;
+pub mod users;
 
 use std::time::Duration;
 
@@ -32,9 +33,13 @@ impl StorageError {
     pub fn is_transient(&self) -> bool {
         match self {
             StorageError::Sqlx(e) => sqlx_transient(e),
-            StorageError::Db(DbErr::Conn(_)) | StorageError::Db(DbErr::ConnectionAcquire(_)) => true,
+            StorageError::Db(DbErr::Conn(_)) | StorageError::Db(DbErr::ConnectionAcquire(_)) => {
+                true
+            }
             StorageError::Db(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)))
-            | StorageError::Db(DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))) => sqlx_transient(e),
+            | StorageError::Db(DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))) => {
+                sqlx_transient(e)
+            }
             _ => false,
         }
     }
@@ -46,7 +51,9 @@ fn sqlx_transient(e: &sqlx::Error) -> bool {
             let code = db.code().unwrap_or_default();
             // 08: connection exception; 40: serialization failure / deadlock; 53: insufficient
             // resources; 57: operator intervention (shutdown); 58: system error.
-            ["08", "40", "53", "57", "58"].iter().any(|c| code.starts_with(c))
+            ["08", "40", "53", "57", "58"]
+                .iter()
+                .any(|c| code.starts_with(c))
         }
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

@@ -35,10 +35,16 @@ fn new_keys() -> ProjectKeys {
     }
 }
 
-pub async fn create(db: &Db, name: &str, allowed_origins: Vec<String>) -> Result<(project::Model, ProjectKeys), StorageError> {
+pub async fn create(
+    db: &Db,
+    name: &str,
+    allowed_origins: Vec<String>,
+) -> Result<(project::Model, ProjectKeys), StorageError> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err(StorageError::Invalid("name must be 1 to 200 characters".into()));
+        return Err(StorageError::Invalid(
+            "name must be 1 to 200 characters".into(),
+        ));
     }
     let origins = normalize_origins(allowed_origins)?;
     let keys = new_keys();
@@ -120,24 +126,35 @@ pub struct ProjectUpdate {
     pub rollup_retention_days: Option<i32>,
 }
 
-pub async fn update(db: &Db, id: Uuid, change: ProjectUpdate) -> Result<Option<project::Model>, StorageError> {
+pub async fn update(
+    db: &Db,
+    id: Uuid,
+    change: ProjectUpdate,
+) -> Result<Option<project::Model>, StorageError> {
     let Some(existing) = by_id(db, id).await? else {
         return Ok(None);
     };
     let mut m: project::ActiveModel = existing.into();
     if let Some(name) = change.name {
         if name.trim().is_empty() || name.len() > 200 {
-            return Err(StorageError::Invalid("name must be 1 to 200 characters".into()));
+            return Err(StorageError::Invalid(
+                "name must be 1 to 200 characters".into(),
+            ));
         }
         m.name = Set(name.trim().to_string());
     }
     if let Some(origins) = change.allowed_origins {
         m.allowed_origins = Set(normalize_origins(origins)?);
     }
-    for (value, field) in [(change.retention_days, "retentionDays"), (change.rollup_retention_days, "rollupRetentionDays")] {
+    for (value, field) in [
+        (change.retention_days, "retentionDays"),
+        (change.rollup_retention_days, "rollupRetentionDays"),
+    ] {
         if let Some(v) = value {
             if !(1..=3650).contains(&v) {
-                return Err(StorageError::Invalid(format!("{field} must be between 1 and 3650")));
+                return Err(StorageError::Invalid(format!(
+                    "{field} must be between 1 and 3650"
+                )));
             }
         }
     }
@@ -151,7 +168,10 @@ pub async fn update(db: &Db, id: Uuid, change: ProjectUpdate) -> Result<Option<p
 }
 
 /// New public and secret keys; the old ones stop working (after the ingest key cache expires).
-pub async fn rotate_keys(db: &Db, id: Uuid) -> Result<Option<(project::Model, ProjectKeys)>, StorageError> {
+pub async fn rotate_keys(
+    db: &Db,
+    id: Uuid,
+) -> Result<Option<(project::Model, ProjectKeys)>, StorageError> {
     let Some(existing) = by_id(db, id).await? else {
         return Ok(None);
     };

@@ -10,9 +10,15 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global tracing subscriber (JSON lines or human-readable). Idempotent.
 pub fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let filter = EnvFilter::try_from_env("SIGHTLINE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let result = if json {
-        fmt().with_env_filter(filter).json().with_current_span(true).flatten_event(true).try_init()
+        fmt()
+            .with_env_filter(filter)
+            .json()
+            .with_current_span(true)
+            .flatten_event(true)
+            .try_init()
     } else {
         fmt().with_env_filter(filter).compact().try_init()
     };
@@ -29,12 +35,17 @@ pub fn metrics_handle() -> PrometheusHandle {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Suffix("_seconds".to_string()),
-                    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0,
+                    ],
                 )
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Suffix("_size".to_string()),
-                        &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0],
+                        &[
+                            1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0,
+                        ],
                     )
                 });
             match builder.and_then(|b| Ok(b.install_recorder())) {

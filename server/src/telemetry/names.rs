@@ -32,5 +32,7 @@ pub const DB_WRITE_SECONDS: &str = "sightline_db_write_duration_seconds";
 pub const ROLLUP_LAG_SECONDS: &str = "sightline_rollup_lag_seconds";
 /// Open GraphQL subscriptions.
 pub const SUBSCRIPTIONS_OPEN: &str = "sightline_subscriptions_open";
+/// Live events skipped for subscribers too slow to keep up (counter).
+pub const LIVE_LAGGED: &str = "sightline_live_lagged_events_total";
 /// Unexpected errors (label: where).
 pub const ERRORS: &str = "sightline_errors_total";

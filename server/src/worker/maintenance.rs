@@ -8,7 +8,12 @@ use tracing::{info, warn};
 
 use crate::storage::{partitions, Db};
 
-pub async fn run_maintenance(db: Db, days_ahead: u32, every: Duration, shutdown: CancellationToken) {
+pub async fn run_maintenance(
+    db: Db,
+    days_ahead: u32,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         match partitions::maintain(&db, days_ahead).await {
             Ok(0) => {}

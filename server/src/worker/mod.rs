@@ -124,7 +124,8 @@ impl Worker {
                 match self.queue.recover_stalled(stalled_every, MAX_STALLS).await {
                     Ok(ids) if !ids.is_empty() => {
                         warn!(count = ids.len(), "recovered stalled jobs of a dead worker");
-                        metrics::counter!(names::WORKER_STALLED_RECOVERED).increment(ids.len() as u64);
+                        metrics::counter!(names::WORKER_STALLED_RECOVERED)
+                            .increment(ids.len() as u64);
                     }
                     Ok(_) => {}
                     Err(e) => warn!(error = %e, "stalled-job check failed"),
@@ -161,7 +162,10 @@ impl Worker {
     }
 
     /// Claims one batch and settles every job of it. Returns how many jobs it claimed.
-    pub async fn try_execute_batch(&self, shutdown: &CancellationToken) -> Result<usize, crate::queue::QueueError> {
+    pub async fn try_execute_batch(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<usize, crate::queue::QueueError> {
         let jobs = self
             .queue
             .claim(&self.token, self.settings.worker.lock, self.jobs_to_claim())
@@ -187,7 +191,8 @@ impl Worker {
         // Moving average (half weight on the new batch) of events per job, for the next claim.
         let avg = (events / n.max(1)).max(1) as u64;
         let old = self.events_per_job.load(Ordering::Relaxed);
-        self.events_per_job.store((old + avg).div_ceil(2), Ordering::Relaxed);
+        self.events_per_job
+            .store((old + avg).div_ceil(2), Ordering::Relaxed);
 
         // Keep our locks alive while we work, however long the database takes.
         let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
@@ -207,7 +212,12 @@ impl Worker {
 
     fn spawn_lock_keeper(&self, ids: Vec<String>) -> CancellationToken {
         let stop = CancellationToken::new();
-        let (queue, token, lock, stop2) = (self.queue.clone(), self.token.clone(), self.settings.worker.lock, stop.clone());
+        let (queue, token, lock, stop2) = (
+            self.queue.clone(),
+            self.token.clone(),
+            self.settings.worker.lock,
+            stop.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -262,7 +272,13 @@ impl Worker {
                     if keep_live {
                         live.push(ev.clone());
                     }
-                    rows.push(into_row(ev, data.project_id, ip, data.user_agent.as_deref(), received_at));
+                    rows.push(into_row(
+                        ev,
+                        data.project_id,
+                        ip,
+                        data.user_agent.as_deref(),
+                        received_at,
+                    ));
                 }
                 Err(reason) => {
                     // Already answered 202 by some producer: nothing to reject to; count it.
@@ -273,10 +289,19 @@ impl Worker {
         }
         let project_id = data.project_id;
         drop(data);
-        Ok(Decoded { job, project_id, rows, live })
+        Ok(Decoded {
+            job,
+            project_id,
+            rows,
+            live,
+        })
     }
 
-    async fn store(&self, mut decoded: Vec<Decoded>, shutdown: &CancellationToken) -> Result<(), crate::queue::QueueError> {
+    async fn store(
+        &self,
+        mut decoded: Vec<Decoded>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), crate::queue::QueueError> {
         if decoded.is_empty() {
             return Ok(());
         }
@@ -290,14 +315,19 @@ impl Worker {
             Ok(Some(new)) => {
                 self.after_commit(&decoded, &new).await;
                 let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
-                self.queue.complete(&self.token, &ids, self.settings.worker.keep_completed).await?;
+                self.queue
+                    .complete(&self.token, &ids, self.settings.worker.keep_completed)
+                    .await?;
                 Ok(())
             }
             Ok(None) => {
                 // Shutting down while the database is away: hand the jobs back untouched.
                 let ids: Vec<String> = decoded.iter().map(|d| d.job.id.clone()).collect();
                 let released = self.queue.release(&self.token, &ids).await?;
-                info!(released, "released jobs at shutdown; another worker will store them");
+                info!(
+                    released,
+                    "released jobs at shutdown; another worker will store them"
+                );
                 Ok(())
             }
             Err(e) if decoded.len() > 1 => {
@@ -320,19 +350,26 @@ impl Worker {
 
     /// Writes, retrying transient failures until the database answers. `Ok(None)` when asked to
     /// shut down before it did.
-    async fn write_waiting_out_outages(&self, rows: &[Row], shutdown: &CancellationToken) -> Result<Option<HashSet<(Uuid, Uuid)>>, StorageError> {
+    async fn write_waiting_out_outages(
+        &self,
+        rows: &[Row],
+        shutdown: &CancellationToken,
+    ) -> Result<Option<HashSet<(Uuid, Uuid)>>, StorageError> {
         let mut delay = Duration::from_millis(100);
         loop {
             let started = std::time::Instant::now();
             match crate::storage::events::insert(&self.db, rows).await {
                 Ok(new) => {
-                    metrics::histogram!(names::DB_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
+                    metrics::histogram!(names::DB_WRITE_SECONDS)
+                        .record(started.elapsed().as_secs_f64());
                     metrics::counter!(names::WORKER_EVENTS_STORED).increment(new.len() as u64);
-                    metrics::counter!(names::WORKER_EVENTS_DUPLICATE).increment((rows.len() - new.len()) as u64);
+                    metrics::counter!(names::WORKER_EVENTS_DUPLICATE)
+                        .increment((rows.len() - new.len()) as u64);
                     // Rollups are updated in the same statement, so their lag is the time from
                     // receipt of the batch's oldest event to this commit.
                     if let Some(oldest) = rows.iter().map(|r| r.received_at).min() {
-                        let lag = (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0;
+                        let lag =
+                            (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0;
                         metrics::gauge!(names::ROLLUP_LAG_SECONDS).set(lag);
                     }
                     return Ok(Some(new));
@@ -355,7 +392,8 @@ impl Worker {
         if new.is_empty() {
             return;
         }
-        let mut by_project: std::collections::HashMap<Uuid, Vec<&Event>> = std::collections::HashMap::new();
+        let mut by_project: std::collections::HashMap<Uuid, Vec<&Event>> =
+            std::collections::HashMap::new();
         for d in decoded {
             for ev in &d.live {
                 if new.contains(&(d.project_id, ev.id)) {
@@ -369,13 +407,25 @@ impl Worker {
     }
 
     async fn fail(&self, job: &ClaimedJob, reason: &str, permanent: bool) {
-        match self.queue.fail(&self.token, &job.id, reason, &self.settings.worker, permanent).await {
+        match self
+            .queue
+            .fail(
+                &self.token,
+                &job.id,
+                reason,
+                &self.settings.worker,
+                permanent,
+            )
+            .await
+        {
             Ok(FailOutcome::DeadLettered) => {
                 metrics::counter!(names::WORKER_JOBS_DEAD_LETTERED).increment(1);
             }
             Ok(FailOutcome::Retried) => metrics::counter!(names::WORKER_JOBS_RETRIED).increment(1),
             Ok(FailOutcome::NotOurs) => {}
-            Err(e) => warn!(job = %job.id, error = %e, "could not record job failure; it will be recovered as stalled"),
+            Err(e) => {
+                warn!(job = %job.id, error = %e, "could not record job failure; it will be recovered as stalled")
+            }
         }
     }
 }
@@ -383,11 +433,20 @@ impl Worker {
 /// The row for an event, moving its fields (no copies). `metadata` holds the event's props, plus
 /// the page title and URL when there are any (the table has no columns for them; the contract
 /// says metadata holds the props).
-fn into_row(ev: Event, project_id: Uuid, job_ip: Option<IpAddr>, job_ua: Option<&str>, received_at: DateTime<chrono::Utc>) -> Row {
+fn into_row(
+    ev: Event,
+    project_id: Uuid,
+    job_ip: Option<IpAddr>,
+    job_ua: Option<&str>,
+    received_at: DateTime<chrono::Utc>,
+) -> Row {
     let path = ev.path();
     let occurred_at = ev.occurred_at();
     let user_agent = ev.user_agent.or_else(|| job_ua.map(str::to_string));
-    let is_bot = ev.bot || user_agent.as_deref().is_some_and(crate::event::is_bot_user_agent);
+    let is_bot = ev.bot
+        || user_agent
+            .as_deref()
+            .is_some_and(crate::event::is_bot_user_agent);
     let mut props = ev.props;
     if let Some(title) = ev.title {
         props.entry("title").or_insert(Value::String(title));

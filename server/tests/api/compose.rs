@@ -22,7 +22,10 @@ fn compose_file_defines_the_platform_services() {
         assert!(services.contains_key(name), "service {name} missing");
     }
     for name in ["postgres", "redis", "server"] {
-        assert!(v["services"][name]["healthcheck"]["test"].is_sequence(), "{name} has a health check");
+        assert!(
+            v["services"][name]["healthcheck"]["test"].is_sequence(),
+            "{name} has a health check"
+        );
     }
     let redis_cmd = serde_yaml::to_string(&v["services"]["redis"]["command"]).expect("yaml");
     assert!(redis_cmd.contains("appendonly"), "redis runs with AOF on");
@@ -31,16 +34,27 @@ fn compose_file_defines_the_platform_services() {
 #[test]
 fn sightline_services_only_set_settings_the_config_reads() {
     let v = compose();
-    let known: BTreeSet<&str> = sightline::config::KNOWN_VARS.iter().map(|(k, _)| *k).collect();
+    let known: BTreeSet<&str> = sightline::config::KNOWN_VARS
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
     for name in ["migrate", "server", "worker"] {
-        let env = v["services"][name]["environment"].as_mapping().unwrap_or_else(|| panic!("{name} has an environment"));
+        let env = v["services"][name]["environment"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("{name} has an environment"));
         assert!(!env.is_empty());
         for key in env.keys() {
             let key = key.as_str().expect("string keys");
-            assert!(known.contains(key), "service {name} sets {key}, which the configuration does not read");
+            assert!(
+                known.contains(key),
+                "service {name} sets {key}, which the configuration does not read"
+            );
         }
         for required in ["DATABASE_URL", "REDIS_URL", "SIGHTLINE_JWT_SECRET"] {
-            assert!(env.contains_key(required), "service {name} must set {required}");
+            assert!(
+                env.contains_key(required),
+                "service {name} must set {required}"
+            );
         }
         let cmd = serde_yaml::to_string(&v["services"][name]["command"]).expect("yaml");
         let sub = match name {

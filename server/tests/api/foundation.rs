@@ -15,23 +15,44 @@ async fn batch_posted_to_collect_is_counted_by_graphql() {
     let query = "query($p: ID!) { eventCount(projectId: $p) }";
     let mut count = 0;
     for _ in 0..100 {
-        let r = app.graphql(Some(&app.admin_token), query, json!({"p": app.project.id.to_string()})).await;
+        let r = app
+            .graphql(
+                Some(&app.admin_token),
+                query,
+                json!({"p": app.project.id.to_string()}),
+            )
+            .await;
         count = r["data"]["eventCount"].as_i64().unwrap_or(-1);
         if count == 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(count, 3, "the three events reach Postgres through Redis and the worker");
+    assert_eq!(
+        count, 3,
+        "the three events reach Postgres through Redis and the worker"
+    );
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_count_needs_a_token() {
     let app = spawn_app().await;
-    let r = app.graphql(None, "query($p: ID!) { eventCount(projectId: $p) }", json!({"p": app.project.id.to_string()})).await;
+    let r = app
+        .graphql(
+            None,
+            "query($p: ID!) { eventCount(projectId: $p) }",
+            json!({"p": app.project.id.to_string()}),
+        )
+        .await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
-    let r = app.graphql(Some("garbage"), "query($p: ID!) { eventCount(projectId: $p) }", json!({"p": app.project.id.to_string()})).await;
+    let r = app
+        .graphql(
+            Some("garbage"),
+            "query($p: ID!) { eventCount(projectId: $p) }",
+            json!({"p": app.project.id.to_string()}),
+        )
+        .await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
     app.stop().await;
 }
@@ -39,12 +60,25 @@ async fn event_count_needs_a_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness_report_dependencies() {
     let app = spawn_app().await;
-    let h = app.client.get(format!("{}/healthz", app.address)).send().await.expect("req");
+    let h = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(h.status(), 200);
-    let r = app.client.get(format!("{}/readyz", app.address)).send().await.expect("req");
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.expect("json");
-    assert_eq!(body, json!({"postgres": "ok", "redis": "ok", "migrations": "ok"}));
+    assert_eq!(
+        body,
+        json!({"postgres": "ok", "redis": "ok", "migrations": "ok"})
+    );
     app.stop().await;
 }
 
@@ -60,7 +94,13 @@ async fn tracker_files_are_served_to_any_origin() {
     })
     .await;
     for path in ["/sightline.js", "/tracker/tracker_wasm.js"] {
-        let r = app.client.get(format!("{}{path}", app.address)).header("origin", "https://shop.example").send().await.expect("req");
+        let r = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .header("origin", "https://shop.example")
+            .send()
+            .await
+            .expect("req");
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
     }

@@ -20,11 +20,13 @@ pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
 pub const ALLOWED_ORIGIN: &str = "http://allowed.example";
 
 pub fn test_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL is not set: run the tests through ./scripts/test")
+    std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL is not set: run the tests through ./scripts/test")
 }
 
 pub fn test_redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL is not set: run the tests through ./scripts/test")
+    std::env::var("TEST_REDIS_URL")
+        .expect("TEST_REDIS_URL is not set: run the tests through ./scripts/test")
 }
 
 /// A new empty database with the schema applied; returns its URL.
@@ -36,12 +38,23 @@ pub async fn fresh_database() -> String {
 pub async fn fresh_database_on(admin: &str) -> String {
     let admin = admin.to_string();
     let name = format!("t_{}", Uuid::new_v4().simple());
-    let conn = Database::connect(&admin).await.expect("connect to the test cluster");
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("database URL has a path");
+    let conn = Database::connect(&admin)
+        .await
+        .expect("connect to the test cluster");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .expect("database URL has a path");
     let url = format!("{base}/{name}");
-    let db = Database::connect(&url).await.expect("connect to the new database");
-    migration::Migrator::up(&db, None).await.expect("migrations apply");
+    let db = Database::connect(&url)
+        .await
+        .expect("connect to the new database");
+    migration::Migrator::up(&db, None)
+        .await
+        .expect("migrations apply");
     url
 }
 
@@ -88,7 +101,10 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(Mode::All, |_| {}).await
 }
 
-pub async fn spawn_app_with(mode: Mode, configure: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+pub async fn spawn_app_with(
+    mode: Mode,
+    configure: impl FnOnce(&mut HashMap<String, String>),
+) -> TestApp {
     let url = fresh_database().await;
     let mut env = base_env(&url);
     configure(&mut env);
@@ -97,10 +113,16 @@ pub async fn spawn_app_with(mode: Mode, configure: impl FnOnce(&mut HashMap<Stri
 
 /// Starts an application from an explicit environment (a second instance on the same database
 /// and queue, for example). `project` reuses an existing project instead of creating one.
-pub async fn start(env: HashMap<String, String>, mode: Mode, project: Option<&TestProject>) -> TestApp {
+pub async fn start(
+    env: HashMap<String, String>,
+    mode: Mode,
+    project: Option<&TestProject>,
+) -> TestApp {
     sightline::telemetry::init_tracing(false);
     let settings = Settings::from_map(&env).expect("test settings are valid");
-    let app = Application::build(settings.clone(), mode).await.expect("application starts");
+    let app = Application::build(settings.clone(), mode)
+        .await
+        .expect("application starts");
     let port = app.port();
     let db = app.state().db.clone();
     let queue = app.state().queue.clone();
@@ -111,14 +133,26 @@ pub async fn start(env: HashMap<String, String>, mode: Mode, project: Option<&Te
         app.run_until_stopped(stop).await.expect("application runs");
     });
     let project = match project {
-        Some(p) => TestProject { id: p.id, public_key: p.public_key.clone(), secret_key: p.secret_key.clone() },
+        Some(p) => TestProject {
+            id: p.id,
+            public_key: p.public_key.clone(),
+            secret_key: p.secret_key.clone(),
+        },
         None => {
-            let (p, keys) = projects::create(&db, "test project", vec![ALLOWED_ORIGIN.to_string()]).await.expect("create project");
-            TestProject { id: p.id, public_key: keys.public_key, secret_key: keys.secret_key }
+            let (p, keys) = projects::create(&db, "test project", vec![ALLOWED_ORIGIN.to_string()])
+                .await
+                .expect("create project");
+            TestProject {
+                id: p.id,
+                public_key: keys.public_key,
+                secret_key: keys.secret_key,
+            }
         }
     };
     let jwt = JwtKeys::from_settings(&settings.jwt).expect("jwt keys");
-    let admin_token = jwt.issue("test-admin", Role::Admin, None, None).expect("token");
+    let admin_token = jwt
+        .issue("test-admin", Role::Admin, None, None)
+        .expect("token");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -138,7 +172,9 @@ pub async fn start(env: HashMap<String, String>, mode: Mode, project: Option<&Te
 /// A BullMQ queue handle on the test's prefix, independent of any app (for tests that drive
 /// the queue directly).
 pub async fn queue_for(settings: &Settings) -> Queue {
-    let conn = RedisConn::connect(settings.redis_url.expose()).await.expect("redis");
+    let conn = RedisConn::connect(settings.redis_url.expose())
+        .await
+        .expect("redis");
     Queue::new(conn, &settings.queue, &settings.worker)
 }
 
@@ -170,19 +206,30 @@ impl TestApp {
     }
 
     pub async fn collect_events(&self, events: &[Value]) -> reqwest::Response {
-        self.collect(&json!({"key": self.project.public_key, "events": events})).await
+        self.collect(&json!({"key": self.project.public_key, "events": events}))
+            .await
     }
 
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self.client.post(format!("{}/graphql", self.address)).json(&json!({"query": query, "variables": variables}));
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({"query": query, "variables": variables}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        req.send().await.expect("request").json().await.expect("json")
+        req.send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
     }
 
     pub async fn stored_count(&self) -> i64 {
-        sightline::storage::events::count(&self.db, self.project.id).await.expect("count")
+        sightline::storage::events::count(&self.db, self.project.id)
+            .await
+            .expect("count")
     }
 
     /// Polls until the project has `n` stored events (or fails after `timeout`).

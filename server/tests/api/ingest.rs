@@ -12,12 +12,28 @@ use sightline::app::Mode;
 async fn json_text_plain_and_gzip_bodies_are_accepted() {
     let app = spawn_app().await;
     let body = json!({"key": app.project.public_key, "events": events(2, "page.view")});
-    let r = app.client.post(format!("{}/collect", app.address)).json(&body).send().await.expect("req");
+    let r = app
+        .client
+        .post(format!("{}/collect", app.address))
+        .json(&body)
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 202);
-    assert_eq!(app.collect(&json!({"key": app.project.public_key, "events": events(2, "page.view")})).await.status(), 202);
+    assert_eq!(
+        app.collect(&json!({"key": app.project.public_key, "events": events(2, "page.view")}))
+            .await
+            .status(),
+        202
+    );
 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(json!({"key": app.project.public_key, "events": events(2, "page.view")}).to_string().as_bytes()).expect("gzip");
+    gz.write_all(
+        json!({"key": app.project.public_key, "events": events(2, "page.view")})
+            .to_string()
+            .as_bytes(),
+    )
+    .expect("gzip");
     let r = app
         .client
         .post(format!("{}/collect", app.address))
@@ -31,7 +47,10 @@ async fn json_text_plain_and_gzip_bodies_are_accepted() {
     // The key may also come in the query string.
     let r = app
         .client
-        .post(format!("{}/collect?key={}", app.address, app.project.public_key))
+        .post(format!(
+            "{}/collect?key={}",
+            app.address, app.project.public_key
+        ))
         .body(json!({"events": events(1, "page.view")}).to_string())
         .send()
         .await
@@ -56,46 +75,134 @@ async fn origins_are_checked_against_the_project_list() {
     assert_eq!(pre.headers()["access-control-allow-origin"], ALLOWED_ORIGIN);
 
     let body = json!({"key": app.project.public_key, "events": events(1, "page.view")}).to_string();
-    let ok = app.client.post(format!("{}/collect", app.address)).header("origin", ALLOWED_ORIGIN).body(body.clone()).send().await.expect("req");
+    let ok = app
+        .client
+        .post(format!("{}/collect", app.address))
+        .header("origin", ALLOWED_ORIGIN)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("req");
     assert_eq!(ok.status(), 202);
     assert_eq!(ok.headers()["access-control-allow-origin"], ALLOWED_ORIGIN);
 
-    let bad = app.client.post(format!("{}/collect", app.address)).header("origin", "http://evil.example").body(body).send().await.expect("req");
+    let bad = app
+        .client
+        .post(format!("{}/collect", app.address))
+        .header("origin", "http://evil.example")
+        .body(body)
+        .send()
+        .await
+        .expect("req");
     assert_eq!(bad.status(), 403);
     assert!(bad.headers().get("access-control-allow-origin").is_none());
-    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.expect("req").text().await.expect("text");
-    assert!(metrics.contains("sightline_ingest_origin_refused_total"), "refused origins are counted");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("req")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("sightline_ingest_origin_refused_total"),
+        "refused origins are counted"
+    );
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let app = spawn_app().await;
-    assert_eq!(app.collect_events(&events(2, "page.view")).await.status(), 202);
+    assert_eq!(
+        app.collect_events(&events(2, "page.view")).await.status(),
+        202
+    );
     assert_eq!(app.wait_for_count(2, Duration::from_secs(10)).await, 2);
     let url = format!("{}/collect", app.address);
     let key = app.project.public_key.clone();
     let post = |body: Vec<u8>| {
         let (c, u) = (app.client.clone(), url.clone());
-        async move { c.post(u).header("content-type", "text/plain").body(body).send().await.expect("req") }
+        async move {
+            c.post(u)
+                .header("content-type", "text/plain")
+                .body(body)
+                .send()
+                .await
+                .expect("req")
+        }
     };
 
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("invalid JSON", b"{\"key\": ".to_vec(), 400),
-        ("invalid UTF-8", [b"{\"key\":\"".as_slice(), &[0xff, 0xfe], b"\",\"events\":[]}"].concat(), 400),
-        ("events not an array", json!({"key": key, "events": "x"}).to_string().into_bytes(), 400),
-        ("unknown top-level key", json!({"key": key, "events": [event("page.view")], "admin": true}).to_string().into_bytes(), 400),
-        ("empty batch", json!({"key": key, "events": []}).to_string().into_bytes(), 400),
-        ("unknown key", json!({"key": "pk_nope", "events": [event("page.view")]}).to_string().into_bytes(), 401),
-        ("missing key", json!({"events": [event("page.view")]}).to_string().into_bytes(), 400),
-        ("all events invalid", json!({"key": key, "events": [{"id": "x", "type": "Bad Type", "ts": 1}]}).to_string().into_bytes(), 400),
-        ("wrong types", json!({"key": key, "events": [{"id": 5, "type": ["a"], "ts": "soon"}]}).to_string().into_bytes(), 400),
+        (
+            "invalid UTF-8",
+            [
+                b"{\"key\":\"".as_slice(),
+                &[0xff, 0xfe],
+                b"\",\"events\":[]}",
+            ]
+            .concat(),
+            400,
+        ),
+        (
+            "events not an array",
+            json!({"key": key, "events": "x"}).to_string().into_bytes(),
+            400,
+        ),
+        (
+            "unknown top-level key",
+            json!({"key": key, "events": [event("page.view")], "admin": true})
+                .to_string()
+                .into_bytes(),
+            400,
+        ),
+        (
+            "empty batch",
+            json!({"key": key, "events": []}).to_string().into_bytes(),
+            400,
+        ),
+        (
+            "unknown key",
+            json!({"key": "pk_nope", "events": [event("page.view")]})
+                .to_string()
+                .into_bytes(),
+            401,
+        ),
+        (
+            "missing key",
+            json!({"events": [event("page.view")]})
+                .to_string()
+                .into_bytes(),
+            400,
+        ),
+        (
+            "all events invalid",
+            json!({"key": key, "events": [{"id": "x", "type": "Bad Type", "ts": 1}]})
+                .to_string()
+                .into_bytes(),
+            400,
+        ),
+        (
+            "wrong types",
+            json!({"key": key, "events": [{"id": 5, "type": ["a"], "ts": "soon"}]})
+                .to_string()
+                .into_bytes(),
+            400,
+        ),
     ];
     for (what, body, status) in cases {
         let r = post(body).await;
         assert_eq!(r.status().as_u16(), status, "{what}");
-        let v: Value = r.json().await.unwrap_or_else(|_| panic!("{what}: JSON error body"));
-        assert!(v["error"].as_str().is_some_and(|m| !m.is_empty()), "{what}: error message");
+        let v: Value = r
+            .json()
+            .await
+            .unwrap_or_else(|_| panic!("{what}: JSON error body"));
+        assert!(
+            v["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: error message"
+        );
     }
 
     // Too large: a body over the limit, and a gzip bomb that inflates past it.
@@ -103,11 +210,26 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     assert_eq!(post(huge).await.status(), 413);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&vec![b' '; 20 * 1024 * 1024]).expect("gzip");
-    let bomb = app.client.post(&url).header("content-encoding", "gzip").body(gz.finish().expect("gzip")).send().await.expect("req");
+    let bomb = app
+        .client
+        .post(&url)
+        .header("content-encoding", "gzip")
+        .body(gz.finish().expect("gzip"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(bomb.status(), 413);
-    let too_many = json!({"key": key, "events": events(app.settings.ingest.max_events + 1, "page.view")});
+    let too_many =
+        json!({"key": key, "events": events(app.settings.ingest.max_events + 1, "page.view")});
     assert_eq!(app.collect(&too_many).await.status(), 413);
-    let r = app.client.post(&url).header("content-type", "application/xml").body("<x/>").send().await.expect("req");
+    let r = app
+        .client
+        .post(&url)
+        .header("content-type", "application/xml")
+        .body("<x/>")
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 415);
 
     // Deep nesting in props and hostile strings.
@@ -122,7 +244,10 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     // The process is alive and the stored data unchanged.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.stored_count().await, 2);
-    assert_eq!(app.collect_events(&events(1, "page.view")).await.status(), 202);
+    assert_eq!(
+        app.collect_events(&events(1, "page.view")).await.status(),
+        202
+    );
     assert_eq!(app.wait_for_count(3, Duration::from_secs(10)).await, 3);
     app.stop().await;
 }
@@ -134,13 +259,23 @@ async fn valid_events_are_kept_and_invalid_ones_listed() {
     bad_ts["ts"] = json!(0);
     let mut no_id = event("page.view");
     no_id.as_object_mut().expect("obj").remove("id");
-    let r = app.collect_events(&[event("page.view"), bad_ts, event("element.click"), no_id]).await;
+    let r = app
+        .collect_events(&[event("page.view"), bad_ts, event("element.click"), no_id])
+        .await;
     assert_eq!(r.status(), 202);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["accepted"], 2);
-    let idx: Vec<i64> = v["rejected"].as_array().expect("array").iter().map(|r| r["index"].as_i64().unwrap_or(-1)).collect();
+    let idx: Vec<i64> = v["rejected"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| r["index"].as_i64().unwrap_or(-1))
+        .collect();
     assert_eq!(idx, vec![1, 3]);
-    assert!(v["rejected"][0]["reason"].as_str().unwrap_or("").contains("window"));
+    assert!(v["rejected"][0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("window"));
     assert_eq!(app.wait_for_count(2, Duration::from_secs(10)).await, 2);
     app.stop().await;
 }
@@ -158,11 +293,12 @@ async fn hostile_strings_and_secrets_are_stored_inert_or_stripped() {
     });
     assert_eq!(app.collect_events(&[e]).await.status(), 202);
     assert_eq!(app.wait_for_count(1, Duration::from_secs(10)).await, 1);
-    let (meta,): (Value,) = sqlx::query_as("SELECT metadata FROM activities WHERE event_id = $1::uuid")
-        .bind(&id)
-        .fetch_one(app.db.pool())
-        .await
-        .expect("row");
+    let (meta,): (Value,) =
+        sqlx::query_as("SELECT metadata FROM activities WHERE event_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(app.db.pool())
+            .await
+            .expect("row");
     assert_eq!(meta["sql"], "'); DROP TABLE activities; --");
     assert_eq!(meta["html"], "<img src=x onerror=alert(1)>");
     for k in ["password", "api_key", "card"] {
@@ -176,18 +312,43 @@ async fn hostile_strings_and_secrets_are_stored_inert_or_stripped() {
 async fn bots_are_tagged_not_mixed_in() {
     let app = spawn_app().await;
     let body = json!({"key": app.project.public_key, "events": events(1, "page.view")}).to_string();
-    let r = app.client.post(format!("{}/collect", app.address)).header("user-agent", "Googlebot/2.1 (+http://www.google.com/bot.html)").body(body).send().await.expect("req");
+    let r = app
+        .client
+        .post(format!("{}/collect", app.address))
+        .header(
+            "user-agent",
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 202);
     let body = json!({"key": app.project.public_key, "events": events(1, "page.view")}).to_string();
-    let r = app.client.post(format!("{}/collect", app.address)).header("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36").body(body).send().await.expect("req");
+    let r = app
+        .client
+        .post(format!("{}/collect", app.address))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 202);
     assert_eq!(app.wait_for_count(2, Duration::from_secs(10)).await, 2);
-    let rows: Vec<(bool, Option<String>)> = sqlx::query_as("SELECT is_bot, user_agent FROM activities WHERE project_id = $1 ORDER BY is_bot")
-        .bind(app.project.id)
-        .fetch_all(app.db.pool())
-        .await
-        .expect("rows");
-    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![false, true]);
+    let rows: Vec<(bool, Option<String>)> = sqlx::query_as(
+        "SELECT is_bot, user_agent FROM activities WHERE project_id = $1 ORDER BY is_bot",
+    )
+    .bind(app.project.id)
+    .fetch_all(app.db.pool())
+    .await
+    .expect("rows");
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        vec![false, true]
+    );
     assert!(rows[1].1.as_deref().unwrap_or("").contains("Googlebot"));
     app.stop().await;
 }
@@ -206,7 +367,10 @@ async fn rate_limits_answer_429_with_retry_after() {
         }
         statuses.push(r.status().as_u16());
     }
-    assert!(statuses.contains(&202) && statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.contains(&202) && statuses.contains(&429),
+        "{statuses:?}"
+    );
     app.stop().await;
 }
 
@@ -225,8 +389,19 @@ async fn one_anonymous_id_sending_implausibly_fast_is_dropped_as_spam() {
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["accepted"], 6, "a burst of two seconds' worth is allowed");
     assert_eq!(v["rejected"].as_array().map(Vec::len), Some(14));
-    assert!(v["rejected"][0]["reason"].as_str().unwrap_or("").starts_with("spam"));
-    let metrics = app.client.get(format!("{}/metrics", app.address)).send().await.expect("req").text().await.expect("text");
+    assert!(v["rejected"][0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("spam"));
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("req")
+        .text()
+        .await
+        .expect("text");
     assert!(metrics.contains("sightline_ingest_spam_dropped_total"));
     app.stop().await;
 }
@@ -235,8 +410,16 @@ async fn one_anonymous_id_sending_implausibly_fast_is_dropped_as_spam() {
 async fn server_side_endpoint_takes_backend_batches_with_the_secret_key() {
     let app = spawn_app().await;
     let kinds = [
-        "user.signup", "user.login", "community.created", "member.created", "member.activated",
-        "event.created", "hackathon.created", "webhook.triggered", "github.push", "github.pr.opened",
+        "user.signup",
+        "user.login",
+        "community.created",
+        "member.created",
+        "member.activated",
+        "event.created",
+        "hackathon.created",
+        "webhook.triggered",
+        "github.push",
+        "github.pr.opened",
     ];
     let batch: Vec<Value> = kinds
         .iter()
@@ -248,24 +431,50 @@ async fn server_side_endpoint_takes_backend_batches_with_the_secret_key() {
         })
         .collect();
     let url = format!("{}/api/v1/track", app.address);
-    let r = app.client.post(&url).bearer_auth(&app.project.secret_key).json(&json!({"events": batch})).send().await.expect("req");
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.project.secret_key)
+        .json(&json!({"events": batch}))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 202);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["accepted"], 10);
     // The public key is not a secret key, and no key is no key.
-    let r = app.client.post(&url).bearer_auth(&app.project.public_key).json(&json!({"events": [event("user.login")]})).send().await.expect("req");
+    let r = app
+        .client
+        .post(&url)
+        .bearer_auth(&app.project.public_key)
+        .json(&json!({"events": [event("user.login")]}))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 401);
-    let r = app.client.post(&url).json(&json!({"events": [event("user.login")]})).send().await.expect("req");
+    let r = app
+        .client
+        .post(&url)
+        .json(&json!({"events": [event("user.login")]}))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(r.status(), 401);
     assert_eq!(app.wait_for_count(10, Duration::from_secs(10)).await, 10);
     // Users and communities are upserted in the same batch.
-    let (users,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE project_id = $1").bind(app.project.id).fetch_one(app.db.pool()).await.expect("q");
-    assert_eq!(users, 10);
-    let (name,): (Option<String>,) = sqlx::query_as("SELECT name FROM communities WHERE project_id = $1 AND external_id = 'c-1'")
+    let (users,): (i64,) = sqlx::query_as("SELECT count(*) FROM users WHERE project_id = $1")
         .bind(app.project.id)
         .fetch_one(app.db.pool())
         .await
         .expect("q");
+    assert_eq!(users, 10);
+    let (name,): (Option<String>,) = sqlx::query_as(
+        "SELECT name FROM communities WHERE project_id = $1 AND external_id = 'c-1'",
+    )
+    .bind(app.project.id)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("q");
     assert_eq!(name.as_deref(), Some("Rustaceans"));
     app.stop().await;
 }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod analytics;
 mod compose;
 mod foundation;
 mod ingest;

@@ -66,14 +66,23 @@ async fn a_poison_job_fails_alone_is_retried_then_dead_lettered() {
     }
     created.expect("trigger");
 
-    let job = |evs: Vec<Value>| json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "events": evs}).to_string();
+    let job = |evs: Vec<Value>| {
+        json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "events": evs}).to_string()
+    };
     let good1 = job(events(5, "page.view"));
     let poison = job(events(1, "poison.event"));
     let good2 = job(events(5, "page.view"));
     let not_a_job = "this is not JSON".to_string();
-    app.queue.add_many(&[good1, poison, good2, not_a_job]).await.expect("add");
+    app.queue
+        .add_many(&[good1, poison, good2, not_a_job])
+        .await
+        .expect("add");
 
-    assert_eq!(app.wait_for_count(10, Duration::from_secs(10)).await, 10, "neighbours are stored");
+    assert_eq!(
+        app.wait_for_count(10, Duration::from_secs(10)).await,
+        10,
+        "neighbours are stored"
+    );
     // Three attempts with 200 ms, 400 ms backoff, then the dead-letter queue.
     let mut counts = app.queue.counts().await.expect("counts");
     for _ in 0..100 {
@@ -86,19 +95,45 @@ async fn a_poison_job_fails_alone_is_retried_then_dead_lettered() {
     assert_eq!(counts.failed, 2, "{counts:?}");
     let failed = app.queue.failed_jobs(10).await.expect("failed");
     let reasons: Vec<&str> = failed.iter().map(|f| f.1.as_str()).collect();
-    assert!(reasons.iter().any(|r| r.contains("poison event refused")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("not an ingest job")), "{reasons:?}");
-    let poison_id = &failed.iter().find(|f| f.1.contains("poison")).expect("poison job").0;
+    assert!(
+        reasons.iter().any(|r| r.contains("poison event refused")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("not an ingest job")),
+        "{reasons:?}"
+    );
+    let poison_id = &failed
+        .iter()
+        .find(|f| f.1.contains("poison"))
+        .expect("poison job")
+        .0;
     let mut conn = app.queue.conn();
-    let atm: i64 = redis::cmd("HGET").arg(app.queue.key(poison_id)).arg("atm").query_async(&mut conn).await.expect("atm");
+    let atm: i64 = redis::cmd("HGET")
+        .arg(app.queue.key(poison_id))
+        .arg("atm")
+        .query_async(&mut conn)
+        .await
+        .expect("atm");
     assert_eq!(atm, 3, "attempts made before dead-lettering");
 
     // Dead-letter retry once the cause is fixed stores it, exactly once.
-    sqlx::query("DROP TRIGGER refuse_poison ON activities").execute(app.db.pool()).await.expect("drop");
-    let moved = app.queue.retry_failed(&[poison_id.clone()], 10).await.expect("retry");
+    sqlx::query("DROP TRIGGER refuse_poison ON activities")
+        .execute(app.db.pool())
+        .await
+        .expect("drop");
+    let moved = app
+        .queue
+        .retry_failed(&[poison_id.clone()], 10)
+        .await
+        .expect("retry");
     assert_eq!(moved.len(), 1);
     assert_eq!(app.wait_for_count(11, Duration::from_secs(10)).await, 11);
-    assert_eq!(app.queue.discard_failed(&[], 10).await.expect("discard"), 1, "the non-job is discarded");
+    assert_eq!(
+        app.queue.discard_failed(&[], 10).await.expect("discard"),
+        1,
+        "the non-job is discarded"
+    );
     assert_eq!(app.queue.counts().await.expect("counts").failed, 0);
     app.stop().await;
 }
@@ -117,18 +152,30 @@ async fn full_queue_answers_503_with_retry_after_then_recovers() {
         match r.status().as_u16() {
             202 => accepted += 1,
             503 => {
-                refused = r.headers().get("retry-after").map(|v| v.to_str().unwrap_or("").to_string());
+                refused = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap_or("").to_string());
             }
             other => panic!("unexpected status {other}"),
         }
     }
     assert_eq!(accepted, 5);
-    assert!(refused.is_some_and(|s| s.parse::<u64>().is_ok()), "503 carries Retry-After");
+    assert!(
+        refused.is_some_and(|s| s.parse::<u64>().is_ok()),
+        "503 carries Retry-After"
+    );
 
     // A worker drains the queue; ingest accepts again; nothing accepted was lost.
     let worker = start(server.env.clone(), Mode::Worker, Some(&server.project)).await;
     assert_eq!(server.wait_for_count(10, Duration::from_secs(10)).await, 10);
-    assert_eq!(server.collect_events(&events(2, "page.view")).await.status(), 202);
+    assert_eq!(
+        server
+            .collect_events(&events(2, "page.view"))
+            .await
+            .status(),
+        202
+    );
     assert_eq!(server.wait_for_count(12, Duration::from_secs(10)).await, 12);
     worker.stop().await;
     server.stop().await;
@@ -141,8 +188,14 @@ fn node(args: &[&str], env: &[(&str, String)]) -> String {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("node runs (scripts/test installs tests-interop)");
-    assert!(out.status.success(), "node {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .expect("node runs (scripts/test installs tests-interop)");
+    assert!(
+        out.status.success(),
+        "node {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -155,7 +208,12 @@ async fn jobs_added_by_bullmq_queue_add_are_stored_by_our_worker() {
         ("QUEUE_NAME", app.settings.queue.name.clone()),
         ("PROJECT_ID", app.project.id.to_string()),
     ];
-    let ids: Vec<String> = serde_json::from_str(&tokio::task::spawn_blocking(move || node(&["add", "4", "5"], &env)).await.expect("join")).expect("ids");
+    let ids: Vec<String> = serde_json::from_str(
+        &tokio::task::spawn_blocking(move || node(&["add", "4", "5"], &env))
+            .await
+            .expect("join"),
+    )
+    .expect("ids");
     assert_eq!(ids.len(), 20);
     assert_eq!(app.wait_for_count(20, Duration::from_secs(10)).await, 20);
     let (users,): (i64,) = sqlx::query_as("SELECT count(DISTINCT user_id) FROM activities WHERE project_id = $1 AND metadata->>'from' = 'bullmq'")
@@ -173,7 +231,13 @@ async fn jobs_added_by_bullmq_queue_add_are_stored_by_our_worker() {
 async fn jobs_enqueued_by_our_server_are_counted_and_processed_by_bullmq() {
     let server = spawn_app_with(Mode::Serve, |_| {}).await;
     for _ in 0..3 {
-        assert_eq!(server.collect_events(&events(4, "page.view")).await.status(), 202);
+        assert_eq!(
+            server
+                .collect_events(&events(4, "page.view"))
+                .await
+                .status(),
+            202
+        );
     }
     let env = vec![
         ("REDIS_URL", server.env["REDIS_URL"].clone()),
@@ -182,10 +246,20 @@ async fn jobs_enqueued_by_our_server_are_counted_and_processed_by_bullmq() {
         ("PROJECT_ID", server.project.id.to_string()),
     ];
     let env2 = env.clone();
-    let counts: Value = serde_json::from_str(&tokio::task::spawn_blocking(move || node(&["counts"], &env)).await.expect("join")).expect("json");
+    let counts: Value = serde_json::from_str(
+        &tokio::task::spawn_blocking(move || node(&["counts"], &env))
+            .await
+            .expect("join"),
+    )
+    .expect("json");
     assert_eq!(counts["wait"], 3, "{counts}");
     assert_eq!(counts["active"], 0);
-    let seen: Value = serde_json::from_str(&tokio::task::spawn_blocking(move || node(&["consume", "3"], &env2)).await.expect("join")).expect("json");
+    let seen: Value = serde_json::from_str(
+        &tokio::task::spawn_blocking(move || node(&["consume", "3"], &env2))
+            .await
+            .expect("join"),
+    )
+    .expect("json");
     let seen = seen.as_array().expect("array");
     assert_eq!(seen.len(), 3);
     for job in seen {
@@ -206,24 +280,40 @@ async fn concurrent_requests_merged_into_one_job_keep_each_senders_context() {
     let mut expected = std::collections::HashMap::new();
     for i in 0..40 {
         let evs = events(2, "page.view");
-        let ua = if i % 4 == 0 { format!("Googlebot/{i}") } else { format!("Mozilla/5.0 Browser/{i}") };
+        let ua = if i % 4 == 0 {
+            format!("Googlebot/{i}")
+        } else {
+            format!("Mozilla/5.0 Browser/{i}")
+        };
         for e in &evs {
             expected.insert(e["id"].as_str().unwrap_or("").to_string(), ua.clone());
         }
-        let (client, url, key) = (app.client.clone(), format!("{}/collect", app.address), app.project.public_key.clone());
+        let (client, url, key) = (
+            app.client.clone(),
+            format!("{}/collect", app.address),
+            app.project.public_key.clone(),
+        );
         handles.push(tokio::spawn(async move {
-            client.post(url).header("user-agent", ua).body(json!({"key": key, "events": evs}).to_string()).send().await.expect("req").status()
+            client
+                .post(url)
+                .header("user-agent", ua)
+                .body(json!({"key": key, "events": evs}).to_string())
+                .send()
+                .await
+                .expect("req")
+                .status()
         }));
     }
     for h in handles {
         assert_eq!(h.await.expect("join"), 202);
     }
     assert_eq!(app.wait_for_count(80, Duration::from_secs(10)).await, 80);
-    let rows: Vec<(uuid::Uuid, Option<String>, bool)> = sqlx::query_as("SELECT event_id, user_agent, is_bot FROM activities WHERE project_id = $1")
-        .bind(app.project.id)
-        .fetch_all(app.db.pool())
-        .await
-        .expect("rows");
+    let rows: Vec<(uuid::Uuid, Option<String>, bool)> =
+        sqlx::query_as("SELECT event_id, user_agent, is_bot FROM activities WHERE project_id = $1")
+            .bind(app.project.id)
+            .fetch_all(app.db.pool())
+            .await
+            .expect("rows");
     for (id, ua, bot) in rows {
         let want = &expected[&id.to_string()];
         assert_eq!(ua.as_deref(), Some(want.as_str()));

@@ -29,14 +29,20 @@ fn repo() -> PathBuf {
 fn lib(cmd: &str) {
     let status = Command::new("bash")
         .arg("-c")
-        .arg(format!("source '{}/scripts/lib.sh' && {cmd}", repo().display()))
+        .arg(format!(
+            "source '{}/scripts/lib.sh' && {cmd}",
+            repo().display()
+        ))
         .status()
         .expect("bash runs");
     assert!(status.success(), "`{cmd}` failed");
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A private PostgreSQL + Redis pair that a test may stop and start.
@@ -48,30 +54,52 @@ struct Services {
 
 impl Services {
     fn start() -> Self {
-        let base = std::env::var("TEST_RUN_DIR").map(PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
-        let dir = base.join(format!("chaos-{}", &Uuid::new_v4().simple().to_string()[..8]));
+        let base = std::env::var("TEST_RUN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let dir = base.join(format!(
+            "chaos-{}",
+            &Uuid::new_v4().simple().to_string()[..8]
+        ));
         let pg_port = free_port();
         let mut redis_port = free_port();
         while redis_port == pg_port {
             redis_port = free_port();
         }
-        let s = Self { dir, pg_port, redis_port };
+        let s = Self {
+            dir,
+            pg_port,
+            redis_port,
+        };
         s.start_pg();
         s.start_redis();
         s
     }
     fn start_pg(&self) {
-        lib(&format!("start_postgres '{}' {} fast", self.dir.join("pg").display(), self.pg_port));
+        lib(&format!(
+            "start_postgres '{}' {} fast",
+            self.dir.join("pg").display(),
+            self.pg_port
+        ));
     }
     fn stop_pg(&self) {
-        lib(&format!("stop_postgres '{}'", self.dir.join("pg").display()));
+        lib(&format!(
+            "stop_postgres '{}'",
+            self.dir.join("pg").display()
+        ));
     }
     fn start_redis(&self) {
-        lib(&format!("start_redis '{}' {}", self.dir.join("redis").display(), self.redis_port));
+        lib(&format!(
+            "start_redis '{}' {}",
+            self.dir.join("redis").display(),
+            self.redis_port
+        ));
     }
     /// A clean restart: SHUTDOWN flushes the append-only file, as a service manager's stop does.
     fn stop_redis_gracefully(&self) {
-        let _ = Command::new("redis-cli").args(["-p", &self.redis_port.to_string(), "shutdown"]).status();
+        let _ = Command::new("redis-cli")
+            .args(["-p", &self.redis_port.to_string(), "shutdown"])
+            .status();
     }
     fn admin_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.pg_port)
@@ -83,7 +111,9 @@ impl Services {
 
 impl Drop for Services {
     fn drop(&mut self) {
-        let _ = Command::new("redis-cli").args(["-p", &self.redis_port.to_string(), "shutdown", "nosave"]).status();
+        let _ = Command::new("redis-cli")
+            .args(["-p", &self.redis_port.to_string(), "shutdown", "nosave"])
+            .status();
         self.stop_pg();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -96,7 +126,12 @@ async fn app_on(services: &Services, mode: Mode) -> TestApp {
     start(env, mode, None).await
 }
 
-fn load(app: &TestApp, events: u64, rate: Option<u32>, secs: u64) -> tokio::task::JoinHandle<LoadgenReport> {
+fn load(
+    app: &TestApp,
+    events: u64,
+    rate: Option<u32>,
+    secs: u64,
+) -> tokio::task::JoinHandle<LoadgenReport> {
     let cfg = LoadgenConfig {
         url: app.address.clone(),
         key: app.project.public_key.clone(),
@@ -111,14 +146,25 @@ fn load(app: &TestApp, events: u64, rate: Option<u32>, secs: u64) -> tokio::task
         // Each load its own ids: two loads with one seed would send the same event ids.
         seed: rand::random(),
     };
-    tokio::spawn(async move { loadgen::run(cfg, CancellationToken::new()).await.expect("loadgen runs") })
+    tokio::spawn(async move {
+        loadgen::run(cfg, CancellationToken::new())
+            .await
+            .expect("loadgen runs")
+    })
 }
 
 async fn assert_exactly_once(app: &TestApp, report: &LoadgenReport) {
     assert_eq!(report.failed_batches, 0, "{report:?}");
-    let stored = app.wait_for_count(report.accepted_events as i64, Duration::from_secs(90)).await;
+    let stored = app
+        .wait_for_count(report.accepted_events as i64, Duration::from_secs(90))
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.stored_count().await, report.accepted_events as i64, "stored {stored} of {} accepted", report.accepted_events);
+    assert_eq!(
+        app.stored_count().await,
+        report.accepted_events as i64,
+        "stored {stored} of {} accepted",
+        report.accepted_events
+    );
     assert_eq!(app.duplicate_event_ids().await, 0);
 }
 
@@ -144,7 +190,10 @@ async fn worker_killed_with_sigkill_during_load_loses_and_duplicates_nothing() {
     let loader = load(&app, 100_000, None, 120);
     let started = Instant::now();
     while app.stored_count().await < 20_000 {
-        assert!(started.elapsed() < Duration::from_secs(120), "the worker never got going");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the worker never got going"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     worker.kill().expect("SIGKILL");
@@ -169,12 +218,22 @@ async fn postgres_stopped_for_ten_seconds_during_load_loses_nothing() {
     let loader = load(&app, 60_000, Some(2500), 20);
     tokio::time::sleep(Duration::from_secs(3)).await;
     services.stop_pg();
-    let before = app.collect_events(&helpers::events(3, "page.view")).await.status();
+    let before = app
+        .collect_events(&helpers::events(3, "page.view"))
+        .await
+        .status();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let during = app.collect_events(&helpers::events(3, "page.view")).await.status();
+    let during = app
+        .collect_events(&helpers::events(3, "page.view"))
+        .await
+        .status();
     services.start_pg();
     let report = loader.await.expect("loadgen");
-    assert_eq!((before.as_u16(), during.as_u16()), (202, 202), "ingest keeps answering 202 while Postgres is down");
+    assert_eq!(
+        (before.as_u16(), during.as_u16()),
+        (202, 202),
+        "ingest keeps answering 202 while Postgres is down"
+    );
     let mut expected = report.clone();
     expected.accepted_events += 6;
     assert_exactly_once(&app, &expected).await;
@@ -198,7 +257,10 @@ async fn redis_restarted_during_load_keeps_every_event_answered_202() {
 }
 
 fn assert_counts_match(label: &str, stored: i64, accepted: u64) {
-    assert_eq!(stored, accepted as i64, "{label}: stored {stored} of {accepted} accepted");
+    assert_eq!(
+        stored, accepted as i64,
+        "{label}: stored {stored} of {accepted} accepted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -216,9 +278,15 @@ async fn two_servers_and_three_workers_under_load_store_exact_counts() {
     assert_eq!(r1.failed_batches + r2.failed_batches, 0);
     let accepted = r1.accepted_events + r2.accepted_events;
     assert_eq!(accepted, 60_000);
-    server1.wait_for_count(accepted as i64, Duration::from_secs(90)).await;
+    server1
+        .wait_for_count(accepted as i64, Duration::from_secs(90))
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_counts_match("2 servers + 3 workers", server1.stored_count().await, accepted);
+    assert_counts_match(
+        "2 servers + 3 workers",
+        server1.stored_count().await,
+        accepted,
+    );
     assert_eq!(server1.duplicate_event_ids().await, 0);
     for w in workers {
         w.stop().await;
@@ -235,8 +303,13 @@ struct RedisCluster {
 
 impl RedisCluster {
     fn start() -> Self {
-        let base = std::env::var("TEST_RUN_DIR").map(PathBuf::from).unwrap_or_else(|_| std::env::temp_dir());
-        let dir = base.join(format!("cluster-{}", &Uuid::new_v4().simple().to_string()[..8]));
+        let base = std::env::var("TEST_RUN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| std::env::temp_dir());
+        let dir = base.join(format!(
+            "cluster-{}",
+            &Uuid::new_v4().simple().to_string()[..8]
+        ));
         let mut ports: Vec<u16> = Vec::new();
         while ports.len() < 3 {
             let p = free_port();
@@ -249,9 +322,30 @@ impl RedisCluster {
             let d = dir.join(p.to_string());
             std::fs::create_dir_all(&d).expect("dir");
             let status = Command::new("redis-server")
-                .args(["--port", &p.to_string(), "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--appendonly", "yes", "--save", ""])
-                .args(["--dir", &d.display().to_string(), "--daemonize", "yes", "--logfile", &d.join("redis.log").display().to_string()])
-                .args(["--cluster-config-file", &d.join("nodes.conf").display().to_string()])
+                .args([
+                    "--port",
+                    &p.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                ])
+                .args([
+                    "--dir",
+                    &d.display().to_string(),
+                    "--daemonize",
+                    "yes",
+                    "--logfile",
+                    &d.join("redis.log").display().to_string(),
+                ])
+                .args([
+                    "--cluster-config-file",
+                    &d.join("nodes.conf").display().to_string(),
+                ])
                 .status()
                 .expect("redis-server");
             assert!(status.success());
@@ -267,21 +361,31 @@ impl RedisCluster {
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .output()
             .expect("redis-cli --cluster create");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         // Wait until every slot is served.
         lib(&format!("for _ in $(seq 1 100); do redis-cli -p {} cluster info | grep -q 'cluster_state:ok' && break; sleep 0.1; done", ports[0]));
         Self { dir, ports }
     }
 
     fn url(&self) -> String {
-        self.ports.iter().map(|p| format!("redis://127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
         for p in &self.ports {
-            let _ = Command::new("redis-cli").args(["-p", &p.to_string(), "shutdown", "nosave"]).status();
+            let _ = Command::new("redis-cli")
+                .args(["-p", &p.to_string(), "shutdown", "nosave"])
+                .status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -302,7 +406,10 @@ async fn redis_cluster_with_hash_tagged_queue_keys_stores_exact_counts() {
     // Every queue key lives on one node's slot; the other masters hold none of them.
     let mut holders = 0;
     for p in &cluster.ports {
-        let out = Command::new("redis-cli").args(["-p", &p.to_string(), "--scan", "--pattern", "{bull}:*"]).output().expect("scan");
+        let out = Command::new("redis-cli")
+            .args(["-p", &p.to_string(), "--scan", "--pattern", "{bull}:*"])
+            .output()
+            .expect("scan");
         if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
             holders += 1;
         }
@@ -331,18 +438,29 @@ async fn analytics_reads_go_to_the_replica_and_writes_never_do() {
     ));
     let mut env = base_env(&url);
     env.insert("REDIS_URL".into(), services.redis_url());
-    env.insert("SIGHTLINE_DATABASE_READ_URL".into(), format!("postgres://postgres@127.0.0.1:{replica_port}/{db_name}"));
+    env.insert(
+        "SIGHTLINE_DATABASE_READ_URL".into(),
+        format!("postgres://postgres@127.0.0.1:{replica_port}/{db_name}"),
+    );
     let app = start(env, Mode::All, None).await;
     let count_query = "query($p: ID!) { eventCount(projectId: $p) }";
     let vars = serde_json::json!({"p": app.project.id.to_string()});
     let gql_count = |r: serde_json::Value| r["data"]["eventCount"].as_i64().unwrap_or(-1);
 
     // Writes go to the primary (the replica is read-only, so any write there would fail).
-    assert_eq!(app.collect_events(&helpers::events(5, "page.view")).await.status(), 202);
+    assert_eq!(
+        app.collect_events(&helpers::events(5, "page.view"))
+            .await
+            .status(),
+        202
+    );
     assert_eq!(app.wait_for_count(5, Duration::from_secs(10)).await, 5);
     let mut seen = 0;
     for _ in 0..100 {
-        seen = gql_count(app.graphql(Some(&app.admin_token), count_query, vars.clone()).await);
+        seen = gql_count(
+            app.graphql(Some(&app.admin_token), count_query, vars.clone())
+                .await,
+        );
         if seen == 5 {
             break;
         }
@@ -352,9 +470,21 @@ async fn analytics_reads_go_to_the_replica_and_writes_never_do() {
 
     // Pause replay on the replica: new rows reach the primary, but analytics (read from the
     // replica) do not see them until replay resumes.
-    let replica = sqlx::PgPool::connect(&format!("postgres://postgres@127.0.0.1:{replica_port}/{db_name}")).await.expect("replica");
-    sqlx::query("SELECT pg_wal_replay_pause()").execute(&replica).await.expect("pause");
-    assert_eq!(app.collect_events(&helpers::events(7, "page.view")).await.status(), 202);
+    let replica = sqlx::PgPool::connect(&format!(
+        "postgres://postgres@127.0.0.1:{replica_port}/{db_name}"
+    ))
+    .await
+    .expect("replica");
+    sqlx::query("SELECT pg_wal_replay_pause()")
+        .execute(&replica)
+        .await
+        .expect("pause");
+    assert_eq!(
+        app.collect_events(&helpers::events(7, "page.view"))
+            .await
+            .status(),
+        202
+    );
     let mut on_primary = 0i64;
     for _ in 0..100 {
         on_primary = sqlx::query_scalar("SELECT count(*) FROM activities WHERE project_id = $1")
@@ -368,11 +498,24 @@ async fn analytics_reads_go_to_the_replica_and_writes_never_do() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(on_primary, 12, "the primary has them");
-    assert_eq!(gql_count(app.graphql(Some(&app.admin_token), count_query, vars.clone()).await), 5, "reads come from the paused replica");
-    sqlx::query("SELECT pg_wal_replay_resume()").execute(&replica).await.expect("resume");
+    assert_eq!(
+        gql_count(
+            app.graphql(Some(&app.admin_token), count_query, vars.clone())
+                .await
+        ),
+        5,
+        "reads come from the paused replica"
+    );
+    sqlx::query("SELECT pg_wal_replay_resume()")
+        .execute(&replica)
+        .await
+        .expect("resume");
     let mut seen = 0;
     for _ in 0..100 {
-        seen = gql_count(app.graphql(Some(&app.admin_token), count_query, vars.clone()).await);
+        seen = gql_count(
+            app.graphql(Some(&app.admin_token), count_query, vars.clone())
+                .await,
+        );
         if seen == 12 {
             break;
         }

@@ -1,0 +1,211 @@
+//! How people move through a site: scroll depth per page, funnels and retention cohorts.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::Range;
+use crate::storage::{Db, StorageError};
+
+/// Most steps a funnel may have.
+pub const MAX_FUNNEL_STEPS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrollDepth {
+    pub path: String,
+    pub views: i64,
+    pub avg_depth: f64,
+    pub reached: [i64; 4],
+}
+
+/// Scroll depth per page (page views that scrolled, their average maximum depth, and how many
+/// reached 25/50/75/100%), most viewed first. From `rollup_scroll_hour` on whole hours; the same
+/// arithmetic over raw `page.scroll` events otherwise.
+pub async fn scroll_depth(
+    db: &Db,
+    project: Uuid,
+    range: &Range,
+    path: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ScrollDepth>, StorageError> {
+    let source = if range.on_hours() {
+        "SELECT path, views, depth_sum, reached25, reached50, reached75, reached100 FROM rollup_scroll_hour \
+         WHERE project_id = $1 AND bucket >= $2 AND bucket < $3"
+            .to_string()
+    } else {
+        "SELECT COALESCE(path, '') AS path, (p = 0)::int AS views, GREATEST(d - p, 0) AS depth_sum, \
+                (p < 25 AND d >= 25)::int AS reached25, (p < 50 AND d >= 50)::int AS reached50, \
+                (p < 75 AND d >= 75)::int AS reached75, (p < 100 AND d >= 100)::int AS reached100 \
+         FROM (SELECT path, LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS d, \
+                      LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS p \
+               FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
+                 AND event_type = 'page.scroll') e"
+            .to_string()
+    };
+    let sql = format!(
+        "SELECT path, sum(views)::bigint, sum(depth_sum)::bigint, sum(reached25)::bigint, sum(reached50)::bigint, \
+                sum(reached75)::bigint, sum(reached100)::bigint \
+         FROM ({source}) s WHERE ($4::text IS NULL OR path = $4) GROUP BY path HAVING sum(views) > 0 \
+         ORDER BY 2 DESC, 1 LIMIT $5"
+    );
+    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(project)
+        .bind(range.from)
+        .bind(range.to)
+        .bind(path)
+        .bind(limit.clamp(1, 500))
+        .fetch_all(db.read_pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(path, views, sum, r25, r50, r75, r100)| ScrollDepth {
+            path,
+            views,
+            avg_depth: if views == 0 {
+                0.0
+            } else {
+                sum as f64 / views as f64
+            },
+            reached: [r25, r50, r75, r100],
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub event_type: String,
+    pub path: Option<String>,
+}
+
+/// Actors (user id, else anonymous id) reaching each step in order. An actor enters at their
+/// first step-1 event in the range; each later step must follow the previous one and happen
+/// within `window` of the entry (and before the range ends).
+pub async fn funnel(
+    db: &Db,
+    project: Uuid,
+    range: &Range,
+    steps: &[Step],
+    window: Duration,
+) -> Result<Vec<i64>, StorageError> {
+    if steps.is_empty() || steps.len() > MAX_FUNNEL_STEPS {
+        return Err(StorageError::Invalid(format!(
+            "a funnel has 1 to {MAX_FUNNEL_STEPS} steps"
+        )));
+    }
+    if window <= Duration::zero() || window > Duration::days(90) {
+        return Err(StorageError::Invalid(
+            "windowSeconds must be between 1 and 90 days".into(),
+        ));
+    }
+    // $1 project, $2 from, $3 to, $4 window seconds, then (type, path) per step.
+    let step_events = |i: usize| {
+        let t = 5 + 2 * i;
+        format!(
+            "SELECT COALESCE(user_id, anonymous_id) AS actor, occurred_at AS t FROM activities \
+             WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
+               AND event_type = ${t} AND (${p}::text IS NULL OR path = ${p}) \
+               AND COALESCE(user_id, anonymous_id) IS NOT NULL",
+            p = t + 1
+        )
+    };
+    let mut sql = format!(
+        "WITH s0 AS (SELECT actor, min(t) AS entry, min(t) AS t FROM ({}) e GROUP BY actor)",
+        step_events(0)
+    );
+    for i in 1..steps.len() {
+        sql.push_str(&format!(
+            ", s{i} AS (SELECT p.actor, p.entry, min(e.t) AS t FROM s{prev} p JOIN ({events}) e \
+                ON e.actor = p.actor AND e.t >= p.t AND e.t <= p.entry + make_interval(secs => $4) \
+                GROUP BY p.actor, p.entry)",
+            prev = i - 1,
+            events = step_events(i)
+        ));
+    }
+    let counts: Vec<String> = (0..steps.len())
+        .map(|i| format!("(SELECT count(*) FROM s{i})::bigint"))
+        .collect();
+    sql.push_str(&format!(" SELECT ARRAY[{}]", counts.join(", ")));
+    let mut q = sqlx::query_as::<_, (Vec<i64>,)>(&sql)
+        .bind(project)
+        .bind(range.from)
+        .bind(range.to)
+        .bind(window.num_seconds() as f64);
+    for s in steps {
+        q = q.bind(&s.event_type).bind(s.path.as_deref());
+    }
+    Ok(q.fetch_one(db.read_pool()).await?.0)
+}
+
+/// Cohort length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cohort {
+    pub start: NaiveDate,
+    pub size: i64,
+    /// Actors of the cohort active in period k after it (k = 0 is the cohort's own period).
+    pub retained: Vec<i64>,
+}
+
+/// Cohorts of actors by the UTC day (or ISO week) they were first seen, for cohorts starting in
+/// the range, with how many came back in each following period (from `actor_days`).
+pub async fn retention(
+    db: &Db,
+    project: Uuid,
+    range: &Range,
+    period: Period,
+    periods: usize,
+) -> Result<Vec<Cohort>, StorageError> {
+    let periods = periods.clamp(1, 52);
+    let step = match period {
+        Period::Day => 1,
+        Period::Week => 7,
+    };
+    let from = range.from.date_naive();
+    let to = (range.to - Duration::nanoseconds(1)).date_naive();
+    let rows: Vec<(NaiveDate, i32, i64)> = sqlx::query_as(
+        "WITH first AS (\
+           SELECT actor, min(day) AS d0 FROM actor_days WHERE project_id = $1 GROUP BY actor \
+           HAVING min(day) >= $2 AND min(day) <= $3), \
+         cohort AS (\
+           SELECT actor, CASE WHEN $4 = 7 THEN d0 - (extract(isodow FROM d0)::int - 1) ELSE d0 END AS c FROM first) \
+         SELECT c.c, ((a.day - c.c) / $4)::int AS k, count(DISTINCT a.actor)::bigint \
+         FROM cohort c JOIN actor_days a ON a.project_id = $1 AND a.actor = c.actor \
+         WHERE a.day >= c.c AND a.day < c.c + $4 * $5 \
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(project)
+    .bind(from)
+    .bind(to)
+    .bind(step)
+    .bind(periods as i32)
+    .fetch_all(db.read_pool())
+    .await?;
+    let mut out: Vec<Cohort> = Vec::new();
+    for (start, k, n) in rows {
+        if out.last().is_none_or(|c| c.start != start) {
+            out.push(Cohort {
+                start,
+                size: 0,
+                retained: vec![0; periods],
+            });
+        }
+        if let Some(c) = out.last_mut() {
+            if let Some(slot) = c.retained.get_mut(k.max(0) as usize) {
+                *slot = n;
+            }
+            if k == 0 {
+                c.size = n;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A cohort start as an instant (UTC midnight), for the API.
+pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(d.and_hms_opt(0, 0, 0).unwrap_or_default(), Utc)
+}

@@ -1,0 +1,156 @@
+//! Tracked users: the GDPR delete.
+//!
+//! Purging removes the user's raw events and profile and takes their share out of every
+//! aggregate in the same transaction: additive rollups get negative corrections (in shard -1,
+//! so readers' sums stay exact), HyperLogLog sketches of the affected hours and days are rebuilt
+//! from the remaining raw events (sketches cannot subtract), sessions the user touched are
+//! recomputed, and their `actor_days` go.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Db, StorageError};
+
+/// Shard holding corrections (purges); writers use 0..ROLLUP_SHARDS.
+pub const CORRECTION_SHARD: i16 = -1;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub events: u64,
+    pub users: u64,
+}
+
+const DELETE_AND_CORRECT: &str = r#"
+WITH del AS (
+    DELETE FROM activities WHERE project_id = $1 AND user_id = $2
+    RETURNING project_id, event_type, user_id, anonymous_id, session_id, entity_type, entity_id,
+              path, referrer, metadata, occurred_at
+), minute_dn AS (
+    INSERT INTO rollup_minute AS r (project_id, bucket, event_type, shard, events)
+    SELECT project_id, date_trunc('minute', occurred_at, 'UTC'), event_type, $3, -count(*)
+    FROM del GROUP BY 1, 2, 3
+    ON CONFLICT (project_id, bucket, event_type, shard) DO UPDATE SET events = r.events + EXCLUDED.events
+), dims AS (
+    SELECT i.project_id, date_trunc('hour', i.occurred_at, 'UTC') AS hour, i.event_type, d.dim, d.key
+    FROM del i CROSS JOIN LATERAL (VALUES
+        ('', ''),
+        ('path', i.path),
+        ('element', CASE WHEN i.event_type = 'element.click'
+                         THEN COALESCE(i.metadata->>'selector', i.entity_id) END),
+        ('referrer', CASE WHEN i.event_type = 'page.view'
+                          THEN substring(i.referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+') END),
+        ('entity_type', i.entity_type)
+    ) AS d(dim, key)
+    WHERE d.key IS NOT NULL
+), hour_dn AS (
+    INSERT INTO rollup_hour AS r (project_id, bucket, event_type, dim, key, shard, events)
+    SELECT project_id, hour, event_type, dim, key, $3, -count(*) FROM dims GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
+), day_dn AS (
+    INSERT INTO rollup_day AS r (project_id, bucket, event_type, dim, key, shard, events)
+    SELECT project_id, date_trunc('day', hour, 'UTC'), event_type, dim, key, $3, -count(*) FROM dims GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
+), scroll AS (
+    SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, COALESCE(path, '') AS path,
+           LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS depth,
+           LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS prev
+    FROM del WHERE event_type = 'page.scroll'
+), scroll_dn AS (
+    INSERT INTO rollup_scroll_hour AS r (project_id, bucket, path, shard, views, depth_sum,
+        reached25, reached50, reached75, reached100)
+    SELECT project_id, hour, path, $3,
+           -count(*) FILTER (WHERE prev = 0), -sum(GREATEST(depth - prev, 0)),
+           -count(*) FILTER (WHERE prev < 25 AND depth >= 25), -count(*) FILTER (WHERE prev < 50 AND depth >= 50),
+           -count(*) FILTER (WHERE prev < 75 AND depth >= 75), -count(*) FILTER (WHERE prev < 100 AND depth >= 100)
+    FROM scroll GROUP BY 1, 2, 3
+    ON CONFLICT (project_id, bucket, path, shard) DO UPDATE
+        SET views = r.views + EXCLUDED.views, depth_sum = r.depth_sum + EXCLUDED.depth_sum,
+            reached25 = r.reached25 + EXCLUDED.reached25, reached50 = r.reached50 + EXCLUDED.reached50,
+            reached75 = r.reached75 + EXCLUDED.reached75, reached100 = r.reached100 + EXCLUDED.reached100
+)
+SELECT (SELECT count(*) FROM del)::bigint,
+       COALESCE((SELECT array_agg(DISTINCT date_trunc('hour', occurred_at, 'UTC')) FROM del), '{}'),
+       COALESCE((SELECT array_agg(DISTINCT session_id) FROM del WHERE session_id IS NOT NULL), '{}')
+"#;
+
+/// Rebuilds the sketches of the given hours (and their days) from the raw events left.
+const REBUILD_SKETCHES: &str = r#"
+WITH hours AS (SELECT unnest($2::timestamptz[]) AS h),
+gone_h AS (DELETE FROM rollup_uniques_hour WHERE project_id = $1 AND bucket IN (SELECT h FROM hours)),
+gone_d AS (DELETE FROM rollup_uniques_day WHERE project_id = $1
+           AND bucket IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM hours)),
+add_h AS (
+    INSERT INTO rollup_uniques_hour (project_id, bucket, shard, actors, sessions)
+    SELECT $1, date_trunc('hour', occurred_at, 'UTC'), 0,
+           COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
+           COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
+    FROM activities
+    WHERE project_id = $1 AND date_trunc('hour', occurred_at, 'UTC') IN (SELECT h FROM hours)
+    GROUP BY 2
+)
+INSERT INTO rollup_uniques_day (project_id, bucket, shard, actors, sessions)
+SELECT $1, date_trunc('day', occurred_at, 'UTC'), 0,
+       COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
+       COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
+FROM activities
+WHERE project_id = $1 AND occurred_at >= (SELECT min(date_trunc('day', h, 'UTC')) FROM hours)
+  AND date_trunc('day', occurred_at, 'UTC') IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM hours)
+GROUP BY 2
+"#;
+
+/// Recomputes the given sessions from the raw events left (deleting those left empty).
+const REBUILD_SESSIONS: &str = r#"
+WITH gone AS (DELETE FROM sessions WHERE project_id = $1 AND session_id = ANY($2))
+INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events)
+SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at),
+       count(*) FILTER (WHERE event_type = 'page.view'), count(*)
+FROM activities WHERE project_id = $1 AND session_id = ANY($2)
+GROUP BY session_id
+"#;
+
+/// Deletes a tracked user (by the site's user id) and everything derived from their events.
+pub async fn purge(db: &Db, project: Uuid, external_id: &str) -> Result<Purged, StorageError> {
+    let external_id = external_id.trim();
+    if external_id.is_empty() {
+        return Err(StorageError::Invalid("userId must not be empty".into()));
+    }
+    let mut tx = db.pool().begin().await?;
+    let (events, hours, sessions): (i64, Vec<DateTime<Utc>>, Vec<String>) =
+        sqlx::query_as(DELETE_AND_CORRECT)
+            .bind(project)
+            .bind(external_id)
+            .bind(CORRECTION_SHARD)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !hours.is_empty() {
+        sqlx::query(REBUILD_SKETCHES)
+            .bind(project)
+            .bind(&hours)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !sessions.is_empty() {
+        sqlx::query(REBUILD_SESSIONS)
+            .bind(project)
+            .bind(&sessions)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM actor_days WHERE project_id = $1 AND actor = $2")
+        .bind(project)
+        .bind(external_id)
+        .execute(&mut *tx)
+        .await?;
+    let users = sqlx::query("DELETE FROM users WHERE project_id = $1 AND external_id = $2")
+        .bind(project)
+        .bind(external_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    tracing::info!(%project, events, users, "purged a tracked user");
+    Ok(Purged {
+        events: events as u64,
+        users,
+    })
+}
