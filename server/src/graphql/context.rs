@@ -57,3 +57,15 @@ pub fn authorize<'a>(
     p.require(min, project)?;
     Ok(p)
 }
+
+/// An admin whose token covers every project: needed for what spans tenants (the shared
+/// dead-letter queue, the account list, creating projects).
+pub fn authorize_global<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {
+    let p = authorize(ctx, Role::Admin, None)?;
+    if p.projects.is_some() {
+        return Err(ApiError::Forbidden(
+            "this needs an admin of all projects".into(),
+        ));
+    }
+    Ok(p)
+}

@@ -5,7 +5,7 @@ use async_graphql::{Context, Json, Object, ID};
 use chrono::Utc;
 use serde_json::Value;
 
-use super::context::{authorize, state};
+use super::context::{authorize, authorize_global, state};
 use super::error::{ApiError, ApiResult};
 use super::query::parse_id;
 use super::types::*;
@@ -30,6 +30,28 @@ fn keys_payload(model: entity::project::Model, keys: projects::ProjectKeys) -> P
 fn parse_project_ids(ids: Option<Vec<ID>>) -> Result<Option<Vec<uuid::Uuid>>, ApiError> {
     ids.map(|ids| ids.iter().map(|i| parse_id(i, "projectIds")).collect())
         .transpose()
+}
+
+/// Who may grant what: an admin of all projects anything; an admin of some projects only
+/// non-admin roles on those projects.
+fn check_grant(
+    ctx: &Context<'_>,
+    role: Role,
+    ids: &Option<Vec<uuid::Uuid>>,
+) -> Result<(), ApiError> {
+    let me = authorize(ctx, Role::Admin, None)?;
+    if me.projects.is_none() {
+        return Ok(());
+    }
+    if role == Role::Admin {
+        return Err(ApiError::Forbidden(
+            "only an admin of all projects may create admins".into(),
+        ));
+    }
+    for p in ids.iter().flatten() {
+        me.require(Role::Admin, Some(*p))?;
+    }
+    Ok(())
 }
 
 #[Object]
@@ -88,7 +110,7 @@ impl MutationRoot {
         name: String,
         #[graphql(default)] allowed_origins: Vec<String>,
     ) -> ApiResult<ProjectWithKeys> {
-        authorize(ctx, Role::Admin, None)?;
+        authorize_global(ctx)?;
         let (m, keys) = projects::create(&state(ctx).db, &name, allowed_origins)
             .await
             .map_err(ApiError::from)?;
@@ -139,14 +161,14 @@ impl MutationRoot {
         role: RoleName,
         project_ids: Option<Vec<ID>>,
     ) -> ApiResult<Account> {
-        authorize(ctx, Role::Admin, None)?;
+        let ids = parse_project_ids(project_ids)?;
+        check_grant(ctx, role.into(), &ids)?;
         if password.chars().count() < 10 || password.len() > MAX_PASSWORD {
             return Err(ApiError::BadInput(format!(
                 "password must have 10 to {MAX_PASSWORD} characters"
             ))
             .into());
         }
-        let ids = parse_project_ids(project_ids)?;
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -170,7 +192,7 @@ impl MutationRoot {
         role: RoleName,
         project_ids: Option<Vec<ID>>,
     ) -> ApiResult<Account> {
-        authorize(ctx, Role::Admin, None)?;
+        authorize_global(ctx)?;
         let account = parse_id(&id, "id")?;
         let ids = parse_project_ids(project_ids)?;
         let role: Role = role.into();
@@ -240,7 +262,7 @@ impl MutationRoot {
 
     /// Moves dead-lettered jobs back to the queue (all when `ids` is absent). Returns how many.
     async fn retry_dead_letters(&self, ctx: &Context<'_>, ids: Option<Vec<ID>>) -> ApiResult<i64> {
-        authorize(ctx, Role::Admin, None)?;
+        authorize_global(ctx)?;
         let ids: Vec<String> = ids.unwrap_or_default().into_iter().map(|i| i.0).collect();
         let moved = state(ctx)
             .queue
@@ -256,7 +278,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         ids: Option<Vec<ID>>,
     ) -> ApiResult<i64> {
-        authorize(ctx, Role::Admin, None)?;
+        authorize_global(ctx)?;
         let ids: Vec<String> = ids.unwrap_or_default().into_iter().map(|i| i.0).collect();
         let n = state(ctx)
             .queue

@@ -5,7 +5,7 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::context::{authorize, principal, state};
+use super::context::{authorize, authorize_global, principal, state};
 use super::error::{ApiError, ApiResult};
 use super::types::*;
 use crate::analytics::{self, behaviour, counts, people, Range};
@@ -396,7 +396,7 @@ impl QueryRoot {
         ctx: &Context<'_>,
         #[graphql(default = 50)] limit: i32,
     ) -> ApiResult<Vec<DeadLetter>> {
-        authorize(ctx, Role::Admin, None)?;
+        authorize_global(ctx)?;
         let jobs = state(ctx)
             .queue
             .failed_jobs(limit.clamp(1, 500) as usize)
@@ -415,7 +415,7 @@ impl QueryRoot {
 
     /// Dashboard and API accounts. Admin.
     async fn accounts(&self, ctx: &Context<'_>) -> ApiResult<Vec<Account>> {
-        authorize(ctx, Role::Admin, None)?;
+        authorize_global(ctx)?;
         let list = accounts::list(&state(ctx).db)
             .await
             .map_err(ApiError::from)?;

@@ -73,34 +73,41 @@ SELECT (SELECT count(*) FROM del)::bigint,
        COALESCE((SELECT array_agg(DISTINCT session_id) FROM del WHERE session_id IS NOT NULL), '{}')
 "#;
 
-/// Rebuilds the sketches of the given hours (and their days) from the raw events left.
-const REBUILD_SKETCHES: &str = r#"
-WITH hours AS (SELECT unnest($2::timestamptz[]) AS h),
-gone_h AS (DELETE FROM rollup_uniques_hour WHERE project_id = $1 AND bucket IN (SELECT h FROM hours)),
-gone_d AS (DELETE FROM rollup_uniques_day WHERE project_id = $1
-           AND bucket IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM hours)),
-add_h AS (
-    INSERT INTO rollup_uniques_hour (project_id, bucket, shard, actors, sessions)
-    SELECT $1, date_trunc('hour', occurred_at, 'UTC'), 0,
-           COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
-           COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
-    FROM activities
-    WHERE project_id = $1 AND date_trunc('hour', occurred_at, 'UTC') IN (SELECT h FROM hours)
-    GROUP BY 2
-)
+/// Rebuilds the sketches of the given hours (and their days) from the raw events left: the
+/// old rows are deleted by [`DELETE_SKETCHES`] first (a CTE's delete is invisible to its own
+/// statement's insert).
+const DELETE_SKETCHES: [&str; 2] = [
+    "DELETE FROM rollup_uniques_hour WHERE project_id = $1 AND bucket = ANY($2)",
+    "DELETE FROM rollup_uniques_day WHERE project_id = $1
+       AND bucket IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)",
+];
+
+const REBUILD_SKETCHES: [&str; 2] = [
+    r#"
+INSERT INTO rollup_uniques_hour (project_id, bucket, shard, actors, sessions)
+SELECT $1, date_trunc('hour', occurred_at, 'UTC'), 0,
+       COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
+       COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
+FROM activities
+WHERE project_id = $1 AND occurred_at >= (SELECT min(h) FROM unnest($2::timestamptz[]) AS h)
+  AND date_trunc('hour', occurred_at, 'UTC') = ANY($2)
+GROUP BY 2
+"#,
+    r#"
 INSERT INTO rollup_uniques_day (project_id, bucket, shard, actors, sessions)
 SELECT $1, date_trunc('day', occurred_at, 'UTC'), 0,
        COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
        COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
 FROM activities
-WHERE project_id = $1 AND occurred_at >= (SELECT min(date_trunc('day', h, 'UTC')) FROM hours)
-  AND date_trunc('day', occurred_at, 'UTC') IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM hours)
+WHERE project_id = $1
+  AND occurred_at >= (SELECT min(date_trunc('day', h, 'UTC')) FROM unnest($2::timestamptz[]) AS h)
+  AND date_trunc('day', occurred_at, 'UTC') IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)
 GROUP BY 2
-"#;
+"#,
+];
 
-/// Recomputes the given sessions from the raw events left (deleting those left empty).
+/// Recomputes the given sessions (deleted just before) from the raw events left.
 const REBUILD_SESSIONS: &str = r#"
-WITH gone AS (DELETE FROM sessions WHERE project_id = $1 AND session_id = ANY($2))
 INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events)
 SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at),
        count(*) FILTER (WHERE event_type = 'page.view'), count(*)
@@ -123,13 +130,21 @@ pub async fn purge(db: &Db, project: Uuid, external_id: &str) -> Result<Purged, 
             .fetch_one(&mut *tx)
             .await?;
     if !hours.is_empty() {
-        sqlx::query(REBUILD_SKETCHES)
-            .bind(project)
-            .bind(&hours)
-            .execute(&mut *tx)
-            .await?;
+        for sql in DELETE_SKETCHES.iter().chain(REBUILD_SKETCHES.iter()) {
+            sqlx::query(sql)
+                .bind(project)
+                .bind(&hours)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     if !sessions.is_empty() {
+        // Two statements: a CTE's delete is invisible to its own statement's insert.
+        sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND session_id = ANY($2)")
+            .bind(project)
+            .bind(&sessions)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(REBUILD_SESSIONS)
             .bind(project)
             .bind(&sessions)

@@ -6,6 +6,7 @@ mod helpers;
 mod analytics;
 mod compose;
 mod foundation;
+mod graphql_access;
 mod ingest;
 mod live_feed;
 mod observability;

@@ -1,0 +1,472 @@
+//! GraphQL auth, tenant isolation and administration: every query, mutation and subscription
+//! with a token for project A against project B answers FORBIDDEN; roles see only what they may;
+//! login, project and account administration, server-side tracking, the dead-letter queue and
+//! the GDPR purge work end to end. Subscriptions go through the real `graphql-ws` npm client.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::{Duration as Span, Utc};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use uuid::Uuid;
+
+use sightline::auth::{JwtKeys, Role};
+use sightline::storage::projects;
+
+use crate::helpers::{event, spawn_app, TestApp};
+
+fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
+    JwtKeys::from_settings(&app.settings.jwt)
+        .expect("keys")
+        .issue(&format!("{}-test", role.as_str()), role, projects, None)
+        .expect("token")
+}
+
+fn code(r: &Value) -> String {
+    r["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+        .to_string()
+}
+
+const RANGE_QUERIES: &[&str] = &[
+    "eventCount(projectId: $p)",
+    "overview(projectId: $p, range: $r) { events }",
+    "timeseries(projectId: $p, range: $r) { t }",
+    "activeUsers(projectId: $p) { dau }",
+    "eventCounts(projectId: $p, range: $r, groupBy: PATH) { key }",
+    "topPages(projectId: $p, range: $r) { key }",
+    "topElements(projectId: $p, range: $r) { key }",
+    "scrollDepth(projectId: $p, range: $r) { path }",
+    "funnel(projectId: $p, range: $r, steps: [{eventType: \"page.view\"}]) { steps { users } }",
+    "retention(projectId: $p, range: $r) { size }",
+    "user(projectId: $p, id: \"u-1\") { id }",
+    "community(projectId: $p, id: \"c-1\") { id }",
+    "events(projectId: $p, range: $r) { pageInfo { hasNextPage } }",
+];
+
+/// Runs `tests-interop/live.mjs` (the real graphql-ws client) and returns its output lines as
+/// they come.
+struct LiveClient {
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    _child: tokio::process::Child,
+}
+
+impl LiveClient {
+    fn start(
+        app: &TestApp,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        count: usize,
+    ) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests-interop/live.mjs");
+        let mut child = tokio::process::Command::new("node")
+            .arg(script)
+            .arg(format!("ws://127.0.0.1:{}/graphql/ws", app.port))
+            .arg(token.unwrap_or("-"))
+            .arg(query)
+            .arg(variables.to_string())
+            .arg(count.to_string())
+            .arg("8000")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs (scripts/test installs tests-interop)");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stdout).lines();
+            while let Ok(Some(l)) = r.next_line().await {
+                let _ = tx.send(l);
+            }
+        });
+        Self {
+            lines,
+            _child: child,
+        }
+    }
+
+    async fn next(&mut self, within: Duration) -> Option<String> {
+        tokio::time::timeout(within, self.lines.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    async fn ready(&mut self) {
+        assert_eq!(
+            self.next(Duration::from_secs(10)).await.as_deref(),
+            Some("READY")
+        );
+        // Let the subscription reach the hub and Redis.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_for_project_a_is_forbidden_everywhere_on_project_b() {
+    let app = spawn_app().await;
+    let a = app.project.id;
+    let (b, _) = projects::create(&app.db, "other tenant", vec![])
+        .await
+        .expect("project b");
+    let analyst_a = token(&app, Role::Analyst, Some(&[a]));
+    let admin_a = token(&app, Role::Admin, Some(&[a]));
+    let service_a = token(&app, Role::Service, Some(&[a]));
+    let now = Utc::now();
+    let vars = json!({"p": b.id.to_string(), "r": {"from": (now - Span::days(1)).to_rfc3339(), "to": now.to_rfc3339()}});
+
+    for field in RANGE_QUERIES {
+        let q = format!("query($p: ID!, $r: TimeRange!) {{ {field} }}");
+        let vars = if field.contains("$r") {
+            vars.clone()
+        } else {
+            json!({"p": vars["p"]})
+        };
+        let q = if field.contains("$r") {
+            q
+        } else {
+            q.replace(", $r: TimeRange!", "")
+        };
+        for t in [&analyst_a, &admin_a] {
+            let r = app.graphql(Some(t), &q, vars.clone()).await;
+            assert_eq!(code(&r), "FORBIDDEN", "{field}: {r}");
+        }
+        // The same field on the caller's own project is allowed.
+        let own = json!({"p": a.to_string(), "r": vars.get("r").cloned().unwrap_or(Value::Null)});
+        let own = if field.contains("$r") {
+            own
+        } else {
+            json!({"p": a.to_string()})
+        };
+        let r = app.graphql(Some(&analyst_a), &q, own).await;
+        assert!(r["errors"].is_null(), "{field} on own project: {r}");
+    }
+
+    let pb = b.id.to_string();
+    for (t, m) in [
+        (&admin_a, format!("mutation {{ updateProject(id: \"{pb}\", name: \"x\") {{ id }} }}")),
+        (&admin_a, format!("mutation {{ rotateKeys(id: \"{pb}\") {{ publicKey }} }}")),
+        (&admin_a, format!("mutation {{ purgeUser(projectId: \"{pb}\", userId: \"u-1\") {{ events }} }}")),
+        (&admin_a, format!("mutation {{ createAccount(email: \"x@b.example\", password: \"long-enough-pass\", role: ANALYST, projectIds: [\"{pb}\"]) {{ id }} }}")),
+        (&admin_a, "mutation { createProject(name: \"sneaky\") { publicKey } }".to_string()),
+        (&admin_a, "mutation { retryDeadLetters }".to_string()),
+        (&admin_a, "mutation { discardDeadLetters }".to_string()),
+        (&admin_a, format!("mutation {{ setAccountRole(id: \"{}\", role: VIEWER, projectIds: [\"{pb}\"]) {{ id }} }}", Uuid::new_v4())),
+        (&admin_a, "query { deadLetters { id } }".to_string()),
+        (&admin_a, "query { accounts { id } }".to_string()),
+        (&service_a, format!("mutation {{ trackEvents(projectId: \"{pb}\", events: [{{id: \"{}\", type: \"x.y\", ts: 1}}]) {{ accepted }} }}", Uuid::new_v4())),
+        (&analyst_a, format!("mutation {{ trackEvents(projectId: \"{}\", events: []) {{ accepted }} }}", a)),
+    ] {
+        let r = app.graphql(Some(t), &m, json!({})).await;
+        assert_eq!(code(&r), "FORBIDDEN", "{m}: {r}");
+    }
+
+    // The project list shows only the caller's projects.
+    let r = app
+        .graphql(Some(&analyst_a), "{ projects { id } }", json!({}))
+        .await;
+    assert_eq!(r["data"]["projects"], json!([{"id": a.to_string()}]));
+
+    // Subscriptions: refused for the foreign project, through the real graphql-ws client.
+    for sub in [
+        "subscription($p: ID!) { liveEvents(projectId: $p) { lagged } }",
+        "subscription($p: ID!) { liveStats(projectId: $p) { events } }",
+    ] {
+        let mut c = LiveClient::start(&app, Some(&analyst_a), sub, json!({"p": pb}), 1);
+        c.ready().await;
+        let line = c.next(Duration::from_secs(5)).await.unwrap_or_default();
+        assert!(line.contains("FORBIDDEN"), "{sub}: {line}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_see_only_what_they_may_and_tokens_are_checked() {
+    let app = spawn_app().await;
+    let a = app.project.id.to_string();
+    let viewer = token(&app, Role::Viewer, Some(&[app.project.id]));
+    let now = Utc::now();
+    let vars =
+        json!({"p": a, "r": {"from": (now - Span::days(1)).to_rfc3339(), "to": now.to_rfc3339()}});
+    let r = app
+        .graphql(
+            Some(&viewer),
+            "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events } }",
+            vars.clone(),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    for q in [
+        "query($p: ID!, $r: TimeRange!) { events(projectId: $p, range: $r) { pageInfo { hasNextPage } } }",
+        "query($p: ID!) { user(projectId: $p, id: \"u-1\") { id } }",
+        "mutation($p: ID!) { updateProject(id: $p, name: \"x\") { id } }",
+    ] {
+        let v = if q.contains("$r") { vars.clone() } else { json!({"p": a}) };
+        let r = app.graphql(Some(&viewer), q, v).await;
+        assert_eq!(code(&r), "FORBIDDEN", "{q}: {r}");
+    }
+    // No token, a garbage token: UNAUTHENTICATED.
+    let q = "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events } }";
+    assert_eq!(
+        code(&app.graphql(None, q, vars.clone()).await),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        code(&app.graphql(Some("not.a.jwt"), q, vars.clone()).await),
+        "UNAUTHENTICATED"
+    );
+    // A viewer cannot open the raw live feed (but may see live stats).
+    let mut c = LiveClient::start(
+        &app,
+        Some(&viewer),
+        "subscription($p: ID!) { liveEvents(projectId: $p) { lagged } }",
+        json!({"p": a}),
+        1,
+    );
+    c.ready().await;
+    assert!(c
+        .next(Duration::from_secs(5))
+        .await
+        .unwrap_or_default()
+        .contains("FORBIDDEN"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_feed_and_stats_reach_a_graphql_ws_client_within_two_seconds() {
+    let app = spawn_app().await;
+    let analyst = token(&app, Role::Analyst, Some(&[app.project.id]));
+    let p = app.project.id.to_string();
+    let mut feed = LiveClient::start(
+        &app,
+        Some(&analyst),
+        "subscription($p: ID!) { liveEvents(projectId: $p, filter: {eventTypes: [\"element.click\"]}) { lagged event { id type path } } }",
+        json!({"p": p}),
+        2,
+    );
+    let mut stats = LiveClient::start(
+        &app,
+        Some(&analyst),
+        "subscription($p: ID!) { liveStats(projectId: $p) { events byType { key count } } }",
+        json!({"p": p}),
+        5,
+    );
+    feed.ready().await;
+    stats.ready().await;
+    let click = event("element.click");
+    let view = event("page.view");
+    let sent = std::time::Instant::now();
+    assert_eq!(
+        app.collect_events(&[view.clone(), click.clone()])
+            .await
+            .status(),
+        202
+    );
+    let line = feed
+        .next(Duration::from_secs(2))
+        .await
+        .expect("a live event within 2 s");
+    assert!(sent.elapsed() < Duration::from_secs(2));
+    let msg: Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(
+        msg["data"]["liveEvents"]["event"]["id"], click["id"],
+        "filtered to clicks: {msg}"
+    );
+    assert_eq!(msg["data"]["liveEvents"]["event"]["path"], "/pricing");
+    assert_eq!(msg["data"]["liveEvents"]["lagged"], 0);
+    // liveStats: one message a second; within a few, one counts both events.
+    let mut counted = false;
+    for _ in 0..5 {
+        let Some(l) = stats.next(Duration::from_secs(3)).await else {
+            break;
+        };
+        let v: Value = serde_json::from_str(&l).unwrap_or(Value::Null);
+        if v["data"]["liveStats"]["events"] == 2 {
+            counted = true;
+            break;
+        }
+    }
+    assert!(counted, "liveStats counted the two events");
+    // Without a token the connection is accepted but the subscription is refused.
+    let mut anon = LiveClient::start(
+        &app,
+        None,
+        "subscription($p: ID!) { liveStats(projectId: $p) { events } }",
+        json!({"p": p}),
+        1,
+    );
+    anon.ready().await;
+    assert!(anon
+        .next(Duration::from_secs(5))
+        .await
+        .unwrap_or_default()
+        .contains("UNAUTHENTICATED"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_projects_accounts_tracking_dead_letters_and_purges() {
+    let app = spawn_app().await;
+    let admin = app.admin_token.clone();
+    // createProject returns keys that work, and a snippet.
+    let r = app
+        .graphql(Some(&admin), "mutation { createProject(name: \"shop\", allowedOrigins: [\"https://shop.example\"]) { project { id snippet(host: \"https://sl.example\") allowedOrigins } publicKey secretKey } }", json!({}))
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let created = &r["data"]["createProject"];
+    let key = created["publicKey"].as_str().expect("key").to_string();
+    assert_eq!(
+        created["project"]["snippet"],
+        format!(
+            "<script async src=\"https://sl.example/sightline.js\" data-key=\"{key}\"></script>"
+        )
+    );
+    let resp = app
+        .collect(&json!({"key": key, "events": [event("page.view")]}))
+        .await;
+    assert_eq!(resp.status(), 202);
+    let pid = created["project"]["id"].as_str().expect("id").to_string();
+    let r = app.graphql(Some(&admin), "mutation($p: ID!) { updateProject(id: $p, allowedOrigins: [\"https://b.example\"], retentionDays: 30) { allowedOrigins retentionDays } }", json!({"p": pid})).await;
+    assert_eq!(
+        r["data"]["updateProject"],
+        json!({"allowedOrigins": ["https://b.example"], "retentionDays": 30}),
+        "{r}"
+    );
+    let r = app
+        .graphql(
+            Some(&admin),
+            "mutation($p: ID!) { rotateKeys(id: $p) { publicKey } }",
+            json!({"p": pid}),
+        )
+        .await;
+    assert_ne!(
+        r["data"]["rotateKeys"]["publicKey"].as_str(),
+        Some(key.as_str()),
+        "{r}"
+    );
+
+    // Accounts: create an analyst, log in as them, wrong passwords refused.
+    let p = app.project.id.to_string();
+    let r = app
+        .graphql(Some(&admin), "mutation($p: ID!) { createAccount(email: \"Ana@Example.com\", password: \"correct horse battery\", role: ANALYST, projectIds: [$p]) { id email role } }", json!({"p": p}))
+        .await;
+    assert_eq!(r["data"]["createAccount"]["role"], "analyst", "{r}");
+    let r = app.graphql(None, "mutation { login(email: \"ana@example.com\", password: \"correct horse battery\") { token role expiresAt } }", json!({})).await;
+    let analyst = r["data"]["login"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let me = app
+        .graphql(Some(&analyst), "{ me { role projects } }", json!({}))
+        .await;
+    assert_eq!(
+        me["data"]["me"],
+        json!({"role": "analyst", "projects": [p]})
+    );
+    let r = app
+        .graphql(
+            None,
+            "mutation { login(email: \"ana@example.com\", password: \"wrong\") { token } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&r), "UNAUTHENTICATED");
+    let r = app
+        .graphql(
+            None,
+            "mutation { login(email: \"nobody@example.com\", password: \"whatever\") { token } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&r), "UNAUTHENTICATED");
+    let r = app.graphql(Some(&admin), "mutation { createAccount(email: \"short@example.com\", password: \"short\", role: ADMIN) { id } }", json!({})).await;
+    assert_eq!(code(&r), "BAD_USER_INPUT");
+
+    // trackEvents with a service token stores events like /api/v1/track.
+    let service = token(&app, Role::Service, Some(&[app.project.id]));
+    let mut evs: Vec<Value> = Vec::new();
+    for i in 0..4 {
+        let mut e = event("page.view");
+        e["user_id"] = json!(if i < 3 { "gone" } else { "stays" });
+        evs.push(e);
+    }
+    let r = app
+        .graphql(Some(&service), "mutation($p: ID!, $e: [JSON!]!) { trackEvents(projectId: $p, events: $e) { accepted rejected { index reason } } }", json!({"p": p, "e": [evs[0], evs[1], evs[2], evs[3], {"type": "bad"}]}))
+        .await;
+    assert_eq!(r["data"]["trackEvents"]["accepted"], 4, "{r}");
+    assert_eq!(r["data"]["trackEvents"]["rejected"][0]["index"], 4);
+    assert_eq!(app.wait_for_count(4, Duration::from_secs(10)).await, 4);
+
+    // purgeUser: the user's events and their share of the aggregates are gone.
+    let now = Utc::now();
+    let hour = now - Span::seconds(now.timestamp() % 3600);
+    let vars = json!({"p": p, "r": {"from": (hour - Span::hours(2)).to_rfc3339(), "to": (hour + Span::hours(2)).to_rfc3339()}});
+    let q = "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events pageViews uniqueUsers sessions } }";
+    let before = app.graphql(Some(&admin), q, vars.clone()).await;
+    assert_eq!(before["data"]["overview"]["events"], 4, "{before}");
+    let r = app
+        .graphql(
+            Some(&admin),
+            "mutation($p: ID!) { purgeUser(projectId: $p, userId: \"gone\") { events users } }",
+            json!({"p": p}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["purgeUser"],
+        json!({"events": 3, "users": 1}),
+        "{r}"
+    );
+    let after = app.graphql(Some(&admin), q, vars).await;
+    assert_eq!(
+        after["data"]["overview"],
+        json!({"events": 1, "pageViews": 1, "uniqueUsers": 1, "sessions": 1}),
+        "{after}"
+    );
+    let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM activities WHERE user_id = 'gone'")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("q");
+    assert_eq!(left, 0);
+
+    // Dead letters: a job the worker cannot store ends in the failed set, listed, then discarded.
+    app.queue
+        .add_many(&[
+            json!({"project_id": "not-a-uuid", "received_at": 0, "events": []}).to_string(),
+        ])
+        .await
+        .expect("add");
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = app
+            .graphql(
+                Some(&admin),
+                "{ deadLetters { id reason data } }",
+                json!({}),
+            )
+            .await;
+        if listed["data"]["deadLetters"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        listed["data"]["deadLetters"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let r = app
+        .graphql(Some(&admin), "mutation { discardDeadLetters }", json!({}))
+        .await;
+    assert_eq!(r["data"]["discardDeadLetters"], 1, "{r}");
+    let r = app
+        .graphql(Some(&admin), "{ deadLetters { id } }", json!({}))
+        .await;
+    assert_eq!(r["data"]["deadLetters"], json!([]));
+    app.stop().await;
+}
