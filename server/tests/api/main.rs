@@ -11,3 +11,4 @@ mod ingest;
 mod live_feed;
 mod observability;
 mod queue;
+mod schema_doc;
