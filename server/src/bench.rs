@@ -307,3 +307,70 @@ pub async fn serve_trivial(bind: std::net::SocketAddr) -> anyhow::Result<()> {
     axum::serve(listener, app).await?;
     Ok(())
 }
+
+/// Phase 4: GraphQL query latencies over HTTP (as the dashboard sees them), `runs` times each,
+/// over ranges on whole hours ending now: the last 7 days and the last `days` days.
+pub async fn queries(
+    url: &str,
+    project: Uuid,
+    token: &str,
+    runs: usize,
+    days: u32,
+) -> anyhow::Result<Value> {
+    let client = reqwest::Client::new();
+    let end = {
+        let now = chrono::Utc::now();
+        now - chrono::Duration::seconds(now.timestamp() % 3600) + chrono::Duration::hours(1)
+    };
+    let range = |d: i64| json!({"from": (end - chrono::Duration::days(d)).to_rfc3339(), "to": end.to_rfc3339()});
+    let all = days.max(1) as i64;
+    let cases: Vec<(&str, &str, Value)> = vec![
+        ("overview_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events uniqueUsers sessions pageViews bounceRate avgScrollDepth } }", range(7)),
+        ("overview_30d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events uniqueUsers sessions pageViews bounceRate avgScrollDepth } }", range(all)),
+        ("timeseries_7d_hour", "query($p: ID!, $r: TimeRange!) { timeseries(projectId: $p, range: $r, metric: EVENTS, interval: HOUR) { t value } }", range(7)),
+        ("timeseries_30d_day_users", "query($p: ID!, $r: TimeRange!) { timeseries(projectId: $p, range: $r, metric: UNIQUE_USERS, interval: DAY) { t value } }", range(all)),
+        ("top_pages_30d", "query($p: ID!, $r: TimeRange!) { topPages(projectId: $p, range: $r, limit: 10) { key count } }", range(all)),
+        ("top_elements_30d", "query($p: ID!, $r: TimeRange!) { topElements(projectId: $p, range: $r, limit: 10) { key count } }", range(all)),
+        ("funnel_7d", "query($p: ID!, $r: TimeRange!) { funnel(projectId: $p, range: $r, windowSeconds: 3600, steps: [{eventType: \"page.view\", path: \"/pricing\"}, {eventType: \"signup.started\"}, {eventType: \"signup.completed\"}]) { steps { users } } }", range(7)),
+        ("retention_30d", "query($p: ID!, $r: TimeRange!) { retention(projectId: $p, range: $r, period: WEEK, periods: 5) { size retained } }", range(all)),
+    ];
+    let mut out = serde_json::Map::new();
+    for (name, query, r) in cases {
+        let mut ms = Vec::with_capacity(runs);
+        for i in 0..runs.max(1) + 1 {
+            let started = Instant::now();
+            let resp: Value = client
+                .post(format!("{url}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({"query": query, "variables": {"p": project.to_string(), "r": r}}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let took = started.elapsed().as_secs_f64() * 1000.0;
+            if !resp["errors"].is_null() {
+                anyhow::bail!("{name} failed: {}", resp["errors"]);
+            }
+            // The first run warms caches and prepares statements: not counted.
+            if i > 0 {
+                ms.push(took);
+            }
+        }
+        ms.sort_by(f64::total_cmp);
+        let pick = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
+        say(format!(
+            "      {name:<26} p50 {:>7.1} ms   p95 {:>7.1} ms",
+            pick(0.5),
+            pick(0.95)
+        ));
+        out.insert(
+            format!("{name}_p50_ms"),
+            json!((pick(0.5) * 10.0).round() / 10.0),
+        );
+        out.insert(
+            format!("{name}_p95_ms"),
+            json!((pick(0.95) * 10.0).round() / 10.0),
+        );
+    }
+    Ok(Value::Object(out))
+}

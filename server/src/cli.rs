@@ -115,6 +115,44 @@ pub enum Command {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// Writes a realistic synthetic history for a project (10 million events over 30 days by
+    /// default) through the worker's insert statement, rollups included; shows a progress bar.
+    Generate {
+        #[arg(long, env = "SIGHTLINE_PROJECT_ID")]
+        project: Uuid,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Distinct visitors to draw from.
+        #[arg(long, default_value_t = 200_000)]
+        users: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Events per insert statement.
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 3)]
+        writers: usize,
+    },
+    /// Measures GraphQL query latencies (p50/p95) against a running server: the benchmark's
+    /// phase 4, over the data `generate` wrote.
+    BenchQueries {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long, env = "SIGHTLINE_PROJECT_ID")]
+        project: Uuid,
+        /// Admin (or analyst) token for the project.
+        #[arg(long, env = "SIGHTLINE_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Runs of each query.
+        #[arg(long, default_value_t = 40)]
+        runs: usize,
+        /// Days the data spans (queries cover the last 7 and all of them).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
     /// The trivial HTTP handler the benchmark compares ingest with.
     #[command(hide = true)]
     BenchTrivial {
@@ -368,6 +406,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 trivial_url,
             };
             let figures = crate::bench::run(cfg).await?;
+            println!("{}", serde_json::to_string(&figures)?);
+            Ok(())
+        }
+        Command::Generate {
+            project,
+            events,
+            days,
+            users,
+            seed,
+            batch,
+            writers,
+        } => {
+            let db = Db::connect(&settings).await?;
+            projects::by_id(&db, project)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no project {project}"))?;
+            let cfg = crate::generate::GenerateConfig {
+                project_id: project,
+                events,
+                days,
+                users,
+                seed,
+                batch: batch.clamp(100, 50_000),
+                writers,
+            };
+            let r = crate::generate::run(&db, cfg).await?;
+            println!(
+                "generated {} events in {:.1} s: {:.0} events/s",
+                r.events, r.seconds, r.events_per_s
+            );
+            Ok(())
+        }
+        Command::BenchQueries {
+            url,
+            project,
+            token,
+            runs,
+            days,
+        } => {
+            let figures = crate::bench::queries(&url, project, &token, runs, days).await?;
             println!("{}", serde_json::to_string(&figures)?);
             Ok(())
         }

@@ -13,6 +13,7 @@
 //! - [`analytics`]: the read-side queries (rollups first, raw rows for drill-down).
 //! - [`graphql`]: the GraphQL schema and transport.
 //! - [`telemetry`]: tracing and Prometheus metrics.
+//! - [`generate`]: synthetic history for a project (`sightline generate`).
 //! - [`loadgen`]: the load generator behind `sightline loadgen` and the benchmark; [`bench`]: the
 //!   benchmark with its physical references (`sightline bench`).
 //! - [`app`]: startup and lifecycle; [`cli`]: the command line; [`demo`]: the demo site server.
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod event;
+pub mod generate;
 pub mod graphql;
 pub mod ingest;
 pub mod live;
