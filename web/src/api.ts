@@ -1,0 +1,121 @@
+// The GraphQL client: queries and mutations over fetch, subscriptions over graphql-ws. Every
+// error carries the server's `extensions.code`; UNAUTHENTICATED signs the user out.
+
+import { createClient, type Client } from 'graphql-ws';
+
+export class ApiError extends Error {
+  constructor(public code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface Session { token: string; expiresAt: string; role: string; email: string }
+
+const KEY = 'sightline.session';
+
+export function loadSession(storage: Pick<Storage, 'getItem'> = localStorage, now = Date.now()): Session | null {
+  try {
+    const s = JSON.parse(storage.getItem(KEY) ?? 'null') as Session | null;
+    if (!s || typeof s.token !== 'string') return null;
+    if (Date.parse(s.expiresAt) <= now) return null;
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(s: Session | null, storage: Pick<Storage, 'setItem' | 'removeItem'> = localStorage): void {
+  if (s) storage.setItem(KEY, JSON.stringify(s));
+  else storage.removeItem(KEY);
+}
+
+let onSignedOut: () => void = () => {};
+export function whenSignedOut(f: () => void): void {
+  onSignedOut = f;
+}
+
+/// Turns a GraphQL response (or transport failure) into data or an ApiError.
+export function unwrap<T>(status: number, body: unknown): T {
+  const b = body as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } | null;
+  if (b && Array.isArray(b.errors) && b.errors.length > 0) {
+    const e = b.errors[0];
+    throw new ApiError(e.extensions?.code ?? 'INTERNAL', e.message);
+  }
+  if (status >= 400 || !b || b.data === undefined || b.data === null) {
+    throw new ApiError('INTERNAL', `the server answered ${status}`);
+  }
+  return b.data;
+}
+
+export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const session = loadSession();
+  let resp: Response;
+  try {
+    resp = await fetch('/graphql', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(session ? { authorization: `Bearer ${session.token}` } : {}),
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch {
+    throw new ApiError('NETWORK', 'The server cannot be reached. Check your connection and retry.');
+  }
+  let body: unknown = null;
+  try {
+    body = await resp.json();
+  } catch {
+    body = null;
+  }
+  try {
+    return unwrap<T>(resp.status, body);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'UNAUTHENTICATED' && session) {
+      saveSession(null);
+      onSignedOut();
+    }
+    throw e;
+  }
+}
+
+let ws: Client | null = null;
+let wsToken = '';
+
+function wsClient(): Client {
+  const session = loadSession();
+  const token = session?.token ?? '';
+  if (!ws || token !== wsToken) {
+    ws?.dispose();
+    wsToken = token;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws = createClient({
+      url: `${proto}//${location.host}/graphql/ws`,
+      connectionParams: token ? { Authorization: `Bearer ${token}` } : {},
+      retryAttempts: 5,
+    });
+  }
+  return ws;
+}
+
+/// Subscribes; returns the function that stops it.
+export function subscribe<T>(query: string, variables: Record<string, unknown>, next: (data: T) => void, fail: (e: ApiError) => void): () => void {
+  return wsClient().subscribe<T>(
+    { query, variables },
+    {
+      next: (msg) => {
+        if (msg.errors && msg.errors.length) {
+          const e = msg.errors[0] as { message: string; extensions?: { code?: string } };
+          fail(new ApiError(e.extensions?.code ?? 'INTERNAL', e.message));
+        } else if (msg.data) {
+          next(msg.data as T);
+        }
+      },
+      error: (err) => {
+        const first = Array.isArray(err) ? (err[0] as { message: string; extensions?: { code?: string } }) : null;
+        fail(new ApiError(first?.extensions?.code ?? 'NETWORK', first?.message ?? 'The live connection was lost.'));
+      },
+      complete: () => {},
+    },
+  );
+}

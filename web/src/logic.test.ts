@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { customRange, intervalFor, isValidTimeZone, nextWholeHour, presetRange } from './range';
+import { canUse, viewsFor } from './roles';
+import { compact, esc, percent } from './format';
+import { ApiError, loadSession, unwrap } from './api';
+
+describe('ranges', () => {
+  it('presets end on the next whole hour so rollups answer', () => {
+    const now = Date.parse('2026-11-24T10:17:05Z');
+    expect(new Date(nextWholeHour(now)).toISOString()).toBe('2026-11-24T11:00:00.000Z');
+    const r = presetRange('7d', 'Europe/Paris', now);
+    expect(r).toEqual({ from: '2026-11-17T11:00:00.000Z', to: '2026-11-24T11:00:00.000Z', timeZone: 'Europe/Paris' });
+  });
+  it('custom ranges are whole days and validated', () => {
+    expect(customRange('2026-11-01', '2026-11-02', 'UTC')).toEqual({ from: '2026-11-01T00:00:00.000Z', to: '2026-11-03T00:00:00.000Z', timeZone: 'UTC' });
+    expect(customRange('2026-11-02', '2026-11-01', 'UTC')).toMatch(/before/);
+    expect(customRange('yesterday', '2026-11-01', 'UTC')).toMatch(/Dates/);
+  });
+  it('picks an interval the server accepts', () => {
+    expect(intervalFor(presetRange('24h', 'UTC'))).toBe('HOUR');
+    expect(intervalFor(presetRange('30d', 'UTC'))).toBe('DAY');
+    expect(intervalFor({ from: '2026-11-24T10:00:00Z', to: '2026-11-24T11:00:00Z', timeZone: 'UTC' })).toBe('MINUTE');
+  });
+  it('checks time zones', () => {
+    expect(isValidTimeZone('Asia/Kolkata')).toBe(true);
+    expect(isValidTimeZone('Mars/Olympus')).toBe(false);
+  });
+});
+
+describe('roles', () => {
+  it('viewers get aggregates only', () => {
+    expect(viewsFor('viewer', false)).not.toContain('events');
+    expect(viewsFor('viewer', false)).not.toContain('live');
+    expect(viewsFor('viewer', false)).not.toContain('projects');
+    expect(canUse('viewer', false, 'overview')).toBe(true);
+  });
+  it('analysts get raw data but no administration; scoped admins no cross-tenant views', () => {
+    expect(canUse('analyst', false, 'events')).toBe(true);
+    expect(canUse('analyst', false, 'accounts')).toBe(false);
+    expect(canUse('admin', false, 'deadletters')).toBe(false);
+    expect(canUse('admin', true, 'deadletters')).toBe(true);
+    expect(viewsFor('service', false)).toEqual([]);
+  });
+});
+
+describe('formatting', () => {
+  it('formats numbers and escapes html', () => {
+    expect(compact(1234)).toBe('1,234');
+    expect(compact(12_345)).toBe('12.3k');
+    expect(compact(2_500_000)).toBe('2.5M');
+    expect(percent(0.4567)).toBe('45.7%');
+    expect(esc('<img src=x onerror="a">')).toBe('&lt;img src=x onerror=&quot;a&quot;&gt;');
+  });
+});
+
+describe('api', () => {
+  it('turns GraphQL errors into coded errors', () => {
+    expect(() => unwrap(200, { errors: [{ message: 'nope', extensions: { code: 'FORBIDDEN' } }] })).toThrowError(ApiError);
+    try {
+      unwrap(200, { errors: [{ message: 'expired', extensions: { code: 'UNAUTHENTICATED' } }] });
+    } catch (e) {
+      expect((e as ApiError).code).toBe('UNAUTHENTICATED');
+    }
+    expect(unwrap(200, { data: { me: { role: 'admin' } } })).toEqual({ me: { role: 'admin' } });
+    expect(() => unwrap(502, null)).toThrowError(/502/);
+  });
+  it('drops an expired session', () => {
+    const store = (v: unknown) => ({ getItem: () => JSON.stringify(v) });
+    const s = { token: 't', expiresAt: '2026-11-24T10:00:00Z', role: 'admin', email: 'a@b' };
+    expect(loadSession(store(s), Date.parse('2026-11-24T09:00:00Z'))).toEqual(s);
+    expect(loadSession(store(s), Date.parse('2026-11-24T11:00:00Z'))).toBeNull();
+    expect(loadSession({ getItem: () => 'garbage{' })).toBeNull();
+  });
+});

@@ -1,0 +1,35 @@
+// Which views each role may use. The API refuses the rest anyway; hiding them keeps the
+// dashboard honest about what a role can do.
+
+export type Role = 'admin' | 'analyst' | 'viewer' | 'service';
+export type View =
+  | 'overview' | 'pages' | 'behaviour' | 'funnel' | 'retention' | 'users' | 'events' | 'live'
+  | 'projects' | 'accounts' | 'deadletters';
+
+const ANALYTICS: View[] = ['overview', 'pages', 'behaviour', 'funnel', 'retention'];
+const RAW: View[] = ['users', 'events', 'live'];
+const ADMIN: View[] = ['projects', 'accounts', 'deadletters'];
+
+export function viewsFor(role: string, allProjects: boolean): View[] {
+  switch (role) {
+    case 'admin':
+      // Accounts and the shared dead-letter queue span tenants: admins of all projects only.
+      return [...ANALYTICS, ...RAW, ...(allProjects ? ADMIN : ['projects' as View])];
+    case 'analyst':
+      return [...ANALYTICS, ...RAW];
+    case 'viewer':
+      return [...ANALYTICS];
+    default:
+      return [];
+  }
+}
+
+export function canUse(role: string, allProjects: boolean, view: View): boolean {
+  return viewsFor(role, allProjects).includes(view);
+}
+
+export const LABELS: Record<View, string> = {
+  overview: 'Overview', pages: 'Pages & elements', behaviour: 'Scroll depth', funnel: 'Funnel',
+  retention: 'Retention', users: 'User timeline', events: 'Raw events', live: 'Live feed',
+  projects: 'Projects', accounts: 'Accounts', deadletters: 'Dead letters',
+};

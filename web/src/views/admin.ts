@@ -1,0 +1,112 @@
+// Administration (admins): projects and their tracker snippet, accounts and roles, the
+// dead-letter queue.
+
+import { gql } from '../api';
+import { dateTime, esc } from '../format';
+import { failed, guarded, table } from '../ui';
+import type { Ctx } from './ctx';
+
+interface Project { id: string; name: string; publicKey: string; allowedOrigins: string[]; retentionDays: number; snippet: string }
+
+const PROJECT_FIELDS = `id name publicKey allowedOrigins retentionDays snippet(host: $host)`;
+
+export async function projects(el: HTMLElement, ctx: Ctx, onCreated: (id: string, name: string) => void): Promise<void> {
+  el.innerHTML = `<h1>Projects</h1>
+    ${ctx.allProjects ? `<form id="create" class="panel"><h2>New project</h2><label>Name <input name="name" required></label>
+      <label>Allowed origins (comma separated) <input name="origins" placeholder="https://shop.example"></label>
+      <button type="submit">Create</button></form>` : ''}
+    <section id="created" aria-live="polite"></section><section id="list"></section>`;
+  const list = el.querySelector<HTMLElement>('#list')!;
+  const created = el.querySelector<HTMLElement>('#created')!;
+  const host = location.origin;
+  const snippetBox = (p: { snippet: string }, secret?: string) => `<div class="snippet panel" data-testid="snippet"><p>Add this tag to every page of the site:</p><pre><code>${esc(p.snippet)}</code></pre><button type="button" class="copy">Copy snippet</button>${secret ? `<p>Secret key for server-side tracking (shown once): <code data-testid="secret">${esc(secret)}</code></p>` : ''}</div>`;
+  const wireCopy = (root: HTMLElement, text: string) => root.querySelector('.copy')?.addEventListener('click', () => void navigator.clipboard?.writeText(text));
+  const render = () => guarded(list, async () => {
+    const d = await gql<{ projects: Project[] }>(`query($host: String) { projects { ${PROJECT_FIELDS} } }`, { host });
+    list.innerHTML = d.projects.map((p) => `<article class="panel" data-project="${esc(p.id)}"><h2>${esc(p.name)}</h2>
+      <p>Public key <code>${esc(p.publicKey)}</code> · raw events kept ${p.retentionDays} days</p>
+      <form class="origins"><label>Allowed origins <input name="o" value="${esc(p.allowedOrigins.join(', '))}"></label> <button type="submit">Save</button></form>
+      <button type="button" class="rotate">Rotate keys</button>${snippetBox(p)}<div class="msg" role="status"></div></article>`).join('');
+    for (const art of list.querySelectorAll<HTMLElement>('article')) {
+      const id = art.dataset.project!;
+      const msg = art.querySelector<HTMLElement>('.msg')!;
+      const p = d.projects.find((x) => x.id === id)!;
+      wireCopy(art, p.snippet);
+      art.querySelector('.origins')!.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        const origins = art.querySelector<HTMLInputElement>('[name=o]')!.value.split(',').map((s) => s.trim()).filter(Boolean);
+        gql(`mutation($id: ID!, $o: [String!]) { updateProject(id: $id, allowedOrigins: $o) { id } }`, { id, o: origins })
+          .then(() => { msg.textContent = 'Saved.'; }).catch((e) => failed(msg, e));
+      });
+      art.querySelector('.rotate')!.addEventListener('click', () => {
+        if (!confirm('Rotate keys? Sites using the old key stop being counted.')) return;
+        gql<{ rotateKeys: { secretKey: string } }>(`mutation($id: ID!) { rotateKeys(id: $id) { secretKey } }`, { id })
+          .then((r) => { void render().then(() => { created.innerHTML = `<p class="panel">New secret key (shown once): <code>${esc(r.rotateKeys.secretKey)}</code></p>`; }); })
+          .catch((e) => failed(msg, e));
+      });
+    }
+  });
+  el.querySelector('#create')?.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = ev.target as HTMLFormElement;
+    const name = (f.elements.namedItem('name') as HTMLInputElement).value.trim();
+    const origins = (f.elements.namedItem('origins') as HTMLInputElement).value.split(',').map((s) => s.trim()).filter(Boolean);
+    void guarded(created, async () => {
+      const r = await gql<{ createProject: { project: Project; secretKey: string } }>(
+        `mutation($n: String!, $o: [String!]!, $host: String) { createProject(name: $n, allowedOrigins: $o) { project { ${PROJECT_FIELDS} } secretKey } }`,
+        { n: name, o: origins, host });
+      created.innerHTML = `<h2>Created ${esc(r.createProject.project.name)}</h2>${snippetBox(r.createProject.project, r.createProject.secretKey)}`;
+      wireCopy(created, r.createProject.project.snippet);
+      f.reset();
+      onCreated(r.createProject.project.id, r.createProject.project.name);
+      await render();
+    }, 'Creating');
+  });
+  await render();
+}
+
+export async function accounts(el: HTMLElement, _ctx: Ctx): Promise<void> {
+  el.innerHTML = `<h1>Accounts</h1><form id="create" class="panel"><h2>New account</h2>
+    <label>Email <input name="email" type="email" required autocomplete="off"></label>
+    <label>Password <input name="password" type="password" minlength="10" required autocomplete="new-password"></label>
+    <label>Role <select name="role"><option value="VIEWER">viewer</option><option value="ANALYST">analyst</option><option value="SERVICE">service</option><option value="ADMIN">admin</option></select></label>
+    <label>Project ids (comma separated; empty for admins) <input name="projects"></label>
+    <button type="submit">Create</button><div class="msg" role="status"></div></form><section id="list"></section>`;
+  const list = el.querySelector<HTMLElement>('#list')!;
+  const render = () => guarded(list, async () => {
+    const d = await gql<{ accounts: { id: string; email: string; role: string; projectIds: string[] | null; createdAt: string }[] }>(`{ accounts { id email role projectIds createdAt } }`);
+    list.innerHTML = table('Accounts', ['Email', 'Role', 'Projects', 'Created'], d.accounts.map((a) => [a.email, a.role, a.projectIds ? a.projectIds.join(', ') : 'all', dateTime(a.createdAt, 'UTC')]), 'accounts');
+  });
+  el.querySelector('#create')!.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = ev.target as HTMLFormElement;
+    const v = (n: string) => (f.elements.namedItem(n) as HTMLInputElement).value.trim();
+    const ids = v('projects').split(',').map((s) => s.trim()).filter(Boolean);
+    const msg = f.querySelector<HTMLElement>('.msg')!;
+    gql(`mutation($e: String!, $p: String!, $r: Role!, $ids: [ID!]) { createAccount(email: $e, password: $p, role: $r, projectIds: $ids) { id } }`,
+      { e: v('email'), p: v('password'), r: v('role'), ids: ids.length ? ids : null })
+      .then(() => { msg.textContent = 'Created.'; f.reset(); void render(); })
+      .catch((e) => failed(msg, e));
+  });
+  await render();
+}
+
+export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
+  el.innerHTML = `<h1>Dead letters</h1><p>Jobs the worker gave up on after its retries. Retry them once the cause is fixed, or discard them.</p>
+    <div class="toolbar"><button type="button" id="retry">Retry all</button> <button type="button" id="discard">Discard all</button></div><section id="list"></section>`;
+  const list = el.querySelector<HTMLElement>('#list')!;
+  const render = () => guarded(list, async () => {
+    const d = await gql<{ deadLetters: { id: string; reason: string; failedAt: string; data: string }[] }>(`{ deadLetters(limit: 100) { id reason failedAt data } }`);
+    if (d.deadLetters.length === 0) { list.innerHTML = '<p class="empty">The dead-letter queue is empty.</p>'; return; }
+    list.innerHTML = d.deadLetters.map((j) => `<details class="panel"><summary>Job ${esc(j.id)}: ${esc(j.reason)} (${esc(dateTime(j.failedAt, 'UTC'))})</summary><pre>${esc(j.data.slice(0, 4000))}</pre>
+      <button type="button" data-act="retry" data-id="${esc(j.id)}">Retry</button> <button type="button" data-act="discard" data-id="${esc(j.id)}">Discard</button></details>`).join('');
+    for (const b of list.querySelectorAll<HTMLButtonElement>('button[data-act]')) {
+      b.addEventListener('click', () => act(b.dataset.act!, [b.dataset.id!]));
+    }
+  });
+  const act = (what: string, ids: string[] | null) =>
+    gql(`mutation($ids: [ID!]) { ${what === 'retry' ? 'retryDeadLetters' : 'discardDeadLetters'}(ids: $ids) }`, { ids }).then(render).catch((e) => failed(list, e));
+  el.querySelector('#retry')!.addEventListener('click', () => void act('retry', null));
+  el.querySelector('#discard')!.addEventListener('click', () => { if (confirm('Discard every dead letter?')) void act('discard', null); });
+  await render();
+}
