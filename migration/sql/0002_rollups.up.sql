@@ -1,6 +1,7 @@
 -- Incremental rollups: the worker updates these in the statement that stores the events, from
 -- the rows actually inserted (a replay adds nothing), so they are exact and never rescanned.
--- `shard` spreads concurrent writers over distinct rows (no lock waits between worker lanes);
+-- `shard` (the worker lane) spreads concurrent writers over distinct rows (no lock waits between
+-- lanes of a worker);
 -- readers sum over it. Every key leads with project_id (tenant isolation, Citus-ready).
 CREATE EXTENSION IF NOT EXISTS hll;
 
@@ -31,7 +32,8 @@ CREATE TABLE rollup_hour (
     key        text        NOT NULL,
     shard      smallint    NOT NULL,
     events     bigint      NOT NULL,
-    PRIMARY KEY (project_id, bucket, event_type, dim, key, shard)
+    -- Readers always fix dim (and usually the type) and scan a time range: that order first.
+    PRIMARY KEY (project_id, dim, event_type, bucket, key, shard)
 );
 
 -- The same per UTC day: long ranges read 24 times fewer rows.
@@ -51,7 +53,8 @@ CREATE TABLE rollup_uniques_day (LIKE rollup_uniques_hour INCLUDING ALL);
 
 -- Scroll depth per page view, additive: each page.scroll event carries the new maximum
 -- `props.depth` and the previously reported one `props.prev` (0 on a page view's first report),
--- so a view adds 1 to views once and its depth increments sum to its maximum.
+-- so a view adds 1 to views once and its depth increments sum to its maximum. Each event also
+-- adds to a total row with path '*' (no URL path is '*'), so site-wide figures read one row.
 CREATE TABLE rollup_scroll_hour (
     project_id uuid        NOT NULL,
     bucket     timestamptz NOT NULL,
@@ -65,6 +68,7 @@ CREATE TABLE rollup_scroll_hour (
     reached100 bigint      NOT NULL,
     PRIMARY KEY (project_id, bucket, path, shard)
 );
+CREATE TABLE rollup_scroll_day (LIKE rollup_scroll_hour INCLUDING ALL);
 
 -- One row per session: sessions started in a range and the bounce rate (one page view or none).
 CREATE TABLE sessions (

@@ -240,7 +240,8 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
     let chunks = cfg.events.div_ceil(cfg.batch as u64);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..cfg.writers.max(1) {
+    for writer in 0..cfg.writers.max(1) {
+        let shard = i16::try_from(writer).unwrap_or(i16::MAX);
         let (db, cfg, bar, written, next) = (
             db.clone(),
             cfg.clone(),
@@ -248,7 +249,7 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
             written.clone(),
             next.clone(),
         );
-        tasks.spawn(async move {
+        tasks.spawn(events::ROLLUP_SHARD.scope(shard, async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= chunks {
@@ -262,7 +263,7 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
                 written.fetch_add(n, Ordering::Relaxed);
                 bar.inc(n);
             }
-        });
+        }));
     }
     while let Some(r) = tasks.join_next().await {
         r.map_err(|e| StorageError::Invalid(e.to_string()))??;

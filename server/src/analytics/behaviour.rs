@@ -28,9 +28,21 @@ pub async fn scroll_depth(
     limit: i64,
 ) -> Result<Vec<ScrollDepth>, StorageError> {
     let source = if range.on_hours() {
-        "SELECT path, views, depth_sum, reached25, reached50, reached75, reached100 FROM rollup_scroll_hour \
-         WHERE project_id = $1 AND bucket >= $2 AND bucket < $3"
-            .to_string()
+        let s = range.split();
+        let q = |t: &str, a: &DateTime<Utc>, b: &DateTime<Utc>| {
+            format!(
+                "SELECT path, views, depth_sum, reached25, reached50, reached75, reached100 FROM {t} \
+                 WHERE project_id = $1 AND path <> '*' AND bucket >= '{}' AND bucket < '{}'",
+                a.to_rfc3339(),
+                b.to_rfc3339()
+            )
+        };
+        format!(
+            "{} UNION ALL {} UNION ALL {}",
+            q("rollup_scroll_day", &s.days.0, &s.days.1),
+            q("rollup_scroll_hour", &s.head.0, &s.head.1),
+            q("rollup_scroll_hour", &s.tail.0, &s.tail.1)
+        )
     } else {
         "SELECT COALESCE(path, '') AS path, (p = 0)::int AS views, GREATEST(d - p, 0) AS depth_sum, \
                 (p < 25 AND d >= 25)::int AS reached25, (p < 50 AND d >= 50)::int AS reached50, \

@@ -264,14 +264,23 @@ async fn scroll_totals(
     filter: &Filter,
 ) -> Result<(i64, i64), StorageError> {
     if range.on_hours() && filter.rollup_friendly() {
+        let s = range.split();
         let row: (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT sum(views)::bigint, sum(depth_sum)::bigint FROM rollup_scroll_hour \
-             WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 AND ($4::text IS NULL OR path = $4)",
+            "SELECT sum(views)::bigint, sum(depth_sum)::bigint FROM (\
+               SELECT views, depth_sum FROM rollup_scroll_day WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 AND path = $8 \
+               UNION ALL \
+               SELECT views, depth_sum FROM rollup_scroll_hour WHERE project_id = $1 AND path = $8 \
+                 AND ((bucket >= $4 AND bucket < $5) OR (bucket >= $6 AND bucket < $7))) t",
         )
         .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .bind(filter.path.as_deref())
+        .bind(s.days.0)
+        .bind(s.days.1)
+        .bind(s.head.0)
+        .bind(s.head.1)
+        .bind(s.tail.0)
+        .bind(s.tail.1)
+        // '*' holds the site-wide totals.
+        .bind(filter.path.as_deref().unwrap_or("*"))
         .fetch_one(db.read_pool())
         .await?;
         return Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)));

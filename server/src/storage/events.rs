@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -125,18 +124,31 @@ WITH input AS (
     ON CONFLICT (project_id, bucket, shard) DO UPDATE
         SET actors = hll_union(r.actors, EXCLUDED.actors), sessions = hll_union(r.sessions, EXCLUDED.sessions)
 ), scroll AS (
-    SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, COALESCE(path, '') AS path,
+    SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, p.path,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS depth,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS prev
-    FROM ins WHERE event_type = 'page.scroll'
-), scroll_up AS (
+    FROM ins CROSS JOIN LATERAL (VALUES (COALESCE(ins.path, '')), ('*')) AS p(path)
+    WHERE event_type = 'page.scroll'
+), scroll_sums AS (
+    SELECT project_id, hour, path,
+           count(*) FILTER (WHERE prev = 0) AS views, sum(GREATEST(depth - prev, 0)) AS depth_sum,
+           count(*) FILTER (WHERE prev < 25 AND depth >= 25) AS r25, count(*) FILTER (WHERE prev < 50 AND depth >= 50) AS r50,
+           count(*) FILTER (WHERE prev < 75 AND depth >= 75) AS r75, count(*) FILTER (WHERE prev < 100 AND depth >= 100) AS r100
+    FROM scroll GROUP BY 1, 2, 3
+), scroll_hour_up AS (
     INSERT INTO rollup_scroll_hour AS r (project_id, bucket, path, shard, views, depth_sum,
         reached25, reached50, reached75, reached100)
-    SELECT project_id, hour, path, $18,
-           count(*) FILTER (WHERE prev = 0), sum(GREATEST(depth - prev, 0)),
-           count(*) FILTER (WHERE prev < 25 AND depth >= 25), count(*) FILTER (WHERE prev < 50 AND depth >= 50),
-           count(*) FILTER (WHERE prev < 75 AND depth >= 75), count(*) FILTER (WHERE prev < 100 AND depth >= 100)
-    FROM scroll GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    SELECT project_id, hour, path, $18, views, depth_sum, r25, r50, r75, r100 FROM scroll_sums ORDER BY 1, 2, 3
+    ON CONFLICT (project_id, bucket, path, shard) DO UPDATE
+        SET views = r.views + EXCLUDED.views, depth_sum = r.depth_sum + EXCLUDED.depth_sum,
+            reached25 = r.reached25 + EXCLUDED.reached25, reached50 = r.reached50 + EXCLUDED.reached50,
+            reached75 = r.reached75 + EXCLUDED.reached75, reached100 = r.reached100 + EXCLUDED.reached100
+), scroll_day_up AS (
+    INSERT INTO rollup_scroll_day AS r (project_id, bucket, path, shard, views, depth_sum,
+        reached25, reached50, reached75, reached100)
+    SELECT project_id, date_trunc('day', hour, 'UTC'), path, $18, sum(views), sum(depth_sum),
+           sum(r25), sum(r50), sum(r75), sum(r100)
+    FROM scroll_sums GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (project_id, bucket, path, shard) DO UPDATE
         SET views = r.views + EXCLUDED.views, depth_sum = r.depth_sum + EXCLUDED.depth_sum,
             reached25 = r.reached25 + EXCLUDED.reached25, reached50 = r.reached50 + EXCLUDED.reached50,
@@ -163,13 +175,15 @@ WITH input AS (
 SELECT project_id, event_id FROM ins
 "#;
 
-/// Rollup rows written per (bucket, key): concurrent writers in one process take different
-/// shards, so they never wait on each other's row locks. Readers sum over shards.
-pub const ROLLUP_SHARDS: i16 = 8;
+tokio::task_local! {
+    /// The rollup shard of the current writer (a worker lane, a generator writer). Concurrent
+    /// writers in different shards never wait on each other's rollup row locks; a stable shard
+    /// per writer keeps the row count at (writers x keys). Readers sum over shards.
+    pub static ROLLUP_SHARD: i16;
+}
 
-fn next_shard() -> i16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    (NEXT.fetch_add(1, Ordering::Relaxed) % ROLLUP_SHARDS as u16) as i16
+fn current_shard() -> i16 {
+    ROLLUP_SHARD.try_with(|s| *s).unwrap_or(0)
 }
 
 /// Inserts rows idempotently in one transaction. Returns the keys of the rows that were new:
@@ -234,7 +248,7 @@ pub async fn insert(db: &Db, rows: &[Row]) -> Result<HashSet<(Uuid, Uuid)>, Stor
         .bind(&is_bot)
         .bind(&occurred_at)
         .bind(&received_at)
-        .bind(next_shard())
+        .bind(current_shard())
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Db, StorageError};
 
-/// Shard holding corrections (purges); writers use 0..ROLLUP_SHARDS.
+/// Shard holding corrections (purges); writers use their lane number (0 and up).
 pub const CORRECTION_SHARD: i16 = -1;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,18 +51,31 @@ WITH del AS (
     SELECT project_id, date_trunc('day', hour, 'UTC'), event_type, dim, key, $3, -count(*) FROM dims GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
 ), scroll AS (
-    SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, COALESCE(path, '') AS path,
+    SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, p.path,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS depth,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS prev
-    FROM del WHERE event_type = 'page.scroll'
-), scroll_dn AS (
+    FROM del CROSS JOIN LATERAL (VALUES (COALESCE(del.path, '')), ('*')) AS p(path)
+    WHERE event_type = 'page.scroll'
+), scroll_sums AS (
+    SELECT project_id, hour, path,
+           -count(*) FILTER (WHERE prev = 0) AS views, -sum(GREATEST(depth - prev, 0)) AS depth_sum,
+           -count(*) FILTER (WHERE prev < 25 AND depth >= 25) AS r25, -count(*) FILTER (WHERE prev < 50 AND depth >= 50) AS r50,
+           -count(*) FILTER (WHERE prev < 75 AND depth >= 75) AS r75, -count(*) FILTER (WHERE prev < 100 AND depth >= 100) AS r100
+    FROM scroll GROUP BY 1, 2, 3
+), scroll_hour_dn AS (
     INSERT INTO rollup_scroll_hour AS r (project_id, bucket, path, shard, views, depth_sum,
         reached25, reached50, reached75, reached100)
-    SELECT project_id, hour, path, $3,
-           -count(*) FILTER (WHERE prev = 0), -sum(GREATEST(depth - prev, 0)),
-           -count(*) FILTER (WHERE prev < 25 AND depth >= 25), -count(*) FILTER (WHERE prev < 50 AND depth >= 50),
-           -count(*) FILTER (WHERE prev < 75 AND depth >= 75), -count(*) FILTER (WHERE prev < 100 AND depth >= 100)
-    FROM scroll GROUP BY 1, 2, 3
+    SELECT project_id, hour, path, $3, views, depth_sum, r25, r50, r75, r100 FROM scroll_sums
+    ON CONFLICT (project_id, bucket, path, shard) DO UPDATE
+        SET views = r.views + EXCLUDED.views, depth_sum = r.depth_sum + EXCLUDED.depth_sum,
+            reached25 = r.reached25 + EXCLUDED.reached25, reached50 = r.reached50 + EXCLUDED.reached50,
+            reached75 = r.reached75 + EXCLUDED.reached75, reached100 = r.reached100 + EXCLUDED.reached100
+), scroll_day_dn AS (
+    INSERT INTO rollup_scroll_day AS r (project_id, bucket, path, shard, views, depth_sum,
+        reached25, reached50, reached75, reached100)
+    SELECT project_id, date_trunc('day', hour, 'UTC'), path, $3, sum(views), sum(depth_sum),
+           sum(r25), sum(r50), sum(r75), sum(r100)
+    FROM scroll_sums GROUP BY 1, 2, 3
     ON CONFLICT (project_id, bucket, path, shard) DO UPDATE
         SET views = r.views + EXCLUDED.views, depth_sum = r.depth_sum + EXCLUDED.depth_sum,
             reached25 = r.reached25 + EXCLUDED.reached25, reached50 = r.reached50 + EXCLUDED.reached50,

@@ -96,7 +96,11 @@ impl Worker {
         let mut tasks = tokio::task::JoinSet::new();
         for lane in 0..lanes.max(1) {
             let (me, stop) = (self.clone(), shutdown.clone());
-            tasks.spawn(async move { me.lane(lane, stop).await });
+            let shard = i16::try_from(lane).unwrap_or(i16::MAX);
+            tasks.spawn(
+                crate::storage::events::ROLLUP_SHARD
+                    .scope(shard, async move { me.lane(lane, stop).await }),
+            );
         }
         while tasks.join_next().await.is_some() {}
         info!(worker = %self.token, "worker stopped");
