@@ -236,18 +236,21 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let written = Arc::new(AtomicU64::new(0));
+    let reported = Arc::new(AtomicU64::new(0));
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let next = Arc::new(AtomicU64::new(0));
     let chunks = cfg.events.div_ceil(cfg.batch as u64);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for writer in 0..cfg.writers.max(1) {
         let shard = i16::try_from(writer).unwrap_or(i16::MAX);
-        let (db, cfg, bar, written, next) = (
+        let (db, cfg, bar, written, next, reported) = (
             db.clone(),
             cfg.clone(),
             bar.clone(),
             written.clone(),
             next.clone(),
+            reported.clone(),
         );
         tasks.spawn(events::ROLLUP_SHARD.scope(shard, async move {
             loop {
@@ -260,8 +263,15 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
                     .await
                     .map_err(|e| StorageError::Invalid(e.to_string()))?;
                 let n = events::insert(&db, &rows).await?.len() as u64;
-                written.fetch_add(n, Ordering::Relaxed);
+                let total = written.fetch_add(n, Ordering::Relaxed) + n;
                 bar.inc(n);
+                // Without a terminal the bar is hidden: report every 10% as a plain line.
+                if !tty {
+                    let decile = total * 10 / cfg.events.max(1);
+                    if decile > reported.fetch_max(decile, Ordering::Relaxed) {
+                        eprintln!("generated {total} of {} events ({}%)", cfg.events, (decile * 10).min(100));
+                    }
+                }
             }
         }));
     }
