@@ -1,26 +1,33 @@
 /* Sightline loader: <script async src="https://HOST/sightline.js" data-key="PUBLIC_KEY"></script>
-   Exposes window.sightline at once; calls made before the wasm is ready are queued, then
-   replayed in order. Loads the wasm tracker from HOST/tracker/. */
-(function () {
-  var script = document.currentScript;
-  if (!script || window.sightline) return;
-  var src = new URL(script.src, location.href);
-  var host = script.getAttribute('data-host') || src.origin;
-  var key = script.getAttribute('data-key');
-  var queue = [];
-  var api = {};
-  ['track'].forEach(function (m) {
-    api[m] = function () { queue.push([m, Array.prototype.slice.call(arguments)]); };
+   Options (data attributes): data-host, data-flush-events, data-flush-interval (ms),
+   data-cookieless, data-respect-dnt. Exposes window.sightline at once (track, identify, group,
+   optOut, optIn, flush); calls made before the wasm is ready are queued, then replayed in
+   order. Hooks the History API so single-page-app navigations raise `sightline:nav`. All
+   capture and delivery logic lives in the wasm it loads from HOST/tracker/. */
+(function (w, h) {
+  var s = document.currentScript;
+  if (!s || w.sightline) return;
+  var src = new URL(s.src, location.href), q = [], api = {};
+  'track identify group optOut optIn flush'.split(' ').forEach(function (m) {
+    api[m] = function () { q.push([m, arguments]); };
   });
-  window.sightline = api;
-  if (!key) return;
+  w.sightline = api;
+  ['pushState', 'replaceState'].forEach(function (m) {
+    var o = h[m];
+    h[m] = function () { var r = o.apply(this, arguments); w.dispatchEvent(new Event('sightline:nav')); return r; };
+  });
+  if (!s.getAttribute('data-key')) return;
   var base = new URL('tracker/', src);
-  import(new URL('tracker_wasm.js', base).href).then(function (mod) {
-    return mod.default({ module_or_path: new URL('tracker_wasm_bg.wasm', base) }).then(function () {
-      mod.init(host, key);
-      api.track = function (name, props) { mod.track(String(name), JSON.stringify(props || {})); };
-      queue.forEach(function (c) { api[c[0]].apply(null, c[1]); });
-      queue = [];
+  import(new URL('tracker_wasm.js', base).href).then(function (m) {
+    return m.default({ module_or_path: new URL('tracker_wasm_bg.wasm', base) }).then(function () {
+      var j = function (v) { return v == null ? '{}' : JSON.stringify(v); };
+      m.init(s.getAttribute('data-host') || src.origin, s);
+      api.track = function (n, p) { m.track(String(n), j(p)); };
+      api.identify = function (u, t) { m.identify(String(u), j(t)); };
+      api.group = function (c) { m.group(String(c)); };
+      api.optOut = m.opt_out; api.optIn = m.opt_in; api.flush = m.flush;
+      q.forEach(function (c) { api[c[0]].apply(null, c[1]); });
+      q = [];
     });
-  }).catch(function (e) { if (window.console) console.warn('sightline: tracker failed to load', e); });
-})();
+  }).catch(function (e) { if (w.console) console.warn('sightline: tracker failed to load', e); });
+})(window, history);
