@@ -38,3 +38,32 @@ export async function poll(client, query, params, done, timeoutMs = 10000) {
   }
   return rows;
 }
+
+// Waits until the tracker's wasm is running on `page`; returns its anonymous id (null when
+// nothing is stored: opted out, cookieless).
+export async function ready(page) {
+  await page.waitForFunction(() => window.sightline && window.sightline.ready, null, { timeout: 15000 });
+  return page.evaluate(() => localStorage.getItem('sightline_aid'));
+}
+
+// Polls until at least `n` events of this anonymous id are stored, then waits `settleMs` more so
+// that unexpected extra events would show up too; rows oldest first.
+export async function eventsOf(client, anon, n, settleMs = 700) {
+  const q = `SELECT event_id, event_type, path, referrer, entity_type, entity_id, session_id, metadata
+             FROM activities WHERE project_id = $1 AND anonymous_id = $2 ORDER BY occurred_at, id`;
+  const args = [env('SIGHTLINE_PROJECT_ID'), anon];
+  await poll(client, q, args, (r) => r.length >= n, 15000);
+  await new Promise((r) => setTimeout(r, settleMs));
+  return (await client.query(q, args)).rows;
+}
+
+// Records the parsed body of every POST to /collect the page makes (beacons and fetches).
+export function collectRequests(page) {
+  const bodies = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && new URL(r.url()).pathname === '/collect') {
+      try { bodies.push(JSON.parse(r.postData() || '{}')); } catch { bodies.push({ events: [] }); }
+    }
+  });
+  return bodies;
+}

@@ -50,8 +50,13 @@ async fn page(State(demo): State<Arc<Demo>>, uri: Uri) -> Response {
         path = path.join("index.html");
     }
     if !path.exists() {
-        // Single-page-app routes of the demo fall back to its index.
-        path = demo.dir.join("index.html");
+        // Single-page-app routes fall back to the index of the nearest directory that has one
+        // (`/app/settings` -> `app/index.html`), like a real SPA host.
+        path = rel
+            .ancestors()
+            .map(|a| demo.dir.join(a).join("index.html"))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| demo.dir.join("index.html"));
     }
     let Ok(bytes) = tokio::fs::read(&path).await else {
         return StatusCode::NOT_FOUND.into_response();

@@ -28,6 +28,7 @@
       api.optOut = m.opt_out; api.optIn = m.opt_in; api.flush = m.flush;
       q.forEach(function (c) { api[c[0]].apply(null, c[1]); });
       q = [];
+      api.ready = true;
     });
   }).catch(function (e) { if (w.console) console.warn('sightline: tracker failed to load', e); });
 })(window, history);

@@ -118,11 +118,11 @@ pub fn init(host: &str, script: &Element) {
         attr("data-respect-dnt").as_deref(),
     );
     let nav = w.navigator();
-    let gpc = js_sys::Reflect::get(&nav, &JsValue::from_str("globalPrivacyControl"))
-        .ok()
-        .and_then(|v| v.as_bool());
-    let privacy_signal = opts.respect_dnt
-        && config::privacy_signal(nav.do_not_track().as_str().into(), gpc.unwrap_or(false));
+    // Plain property reads: `doNotTrack` is null when unset (web-sys types it as a string).
+    let prop = |k: &str| js_sys::Reflect::get(&nav, &JsValue::from_str(k)).unwrap_or(JsValue::NULL);
+    let dnt = prop("doNotTrack").as_string();
+    let gpc = prop("globalPrivacyControl").as_bool().unwrap_or(false);
+    let privacy_signal = opts.respect_dnt && config::privacy_signal(dnt.as_deref(), gpc);
     let local = w.local_storage().ok().flatten();
     let opted_out = local
         .as_ref()
