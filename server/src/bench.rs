@@ -319,8 +319,11 @@ pub async fn queries(
 ) -> anyhow::Result<Value> {
     let client = reqwest::Client::new();
     let end = {
-        let now = chrono::Utc::now();
-        now - chrono::Duration::seconds(now.timestamp() % 3600) + chrono::Duration::hours(1)
+        // The next whole hour, with no sub-second part: ranges on hour boundaries are answered
+        // from the rollups, as the dashboard's presets are.
+        let now = chrono::Utc::now().timestamp();
+        chrono::DateTime::from_timestamp(now - now % 3600 + 3600, 0)
+            .ok_or_else(|| anyhow::anyhow!("clock out of range"))?
     };
     let range = |d: i64| json!({"from": (end - chrono::Duration::days(d)).to_rfc3339(), "to": end.to_rfc3339()});
     let all = days.max(1) as i64;

@@ -48,7 +48,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                         ],
                     )
                 });
-            match builder.and_then(|b| Ok(b.install_recorder())) {
+            match builder.map(|b| b.install_recorder()) {
                 Ok(Ok(handle)) => handle,
                 // A recorder already installed (tests): render an empty registry instead.
                 _ => PrometheusBuilder::new().build_recorder().handle(),
