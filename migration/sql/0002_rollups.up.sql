@@ -69,6 +69,10 @@ CREATE TABLE rollup_scroll_hour (
     PRIMARY KEY (project_id, bucket, path, shard)
 );
 CREATE TABLE rollup_scroll_day (LIKE rollup_scroll_hour INCLUDING ALL);
+-- overview's average scroll depth reads the '*' rows of a range (and a page's rows when
+-- filtered by path) without walking every page's rows of every day.
+CREATE INDEX rollup_scroll_hour_path_idx ON rollup_scroll_hour (project_id, path, bucket);
+CREATE INDEX rollup_scroll_day_path_idx ON rollup_scroll_day (project_id, path, bucket);
 
 -- One row per session: sessions started in a range and the bounce rate (one page view or none).
 CREATE TABLE sessions (
@@ -79,10 +83,30 @@ CREATE TABLE sessions (
     last_seen  timestamptz NOT NULL,
     page_views integer     NOT NULL,
     events     integer     NOT NULL,
+    -- The row's started_at and page_views before its latest update (NULL until updated): the
+    -- statement that changes a session reads them back through RETURNING, so it knows exactly
+    -- which hour and bounce state to move in rollup_sessions_hour (PostgreSQL 15's RETURNING
+    -- cannot see the old row), even when several writers update the same session.
+    prev_started_at timestamptz,
+    prev_page_views integer,
     PRIMARY KEY (project_id, session_id)
 );
--- overview: sessions started in the range and their bounce, index-only.
+-- overview with filters or off-hour ranges: sessions started in the range, index-only.
 CREATE INDEX sessions_started_idx ON sessions (project_id, started_at) INCLUDE (page_views);
+
+-- Sessions by the UTC hour they started in, and how many of them bounced (one page view or
+-- none): additive, so an overview over 30 days sums ~720 rows per shard instead of counting a
+-- million sessions. A session whose start moves (an earlier event arrives late) or that stops
+-- bouncing is moved: -1 from its old (hour, bounced) and +1 to its new one, hence rows of a
+-- shard may be negative; sums over shards are exact.
+CREATE TABLE rollup_sessions_hour (
+    project_id uuid        NOT NULL,
+    bucket     timestamptz NOT NULL,
+    shard      smallint    NOT NULL,
+    sessions   bigint      NOT NULL,
+    bounced    bigint      NOT NULL,
+    PRIMARY KEY (project_id, bucket, shard)
+);
 
 -- The UTC days each actor was active: retention cohorts and exact active-user counts.
 CREATE TABLE actor_days (
@@ -93,6 +117,10 @@ CREATE TABLE actor_days (
 );
 -- retention: actors active on a day.
 CREATE INDEX actor_days_day_idx ON actor_days (project_id, day);
+
+-- Raw queries on a page: funnel steps with a path (e.g. page.view of /pricing is a few
+-- thousand rows among millions of page views) and path-filtered raw counts.
+CREATE INDEX activities_path_idx ON activities (project_id, path, occurred_at);
 
 -- Raw drill-down on properties (e.g. metadata @> '{"plan":"pro"}'): jsonb_path_ops is smaller
 -- and faster for containment than the default operator class.

@@ -269,7 +269,11 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
                 if !tty {
                     let decile = total * 10 / cfg.events.max(1);
                     if decile > reported.fetch_max(decile, Ordering::Relaxed) {
-                        eprintln!("generated {total} of {} events ({}%)", cfg.events, (decile * 10).min(100));
+                        eprintln!(
+                            "generated {total} of {} events ({}%)",
+                            cfg.events,
+                            (decile * 10).min(100)
+                        );
                     }
                 }
             }

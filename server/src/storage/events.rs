@@ -164,7 +164,24 @@ WITH input AS (
             started_at = LEAST(s.started_at, EXCLUDED.started_at),
             last_seen = GREATEST(s.last_seen, EXCLUDED.last_seen),
             page_views = s.page_views + EXCLUDED.page_views,
-            events = s.events + EXCLUDED.events
+            events = s.events + EXCLUDED.events,
+            prev_started_at = s.started_at,
+            prev_page_views = s.page_views
+    RETURNING project_id, started_at, page_views, prev_started_at, prev_page_views
+), session_moves AS (
+    -- A new session adds itself to its start hour; an updated one also leaves its old hour and
+    -- bounce state (prev_* are NULL on a fresh insert, set on every update).
+    SELECT project_id, date_trunc('hour', started_at, 'UTC') AS hour, 1 AS n, (page_views <= 1)::int AS b
+    FROM sessions_up
+    UNION ALL
+    SELECT project_id, date_trunc('hour', prev_started_at, 'UTC'), -1, -((prev_page_views <= 1)::int)
+    FROM sessions_up WHERE prev_started_at IS NOT NULL
+), sessions_roll AS (
+    INSERT INTO rollup_sessions_hour AS r (project_id, bucket, shard, sessions, bounced)
+    SELECT project_id, hour, $18, sum(n), sum(b) FROM session_moves
+    GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(b) <> 0 ORDER BY 1, 2
+    ON CONFLICT (project_id, bucket, shard) DO UPDATE
+        SET sessions = r.sessions + EXCLUDED.sessions, bounced = r.bounced + EXCLUDED.bounced
 ), actor_days_up AS (
     INSERT INTO actor_days (project_id, actor, day)
     SELECT DISTINCT project_id, COALESCE(user_id, anonymous_id), (occurred_at AT TIME ZONE 'UTC')::date

@@ -119,13 +119,35 @@ GROUP BY 2
 "#,
 ];
 
-/// Recomputes the given sessions (deleted just before) from the raw events left.
+/// Deletes the given sessions and takes them out of `rollup_sessions_hour` (correction shard).
+const DELETE_SESSIONS: &str = r#"
+WITH gone AS (
+    DELETE FROM sessions WHERE project_id = $1 AND session_id = ANY($2)
+    RETURNING started_at, page_views
+)
+INSERT INTO rollup_sessions_hour AS r (project_id, bucket, shard, sessions, bounced)
+SELECT $1, date_trunc('hour', started_at, 'UTC'), $3, -count(*), -(count(*) FILTER (WHERE page_views <= 1))
+FROM gone GROUP BY 2 ORDER BY 2
+ON CONFLICT (project_id, bucket, shard) DO UPDATE
+    SET sessions = r.sessions + EXCLUDED.sessions, bounced = r.bounced + EXCLUDED.bounced
+"#;
+
+/// Recomputes the given sessions (deleted just before) from the raw events left, and adds them
+/// back to `rollup_sessions_hour` (correction shard).
 const REBUILD_SESSIONS: &str = r#"
-INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events)
-SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at),
-       count(*) FILTER (WHERE event_type = 'page.view'), count(*)
-FROM activities WHERE project_id = $1 AND session_id = ANY($2)
-GROUP BY session_id
+WITH built AS (
+    INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events)
+    SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at),
+           count(*) FILTER (WHERE event_type = 'page.view'), count(*)
+    FROM activities WHERE project_id = $1 AND session_id = ANY($2)
+    GROUP BY session_id
+    RETURNING started_at, page_views
+)
+INSERT INTO rollup_sessions_hour AS r (project_id, bucket, shard, sessions, bounced)
+SELECT $1, date_trunc('hour', started_at, 'UTC'), $3, count(*), count(*) FILTER (WHERE page_views <= 1)
+FROM built GROUP BY 2 ORDER BY 2
+ON CONFLICT (project_id, bucket, shard) DO UPDATE
+    SET sessions = r.sessions + EXCLUDED.sessions, bounced = r.bounced + EXCLUDED.bounced
 "#;
 
 /// Deletes a tracked user (by the site's user id) and everything derived from their events.
@@ -153,16 +175,14 @@ pub async fn purge(db: &Db, project: Uuid, external_id: &str) -> Result<Purged, 
     }
     if !sessions.is_empty() {
         // Two statements: a CTE's delete is invisible to its own statement's insert.
-        sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND session_id = ANY($2)")
-            .bind(project)
-            .bind(&sessions)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(REBUILD_SESSIONS)
-            .bind(project)
-            .bind(&sessions)
-            .execute(&mut *tx)
-            .await?;
+        for sql in [DELETE_SESSIONS, REBUILD_SESSIONS] {
+            sqlx::query(sql)
+                .bind(project)
+                .bind(&sessions)
+                .bind(CORRECTION_SHARD)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     sqlx::query("DELETE FROM actor_days WHERE project_id = $1 AND actor = $2")
         .bind(project)
