@@ -108,15 +108,32 @@ CREATE TABLE rollup_sessions_hour (
     PRIMARY KEY (project_id, bucket, shard)
 );
 
--- The UTC days each actor was active: retention cohorts and exact active-user counts.
-CREATE TABLE actor_days (
-    project_id uuid NOT NULL,
-    actor      text NOT NULL,
-    day        date NOT NULL,
-    PRIMARY KEY (project_id, actor, day)
+-- Retention, one row per actor (user id, else anonymous id): the UTC day first seen, and which
+-- days (bit i: first_day + i) and ISO weeks (bit k: the first day's week + k) they were active
+-- in, for the first 62 of each. Writers merge their batch into the row under its lock: the
+-- earlier first day wins and both masks are shifted onto it, then OR-ed. The merge is
+-- commutative and idempotent, so concurrent writers and replays leave the same row, and a
+-- retention grid reads one row per cohort actor instead of joining every active day.
+CREATE TABLE actor_activity (
+    project_id uuid   NOT NULL,
+    actor      text   NOT NULL,
+    first_day  date   NOT NULL,
+    days       bigint NOT NULL,
+    weeks      bigint NOT NULL,
+    PRIMARY KEY (project_id, actor)
 );
--- retention: actors active on a day.
-CREATE INDEX actor_days_day_idx ON actor_days (project_id, day);
+-- retention: the cohorts first seen in a range, index-only.
+CREATE INDEX actor_activity_first_idx ON actor_activity (project_id, first_day) INCLUDE (days, weeks);
+
+-- `m` shifted left by `n` bits, keeping bits 0..61 (retention masks; n < 0 is not used).
+CREATE FUNCTION sightline_shl(m bigint, n integer) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN n >= 62 THEN 0::bigint ELSE (m << n) & 4611686018427387903 END;
+
+-- Monday of the ISO week holding `d`.
+CREATE FUNCTION sightline_week(d date) RETURNS date
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN d - (extract(isodow FROM d)::integer - 1);
 
 -- Raw queries on a page: funnel steps with a path (e.g. page.view of /pricing is a few
 -- thousand rows among millions of page views) and path-filtered raw counts.

@@ -163,7 +163,7 @@ pub struct Cohort {
 }
 
 /// Cohorts of actors by the UTC day (or ISO week) they were first seen, for cohorts starting in
-/// the range, with how many came back in each following period (from `actor_days`).
+/// the range, with how many came back in each following period (from `actor_activity`).
 pub async fn retention(
     db: &Db,
     project: Uuid,
@@ -178,43 +178,34 @@ pub async fn retention(
     };
     let from = range.from.date_naive();
     let to = (range.to - Duration::nanoseconds(1)).date_naive();
-    let rows: Vec<(NaiveDate, i32, i64)> = sqlx::query_as(
-        "WITH first AS (\
-           SELECT actor, min(day) AS d0 FROM actor_days WHERE project_id = $1 GROUP BY actor \
-           HAVING min(day) >= $2 AND min(day) <= $3), \
-         cohort AS (\
-           SELECT actor, CASE WHEN $4 = 7 THEN d0 - (extract(isodow FROM d0)::int - 1) ELSE d0 END AS c FROM first) \
-         SELECT c.c, ((a.day - c.c) / $4)::int AS k, count(DISTINCT a.actor)::bigint \
-         FROM cohort c JOIN actor_days a ON a.project_id = $1 AND a.actor = c.actor \
-         WHERE a.day >= c.c AND a.day < c.c + $4 * $5 \
-         GROUP BY 1, 2 ORDER BY 1, 2",
-    )
-    .bind(project)
-    .bind(from)
-    .bind(to)
-    .bind(step)
-    .bind(periods as i32)
-    .fetch_all(db.read_pool())
-    .await?;
-    let mut out: Vec<Cohort> = Vec::new();
-    for (start, k, n) in rows {
-        if out.last().is_none_or(|c| c.start != start) {
-            out.push(Cohort {
-                start,
-                size: 0,
-                retained: vec![0; periods],
-            });
-        }
-        if let Some(c) = out.last_mut() {
-            if let Some(slot) = c.retained.get_mut(k.max(0) as usize) {
-                *slot = n;
-            }
-            if k == 0 {
-                c.size = n;
-            }
-        }
-    }
-    Ok(out)
+    // One pass over the cohort actors' rows: period k counts the actors with bit k of their
+    // day (or week) mask set. Bit 0 is the first period itself, so retained[0] is the size.
+    let counts: Vec<String> = (0..periods)
+        .map(|k| format!("count(*) FILTER (WHERE m & (1::bigint << {k}) <> 0)"))
+        .collect();
+    let sql = format!(
+        "SELECT c, ARRAY[{}]::bigint[] FROM (\
+           SELECT CASE WHEN $4 = 7 THEN sightline_week(first_day) ELSE first_day END AS c, \
+                  CASE WHEN $4 = 7 THEN weeks ELSE days END AS m \
+           FROM actor_activity WHERE project_id = $1 AND first_day >= $2 AND first_day <= $3) a \
+         GROUP BY c ORDER BY c",
+        counts.join(", ")
+    );
+    let rows: Vec<(NaiveDate, Vec<i64>)> = sqlx::query_as(&sql)
+        .bind(project)
+        .bind(from)
+        .bind(to)
+        .bind(step)
+        .fetch_all(db.read_pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(start, retained)| Cohort {
+            start,
+            size: retained.first().copied().unwrap_or(0),
+            retained,
+        })
+        .collect())
 }
 
 /// A cohort start as an instant (UTC midnight), for the API.

@@ -182,12 +182,29 @@ WITH input AS (
     GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(b) <> 0 ORDER BY 1, 2
     ON CONFLICT (project_id, bucket, shard) DO UPDATE
         SET sessions = r.sessions + EXCLUDED.sessions, bounced = r.bounced + EXCLUDED.bounced
-), actor_days_up AS (
-    INSERT INTO actor_days (project_id, actor, day)
-    SELECT DISTINCT project_id, COALESCE(user_id, anonymous_id), (occurred_at AT TIME ZONE 'UTC')::date
+), actor_days AS (
+    SELECT DISTINCT project_id, COALESCE(user_id, anonymous_id) AS actor, (occurred_at AT TIME ZONE 'UTC')::date AS day
     FROM ins WHERE COALESCE(user_id, anonymous_id) IS NOT NULL
-    ORDER BY 1, 2, 3
-    ON CONFLICT DO NOTHING
+), actor_batch AS (
+    -- The batch's own activity per actor, relative to its earliest day here.
+    SELECT project_id, actor, f,
+           bit_or(sightline_shl(1, day - f)) AS days,
+           bit_or(sightline_shl(1, (sightline_week(day) - sightline_week(f)) / 7)) AS weeks
+    FROM (SELECT project_id, actor, day, min(day) OVER (PARTITION BY project_id, actor) AS f FROM actor_days) d
+    GROUP BY 1, 2, 3
+), actor_activity_up AS (
+    INSERT INTO actor_activity AS a (project_id, actor, first_day, days, weeks)
+    SELECT project_id, actor, f, days, weeks FROM actor_batch ORDER BY 1, 2
+    ON CONFLICT (project_id, actor) DO UPDATE
+        SET first_day = LEAST(a.first_day, EXCLUDED.first_day),
+            days = sightline_shl(a.days, a.first_day - LEAST(a.first_day, EXCLUDED.first_day))
+                 | sightline_shl(EXCLUDED.days, EXCLUDED.first_day - LEAST(a.first_day, EXCLUDED.first_day)),
+            weeks = sightline_shl(a.weeks, (sightline_week(a.first_day) - sightline_week(LEAST(a.first_day, EXCLUDED.first_day))) / 7)
+                  | sightline_shl(EXCLUDED.weeks, (sightline_week(EXCLUDED.first_day) - sightline_week(LEAST(a.first_day, EXCLUDED.first_day))) / 7)
+        -- Most batches add nothing new for a known actor (same day): skip those writes.
+        WHERE EXCLUDED.first_day < a.first_day
+           OR a.days <> a.days | sightline_shl(EXCLUDED.days, EXCLUDED.first_day - a.first_day)
+           OR a.weeks <> a.weeks | sightline_shl(EXCLUDED.weeks, (sightline_week(EXCLUDED.first_day) - sightline_week(a.first_day)) / 7)
 )
 SELECT project_id, event_id FROM ins
 "#;

@@ -4,7 +4,7 @@
 //! aggregate in the same transaction: additive rollups get negative corrections (in shard -1,
 //! so readers' sums stay exact), HyperLogLog sketches of the affected hours and days are rebuilt
 //! from the remaining raw events (sketches cannot subtract), sessions the user touched are
-//! recomputed, and their `actor_days` go.
+//! recomputed, and their `actor_activity` row goes.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -184,7 +184,7 @@ pub async fn purge(db: &Db, project: Uuid, external_id: &str) -> Result<Purged, 
                 .await?;
         }
     }
-    sqlx::query("DELETE FROM actor_days WHERE project_id = $1 AND actor = $2")
+    sqlx::query("DELETE FROM actor_activity WHERE project_id = $1 AND actor = $2")
         .bind(project)
         .bind(external_id)
         .execute(&mut *tx)
