@@ -1,18 +1,36 @@
 // A real graphql-ws client (graphql-transport-ws protocol) for the subscription tests.
-// Usage: node live.mjs <ws-url> <token|-> <query> <variables-json> <count> <timeout-ms>
+// Usage: node live.mjs <ws-url> <token|-> <query> <variables-json> <count> <timeout-ms> [pause-ms]
 // Prints `READY` once the connection is acknowledged, then one JSON line per message (`next`
 // payloads, or {"error": ...}), and exits after <count> messages, an error, or the timeout.
+// With pause-ms, the client stops reading its socket for that long right after READY (a slow
+// subscriber: the server's writes back up), then prints `RESUMED` and reads again.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
-const [url, token, query, variables, count, timeoutMs] = process.argv.slice(2);
+const [url, token, query, variables, count, timeoutMs, pauseMs] = process.argv.slice(2);
+let socket = null;
+class TrackedWebSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    socket = this;
+  }
+}
 const client = createClient({
   url,
-  webSocketImpl: WebSocket,
+  webSocketImpl: TrackedWebSocket,
   lazy: false,
   retryAttempts: 0,
   connectionParams: token === '-' ? {} : { Authorization: `Bearer ${token}` },
-  on: { connected: () => console.log('READY') },
+  on: {
+    connected: () => {
+      console.log('READY');
+      const pause = Number(pauseMs ?? 0);
+      if (pause > 0 && socket) {
+        socket.pause();
+        setTimeout(() => { console.log('RESUMED'); socket.resume(); }, pause);
+      }
+    },
+  },
 });
 let seen = 0;
 const done = (code) => { client.dispose(); setTimeout(() => process.exit(code), 50); };

@@ -91,8 +91,9 @@ CREATE TABLE sessions (
     prev_page_views integer,
     PRIMARY KEY (project_id, session_id)
 );
--- overview with filters or off-hour ranges: sessions started in the range, index-only.
-CREATE INDEX sessions_started_idx ON sessions (project_id, started_at) INCLUDE (page_views);
+-- overview with filters or off-hour ranges: sessions started in the range. No INCLUDE of
+-- page_views: it changes on most updates, and an indexed column changing rules out HOT updates.
+CREATE INDEX sessions_started_idx ON sessions (project_id, started_at);
 
 -- Sessions by the UTC hour they started in, and how many of them bounced (one page view or
 -- none): additive, so an overview over 30 days sums ~720 rows per shard instead of counting a
@@ -142,3 +143,18 @@ CREATE INDEX activities_path_idx ON activities (project_id, path, occurred_at);
 -- Raw drill-down on properties (e.g. metadata @> '{"plan":"pro"}'): jsonb_path_ops is smaller
 -- and faster for containment than the default operator class.
 CREATE INDEX activities_metadata_gin ON activities USING gin (metadata jsonb_path_ops);
+
+-- Rollup and per-session/per-actor rows are updated in place batch after batch. Free space in
+-- each page lets PostgreSQL write the new row version next to the old one without touching any
+-- index (a HOT update: none of the updated columns is indexed), instead of adding an entry to
+-- every index of the table on every update.
+ALTER TABLE rollup_minute SET (fillfactor = 70);
+ALTER TABLE rollup_hour SET (fillfactor = 70);
+ALTER TABLE rollup_day SET (fillfactor = 70);
+ALTER TABLE rollup_uniques_hour SET (fillfactor = 70);
+ALTER TABLE rollup_uniques_day SET (fillfactor = 70);
+ALTER TABLE rollup_scroll_hour SET (fillfactor = 70);
+ALTER TABLE rollup_scroll_day SET (fillfactor = 70);
+ALTER TABLE rollup_sessions_hour SET (fillfactor = 70);
+ALTER TABLE sessions SET (fillfactor = 70);
+ALTER TABLE actor_activity SET (fillfactor = 80);

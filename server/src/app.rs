@@ -91,7 +91,7 @@ impl Application {
             keys: KeyCache::default(),
             limits: Limits::new(&settings.ingest),
             jwt,
-            live: LiveHub::default(),
+            live: LiveHub::with_buffer(settings.live_buffer),
             schema: graphql::build_schema(),
             metrics: telemetry::metrics_handle(),
             settings: settings.clone(),

@@ -55,6 +55,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("DATABASE_URL", "PostgreSQL URL of the primary (writes, migrations)"),
     ("SIGHTLINE_DATABASE_READ_URL", "optional PostgreSQL URL of a read replica for analytics queries"),
     ("SIGHTLINE_DATABASE_POOL", "connections per process in the primary pool (default 16)"),
+    ("SIGHTLINE_LIVE_BUFFER", "live-feed messages (of at most 64 events) buffered per project for slow subscribers before they lag (default 256)"),
     ("REDIS_URL", "Redis URL (redis://host:port/db); a comma-separated list selects Redis Cluster"),
     ("SIGHTLINE_BIND", "HTTP listen address (default 127.0.0.1:8080)"),
     ("SIGHTLINE_ENV", "development | production (production turns off the GraphQL IDE)"),
@@ -156,6 +157,8 @@ pub struct Settings {
     pub partition_days_ahead: u32,
     pub maintenance_interval: Duration,
     pub archive_url: String,
+    /// Live-feed messages (of at most 64 events) buffered per project, shared by its subscribers.
+    pub live_buffer: usize,
 }
 
 /// Keys stripped from event properties unless configured otherwise: credentials and card data
@@ -419,6 +422,7 @@ impl Settings {
             database_url: Secret::new(database_url),
             database_read_url: database_read_url.map(Secret::new),
             database_pool: src.positive("SIGHTLINE_DATABASE_POOL", 16)?,
+            live_buffer: src.positive("SIGHTLINE_LIVE_BUFFER", 256)? as usize,
             redis_url: Secret::new(redis_url),
             bind: src.parse("SIGHTLINE_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             production,

@@ -85,10 +85,17 @@ pub fn is_loopback_url(url: &str) -> Result<bool, LoadgenError> {
             .unwrap_or(false))
 }
 
-/// One generated visitor event in the tracker's shape.
-pub fn synthetic_event(rng: &mut SmallRng, users: u32, paths: u32, now_ms: i64) -> Value {
+/// A visitor and one of their sessions. A request carries one visitor's events, as a browser
+/// running the tracker sends them (one page's or one visit's batch), not a random visitor per
+/// event: the per-session and per-actor rows then see the locality real traffic has.
+pub fn pick_visitor(rng: &mut SmallRng, users: u32) -> (u32, u32) {
     let user = rng.gen_range(0..users.max(1));
-    let session = user * 4 + rng.gen_range(0..4);
+    (user, user * 4 + rng.gen_range(0..4))
+}
+
+/// One generated event of `visitor` in the tracker's shape.
+pub fn synthetic_event(rng: &mut SmallRng, visitor: (u32, u32), paths: u32, now_ms: i64) -> Value {
+    let (user, session) = visitor;
     let path = format!("/p/{}", rng.gen_range(0..paths.max(1)));
     let roll: u8 = rng.gen_range(0..100);
     let (kind, props) = if roll < 50 {
@@ -175,8 +182,9 @@ pub async fn run(
                     break;
                 }
                 let now_ms = crate::queue::now_ms();
+                let visitor = pick_visitor(&mut rng, cfg.users);
                 let events: Vec<Value> = (0..got)
-                    .map(|_| synthetic_event(&mut rng, cfg.users, cfg.paths, now_ms))
+                    .map(|_| synthetic_event(&mut rng, visitor, cfg.paths, now_ms))
                     .collect();
                 let body = json!({"key": cfg.key, "events": events}).to_string();
                 // Resend the same batch until it is accepted (or we give up well after the end).
@@ -297,7 +305,8 @@ mod tests {
             deny_keys: Vec::<String>::new().into(),
         };
         for _ in 0..200 {
-            let e = synthetic_event(&mut rng, 100, 10, 1_000_000);
+            let visitor = pick_visitor(&mut rng, 100);
+            let e = synthetic_event(&mut rng, visitor, 10, 1_000_000);
             v.event(e, crate::event::Dialect::Browser).expect("valid");
         }
     }

@@ -1,9 +1,9 @@
 //! Subscription root: live event feed and per-second stats, fed by this process's [`LiveHub`]
 //! (Redis pub/sub after the worker commits), so they work with any number of servers.
 //!
-//! Slow subscribers: the hub's per-project broadcast buffer is bounded; a subscriber that falls
-//! behind skips ahead and the next event it gets says how many it missed (`lagged`). Nobody else
-//! waits for it.
+//! Slow subscribers: the hub's per-project broadcast buffer is bounded (messages of at most 64
+//! events); a subscriber that falls behind skips ahead and the next event it gets says how many
+//! events it missed (`lagged`, from the gap in the stream positions). Nobody else waits for it.
 //!
 //! [`LiveHub`]: crate::live::LiveHub
 
@@ -73,9 +73,17 @@ impl SubscriptionRoot {
         Ok(async_stream::stream! {
             let _open = Open::new();
             let mut lagged = 0i64;
+            // Position of the next event expected in the project's stream: a gap is what this
+            // subscriber missed while it was behind, counted in events.
+            let mut expected: Option<u64> = None;
             loop {
                 match rx.recv().await {
-                    Ok(LiveMessage::Batch(batch)) => {
+                    Ok(LiveMessage::Batch(batch, first)) => {
+                        if let Some(gap) = expected.and_then(|x| first.checked_sub(x)).filter(|g| *g > 0) {
+                            metrics::counter!(crate::telemetry::names::LIVE_LAGGED).increment(gap);
+                            lagged += gap as i64;
+                        }
+                        expected = Some(first + batch.events.len() as u64);
                         let now = Utc::now();
                         for e in &batch.events {
                             if types.as_ref().is_some_and(|t| !t.contains(&e.event_type)) {
@@ -85,10 +93,8 @@ impl SubscriptionRoot {
                             lagged = 0;
                         }
                     }
-                    Err(RecvError::Lagged(n)) => {
-                        metrics::counter!(crate::telemetry::names::LIVE_LAGGED).increment(n);
-                        lagged += n as i64;
-                    }
+                    // Skipped messages: the next one's position says how many events they held.
+                    Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
                 }
             }
@@ -118,7 +124,7 @@ impl SubscriptionRoot {
                         yield LiveStats { at: Utc::now(), events: list.iter().map(|k| k.count).sum(), by_type: list };
                     }
                     msg = rx.recv() => match msg {
-                        Ok(LiveMessage::Batch(batch)) => {
+                        Ok(LiveMessage::Batch(batch, _)) => {
                             for e in &batch.events {
                                 *by_type.entry(e.event_type.clone()).or_default() += 1;
                             }

@@ -16,14 +16,21 @@ use uuid::Uuid;
 
 use super::{channel, LiveBatch};
 
-/// Messages buffered per project for slow subscribers before they lag.
-const BUFFER: usize = 1024;
+/// Messages buffered per project for slow subscribers before they lag (default): at most
+/// 256 x 64 = 16,384 events, more than one worker commit (~5,000 events) so a burst alone does
+/// not make a subscriber that keeps reading lag.
+const BUFFER: usize = 256;
+/// Most events per message: a worker commits thousands at once, and the buffer must be bounded
+/// in events (memory), not in batches of any size.
+const CHUNK: usize = 64;
 /// How often channels nobody listens to any more are unsubscribed.
 const SWEEP: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub enum LiveMessage {
-    Batch(Arc<LiveBatch>),
+    /// Events of a project, and the position of the first one in this hub's stream of that
+    /// project's events: a subscriber that sees a gap knows exactly how many it missed.
+    Batch(Arc<LiveBatch>, u64),
 }
 
 enum Control {
@@ -31,9 +38,11 @@ enum Control {
 }
 
 struct Inner {
-    senders: Mutex<HashMap<Uuid, broadcast::Sender<LiveMessage>>>,
+    /// Per project: the channel and the position of the next event in its stream.
+    senders: Mutex<HashMap<Uuid, (broadcast::Sender<LiveMessage>, u64)>>,
     control: mpsc::UnboundedSender<Control>,
     control_rx: Mutex<Option<mpsc::UnboundedReceiver<Control>>>,
+    buffer: usize,
 }
 
 #[derive(Clone)]
@@ -43,38 +52,59 @@ pub struct LiveHub {
 
 impl Default for LiveHub {
     fn default() -> Self {
+        Self::with_buffer(BUFFER)
+    }
+}
+
+impl LiveHub {
+    /// `buffer` messages (of at most 64 events) are kept per project for slow subscribers; one
+    /// copy is shared by all of a project's subscribers in this process.
+    pub fn with_buffer(buffer: usize) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         Self {
             inner: Arc::new(Inner {
                 senders: Mutex::new(HashMap::new()),
                 control: tx,
                 control_rx: Mutex::new(Some(rx)),
+                buffer: buffer.max(1),
             }),
         }
     }
-}
 
-impl LiveHub {
-    fn senders(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, broadcast::Sender<LiveMessage>>> {
+    fn senders(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (broadcast::Sender<LiveMessage>, u64)>> {
         self.inner.senders.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A receiver of the project's committed batches, from now on.
     pub fn subscribe(&self, project_id: Uuid) -> broadcast::Receiver<LiveMessage> {
         let mut map = self.senders();
-        if let Some(tx) = map.get(&project_id) {
+        if let Some((tx, _)) = map.get(&project_id) {
             return tx.subscribe();
         }
-        let (tx, rx) = broadcast::channel(BUFFER);
-        map.insert(project_id, tx);
+        let (tx, rx) = broadcast::channel(self.inner.buffer);
+        map.insert(project_id, (tx, 0));
         let _ = self.inner.control.send(Control::Subscribe(project_id));
         rx
     }
 
     fn dispatch(&self, batch: LiveBatch) {
-        let map = self.senders();
-        if let Some(tx) = map.get(&batch.project_id) {
-            let _ = tx.send(LiveMessage::Batch(Arc::new(batch)));
+        let mut map = self.senders();
+        let Some((tx, next)) = map.get_mut(&batch.project_id) else {
+            return;
+        };
+        let project_id = batch.project_id;
+        let mut events = batch.events;
+        while !events.is_empty() {
+            let rest = events.split_off(events.len().min(CHUNK));
+            let first = *next;
+            *next += events.len() as u64;
+            let _ = tx.send(LiveMessage::Batch(
+                Arc::new(LiveBatch { project_id, events }),
+                first,
+            ));
+            events = rest;
         }
     }
 
@@ -83,7 +113,7 @@ impl LiveHub {
         let mut map = self.senders();
         let idle: Vec<Uuid> = map
             .iter()
-            .filter(|(_, tx)| tx.receiver_count() == 0)
+            .filter(|(_, (tx, _))| tx.receiver_count() == 0)
             .map(|(p, _)| *p)
             .collect();
         for p in &idle {

@@ -11,10 +11,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
+use sightline::app::Mode;
 use sightline::auth::{JwtKeys, Role};
 use sightline::storage::projects;
 
-use crate::helpers::{event, spawn_app, TestApp};
+use crate::helpers::{event, spawn_app, spawn_app_with, TestApp};
 
 fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
     JwtKeys::from_settings(&app.settings.jwt)
@@ -61,6 +62,19 @@ impl LiveClient {
         variables: Value,
         count: usize,
     ) -> Self {
+        Self::start_with(app, token, query, variables, count, 8000, 0)
+    }
+
+    /// `pause_ms` > 0: the client stops reading its socket for that long after connecting.
+    fn start_with(
+        app: &TestApp,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        count: usize,
+        timeout_ms: u64,
+        pause_ms: u64,
+    ) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests-interop/live.mjs");
         let mut child = tokio::process::Command::new("node")
             .arg(script)
@@ -69,7 +83,8 @@ impl LiveClient {
             .arg(query)
             .arg(variables.to_string())
             .arg(count.to_string())
-            .arg("8000")
+            .arg(timeout_ms.to_string())
+            .arg(pause_ms.to_string())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -469,4 +484,102 @@ async fn admins_manage_projects_accounts_tracking_dead_letters_and_purges() {
         .await;
     assert_eq!(r["data"]["deadLetters"], json!([]));
     app.stop().await;
+}
+
+/// A subscriber that stops reading must not hold up anyone: its server-side buffer is bounded,
+/// it skips ahead, and the next event it gets says how many it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_gets_a_lag_notice_and_never_stalls_others() {
+    // A small per-project buffer (16 messages of at most 64 events) so a test-sized load
+    // overflows it, and one job per write so commits stay smaller than that buffer.
+    let app = spawn_app_with(Mode::All, |env| {
+        env.insert("SIGHTLINE_LIVE_BUFFER".into(), "16".into());
+        env.insert("SIGHTLINE_WORKER_BATCH_JOBS".into(), "1".into());
+    })
+    .await;
+    let analyst = token(&app, Role::Analyst, Some(&[app.project.id]));
+    let p = app.project.id.to_string();
+    // Big events (about 7.5 KB of props each) and enough of them (75 MB) to fill the paused
+    // client's socket buffers (Linux autotunes loopback receive buffers up to 32 MB here) and
+    // then the server's bounded per-subscriber buffer.
+    let sub = "subscription($p: ID!) { liveEvents(projectId: $p) { lagged event { id props } } }";
+    const TOTAL: usize = 10_000;
+    let mut slow = LiveClient::start_with(
+        &app,
+        Some(&analyst),
+        sub,
+        json!({"p": p}),
+        TOTAL + 1,
+        60_000,
+        12_000,
+    );
+    let mut fast =
+        LiveClient::start_with(&app, Some(&analyst), sub, json!({"p": p}), TOTAL, 90_000, 0);
+    slow.ready().await;
+    fast.ready().await;
+    let blob = "x".repeat(7500);
+    let started = std::time::Instant::now();
+    for chunk in 0..TOTAL / 100 {
+        let batch: Vec<Value> = (0..100)
+            .map(|i| {
+                let mut e = event("element.click");
+                e["props"] = json!({ "blob": blob, "n": chunk * 100 + i });
+                e
+            })
+            .collect();
+        let r = app
+            .client
+            .post(format!("{}/api/v1/track", app.address))
+            .bearer_auth(&app.project.secret_key)
+            .json(&json!({ "events": batch }))
+            .send()
+            .await
+            .expect("track");
+        assert_eq!(r.status(), 202);
+    }
+    // The fast subscriber sees every event while the slow one is still paused.
+    let mut seen = 0;
+    while seen < TOTAL {
+        let Some(line) = fast.next(Duration::from_secs(10)).await else {
+            break;
+        };
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["data"]["liveEvents"]["event"]["id"].is_string() {
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, TOTAL, "the fast subscriber got every event");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the fast subscriber finished before the slow one resumed ({:?})",
+        started.elapsed()
+    );
+    // Once it reads again, the slow one is told what it missed, and gets fewer than all.
+    let mut lagged = 0;
+    let mut got = 0;
+    let mut before_resume = None;
+    while let Some(line) = slow.next(Duration::from_secs(20)).await {
+        if line == "RESUMED" {
+            before_resume = Some(got);
+            continue;
+        }
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v.get("timeout").is_some() {
+            break;
+        }
+        got += 1;
+        lagged += v["data"]["liveEvents"]["lagged"].as_i64().unwrap_or(0);
+        if got + lagged as usize >= TOTAL {
+            break;
+        }
+    }
+    assert!(
+        lagged > 0,
+        "the slow subscriber got a lag notice (got {got} events, {before_resume:?} before resuming)"
+    );
+    assert_eq!(
+        got + lagged as usize,
+        TOTAL,
+        "received + reported missed = published"
+    );
 }

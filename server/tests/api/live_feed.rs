@@ -20,7 +20,7 @@ async fn committed_events_reach_live_subscribers_of_their_project_only() {
         .await
         .expect("within 2 s")
         .expect("message");
-    let LiveMessage::Batch(b) = msg;
+    let LiveMessage::Batch(b, _) = msg;
     assert_eq!(b.project_id, app.project.id);
     let mut ids: Vec<String> = b.events.iter().map(|e| e.id.to_string()).collect();
     let mut sent: Vec<String> = batch
