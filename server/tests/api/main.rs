@@ -12,3 +12,4 @@ mod live_feed;
 mod observability;
 mod queue;
 mod schema_doc;
+mod storage_plans;
