@@ -62,6 +62,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectCommand,
     },
+    /// Tracked users (the people a site tracks).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Sends a realistic beacon load (page views, clicks, scrolls) to a server and prints figures.
     Loadgen {
         /// Server base URL.
@@ -190,6 +195,19 @@ pub enum AdminCommand {
         /// Reset the password and role when the account exists.
         #[arg(long)]
         update: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Deletes a user (GDPR): their events in every partition, their profile, and their
+    /// contributions to every rollup, in one transaction (the purgeUser mutation's work).
+    Purge {
+        #[arg(long)]
+        project: Uuid,
+        /// The site's user id (`user_id` of their events).
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -330,6 +348,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 account.email,
                 account.role
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Purge { project, user },
+        } => {
+            let db = Db::connect(&settings).await?;
+            let purged = crate::storage::users::purge(&db, project, &user).await?;
+            println!(
+                "purged user {user}: {} events, {} profile rows",
+                purged.events, purged.users
             );
             Ok(())
         }
