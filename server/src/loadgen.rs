@@ -85,6 +85,9 @@ pub fn is_loopback_url(url: &str) -> Result<bool, LoadgenError> {
             .unwrap_or(false))
 }
 
+/// Events a browser sends at most in one batch (the tracker's default flush size).
+const VISIT_EVENTS: u64 = 20;
+
 /// A visitor and one of their sessions. A request carries one visitor's events, as a browser
 /// running the tracker sends them (one page's or one visit's batch), not a random visitor per
 /// event: the per-session and per-actor rows then see the locality real traffic has.
@@ -182,9 +185,16 @@ pub async fn run(
                     break;
                 }
                 let now_ms = crate::queue::now_ms();
-                let visitor = pick_visitor(&mut rng, cfg.users);
+                // A browser's batch is one visitor's: a new visitor every VISIT_EVENTS events
+                // (larger requests stand for a proxy forwarding several browsers' batches).
+                let mut visitor = pick_visitor(&mut rng, cfg.users);
                 let events: Vec<Value> = (0..got)
-                    .map(|_| synthetic_event(&mut rng, visitor, cfg.paths, now_ms))
+                    .map(|i| {
+                        if i > 0 && i % VISIT_EVENTS == 0 {
+                            visitor = pick_visitor(&mut rng, cfg.users);
+                        }
+                        synthetic_event(&mut rng, visitor, cfg.paths, now_ms)
+                    })
                     .collect();
                 let body = json!({"key": cfg.key, "events": events}).to_string();
                 // Resend the same batch until it is accepted (or we give up well after the end).
