@@ -62,6 +62,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectCommand,
     },
+    /// Rollup upkeep.
+    Rollup {
+        #[command(subcommand)]
+        command: RollupCommand,
+    },
     /// Tracked users (the people a site tracks).
     User {
         #[command(subcommand)]
@@ -195,6 +200,24 @@ pub enum AdminCommand {
         /// Reset the password and role when the account exists.
         #[arg(long)]
         update: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RollupCommand {
+    /// Recounts the additive rollups of whole UTC days from raw events and prints every cell
+    /// that differs (expected: none; exits 1 when any). --fix rewrites them from raw.
+    Verify {
+        #[arg(long)]
+        project: Uuid,
+        /// First UTC day (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Day after the last one (YYYY-MM-DD).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[arg(long)]
+        fix: bool,
     },
 }
 
@@ -349,6 +372,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 account.email,
                 account.role
             );
+            Ok(())
+        }
+        Command::Rollup {
+            command:
+                RollupCommand::Verify {
+                    project,
+                    from,
+                    to,
+                    fix,
+                },
+        } => {
+            use crate::storage::rollups;
+            let db = Db::connect(&settings).await?;
+            let diffs = rollups::verify(&db, project, from, to).await?;
+            for d in &diffs {
+                println!(
+                    "{}\t{}\t{}\tstored {}\texpected {}",
+                    d.table,
+                    d.bucket.to_rfc3339(),
+                    d.cell,
+                    d.stored,
+                    d.expected
+                );
+            }
+            println!(
+                "{} differences between the rollups and raw events",
+                diffs.len()
+            );
+            if fix && !diffs.is_empty() {
+                let rows = rollups::fix(&db, project, from, to).await?;
+                let left = rollups::verify(&db, project, from, to).await?;
+                println!(
+                    "rewrote {rows} rollup rows from raw events; {} differences left",
+                    left.len()
+                );
+                anyhow::ensure!(left.is_empty(), "rollups still differ after --fix");
+                return Ok(());
+            }
+            anyhow::ensure!(diffs.is_empty(), "rollups differ from raw events");
             Ok(())
         }
         Command::User {

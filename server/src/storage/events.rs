@@ -37,7 +37,8 @@ pub struct Row {
     pub received_at: DateTime<Utc>,
 }
 
-const INSERT_SQL: &str = r#"
+const INSERT_SQL: &str = concat!(
+    r#"
 WITH input AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
@@ -87,15 +88,9 @@ WITH input AS (
     ON CONFLICT (project_id, bucket, event_type, shard) DO UPDATE SET events = r.events + EXCLUDED.events
 ), dims AS (
     SELECT i.project_id, date_trunc('hour', i.occurred_at, 'UTC') AS hour, i.event_type, d.dim, d.key
-    FROM ins i CROSS JOIN LATERAL (VALUES
-        ('', ''),
-        ('path', i.path),
-        ('element', CASE WHEN i.event_type = 'element.click'
-                         THEN COALESCE(i.metadata->>'selector', i.entity_id) END),
-        ('referrer', CASE WHEN i.event_type = 'page.view'
-                          THEN substring(i.referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+') END),
-        ('entity_type', i.entity_type)
-    ) AS d(dim, key)
+    FROM ins i CROSS JOIN LATERAL "#,
+    rollup_dims_sql!(),
+    r#"
     WHERE d.key IS NOT NULL
 ), hour_up AS (
     INSERT INTO rollup_hour AS r (project_id, bucket, event_type, dim, key, shard, events)
@@ -131,9 +126,9 @@ WITH input AS (
     WHERE event_type = 'page.scroll'
 ), scroll_sums AS (
     SELECT project_id, hour, path,
-           count(*) FILTER (WHERE prev = 0) AS views, sum(GREATEST(depth - prev, 0)) AS depth_sum,
-           count(*) FILTER (WHERE prev < 25 AND depth >= 25) AS r25, count(*) FILTER (WHERE prev < 50 AND depth >= 50) AS r50,
-           count(*) FILTER (WHERE prev < 75 AND depth >= 75) AS r75, count(*) FILTER (WHERE prev < 100 AND depth >= 100) AS r100
+           "#,
+    rollup_scroll_sums_sql!(),
+    r#"
     FROM scroll GROUP BY 1, 2, 3
 ), scroll_hour_up AS (
     INSERT INTO rollup_scroll_hour AS r (project_id, bucket, path, shard, views, depth_sum,
@@ -207,7 +202,8 @@ WITH input AS (
            OR a.weeks <> a.weeks | sightline_shl(EXCLUDED.weeks, (sightline_week(EXCLUDED.first_day) - sightline_week(a.first_day)) / 7)
 )
 SELECT project_id, event_id FROM ins
-"#;
+"#
+);
 
 tokio::task_local! {
     /// The rollup shard of the current writer (a worker lane, a generator writer). Concurrent

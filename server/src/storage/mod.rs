@@ -4,10 +4,38 @@
 //! writes and tenant records) or `analytics` (for queries). Bulk paths use sqlx directly through
 //! SeaORM's pool, so there is a single sqlx/tokio stack.
 
+/// The dimensions an event is counted under in `rollup_hour`/`rollup_day`, as a `VALUES` list
+/// over a row alias `i`: written once, used by the write statement (`events`) and by the
+/// recount (`rollups`), so both always agree on what a rollup row means.
+macro_rules! rollup_dims_sql {
+    () => {
+        "(VALUES
+        ('', ''),
+        ('path', i.path),
+        ('element', CASE WHEN i.event_type = 'element.click'
+                         THEN COALESCE(i.metadata->>'selector', i.entity_id) END),
+        ('referrer', CASE WHEN i.event_type = 'page.view'
+                          THEN substring(i.referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+') END),
+        ('entity_type', i.entity_type)
+    ) AS d(dim, key)"
+    };
+}
+
+/// A scroll report's aggregates (views, depth_sum, reached25..100) over rows with `depth` and
+/// `prev` (each clamped to 0..100): shared like [`rollup_dims_sql`].
+macro_rules! rollup_scroll_sums_sql {
+    () => {
+        "count(*) FILTER (WHERE prev = 0) AS views, sum(GREATEST(depth - prev, 0)) AS depth_sum,
+           count(*) FILTER (WHERE prev < 25 AND depth >= 25) AS r25, count(*) FILTER (WHERE prev < 50 AND depth >= 50) AS r50,
+           count(*) FILTER (WHERE prev < 75 AND depth >= 75) AS r75, count(*) FILTER (WHERE prev < 100 AND depth >= 100) AS r100"
+    };
+}
+
 pub mod accounts;
 pub mod events;
 pub mod partitions;
 pub mod projects;
+pub mod rollups;
 pub mod users;
 
 use std::time::Duration;

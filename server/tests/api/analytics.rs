@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Duration as Span, TimeZone, Timelike, Utc};
 use serde_json::{json, Value};
+use sightline::storage::rollups;
 use uuid::Uuid;
 
 use crate::helpers::{spawn_app, TestApp};
@@ -637,6 +638,53 @@ async fn analytics_answers_equal_a_ground_truth_from_rollups_and_raw_rows() {
         after = page["pageInfo"]["endCursor"].as_str().map(str::to_string);
     }
     assert_eq!(seen.len(), evs.len());
+
+    // The recount (`sightline rollup verify`) finds the stored rollups equal to raw events...
+    let (from_day, to_day) = (day0.date_naive(), (day0 + Span::days(4)).date_naive());
+    let p = app.project.id;
+    let diffs = rollups::verify(&app.db, p, from_day, to_day)
+        .await
+        .expect("verify");
+    assert!(diffs.is_empty(), "rollups equal a recount: {diffs:?}");
+    // ... reports a tampered cell exactly ...
+    sqlx::query(
+        "UPDATE rollup_hour SET events = events + 7 WHERE ctid = \
+         (SELECT ctid FROM rollup_hour WHERE project_id = $1 AND dim = 'path' LIMIT 1)",
+    )
+    .bind(p)
+    .execute(app.db.pool())
+    .await
+    .expect("tamper");
+    let diffs = rollups::verify(&app.db, p, from_day, to_day)
+        .await
+        .expect("verify");
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(diffs[0].table, "rollup_hour");
+    assert_eq!(diffs[0].stored - diffs[0].expected, 7);
+    // ... and --fix rewrites the range from raw, after which every answer is unchanged.
+    let before = app
+        .graphql(
+            Some(token),
+            "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events sessions bounceRate avgScrollDepth } }",
+            json!({"p": pid, "r": range(day0, day0 + Span::days(3))}),
+        )
+        .await;
+    rollups::fix(&app.db, p, from_day, to_day)
+        .await
+        .expect("fix");
+    assert!(rollups::verify(&app.db, p, from_day, to_day)
+        .await
+        .expect("verify")
+        .is_empty());
+    let after = app
+        .graphql(
+            Some(token),
+            "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events sessions bounceRate avgScrollDepth } }",
+            json!({"p": pid, "r": range(day0, day0 + Span::days(3))}),
+        )
+        .await;
+    assert!(after["errors"].is_null(), "{after}");
+    assert_eq!(before["data"]["overview"], after["data"]["overview"]);
     app.stop().await;
 }
 
