@@ -20,7 +20,8 @@ pub struct Purged {
     pub users: u64,
 }
 
-const DELETE_AND_CORRECT: &str = r#"
+const DELETE_AND_CORRECT: &str = concat!(
+    r#"
 WITH del AS (
     DELETE FROM activities WHERE project_id = $1 AND user_id = $2
     RETURNING project_id, event_type, user_id, anonymous_id, session_id, entity_type, entity_id,
@@ -32,15 +33,9 @@ WITH del AS (
     ON CONFLICT (project_id, bucket, event_type, shard) DO UPDATE SET events = r.events + EXCLUDED.events
 ), dims AS (
     SELECT i.project_id, date_trunc('hour', i.occurred_at, 'UTC') AS hour, i.event_type, d.dim, d.key
-    FROM del i CROSS JOIN LATERAL (VALUES
-        ('', ''),
-        ('path', i.path),
-        ('element', CASE WHEN i.event_type = 'element.click'
-                         THEN COALESCE(i.metadata->>'selector', i.entity_id) END),
-        ('referrer', CASE WHEN i.event_type = 'page.view'
-                          THEN substring(i.referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+') END),
-        ('entity_type', i.entity_type)
-    ) AS d(dim, key)
+    FROM del i CROSS JOIN LATERAL "#,
+    rollup_dims_sql!(),
+    r#"
     WHERE d.key IS NOT NULL
 ), hour_dn AS (
     INSERT INTO rollup_hour AS r (project_id, bucket, event_type, dim, key, shard, events)
@@ -84,7 +79,8 @@ WITH del AS (
 SELECT (SELECT count(*) FROM del)::bigint,
        COALESCE((SELECT array_agg(DISTINCT date_trunc('hour', occurred_at, 'UTC')) FROM del), '{}'),
        COALESCE((SELECT array_agg(DISTINCT session_id) FROM del WHERE session_id IS NOT NULL), '{}')
-"#;
+"#
+);
 
 /// Rebuilds the sketches of the given hours (and their days) from the raw events left: the
 /// old rows are deleted by [`DELETE_SKETCHES`] first (a CTE's delete is invisible to its own
