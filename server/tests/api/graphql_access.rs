@@ -583,3 +583,35 @@ async fn a_slow_subscriber_gets_a_lag_notice_and_never_stalls_others() {
         "received + reported missed = published"
     );
 }
+
+/// Query depth and complexity are bounded before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_deep_or_too_complex_queries_are_refused() {
+    let app = spawn_app().await;
+    let admin = token(&app, Role::Admin, Some(&[app.project.id]));
+    // __schema > types > fields > type > ofType x 10 > name: depth 15.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(10),
+        "} ".repeat(10)
+    );
+    let r = app.graphql(Some(&admin), &deep, json!({})).await;
+    let msg = r["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("too deep"), "{r}");
+    assert!(r["data"].is_null(), "{r}");
+
+    // 1,050 x (me + subject) = complexity 2,100 (introspection fields do not count).
+    let wide: Vec<String> = (0..1050)
+        .map(|i| format!("a{i}: me {{ subject }}"))
+        .collect();
+    let r = app
+        .graphql(
+            Some(&admin),
+            &format!("{{ {} }}", wide.join(" ")),
+            json!({}),
+        )
+        .await;
+    let msg = r["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("too complex"), "{r}");
+    app.stop().await;
+}

@@ -166,6 +166,22 @@ async fn assert_exactly_once(app: &TestApp, report: &LoadgenReport) {
         report.accepted_events
     );
     assert_eq!(app.duplicate_event_ids().await, 0);
+    // Whatever the fault replayed, the rollups equal a recount from the stored events.
+    let today = chrono::Utc::now().date_naive();
+    let diffs = sightline::storage::rollups::verify(
+        &app.db,
+        app.project.id,
+        today - chrono::Days::new(1),
+        today + chrono::Days::new(2),
+    )
+    .await
+    .expect("rollup verify");
+    assert!(
+        diffs.is_empty(),
+        "rollups equal a recount after the fault: {} differences, first {:?}",
+        diffs.len(),
+        diffs.first()
+    );
 }
 
 fn spawn_worker(app: &TestApp) -> Child {
