@@ -140,8 +140,7 @@ impl Application {
             tasks.spawn(w.run(state.settings.worker.lanes, shutdown.clone()));
             tasks.spawn(worker::run_maintenance(
                 state.db.clone(),
-                state.settings.partition_days_ahead,
-                state.settings.maintenance_interval,
+                (*state.settings).clone(),
                 shutdown.clone(),
             ));
         }

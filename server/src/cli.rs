@@ -67,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RollupCommand,
     },
+    /// Retention and archives of raw events.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
     /// Tracked users (the people a site tracks).
     User {
         #[command(subcommand)]
@@ -218,6 +223,34 @@ pub enum RollupCommand {
         to: chrono::NaiveDate,
         #[arg(long)]
         fix: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ArchiveCommand {
+    /// One retention pass now (what the worker's maintenance timer does): raw days past each
+    /// project's retention exported to SIGHTLINE_ARCHIVE_URL, verified and deleted; rollups
+    /// past their retention pruned; empty expired partitions dropped.
+    Run {
+        /// Print what would be archived and pruned; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Re-imports a project's archived day (idempotent) and rebuilds that day's rollups.
+    Restore {
+        #[arg(long)]
+        project: Uuid,
+        /// UTC day (YYYY-MM-DD).
+        #[arg(long)]
+        day: chrono::NaiveDate,
+        /// Days retention leaves the restored rows in place before archiving them again.
+        #[arg(long, default_value_t = 7)]
+        keep_days: u32,
+    },
+    /// Lists a project's archived days and their row counts.
+    List {
+        #[arg(long)]
+        project: Uuid,
     },
 }
 
@@ -413,6 +446,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(diffs.is_empty(), "rollups differ from raw events");
             Ok(())
         }
+        Command::Archive { command } => run_archive(&settings, command).await,
         Command::User {
             command: UserCommand::Purge { project, user },
         } => {
@@ -542,6 +576,80 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo { .. } | Command::Loadgen { .. } | Command::BenchTrivial { .. } => {
             unreachable!("handled above")
+        }
+    }
+}
+
+async fn run_archive(settings: &Settings, command: ArchiveCommand) -> anyhow::Result<()> {
+    use crate::storage::{archive, retention};
+    let db = Db::connect(settings).await?;
+    match command {
+        ArchiveCommand::Run { dry_run } => {
+            if !dry_run {
+                // Rows still in DEFAULT go to their day first, so they are archived too.
+                crate::storage::partitions::maintain(&db, settings.partition_days_ahead).await?;
+            }
+            let mut store = retention::LazyStore::new(settings.archive_url.clone());
+            let opts = retention::RetentionOptions {
+                minute_days: settings.rollup_minute_days,
+                dry_run,
+            };
+            let r = retention::run(&db, &mut store, &opts).await?;
+            if r.skipped {
+                println!("another worker is running retention right now; nothing done");
+                return Ok(());
+            }
+            let verb = if dry_run { "would archive" } else { "archived" };
+            for a in &r.archived {
+                println!(
+                    "{verb}\t{}\t{}\t{} rows\t{} bytes\t{}",
+                    a.project, a.day, a.rows, a.bytes, a.object_key
+                );
+            }
+            for (project, day, error) in &r.failed {
+                println!("failed\t{project}\t{day}\t{error}");
+            }
+            for p in &r.dropped {
+                println!("{}\t{p}", if dry_run { "would drop" } else { "dropped" });
+            }
+            println!(
+                "{} days {verb} ({} rows), {} rollup/session rows {}, {} partitions {}",
+                r.archived.len(),
+                r.archived.iter().map(|a| a.rows).sum::<u64>(),
+                r.rollup_rows,
+                if dry_run { "to prune" } else { "pruned" },
+                r.dropped.len(),
+                if dry_run { "empty" } else { "dropped" },
+            );
+            anyhow::ensure!(
+                r.failed.is_empty(),
+                "{} days could not be archived",
+                r.failed.len()
+            );
+            Ok(())
+        }
+        ArchiveCommand::Restore {
+            project,
+            day,
+            keep_days,
+        } => {
+            let store = archive::ArchiveStore::open(&settings.archive_url)?;
+            let r = archive::restore_day(&db, &store, project, day, keep_days).await?;
+            println!(
+                "restored {day} of {project}: {} parts, {} rows in the archive, {} inserted ({} were there), {} rollup rows rebuilt; kept {keep_days} days",
+                r.parts,
+                r.rows,
+                r.inserted,
+                r.rows - r.inserted,
+                r.rollup_rows
+            );
+            Ok(())
+        }
+        ArchiveCommand::List { project } => {
+            for (day, rows) in archive::archived_days(&db, project).await? {
+                println!("{day}\t{rows}");
+            }
+            Ok(())
         }
     }
 }

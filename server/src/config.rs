@@ -89,6 +89,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("SIGHTLINE_PARTITION_DAYS_AHEAD", "daily partitions created ahead of today (default 7)"),
     ("SIGHTLINE_MAINTENANCE_INTERVAL_SECS", "how often the worker runs partition/retention upkeep (default 300)"),
     ("SIGHTLINE_ARCHIVE_URL", "where expired partitions are archived: a directory path or s3:// URL (default .data/archive)"),
+    ("SIGHTLINE_ROLLUP_MINUTE_DAYS", "days of per-minute rollups kept (default 3; hour/day rollups follow the project's rollup retention)"),
 ];
 
 /// Where and how to verify (and issue) API tokens.
@@ -157,6 +158,8 @@ pub struct Settings {
     pub partition_days_ahead: u32,
     pub maintenance_interval: Duration,
     pub archive_url: String,
+    /// Days of `rollup_minute` kept by retention.
+    pub rollup_minute_days: u32,
     /// Live-feed messages (of at most 64 events) buffered per project, shared by its subscribers.
     pub live_buffer: usize,
 }
@@ -477,6 +480,7 @@ impl Settings {
                 .raw("SIGHTLINE_ARCHIVE_URL")
                 .unwrap_or(".data/archive")
                 .to_string(),
+            rollup_minute_days: src.positive("SIGHTLINE_ROLLUP_MINUTE_DAYS", 3)?,
         })
     }
 }

@@ -32,9 +32,11 @@ macro_rules! rollup_scroll_sums_sql {
 }
 
 pub mod accounts;
+pub mod archive;
 pub mod events;
 pub mod partitions;
 pub mod projects;
+pub mod retention;
 pub mod rollups;
 pub mod users;
 
@@ -53,6 +55,9 @@ pub enum StorageError {
     Sqlx(#[from] sqlx::Error),
     #[error("{0}")]
     Invalid(String),
+    /// The archive store failed, or an archive does not match what was exported.
+    #[error("archive: {0}")]
+    Archive(String),
 }
 
 impl StorageError {

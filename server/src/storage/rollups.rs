@@ -7,10 +7,17 @@
 //! events of the sessions started in the range). Not covered: the HyperLogLog sketches (a
 //! sketch is checked by its estimate only, not worth a false alarm) and `actor_activity`.
 //!
+//! Compared only where both sides are kept: days whose raw events are archived (and not
+//! restored) and buckets older than what retention keeps of a table (`rollup_horizons`) are
+//! skipped, and `fix` never rewrites an archived day (its rollups are all that is left of it).
+//!
 //! Invariant: the definitions come from the same SQL fragments as the write statement
 //! ([`rollup_dims_sql`], [`rollup_scroll_sums_sql`]), so a recount cannot drift from it.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Db, StorageError};
@@ -124,20 +131,27 @@ pub async fn verify(
     to: NaiveDate,
 ) -> Result<Vec<Difference>, StorageError> {
     let (lo, hi) = bounds(from, to)?;
+    let scope = Scope::load(db, project).await?;
     let mut out = Vec::new();
     for (table, expected, stored) in recounts() {
+        let lo = scope.horizons.get(table).map_or(lo, |h| (*h).max(lo));
+        if lo >= hi {
+            continue;
+        }
         // Hour buckets of sessions can sit anywhere in the range; hours of a session table are
         // compared like the others. Cells whose sum is 0 on both sides are equal.
         let sql = format!(
             "WITH e AS ({expected}), s AS ({stored}) \
              SELECT COALESCE(s.bucket, e.bucket), COALESCE(s.cell, e.cell), COALESCE(s.n, 0)::bigint, COALESCE(e.n, 0)::bigint \
              FROM e FULL JOIN s ON s.bucket = e.bucket AND s.cell = e.cell \
-             WHERE COALESCE(s.n, 0) <> COALESCE(e.n, 0) ORDER BY 1, 2 LIMIT 1000"
+             WHERE COALESCE(s.n, 0) <> COALESCE(e.n, 0) \
+               AND (COALESCE(s.bucket, e.bucket) AT TIME ZONE 'UTC')::date <> ALL($4) ORDER BY 1, 2 LIMIT 1000"
         );
         let rows: Vec<(DateTime<Utc>, String, i64, i64)> = sqlx::query_as(&sql)
             .bind(project)
             .bind(lo)
             .bind(hi)
+            .bind(&scope.archived)
             .fetch_all(db.read_pool())
             .await?;
         out.extend(
@@ -164,6 +178,7 @@ pub async fn fix(
     to: NaiveDate,
 ) -> Result<u64, StorageError> {
     let (lo, hi) = bounds(from, to)?;
+    let archived = Scope::load(db, project).await?.archived;
     let mut tx = db.pool().begin().await?;
     let mut written = 0;
     for table in [
@@ -175,15 +190,23 @@ pub async fn fix(
         "rollup_sessions_hour",
     ] {
         sqlx::query(&format!(
-            "DELETE FROM {table} WHERE project_id = $1 AND bucket >= $2 AND bucket < $3"
+            "DELETE FROM {table} WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 \
+               AND (bucket AT TIME ZONE 'UTC')::date <> ALL($4)"
         ))
         .bind(project)
         .bind(lo)
         .bind(hi)
+        .bind(&archived)
         .execute(&mut *tx)
         .await?;
     }
-    let [minute, hour, day, scroll_hour, scroll_day, sessions] = recounts();
+    let [minute, hour, day, scroll_hour, scroll_day, sessions] = recounts().map(|(t, recount, stored)| {
+        (
+            t,
+            format!("SELECT * FROM ({recount}) kept WHERE (kept.bucket AT TIME ZONE 'UTC')::date <> ALL($4)"),
+            stored,
+        )
+    });
     let inserts = [
         format!("INSERT INTO rollup_minute (project_id, bucket, event_type, shard, events) SELECT $1, bucket, cell, 0, n FROM ({}) r", minute.1),
         format!("INSERT INTO rollup_hour (project_id, bucket, event_type, dim, key, shard, events) SELECT $1, bucket, split_part(cell, ' ', 1), split_part(split_part(cell, ' ', 2), '=', 1), substr(cell, length(split_part(cell, '=', 1)) + 2), 0, n FROM ({}) r", hour.1),
@@ -197,6 +220,7 @@ pub async fn fix(
             .bind(project)
             .bind(lo)
             .bind(hi)
+            .bind(&archived)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -217,4 +241,123 @@ fn scroll_insert(table: &str, recount: &str) -> String {
          FROM (SELECT bucket, split_part(cell, E'\\t', 1) AS p, split_part(cell, E'\\t', 2) AS m, n FROM ({recount}) r) t \
          GROUP BY bucket, p"
     )
+}
+
+/// What a project's rollups can be compared with: the days whose raw events are archived (and
+/// not restored), and per rollup table the oldest bucket retention keeps.
+struct Scope {
+    archived: Vec<NaiveDate>,
+    horizons: HashMap<String, DateTime<Utc>>,
+}
+
+impl Scope {
+    async fn load(db: &Db, project: Uuid) -> Result<Self, StorageError> {
+        let archived: Vec<NaiveDate> = sqlx::query_scalar(
+            "SELECT DISTINCT p.day FROM archive_parts p WHERE p.project_id = $1 AND NOT EXISTS \
+               (SELECT 1 FROM archive_restores r WHERE r.project_id = p.project_id AND r.day = p.day)",
+        )
+        .bind(project)
+        .fetch_all(db.pool())
+        .await?;
+        let horizons: Vec<(String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT rollup, before FROM rollup_horizons WHERE project_id = $1")
+                .bind(project)
+                .fetch_all(db.pool())
+                .await?;
+        Ok(Self {
+            archived,
+            horizons: horizons.into_iter().collect(),
+        })
+    }
+}
+
+/// Rebuilds the HyperLogLog sketches of the given hours (and of their days) from the raw events
+/// there: the old rows are deleted first in a statement of their own (a CTE's delete is
+/// invisible to its own statement's insert). Sketches cannot subtract, so purges and restores
+/// rebuild instead of correcting.
+pub(crate) async fn rebuild_sketches(
+    conn: &mut PgConnection,
+    project: Uuid,
+    hours: &[DateTime<Utc>],
+) -> Result<(), StorageError> {
+    if hours.is_empty() {
+        return Ok(());
+    }
+    for sql in DELETE_SKETCHES.iter().chain(REBUILD_SKETCHES.iter()) {
+        sqlx::query(sql)
+            .bind(project)
+            .bind(hours)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+const DELETE_SKETCHES: [&str; 2] = [
+    "DELETE FROM rollup_uniques_hour WHERE project_id = $1 AND bucket = ANY($2)",
+    "DELETE FROM rollup_uniques_day WHERE project_id = $1
+       AND bucket IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)",
+];
+
+const REBUILD_SKETCHES: [&str; 2] = [
+    r#"
+INSERT INTO rollup_uniques_hour (project_id, bucket, shard, actors, sessions)
+SELECT $1, date_trunc('hour', occurred_at, 'UTC'), 0,
+       COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
+       COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
+FROM activities
+WHERE project_id = $1 AND occurred_at >= (SELECT min(h) FROM unnest($2::timestamptz[]) AS h)
+  AND date_trunc('hour', occurred_at, 'UTC') = ANY($2)
+GROUP BY 2
+"#,
+    r#"
+INSERT INTO rollup_uniques_day (project_id, bucket, shard, actors, sessions)
+SELECT $1, date_trunc('day', occurred_at, 'UTC'), 0,
+       COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
+       COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
+FROM activities
+WHERE project_id = $1
+  AND occurred_at >= (SELECT min(date_trunc('day', h, 'UTC')) FROM unnest($2::timestamptz[]) AS h)
+  AND date_trunc('day', occurred_at, 'UTC') IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)
+GROUP BY 2
+"#,
+];
+
+/// After raw events of `[lo, hi)` came back (a restore): the distinct-count sketches of those
+/// hours rebuilt from raw, and `sessions` rows that retention had pruned recreated from the
+/// session's raw events (rows still there are left as they are).
+pub(crate) async fn rebuild_day_extras(
+    db: &Db,
+    project: Uuid,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<(), StorageError> {
+    let mut tx = db.pool().begin().await?;
+    let hours: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM activities \
+         WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(&mut *tx)
+    .await?;
+    rebuild_sketches(&mut tx, project, &hours).await?;
+    sqlx::query(
+        "INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events) \
+         SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at), \
+                count(*) FILTER (WHERE event_type = 'page.view'), count(*) \
+         FROM activities WHERE project_id = $1 AND session_id IN ( \
+             SELECT DISTINCT session_id FROM activities \
+             WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND session_id IS NOT NULL) \
+         GROUP BY session_id \
+         ON CONFLICT (project_id, session_id) DO NOTHING",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

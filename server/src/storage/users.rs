@@ -82,39 +82,6 @@ SELECT (SELECT count(*) FROM del)::bigint,
 "#
 );
 
-/// Rebuilds the sketches of the given hours (and their days) from the raw events left: the
-/// old rows are deleted by [`DELETE_SKETCHES`] first (a CTE's delete is invisible to its own
-/// statement's insert).
-const DELETE_SKETCHES: [&str; 2] = [
-    "DELETE FROM rollup_uniques_hour WHERE project_id = $1 AND bucket = ANY($2)",
-    "DELETE FROM rollup_uniques_day WHERE project_id = $1
-       AND bucket IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)",
-];
-
-const REBUILD_SKETCHES: [&str; 2] = [
-    r#"
-INSERT INTO rollup_uniques_hour (project_id, bucket, shard, actors, sessions)
-SELECT $1, date_trunc('hour', occurred_at, 'UTC'), 0,
-       COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
-       COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
-FROM activities
-WHERE project_id = $1 AND occurred_at >= (SELECT min(h) FROM unnest($2::timestamptz[]) AS h)
-  AND date_trunc('hour', occurred_at, 'UTC') = ANY($2)
-GROUP BY 2
-"#,
-    r#"
-INSERT INTO rollup_uniques_day (project_id, bucket, shard, actors, sessions)
-SELECT $1, date_trunc('day', occurred_at, 'UTC'), 0,
-       COALESCE(hll_add_agg(hll_hash_text(COALESCE(user_id, anonymous_id)), 12, 5), hll_empty(12, 5)),
-       COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
-FROM activities
-WHERE project_id = $1
-  AND occurred_at >= (SELECT min(date_trunc('day', h, 'UTC')) FROM unnest($2::timestamptz[]) AS h)
-  AND date_trunc('day', occurred_at, 'UTC') IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)
-GROUP BY 2
-"#,
-];
-
 /// Deletes the given sessions and takes them out of `rollup_sessions_hour` (correction shard).
 const DELETE_SESSIONS: &str = r#"
 WITH gone AS (
@@ -160,15 +127,7 @@ pub async fn purge(db: &Db, project: Uuid, external_id: &str) -> Result<Purged, 
             .bind(CORRECTION_SHARD)
             .fetch_one(&mut *tx)
             .await?;
-    if !hours.is_empty() {
-        for sql in DELETE_SKETCHES.iter().chain(REBUILD_SKETCHES.iter()) {
-            sqlx::query(sql)
-                .bind(project)
-                .bind(&hours)
-                .execute(&mut *tx)
-                .await?;
-        }
-    }
+    super::rollups::rebuild_sketches(&mut tx, project, &hours).await?;
     if !sessions.is_empty() {
         // Two statements: a CTE's delete is invisible to its own statement's insert.
         for sql in [DELETE_SESSIONS, REBUILD_SESSIONS] {

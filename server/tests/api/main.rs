@@ -12,4 +12,5 @@ mod live_feed;
 mod observability;
 mod queue;
 mod schema_doc;
+mod storage_archive;
 mod storage_plans;

@@ -1,0 +1,543 @@
+//! Archive of raw events: one project's rows of one UTC day exported to a gzip-compressed CSV
+//! file in an object store (a local directory by default, S3 when `SIGHTLINE_ARCHIVE_URL` is an
+//! `s3://` URL), verified, deleted from `activities`; and the way back (restore).
+//!
+//! Invariants:
+//! - Rows are deleted only after their file was written, read back from the store and matched
+//!   (record count equal to the rows counted, SHA-256 of the uncompressed CSV equal to the one
+//!   computed while exporting), and only the rows that were exported: export, count and delete
+//!   run in one REPEATABLE READ transaction, so events stored meanwhile (late arrivals) are
+//!   neither exported nor deleted; the next run archives them as another part.
+//! - `archive_parts` lists a part in the transaction that deletes its rows: a part listed there
+//!   is complete. A part written but not listed (the commit failed) is removed best-effort and is
+//!   harmless anyway (restore reads listed parts only).
+//! - Restore is idempotent: rows are inserted with ON CONFLICT DO NOTHING on the primary key,
+//!   each part is checked against its recorded count and checksum first, and a file can only
+//!   bring back rows of its own project and day.
+//!
+//! Object keys: `<prefix>/activities/project=<uuid>/day=<YYYY-MM-DD>/part-<uuid v7>.csv.gz`.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::StreamExt;
+use object_store::{path::Path, ObjectStore, PutPayload};
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{rollups, Db, StorageError};
+
+/// The exported columns, in this order (the CSV header names them).
+const COLUMNS: &str = "id, event_id, project_id, event_type, user_id, anonymous_id, session_id, \
+    community_id, entity_type, entity_id, path, referrer, metadata, ip_address, user_agent, is_bot, \
+    occurred_at, received_at";
+
+/// Where archives go.
+#[derive(Clone)]
+pub struct ArchiveStore {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    url: String,
+}
+
+impl std::fmt::Debug for ArchiveStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchiveStore")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+fn archive_err(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Archive(e.to_string())
+}
+
+impl ArchiveStore {
+    /// `s3://bucket[/prefix]` (credentials, region and endpoint from the usual `AWS_*`
+    /// variables), `file:///abs/dir`, or a directory path (created if missing).
+    pub fn open(url: &str) -> Result<Self, StorageError> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(StorageError::Invalid(format!(
+                    "archive URL {url} names no bucket"
+                )));
+            }
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(archive_err)?;
+            return Ok(Self {
+                store: Arc::new(store),
+                prefix: Path::from(prefix.trim_matches('/')),
+                url: url.to_string(),
+            });
+        }
+        if url.contains("://") && !url.starts_with("file://") {
+            return Err(StorageError::Invalid(format!(
+                "archive URL {url}: only a directory, file:// or s3:// is supported"
+            )));
+        }
+        let dir = url.strip_prefix("file://").unwrap_or(url);
+        if dir.is_empty() {
+            return Err(StorageError::Invalid("archive directory is empty".into()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| archive_err(format!("{dir}: {e}")))?;
+        let store =
+            object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(archive_err)?;
+        Ok(Self {
+            store: Arc::new(store),
+            prefix: Path::default(),
+            url: url.to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn day_prefix(&self, project: Uuid, day: NaiveDate) -> Path {
+        let mut p = self.prefix.clone();
+        for part in [
+            "activities".to_string(),
+            format!("project={project}"),
+            format!("day={day}"),
+        ] {
+            p = p.child(part);
+        }
+        p
+    }
+
+    fn new_key(&self, project: Uuid, day: NaiveDate) -> Path {
+        self.day_prefix(project, day)
+            .child(format!("part-{}.csv.gz", Uuid::now_v7()))
+    }
+
+    async fn read(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        let got = self
+            .store
+            .get(&Path::from(key))
+            .await
+            .map_err(archive_err)?;
+        Ok(got.bytes().await.map_err(archive_err)?.to_vec())
+    }
+}
+
+/// What the export of one day found, or would find in a dry run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedDay {
+    pub project: Uuid,
+    pub day: NaiveDate,
+    pub rows: u64,
+    /// Empty in a dry run.
+    pub object_key: String,
+    pub bytes: u64,
+}
+
+/// What a restore brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    pub parts: usize,
+    /// Rows in the files.
+    pub rows: u64,
+    /// Rows inserted (the rest were already there).
+    pub inserted: u64,
+    /// Rollup rows rewritten for the day.
+    pub rollup_rows: u64,
+}
+
+/// `[day, day + 1)` in UTC.
+pub fn day_bounds(day: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>), StorageError> {
+    let next = day
+        .succ_opt()
+        .ok_or_else(|| StorageError::Invalid("day out of range".into()))?;
+    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    match (at(day), at(next)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(StorageError::Invalid("day out of range".into())),
+    }
+}
+
+/// Records in a CSV text as PostgreSQL writes it (quotes doubled inside quoted fields, so a
+/// quote toggles the state and a doubled one toggles it back), not counting the header line.
+fn csv_records(data: &[u8]) -> u64 {
+    let mut quoted = false;
+    let mut lines = 0u64;
+    for &b in data {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => lines += 1,
+            _ => {}
+        }
+    }
+    lines.saturating_sub(1)
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Exports, verifies and deletes one project's rows of one day (see the module invariants).
+/// `None` when there was nothing to archive, the day is held by a restore, or another worker
+/// is archiving it right now.
+pub async fn archive_day(
+    db: &Db,
+    store: &ArchiveStore,
+    project: Uuid,
+    day: NaiveDate,
+) -> Result<Option<ArchivedDay>, StorageError> {
+    let (lo, hi) = day_bounds(day)?;
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *tx)
+        .await?;
+    // Timestamps in the files read the same whatever the server's time zone.
+    sqlx::query("SET LOCAL TimeZone = 'UTC'")
+        .execute(&mut *tx)
+        .await?;
+    let (locked,): (bool,) = sqlx::query_as(
+        "SELECT pg_try_advisory_xact_lock(hashtext('sightline_archive'), hashtext($1::text || $2::text))",
+    )
+    .bind(project)
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !locked {
+        return Ok(None);
+    }
+    let (held,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM archive_restores WHERE project_id = $1 AND day = $2 AND keep_until > now())",
+    )
+    .bind(project)
+    .bind(day)
+    .fetch_one(&mut *tx)
+    .await?;
+    if held {
+        return Ok(None);
+    }
+    let (rows,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(&mut *tx)
+    .await?;
+    if rows == 0 {
+        return Ok(None);
+    }
+    let csv = export_csv(&mut tx, project, lo, hi).await?;
+    let rows = rows as u64;
+    let (sha, records) = (sha256_hex(&csv), csv_records(&csv));
+    if records != rows {
+        return Err(archive_err(format!(
+            "export of {project} {day}: {records} CSV records for {rows} rows"
+        )));
+    }
+    let gz = tokio::task::spawn_blocking(move || {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&csv)?;
+        enc.finish()
+    })
+    .await
+    .map_err(archive_err)?
+    .map_err(archive_err)?;
+    let bytes = gz.len() as u64;
+    let key = store.new_key(project, day);
+    store
+        .store
+        .put(&key, PutPayload::from(gz))
+        .await
+        .map_err(archive_err)?;
+    let key_text = key.to_string();
+    // Re-read what the store holds, not what was sent.
+    let checked = check_part(store, &key_text, rows, &sha).await;
+    let done = match checked {
+        Ok(()) => finish_archive(&mut tx, project, day, lo, hi, rows, &key_text, &sha, bytes).await,
+        Err(e) => Err(e),
+    };
+    let superseded = match done {
+        Ok(s) => s,
+        Err(e) => {
+            drop(tx);
+            discard(store, &key_text).await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = tx.commit().await {
+        discard(store, &key_text).await;
+        return Err(e.into());
+    }
+    for old in superseded {
+        discard(store, &old).await;
+    }
+    tracing::info!(%project, %day, rows, bytes, key = %key_text, "archived raw events");
+    Ok(Some(ArchivedDay {
+        project,
+        day,
+        rows,
+        object_key: key_text,
+        bytes,
+    }))
+}
+
+/// The rows of the day as CSV with a header, in a stable order.
+async fn export_csv(
+    conn: &mut PgConnection,
+    project: Uuid,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+) -> Result<Vec<u8>, StorageError> {
+    // COPY takes no parameters; the values are a UUID and timestamps we format ourselves.
+    let sql = format!(
+        "COPY (SELECT {COLUMNS} FROM activities WHERE project_id = '{project}' \
+           AND occurred_at >= '{lo}' AND occurred_at < '{hi}' ORDER BY occurred_at, event_id) \
+         TO STDOUT WITH (FORMAT csv, HEADER true)",
+        lo = lo.to_rfc3339(),
+        hi = hi.to_rfc3339(),
+    );
+    let mut out = Vec::new();
+    let mut stream = conn.copy_out_raw(&sql).await?;
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(out)
+}
+
+/// Reads a part back from the store, gunzips it, and checks its record count and checksum.
+async fn check_part(
+    store: &ArchiveStore,
+    key: &str,
+    rows: u64,
+    sha: &str,
+) -> Result<(), StorageError> {
+    let csv = read_part(store, key).await?;
+    let (got_sha, got_rows) = (sha256_hex(&csv), csv_records(&csv));
+    if got_rows != rows || got_sha != sha {
+        return Err(archive_err(format!(
+            "{key} reads back as {got_rows} records (sha256 {got_sha}), expected {rows} ({sha})"
+        )));
+    }
+    Ok(())
+}
+
+async fn read_part(store: &ArchiveStore, key: &str) -> Result<Vec<u8>, StorageError> {
+    let gz = store.read(key).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut csv = Vec::new();
+        flate2::read::GzDecoder::new(gz.as_slice()).read_to_end(&mut csv)?;
+        Ok::<_, std::io::Error>(csv)
+    })
+    .await
+    .map_err(archive_err)?
+    .map_err(|e| archive_err(format!("{key}: {e}")))
+}
+
+/// Deletes the exported rows and records the part. When the day had been restored (and its
+/// hold expired), the rows in the database include every older part's rows (minus users purged
+/// meanwhile), so the new part replaces them: their keys are returned for deletion.
+#[allow(clippy::too_many_arguments)]
+async fn finish_archive(
+    tx: &mut PgConnection,
+    project: Uuid,
+    day: NaiveDate,
+    lo: DateTime<Utc>,
+    hi: DateTime<Utc>,
+    rows: u64,
+    key: &str,
+    sha: &str,
+    bytes: u64,
+) -> Result<Vec<String>, StorageError> {
+    let deleted = sqlx::query(
+        "DELETE FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if deleted != rows {
+        return Err(archive_err(format!(
+            "{project} {day}: deleting {rows} archived rows removed {deleted}"
+        )));
+    }
+    let restored = sqlx::query("DELETE FROM archive_restores WHERE project_id = $1 AND day = $2")
+        .bind(project)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    let superseded: Vec<String> = if restored > 0 {
+        sqlx::query_scalar(
+            "DELETE FROM archive_parts WHERE project_id = $1 AND day = $2 RETURNING object_key",
+        )
+        .bind(project)
+        .bind(day)
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        Vec::new()
+    };
+    sqlx::query(
+        "INSERT INTO archive_parts (project_id, day, object_key, rows, sha256, bytes) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(project)
+    .bind(day)
+    .bind(key)
+    .bind(rows as i64)
+    .bind(sha)
+    .bind(bytes as i64)
+    .execute(&mut *tx)
+    .await?;
+    Ok(superseded)
+}
+
+/// Removes an object nobody references (a failed archive's part, a superseded part).
+async fn discard(store: &ArchiveStore, key: &str) {
+    if let Err(e) = store.store.delete(&Path::from(key)).await {
+        tracing::warn!(key, error = %e, "could not delete an unreferenced archive part");
+    }
+}
+
+/// Rows of the project archived for each day (dry runs and reports).
+pub async fn archived_days(db: &Db, project: Uuid) -> Result<Vec<(NaiveDate, i64)>, StorageError> {
+    Ok(sqlx::query_as(
+        "SELECT day, sum(rows)::bigint FROM archive_parts WHERE project_id = $1 GROUP BY day ORDER BY day",
+    )
+    .bind(project)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Brings an archived day back into `activities` (each part checked against its recorded count
+/// and checksum first), keeps it out of retention for `keep_days`, and rebuilds the day's
+/// rollups from the rows.
+pub async fn restore_day(
+    db: &Db,
+    store: &ArchiveStore,
+    project: Uuid,
+    day: NaiveDate,
+    keep_days: u32,
+) -> Result<Restored, StorageError> {
+    let (lo, hi) = day_bounds(day)?;
+    let parts: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT object_key, rows, sha256 FROM archive_parts WHERE project_id = $1 AND day = $2 ORDER BY archived_at, object_key",
+    )
+    .bind(project)
+    .bind(day)
+    .fetch_all(db.pool())
+    .await?;
+    if parts.is_empty() {
+        return Err(StorageError::Invalid(format!(
+            "no archive of project {project} for {day}"
+        )));
+    }
+    let mut files = Vec::with_capacity(parts.len());
+    for (key, rows, sha) in &parts {
+        let csv = read_part(store, key).await?;
+        let (got_sha, got_rows) = (sha256_hex(&csv), csv_records(&csv));
+        if got_sha != *sha || got_rows != *rows as u64 {
+            return Err(archive_err(format!(
+                "{key} does not match its record: {got_rows} records (sha256 {got_sha}), recorded {rows} ({sha})"
+            )));
+        }
+        files.push(csv);
+    }
+    let rows: u64 = parts.iter().map(|p| p.1 as u64).sum();
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("SELECT sightline_ensure_day_partition($1)")
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "CREATE TEMP TABLE archive_restore (LIKE activities INCLUDING DEFAULTS) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
+    for csv in &files {
+        let mut copy = tx
+            .copy_in_raw(&format!(
+                "COPY archive_restore ({COLUMNS}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+            ))
+            .await?;
+        for chunk in csv.chunks(1 << 20) {
+            copy.send(chunk).await?;
+        }
+        copy.finish().await?;
+    }
+    let (foreign,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM archive_restore WHERE project_id <> $1 OR occurred_at < $2 OR occurred_at >= $3",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(&mut *tx)
+    .await?;
+    if foreign > 0 {
+        return Err(archive_err(format!(
+            "the archive of {project} {day} holds {foreign} rows of another project or day; nothing restored"
+        )));
+    }
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO activities ({COLUMNS}) SELECT {COLUMNS} FROM archive_restore ON CONFLICT DO NOTHING"
+    ))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "INSERT INTO archive_restores (project_id, day, restored_at, keep_until) \
+         VALUES ($1, $2, now(), now() + make_interval(days => $3)) \
+         ON CONFLICT (project_id, day) DO UPDATE SET restored_at = now(), keep_until = EXCLUDED.keep_until",
+    )
+    .bind(project)
+    .bind(day)
+    .bind(keep_days as i32)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let rollup_rows = rollups::fix(db, project, day, hi.date_naive()).await?;
+    rollups::rebuild_day_extras(db, project, lo, hi).await?;
+    tracing::info!(%project, %day, rows, inserted, "restored archived raw events");
+    Ok(Restored {
+        parts: parts.len(),
+        rows,
+        inserted,
+        rollup_rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_records_ignore_newlines_inside_quotes() {
+        let csv = b"a,b\n1,\"x\ny\"\n2,\"say \"\"hi\"\"\nthere\"\n3,plain\n";
+        assert_eq!(csv_records(csv), 3);
+        assert_eq!(csv_records(b"a,b\n"), 0);
+    }
+
+    #[test]
+    fn only_directories_file_and_s3_urls_are_accepted() {
+        let err = ArchiveStore::open("gs://bucket/x").expect_err("unsupported");
+        assert!(err.to_string().contains("only a directory"), "{err}");
+        let err = ArchiveStore::open("s3://").expect_err("no bucket");
+        assert!(err.to_string().contains("no bucket"), "{err}");
+        let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
+        let s = ArchiveStore::open(&format!("file://{}", dir.display())).expect("local dir");
+        assert!(dir.is_dir());
+        let day = NaiveDate::from_ymd_opt(2026, 1, 2).expect("date");
+        let key = s.new_key(Uuid::nil(), day).to_string();
+        assert!(
+            key.starts_with(
+                "activities/project=00000000-0000-0000-0000-000000000000/day=2026-01-02/part-"
+            ),
+            "{key}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,282 @@
+//! Retention: what is kept how long, applied per project.
+//!
+//! - Raw events older than the project's `retention_days` (whole UTC days before
+//!   `today - retention_days`) are archived day by day ([`archive::archive_day`]: exported,
+//!   verified, then deleted), except days a restore holds.
+//! - Rollups are kept for `rollup_retention_days` (default 400, about 13 months), except
+//!   `rollup_minute`, kept `SIGHTLINE_ROLLUP_MINUTE_DAYS` (default 3: it serves recent series
+//!   only). Pruning records each table's horizon in `rollup_horizons`, which `rollup verify`
+//!   honours. `sessions` rows go with the rollups (by start).
+//! - Day partitions are shared by every project, so a partition is dropped only when it is
+//!   empty (every project archived its rows, or had none) and its day is past the shortest
+//!   retention of any project. A late event for a dropped day lands in DEFAULT, maintenance
+//!   recreates the day, and the next run archives it as another part: nothing is lost.
+//!
+//! Safe with several workers: a run holds a transaction-scoped advisory lock (another worker's
+//! run is skipped, not queued), each day's archive takes its own lock, and dropping a partition
+//! takes the partition-creation lock.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::archive::{self, ArchiveStore, ArchivedDay};
+use super::{Db, StorageError};
+
+/// Rollup tables pruned at the project's rollup retention (bucket column).
+const ROLLUP_TABLES: [&str; 7] = [
+    "rollup_hour",
+    "rollup_day",
+    "rollup_uniques_hour",
+    "rollup_uniques_day",
+    "rollup_scroll_hour",
+    "rollup_scroll_day",
+    "rollup_sessions_hour",
+];
+
+#[derive(Debug, Clone)]
+pub struct RetentionOptions {
+    /// Days of `rollup_minute` kept.
+    pub minute_days: u32,
+    /// Report what would be done, change nothing.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct RetentionReport {
+    /// Another worker was running retention; nothing was done.
+    pub skipped: bool,
+    /// Days archived (in a dry run: that would be, without a key).
+    pub archived: Vec<ArchivedDay>,
+    /// Days whose archive failed (the rows stay; retried next run): (project, day, error).
+    pub failed: Vec<(Uuid, NaiveDate, String)>,
+    /// Rollup and session rows pruned (or that would be).
+    pub rollup_rows: u64,
+    /// Partitions dropped (in a dry run: empty ones that would be).
+    pub dropped: Vec<String>,
+}
+
+/// The store is opened on first use: a run with nothing to archive touches no store.
+pub struct LazyStore {
+    url: String,
+    store: Option<ArchiveStore>,
+}
+
+impl LazyStore {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            store: None,
+        }
+    }
+
+    pub fn get(&mut self) -> Result<&ArchiveStore, StorageError> {
+        if self.store.is_none() {
+            self.store = Some(ArchiveStore::open(&self.url)?);
+        }
+        self.store
+            .as_ref()
+            .ok_or_else(|| StorageError::Archive("store not opened".into()))
+    }
+}
+
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The `activities` day partitions, by day.
+async fn day_partitions(db: &Db) -> Result<Vec<(NaiveDate, String)>, StorageError> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         WHERE i.inhparent = 'activities'::regclass AND c.relname ~ '^activities_p[0-9]{8}$' ORDER BY 1",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(names
+        .into_iter()
+        .filter_map(|n| {
+            let day = NaiveDate::parse_from_str(n.trim_start_matches("activities_p"), "%Y%m%d");
+            day.ok().map(|d| (d, n))
+        })
+        .collect())
+}
+
+/// One retention pass over every project (see the module doc).
+pub async fn run(
+    db: &Db,
+    store: &mut LazyStore,
+    opts: &RetentionOptions,
+) -> Result<RetentionReport, StorageError> {
+    let mut report = RetentionReport::default();
+    // Held for the run; released by the rollback at the end (or when the connection dies).
+    let mut guard = db.pool().begin().await?;
+    let (locked,): (bool,) =
+        sqlx::query_as("SELECT pg_try_advisory_xact_lock(hashtext('sightline_retention'))")
+            .fetch_one(&mut *guard)
+            .await?;
+    if !locked {
+        report.skipped = true;
+        return Ok(report);
+    }
+    let today = Utc::now().date_naive();
+    let projects: Vec<(Uuid, i32, i32)> = sqlx::query_as(
+        "SELECT id, retention_days, rollup_retention_days FROM projects ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let partitions = day_partitions(db).await?;
+    for &(project, keep_days, keep_rollup_days) in &projects {
+        let cutoff = today - Duration::days(keep_days.into());
+        for &(day, _) in partitions.iter().filter(|(d, _)| *d < cutoff) {
+            archive_one(db, store, opts, project, day, &mut report).await?;
+        }
+        let rollup_cutoff = midnight(today - Duration::days(keep_rollup_days.into()));
+        let minute_cutoff = midnight(today - Duration::days(opts.minute_days.into()));
+        let mut prunes: Vec<(&str, &str, DateTime<Utc>)> = ROLLUP_TABLES
+            .iter()
+            .map(|t| (*t, "bucket", rollup_cutoff))
+            .collect();
+        prunes.push(("sessions", "started_at", rollup_cutoff));
+        prunes.push(("rollup_minute", "bucket", minute_cutoff));
+        for (table, column, before) in prunes {
+            report.rollup_rows += prune(db, project, table, column, before, opts.dry_run).await?;
+        }
+    }
+    if let Some(shortest) = projects.iter().map(|p| p.1).min() {
+        let cutoff = today - Duration::days(shortest.into());
+        for (_, name) in partitions.iter().filter(|(d, _)| *d < cutoff) {
+            if drop_if_empty(db, name, opts.dry_run).await? {
+                report.dropped.push(name.clone());
+            }
+        }
+    }
+    guard.rollback().await?;
+    Ok(report)
+}
+
+async fn archive_one(
+    db: &Db,
+    store: &mut LazyStore,
+    opts: &RetentionOptions,
+    project: Uuid,
+    day: NaiveDate,
+    report: &mut RetentionReport,
+) -> Result<(), StorageError> {
+    let (lo, hi) = archive::day_bounds(day)?;
+    // A cheap probe first: most old days of most projects are already archived.
+    let (rows, held): (i64, bool) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3), \
+                EXISTS (SELECT 1 FROM archive_restores WHERE project_id = $1 AND day = $4 AND keep_until > now())",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .bind(day)
+    .fetch_one(db.pool())
+    .await?;
+    if rows == 0 || held {
+        return Ok(());
+    }
+    if opts.dry_run {
+        report.archived.push(ArchivedDay {
+            project,
+            day,
+            rows: rows as u64,
+            object_key: String::new(),
+            bytes: 0,
+        });
+        return Ok(());
+    }
+    let done = match store.get() {
+        Ok(s) => archive::archive_day(db, s, project, day).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(Some(a)) => report.archived.push(a),
+        Ok(None) => {}
+        // The database itself failing ends the run; an archive problem is one day's.
+        Err(e @ StorageError::Archive(_)) => {
+            tracing::warn!(%project, %day, error = %e, "archiving failed; the rows stay");
+            report.failed.push((project, day, e.to_string()));
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+async fn prune(
+    db: &Db,
+    project: Uuid,
+    table: &str,
+    column: &str,
+    before: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<u64, StorageError> {
+    if dry_run {
+        let (n,): (i64,) = sqlx::query_as(&format!(
+            "SELECT count(*) FROM {table} WHERE project_id = $1 AND {column} < $2"
+        ))
+        .bind(project)
+        .bind(before)
+        .fetch_one(db.pool())
+        .await?;
+        return Ok(n as u64);
+    }
+    let mut tx = db.pool().begin().await?;
+    let n = sqlx::query(&format!(
+        "DELETE FROM {table} WHERE project_id = $1 AND {column} < $2"
+    ))
+    .bind(project)
+    .bind(before)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "INSERT INTO rollup_horizons (project_id, rollup, before) VALUES ($1, $2, $3) \
+         ON CONFLICT (project_id, rollup) DO UPDATE SET before = GREATEST(rollup_horizons.before, EXCLUDED.before)",
+    )
+    .bind(project)
+    .bind(table)
+    .bind(before)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Drops a day partition when no project has a row in it, under the lock that partition
+/// creation takes (so no day is created and dropped at once).
+async fn drop_if_empty(db: &Db, name: &str, dry_run: bool) -> Result<bool, StorageError> {
+    let mut tx = db.pool().begin().await?;
+    if !dry_run {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sightline_partitions'))")
+            .execute(&mut *tx)
+            .await?;
+    }
+    // `name` comes from the catalog and matched ^activities_p[0-9]{8}$.
+    let (empty,): (bool,) = sqlx::query_as(&format!("SELECT NOT EXISTS (SELECT 1 FROM {name})"))
+        .fetch_one(&mut *tx)
+        .await?;
+    if !empty || dry_run {
+        return Ok(empty);
+    }
+    // Dropping a partition locks `activities` itself: never queue behind a long query (and
+    // hold every other query up behind us); the next run tries again.
+    sqlx::query("SET LOCAL lock_timeout = '2s'")
+        .execute(&mut *tx)
+        .await?;
+    if let Err(e) = sqlx::query(&format!("DROP TABLE {name}"))
+        .execute(&mut *tx)
+        .await
+    {
+        if let sqlx::Error::Database(d) = &e {
+            if d.code().as_deref() == Some("55P03") {
+                tracing::info!(partition = name, "partition busy; dropping it next run");
+                return Ok(false);
+            }
+        }
+        return Err(e.into());
+    }
+    tx.commit().await?;
+    tracing::info!(partition = name, "dropped an empty expired partition");
+    Ok(true)
+}

@@ -1,0 +1,369 @@
+//! Retention and archive on real PostgreSQL and a real object store (a local directory through
+//! `object_store`): expired raw days exported, verified, deleted and restored losslessly; a
+//! shared partition kept while another project has rows in it and dropped once empty; rollups
+//! kept past raw retention and pruned at their own; a corrupted archive refused.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as Span, NaiveDate, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use sightline::app::Mode;
+use sightline::storage::archive::{self, ArchiveStore};
+use sightline::storage::retention::{self, LazyStore, RetentionOptions};
+use sightline::storage::{partitions, projects, rollups, Db};
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+/// Events of one project for one day: page views (with referrers and awkward text: a comma, a
+/// quote, a newline), clicks, two-step scrolls, identified and anonymous visitors.
+fn day_events(day: NaiveDate, n: usize, tag: &str) -> Vec<Value> {
+    let start = day.and_hms_opt(9, 0, 0).expect("time").and_utc();
+    (0..n)
+        .map(|i| {
+            let at: DateTime<Utc> = start + Span::minutes(i as i64 * 7);
+            let mut v = json!({
+                "id": Uuid::new_v4().to_string(),
+                "ts": at.timestamp_millis(),
+                "session_id": format!("{tag}-s{}-{}", day, i / 5),
+                "url": format!("https://shop.example/p/{}?utm_source=t", i % 4),
+                "props": {"note": format!("line one,\nline \"two\" {i}"), "plan": if i % 2 == 0 { "pro" } else { "free" }},
+            });
+            if i % 3 == 0 {
+                v["user_id"] = json!(format!("{tag}-u{}", i % 6));
+            } else {
+                v["anonymous_id"] = json!(format!("{tag}-a{}", i % 9));
+            }
+            match i % 4 {
+                0 => {
+                    v["type"] = json!("page.view");
+                    v["referrer"] = json!("https://news.example/item?id=1");
+                }
+                1 => {
+                    v["type"] = json!("element.click");
+                    v["props"]["selector"] = json!("button.buy");
+                    v["entity_type"] = json!("button");
+                }
+                2 => {
+                    v["type"] = json!("page.scroll");
+                    v["props"]["depth"] = json!(40);
+                    v["props"]["prev"] = json!(0);
+                }
+                _ => {
+                    v["type"] = json!("page.scroll");
+                    v["props"]["depth"] = json!(80);
+                    v["props"]["prev"] = json!(40);
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+async fn track(app: &TestApp, secret: &str, events: &[Value]) {
+    for chunk in events.chunks(200) {
+        let r = app
+            .client
+            .post(format!("{}/api/v1/track", app.address))
+            .bearer_auth(secret)
+            .json(&json!({ "events": chunk }))
+            .send()
+            .await
+            .expect("track");
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    }
+}
+
+async fn count(db: &Db, project: Uuid) -> i64 {
+    sightline::storage::events::count(db, project)
+        .await
+        .expect("count")
+}
+
+/// Row count and a digest of every column of a project's rows of one day, in a stable order.
+async fn fingerprint(db: &Db, project: Uuid, day: NaiveDate) -> (i64, String) {
+    let (lo, hi) = archive::day_bounds(day).expect("day");
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(md5(string_agg(t::text, '|' ORDER BY t.event_id)), '') FROM \
+           (SELECT id, event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id, \
+                   entity_type, entity_id, path, referrer, metadata, ip_address, user_agent, is_bot, \
+                   occurred_at, received_at \
+            FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3) t",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(db.pool())
+    .await
+    .expect("fingerprint")
+}
+
+async fn rollup_total(db: &Db, project: Uuid) -> i64 {
+    let (n,): (Option<i64>,) = sqlx::query_as(
+        "SELECT sum(events)::bigint FROM rollup_hour WHERE project_id = $1 AND dim = ''",
+    )
+    .bind(project)
+    .fetch_one(db.pool())
+    .await
+    .expect("rollup total");
+    n.unwrap_or(0)
+}
+
+async fn partition_exists(db: &Db, day: NaiveDate) -> bool {
+    let name = format!("activities_p{}", day.format("%Y%m%d"));
+    let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass($1) IS NOT NULL")
+        .bind(&name)
+        .fetch_one(db.pool())
+        .await
+        .expect("regclass");
+    exists
+}
+
+fn set_retention(raw: Option<i32>, rollups: Option<i32>) -> projects::ProjectUpdate {
+    projects::ProjectUpdate {
+        retention_days: raw,
+        rollup_retention_days: rollups,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
+    let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
+    let url = format!("file://{}", dir.display());
+    let app = spawn_app_with(Mode::All, |env| {
+        // The test drives retention itself.
+        env.insert("SIGHTLINE_MAINTENANCE_INTERVAL_SECS".into(), "3600".into());
+        env.insert("SIGHTLINE_ARCHIVE_URL".into(), url.clone());
+    })
+    .await;
+    let db = app.db.clone();
+    let a = app.project.id;
+    let (other, other_keys) = projects::create(&db, "other project", vec![])
+        .await
+        .expect("second project");
+    let b = other.id;
+
+    let today = Utc::now().date_naive();
+    let old: Vec<NaiveDate> = (2..=4).map(|d| today - Span::days(d)).collect();
+    let mut a_events = Vec::new();
+    let mut b_events = Vec::new();
+    for (k, day) in old.iter().enumerate() {
+        a_events.extend(day_events(*day, 40 + k * 5, "a"));
+        b_events.extend(day_events(*day, 10, "b"));
+    }
+    let recent = today - Span::days(1);
+    a_events.extend(day_events(recent, 20, "a"));
+    track(&app, &app.project.secret_key, &a_events).await;
+    track(&app, &other_keys.secret_key, &b_events).await;
+    let (na, nb) = (a_events.len() as i64, b_events.len() as i64);
+    for _ in 0..400 {
+        if count(&db, a).await >= na && count(&db, b).await >= nb {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!((count(&db, a).await, count(&db, b).await), (na, nb));
+    // Days older than the partitions made at migration landed in DEFAULT: give them their day.
+    partitions::maintain(&db, 3).await.expect("maintain");
+    for day in &old {
+        assert!(partition_exists(&db, *day).await, "{day} has a partition");
+    }
+
+    let mut before = Vec::new();
+    for day in &old {
+        before.push(fingerprint(&db, a, *day).await);
+    }
+    assert_eq!(
+        before.iter().map(|f| f.0).collect::<Vec<_>>(),
+        vec![40, 45, 50]
+    );
+    let b_before = fingerprint(&db, b, old[0]).await;
+    let (from, to) = (old[2], today + Span::days(1));
+    assert!(rollups::verify(&db, a, from, to)
+        .await
+        .expect("verify")
+        .is_empty());
+    let rollups_before = rollup_total(&db, a).await;
+    assert_eq!(rollups_before, na);
+
+    // Project A keeps raw events one day; B keeps the default 90.
+    projects::update(&db, a, set_retention(Some(1), None))
+        .await
+        .expect("update retention");
+    let opts = RetentionOptions {
+        minute_days: 3,
+        dry_run: true,
+    };
+    let mut store = LazyStore::new(url.clone());
+
+    // A dry run names the days and their exact row counts and changes nothing.
+    let dry = retention::run(&db, &mut store, &opts)
+        .await
+        .expect("dry run");
+    let mut planned: Vec<(NaiveDate, u64)> = dry.archived.iter().map(|d| (d.day, d.rows)).collect();
+    planned.sort();
+    assert_eq!(
+        planned,
+        vec![(old[2], 50), (old[1], 45), (old[0], 40)],
+        "{dry:?}"
+    );
+    assert!(dry.archived.iter().all(|d| d.project == a));
+    assert!(dry.dropped.is_empty(), "{dry:?}");
+    assert_eq!(count(&db, a).await, na);
+    assert!(!dir.exists(), "a dry run opens no store");
+
+    // The real run archives those days of A only, verified, and deletes exactly their rows.
+    let opts = RetentionOptions {
+        dry_run: false,
+        ..opts
+    };
+    let run = retention::run(&db, &mut store, &opts).await.expect("run");
+    assert!(run.failed.is_empty(), "{:?}", run.failed);
+    assert_eq!(run.archived.len(), 3, "{run:?}");
+    assert_eq!(run.archived.iter().map(|d| d.rows).sum::<u64>(), 135);
+    assert_eq!(count(&db, a).await, na - 135);
+    assert_eq!(fingerprint(&db, a, recent).await.0, 20, "recent days stay");
+    assert_eq!(count(&db, b).await, nb, "the other project's rows stay");
+    assert_eq!(fingerprint(&db, b, old[0]).await, b_before);
+    for day in &old {
+        assert!(
+            partition_exists(&db, *day).await,
+            "{day}: B still has rows in the shared partition"
+        );
+    }
+    // The files are where the store says, gzip CSV with a header and one record per row.
+    for d in &run.archived {
+        let path = dir.join(&d.object_key);
+        let gz = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(gz.len() as u64, d.bytes);
+        let mut csv = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut csv)
+            .expect("gunzip");
+        assert!(
+            csv.starts_with("id,event_id,project_id,event_type,"),
+            "{csv:.80}"
+        );
+        assert_eq!(
+            // JSON escapes the newline; CSV doubles the quotes JSON escaped.
+            csv.matches(r#"line one,\nline \""two\"""#).count() as u64,
+            d.rows
+        );
+    }
+    // Rollups outlive the raw rows: totals unchanged, the recount skips archived days.
+    assert_eq!(rollup_total(&db, a).await, rollups_before);
+    assert!(rollups::verify(&db, a, from, to)
+        .await
+        .expect("verify")
+        .is_empty());
+    let overview = app
+        .graphql(
+            Some(&app.admin_token),
+            "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events } }",
+            json!({"p": a.to_string(), "r": {"from": format!("{}T00:00:00Z", old[2]), "to": format!("{}T00:00:00Z", today)}}),
+        )
+        .await;
+    assert_eq!(
+        overview["data"]["overview"]["events"],
+        json!(na),
+        "{overview}"
+    );
+
+    // A second run finds nothing more to do.
+    let again = retention::run(&db, &mut store, &opts).await.expect("run");
+    assert!(
+        again.archived.is_empty() && again.failed.is_empty(),
+        "{again:?}"
+    );
+    let listed = archive::archived_days(&db, a).await.expect("list");
+    assert_eq!(listed, vec![(old[2], 50), (old[1], 45), (old[0], 40)]);
+
+    // Restore brings one day back exactly (every column), twice is a no-op, and its rollups
+    // still equal a recount.
+    let s = ArchiveStore::open(&url).expect("store");
+    let r = archive::restore_day(&db, &s, a, old[1], 7)
+        .await
+        .expect("restore");
+    assert_eq!((r.parts, r.rows, r.inserted), (1, 45, 45));
+    assert_eq!(fingerprint(&db, a, old[1]).await, before[1]);
+    let r = archive::restore_day(&db, &s, a, old[1], 7)
+        .await
+        .expect("restore again");
+    assert_eq!((r.rows, r.inserted), (45, 0));
+    assert_eq!(fingerprint(&db, a, old[1]).await, before[1]);
+    let diffs = rollups::verify(&db, a, old[1], old[1] + Span::days(1))
+        .await
+        .expect("verify");
+    assert!(diffs.is_empty(), "{diffs:?}");
+    assert_eq!(rollup_total(&db, a).await, rollups_before);
+    // Retention leaves a restored day alone while the restore holds it.
+    let held = retention::run(&db, &mut store, &opts).await.expect("run");
+    assert!(held.archived.is_empty(), "{held:?}");
+    assert_eq!(fingerprint(&db, a, old[1]).await, before[1]);
+
+    // A damaged archive is refused before anything is written.
+    let victim = run
+        .archived
+        .iter()
+        .find(|d| d.day == old[0])
+        .expect("archived day");
+    std::fs::write(dir.join(&victim.object_key), b"not gzip").expect("damage");
+    let err = archive::restore_day(&db, &s, a, old[0], 7)
+        .await
+        .expect_err("damaged archive");
+    assert!(err.to_string().starts_with("archive:"), "{err}");
+    assert_eq!(fingerprint(&db, a, old[0]).await.0, 0);
+    let err = archive::restore_day(&db, &s, a, today - Span::days(30), 7)
+        .await
+        .expect_err("nothing archived that day");
+    assert!(err.to_string().contains("no archive"), "{err}");
+
+    // Once B expires too, the partitions nobody keeps are dropped; the held day's stays.
+    projects::update(&db, b, set_retention(Some(1), None))
+        .await
+        .expect("update retention");
+    let run = retention::run(&db, &mut store, &opts).await.expect("run");
+    assert_eq!(run.archived.len(), 3, "{run:?}");
+    assert!(run.archived.iter().all(|d| d.project == b && d.rows == 10));
+    assert_eq!(count(&db, b).await, 0);
+    assert!(!partition_exists(&db, old[0]).await);
+    assert!(!partition_exists(&db, old[2]).await);
+    assert!(
+        partition_exists(&db, old[1]).await,
+        "A's restored day is held"
+    );
+    assert_eq!(run.dropped.len(), 2, "{run:?}");
+
+    // Rollups go at their own retention, and the recount then compares what is kept.
+    let hourly = |db: Db| async move {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM rollup_hour WHERE project_id = $1 AND bucket < $2",
+        )
+        .bind(a)
+        .bind(recent.and_hms_opt(0, 0, 0).expect("t").and_utc())
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+        n
+    };
+    assert!(hourly(db.clone()).await > 0);
+    projects::update(&db, a, set_retention(None, Some(1)))
+        .await
+        .expect("update rollup retention");
+    let run = retention::run(&db, &mut store, &opts).await.expect("run");
+    assert!(run.rollup_rows > 0, "{run:?}");
+    assert_eq!(hourly(db.clone()).await, 0);
+    assert_eq!(
+        rollup_total(&db, a).await,
+        20,
+        "only the kept day is counted"
+    );
+    assert!(rollups::verify(&db, a, from, to)
+        .await
+        .expect("verify")
+        .is_empty());
+
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
