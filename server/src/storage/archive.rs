@@ -145,7 +145,7 @@ pub struct Restored {
     pub rows: u64,
     /// Rows inserted (the rest were already there).
     pub inserted: u64,
-    /// Rollup rows rewritten for the day.
+    /// Rollup rows rewritten for the day (0 when the stored ones matched the rows).
     pub rollup_rows: u64,
 }
 
@@ -499,8 +499,18 @@ pub async fn restore_day(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    let rollup_rows = rollups::fix(db, project, day, hi.date_naive()).await?;
-    rollups::rebuild_day_extras(db, project, lo, hi).await?;
+    // Rollups usually outlive raw events (13 months against 90 days) and still hold the day:
+    // rebuilt only when retention pruned them or they do not match the rows.
+    let next = hi.date_naive();
+    let rollup_rows = if rollups::pruned_at(db, project, lo).await?
+        || !rollups::verify(db, project, day, next).await?.is_empty()
+    {
+        let n = rollups::fix(db, project, day, next).await?;
+        rollups::rebuild_day_extras(db, project, lo, hi).await?;
+        n
+    } else {
+        0
+    };
     tracing::info!(%project, %day, rows, inserted, "restored archived raw events");
     Ok(Restored {
         parts: parts.len(),

@@ -6,7 +6,7 @@
 //! - Rollups are kept for `rollup_retention_days` (default 400, about 13 months), except
 //!   `rollup_minute`, kept `SIGHTLINE_ROLLUP_MINUTE_DAYS` (default 3: it serves recent series
 //!   only). Pruning records each table's horizon in `rollup_horizons`, which `rollup verify`
-//!   honours. `sessions` rows go with the rollups (by start).
+//!   honours. `sessions` rows go with the rollups, once they ended before the cutoff.
 //! - Day partitions are shared by every project, so a partition is dropped only when it is
 //!   empty (every project archived its rows, or had none) and its day is past the shortest
 //!   retention of any project. A late event for a dropped day lands in DEFAULT, maintenance
@@ -133,12 +133,18 @@ pub async fn run(
         let minute_cutoff = midnight(today - Duration::days(opts.minute_days.into()));
         let mut prunes: Vec<(&str, &str, DateTime<Utc>)> = ROLLUP_TABLES
             .iter()
-            .map(|t| (*t, "bucket", rollup_cutoff))
+            .map(|t| (*t, "bucket < $2", rollup_cutoff))
             .collect();
-        prunes.push(("sessions", "started_at", rollup_cutoff));
-        prunes.push(("rollup_minute", "bucket", minute_cutoff));
-        for (table, column, before) in prunes {
-            report.rollup_rows += prune(db, project, table, column, before, opts.dry_run).await?;
+        // A session goes when all of it is past retention: the recount reads the start of a
+        // session that began on an archived day from its row.
+        prunes.push((
+            "sessions",
+            "started_at < $2 AND last_seen < $2",
+            rollup_cutoff,
+        ));
+        prunes.push(("rollup_minute", "bucket < $2", minute_cutoff));
+        for (table, expired, before) in prunes {
+            report.rollup_rows += prune(db, project, table, expired, before, opts.dry_run).await?;
         }
     }
     if let Some(shortest) = projects.iter().map(|p| p.1).min() {
@@ -207,13 +213,13 @@ async fn prune(
     db: &Db,
     project: Uuid,
     table: &str,
-    column: &str,
+    expired: &str,
     before: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<u64, StorageError> {
     if dry_run {
         let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM {table} WHERE project_id = $1 AND {column} < $2"
+            "SELECT count(*) FROM {table} WHERE project_id = $1 AND {expired}"
         ))
         .bind(project)
         .bind(before)
@@ -223,7 +229,7 @@ async fn prune(
     }
     let mut tx = db.pool().begin().await?;
     let n = sqlx::query(&format!(
-        "DELETE FROM {table} WHERE project_id = $1 AND {column} < $2"
+        "DELETE FROM {table} WHERE project_id = $1 AND {expired}"
     ))
     .bind(project)
     .bind(before)

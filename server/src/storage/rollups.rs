@@ -103,14 +103,18 @@ fn recounts() -> [(&'static str, String, String); 6] {
         (
             "rollup_sessions_hour",
             // Sessions started in the range: their first event is in it, their page views may
-            // not be.
+            // not be. A session whose stored start lies on an archived day ($4) is left out:
+            // its first events are in the archive, so raw rows would place its start too late,
+            // and its stored count sits on that archived day, which is not compared.
             format!(
                 "SELECT bucket, m.name AS cell, m.n FROM (\
                    SELECT date_trunc('hour', started, 'UTC') AS bucket, count(*) AS sessions, count(*) FILTER (WHERE pv <= 1) AS bounced FROM (\
                      SELECT a.session_id, min(a.occurred_at) AS started, count(*) FILTER (WHERE a.event_type = 'page.view') AS pv \
                      FROM activities a WHERE a.project_id = $1 AND a.session_id IN (\
                        SELECT DISTINCT i.session_id FROM {raw} AND i.session_id IS NOT NULL) \
-                     GROUP BY 1) s WHERE started >= $2 AND started < $3 GROUP BY 1) t \
+                     GROUP BY 1) s WHERE started >= $2 AND started < $3 AND NOT EXISTS (\
+                       SELECT 1 FROM sessions k WHERE k.project_id = $1 AND k.session_id = s.session_id \
+                         AND (k.started_at AT TIME ZONE 'UTC')::date = ANY($4)) GROUP BY 1) t \
                  CROSS JOIN LATERAL (VALUES ('sessions', sessions), ('bounced', bounced)) AS m(name, n)"
             ),
             "SELECT bucket, m.name AS cell, m.n FROM (\
@@ -241,6 +245,18 @@ fn scroll_insert(table: &str, recount: &str) -> String {
          FROM (SELECT bucket, split_part(cell, E'\\t', 1) AS p, split_part(cell, E'\\t', 2) AS m, n FROM ({recount}) r) t \
          GROUP BY bucket, p"
     )
+}
+
+/// Whether retention pruned some rollup table of the project at `at` (its horizon is later).
+pub async fn pruned_at(db: &Db, project: Uuid, at: DateTime<Utc>) -> Result<bool, StorageError> {
+    let (pruned,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM rollup_horizons WHERE project_id = $1 AND rollup <> 'rollup_minute' AND before > $2)",
+    )
+    .bind(project)
+    .bind(at)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(pruned)
 }
 
 /// What a project's rollups can be compared with: the days whose raw events are archived (and

@@ -120,6 +120,13 @@ async fn partition_exists(db: &Db, day: NaiveDate) -> bool {
     exists
 }
 
+async fn assert_no_differences(db: &Db, project: Uuid, from: NaiveDate, to: NaiveDate) {
+    let diffs = rollups::verify(db, project, from, to)
+        .await
+        .expect("verify");
+    assert!(diffs.is_empty(), "rollups differ from a recount: {diffs:?}");
+}
+
 fn set_retention(raw: Option<i32>, rollups: Option<i32>) -> projects::ProjectUpdate {
     projects::ProjectUpdate {
         retention_days: raw,
@@ -155,6 +162,25 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     }
     let recent = today - Span::days(1);
     a_events.extend(day_events(recent, 20, "a"));
+    // Sessions across midnight: from an archived day into a restored one, and into a kept one
+    // (their start is only in the archive, which the recount must allow for).
+    let late = |day: NaiveDate, hm: (u32, u32)| -> i64 {
+        day.and_hms_opt(hm.0, hm.1, 0)
+            .expect("time")
+            .and_utc()
+            .timestamp_millis()
+    };
+    for (session, first, second) in [("x1", old[2], old[1]), ("x2", old[0], recent)] {
+        for (at, kind) in [
+            (late(first, (23, 50)), "page.view"),
+            (late(second, (0, 10)), "element.click"),
+        ] {
+            a_events.push(json!({
+                "id": Uuid::new_v4().to_string(), "type": kind, "ts": at, "session_id": session,
+                "anonymous_id": format!("{session}-visitor"), "url": "https://shop.example/late",
+            }));
+        }
+    }
     track(&app, &app.project.secret_key, &a_events).await;
     track(&app, &other_keys.secret_key, &b_events).await;
     let (na, nb) = (a_events.len() as i64, b_events.len() as i64);
@@ -177,14 +203,11 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     }
     assert_eq!(
         before.iter().map(|f| f.0).collect::<Vec<_>>(),
-        vec![40, 45, 50]
+        vec![41, 46, 51]
     );
     let b_before = fingerprint(&db, b, old[0]).await;
     let (from, to) = (old[2], today + Span::days(1));
-    assert!(rollups::verify(&db, a, from, to)
-        .await
-        .expect("verify")
-        .is_empty());
+    assert_no_differences(&db, a, from, to).await;
     let rollups_before = rollup_total(&db, a).await;
     assert_eq!(rollups_before, na);
 
@@ -206,7 +229,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     planned.sort();
     assert_eq!(
         planned,
-        vec![(old[2], 50), (old[1], 45), (old[0], 40)],
+        vec![(old[2], 51), (old[1], 46), (old[0], 41)],
         "{dry:?}"
     );
     assert!(dry.archived.iter().all(|d| d.project == a));
@@ -222,9 +245,9 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     let run = retention::run(&db, &mut store, &opts).await.expect("run");
     assert!(run.failed.is_empty(), "{:?}", run.failed);
     assert_eq!(run.archived.len(), 3, "{run:?}");
-    assert_eq!(run.archived.iter().map(|d| d.rows).sum::<u64>(), 135);
-    assert_eq!(count(&db, a).await, na - 135);
-    assert_eq!(fingerprint(&db, a, recent).await.0, 20, "recent days stay");
+    assert_eq!(run.archived.iter().map(|d| d.rows).sum::<u64>(), 138);
+    assert_eq!(count(&db, a).await, na - 138);
+    assert_eq!(fingerprint(&db, a, recent).await.0, 21, "recent days stay");
     assert_eq!(count(&db, b).await, nb, "the other project's rows stay");
     assert_eq!(fingerprint(&db, b, old[0]).await, b_before);
     for day in &old {
@@ -248,15 +271,13 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
         assert_eq!(
             // JSON escapes the newline; CSV doubles the quotes JSON escaped.
             csv.matches(r#"line one,\nline \""two\"""#).count() as u64,
-            d.rows
+            d.rows - 1,
+            "every row but the day's midnight-crossing one"
         );
     }
     // Rollups outlive the raw rows: totals unchanged, the recount skips archived days.
     assert_eq!(rollup_total(&db, a).await, rollups_before);
-    assert!(rollups::verify(&db, a, from, to)
-        .await
-        .expect("verify")
-        .is_empty());
+    assert_no_differences(&db, a, from, to).await;
     let overview = app
         .graphql(
             Some(&app.admin_token),
@@ -277,7 +298,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
         "{again:?}"
     );
     let listed = archive::archived_days(&db, a).await.expect("list");
-    assert_eq!(listed, vec![(old[2], 50), (old[1], 45), (old[0], 40)]);
+    assert_eq!(listed, vec![(old[2], 51), (old[1], 46), (old[0], 41)]);
 
     // Restore brings one day back exactly (every column), twice is a no-op, and its rollups
     // still equal a recount.
@@ -285,12 +306,13 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     let r = archive::restore_day(&db, &s, a, old[1], 7)
         .await
         .expect("restore");
-    assert_eq!((r.parts, r.rows, r.inserted), (1, 45, 45));
+    // The rollups still held the day: nothing to rebuild.
+    assert_eq!((r.parts, r.rows, r.inserted, r.rollup_rows), (1, 46, 46, 0));
     assert_eq!(fingerprint(&db, a, old[1]).await, before[1]);
     let r = archive::restore_day(&db, &s, a, old[1], 7)
         .await
         .expect("restore again");
-    assert_eq!((r.rows, r.inserted), (45, 0));
+    assert_eq!((r.rows, r.inserted), (46, 0));
     assert_eq!(fingerprint(&db, a, old[1]).await, before[1]);
     let diffs = rollups::verify(&db, a, old[1], old[1] + Span::days(1))
         .await
@@ -356,13 +378,32 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     assert_eq!(hourly(db.clone()).await, 0);
     assert_eq!(
         rollup_total(&db, a).await,
-        20,
+        21,
         "only the kept day is counted"
     );
-    assert!(rollups::verify(&db, a, from, to)
+    assert_no_differences(&db, a, from, to).await;
+
+    // Restoring a day whose rollups were pruned (and whose partition was dropped) brings the
+    // partition, the rows and the day's rollups and sketches back.
+    let r = archive::restore_day(&db, &s, a, old[2], 7)
         .await
-        .expect("verify")
-        .is_empty());
+        .expect("restore after pruning");
+    assert_eq!((r.rows, r.inserted), (51, 51));
+    assert!(r.rollup_rows > 0, "{r:?}");
+    assert!(partition_exists(&db, old[2]).await);
+    assert_eq!(fingerprint(&db, a, old[2]).await, before[2]);
+    let (lo, hi) = archive::day_bounds(old[2]).expect("day");
+    let (events, sketches): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT (SELECT sum(events)::bigint FROM rollup_hour WHERE project_id = $1 AND dim = '' AND bucket >= $2 AND bucket < $3), \
+                (SELECT count(*) FROM rollup_uniques_day WHERE project_id = $1 AND bucket = $2)",
+    )
+    .bind(a)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(db.pool())
+    .await
+    .expect("rebuilt rollups");
+    assert_eq!((events, sketches), (Some(51), 1));
 
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
