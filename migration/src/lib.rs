@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_init;
 mod m20261124_000002_rollups;
 mod m20261125_000003_archive;
+mod m20261125_000004_partition_granularity;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_init::Migration),
             Box::new(m20261124_000002_rollups::Migration),
             Box::new(m20261125_000003_archive::Migration),
+            Box::new(m20261125_000004_partition_granularity::Migration),
         ]
     }
 }

@@ -344,8 +344,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             migration::Migrator::up(&db.primary, None)
                 .await
                 .context("migration failed")?;
-            let created =
-                crate::storage::partitions::maintain(&db, settings.partition_days_ahead).await?;
+            let created = crate::storage::partitions::maintain_with(
+                &db,
+                settings.partition_days_ahead,
+                settings.partition_unit,
+            )
+            .await?;
             println!("migrations applied; {created} partitions created");
             Ok(())
         }
@@ -587,7 +591,12 @@ async fn run_archive(settings: &Settings, command: ArchiveCommand) -> anyhow::Re
         ArchiveCommand::Run { dry_run } => {
             if !dry_run {
                 // Rows still in DEFAULT go to their day first, so they are archived too.
-                crate::storage::partitions::maintain(&db, settings.partition_days_ahead).await?;
+                crate::storage::partitions::maintain_with(
+                    &db,
+                    settings.partition_days_ahead,
+                    settings.partition_unit,
+                )
+                .await?;
             }
             let mut store = retention::LazyStore::new(settings.archive_url.clone());
             let opts = retention::RetentionOptions {

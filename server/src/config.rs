@@ -86,11 +86,46 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("SIGHTLINE_TRUST_PROXY", "take the client IP from X-Forwarded-For (default false)"),
     ("SIGHTLINE_WEB_DIR", "built dashboard served at / (default web/dist)"),
     ("SIGHTLINE_TRACKER_DIR", "built tracker served at /sightline.js (default tracker-wasm/pkg)"),
-    ("SIGHTLINE_PARTITION_DAYS_AHEAD", "daily partitions created ahead of today (default 7)"),
+    ("SIGHTLINE_PARTITION_DAYS_AHEAD", "days ahead of today that partitions cover (default 7)"),
+    ("SIGHTLINE_PARTITION_GRANULARITY", "day | week | month: the range of each new activities partition (default day)"),
     ("SIGHTLINE_MAINTENANCE_INTERVAL_SECS", "how often the worker runs partition/retention upkeep (default 300)"),
     ("SIGHTLINE_ARCHIVE_URL", "where expired partitions are archived: a directory path or s3:// URL (default .data/archive)"),
     ("SIGHTLINE_ROLLUP_MINUTE_DAYS", "days of per-minute rollups kept (default 3; hour/day rollups follow the project's rollup retention)"),
 ];
+
+/// The range of each new `activities` partition. Day suits most loads; week or month keep the
+/// partition count low for long raw retention (the planner's cost grows with partitions) at
+/// the price of coarser archive drops (a partition goes when its last day expires).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionUnit {
+    Day,
+    Week,
+    Month,
+}
+
+impl PartitionUnit {
+    /// The name `sightline_ensure_partition` takes.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            PartitionUnit::Day => "day",
+            PartitionUnit::Week => "week",
+            PartitionUnit::Month => "month",
+        }
+    }
+}
+
+impl FromStr for PartitionUnit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "day" | "daily" => Ok(PartitionUnit::Day),
+            "week" | "weekly" => Ok(PartitionUnit::Week),
+            "month" | "monthly" => Ok(PartitionUnit::Month),
+            _ => Err("expected day, week or month".into()),
+        }
+    }
+}
 
 /// Where and how to verify (and issue) API tokens.
 #[derive(Clone, Debug)]
@@ -156,6 +191,7 @@ pub struct Settings {
     pub web_dir: PathBuf,
     pub tracker_dir: PathBuf,
     pub partition_days_ahead: u32,
+    pub partition_unit: PartitionUnit,
     pub maintenance_interval: Duration,
     pub archive_url: String,
     /// Days of `rollup_minute` kept by retention.
@@ -473,6 +509,7 @@ impl Settings {
             web_dir: src.parse("SIGHTLINE_WEB_DIR", PathBuf::from("web/dist"))?,
             tracker_dir: src.parse("SIGHTLINE_TRACKER_DIR", PathBuf::from("tracker-wasm/pkg"))?,
             partition_days_ahead: src.parse("SIGHTLINE_PARTITION_DAYS_AHEAD", 7)?,
+            partition_unit: src.parse("SIGHTLINE_PARTITION_GRANULARITY", PartitionUnit::Day)?,
             maintenance_interval: Duration::from_secs(
                 src.positive("SIGHTLINE_MAINTENANCE_INTERVAL_SECS", 300)?,
             ),
@@ -535,6 +572,18 @@ mod tests {
         let mut env = base();
         env.insert("REDIS_URL".into(), "localhost:6379".into());
         assert!(Settings::from_map(&env).is_err());
+
+        let mut env = base();
+        env.insert("SIGHTLINE_PARTITION_GRANULARITY".into(), "hourly".into());
+        let err = Settings::from_map(&env).expect_err("must fail").to_string();
+        assert!(err.contains("SIGHTLINE_PARTITION_GRANULARITY"), "{err}");
+        env.insert("SIGHTLINE_PARTITION_GRANULARITY".into(), "Weekly".into());
+        let s = Settings::from_map(&env).expect("valid");
+        assert_eq!(s.partition_unit, PartitionUnit::Week);
+        assert_eq!(
+            Settings::from_map(&base()).expect("valid").partition_unit,
+            PartitionUnit::Day
+        );
     }
 
     #[test]

@@ -1,27 +1,51 @@
-//! Partition upkeep for `activities`: daily partitions created ahead of time, and rows that
-//! landed in DEFAULT (events for days without a partition) moved into their own day.
+//! Partition upkeep for `activities`: partitions (a day, an ISO week or a month each:
+//! `SIGHTLINE_PARTITION_GRANULARITY`) created ahead of time, and rows that landed in DEFAULT
+//! (events for days without a partition) moved into their own partition.
 //!
-//! Safe with several workers: the SQL function takes an advisory lock and re-checks.
+//! Safe with several workers: the SQL function takes an advisory lock and re-checks. Changing
+//! the granularity is safe too: where a wider partition would overlap existing ones, the
+//! function makes day partitions until the ranges line up.
+
+use crate::config::PartitionUnit;
 
 use super::{Db, StorageError};
 
-/// Ensures partitions from yesterday to `days_ahead` days after today (UTC), and one for every
-/// day that has rows waiting in DEFAULT. Returns how many partitions were created.
+/// [`maintain_with`] for daily partitions.
 pub async fn maintain(db: &Db, days_ahead: u32) -> Result<u32, StorageError> {
-    let (ahead,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE created) FROM (
-             SELECT sightline_ensure_day_partition((now() AT TIME ZONE 'UTC')::date + d) AS created
-             FROM generate_series(-1, $1::int) AS d) s",
+    maintain_with(db, days_ahead, PartitionUnit::Day).await
+}
+
+/// Ensures partitions covering yesterday to `days_ahead` days after today (UTC), and one for
+/// every day that has rows waiting in DEFAULT. Returns how many partitions were created.
+pub async fn maintain_with(
+    db: &Db,
+    days_ahead: u32,
+    unit: PartitionUnit,
+) -> Result<u32, StorageError> {
+    // One statement per day, in order: each sees the partitions the previous ones made.
+    let mut created = 0;
+    for d in -1..=(days_ahead as i32) {
+        let (made,): (bool,) = sqlx::query_as(
+            "SELECT sightline_ensure_partition((now() AT TIME ZONE 'UTC')::date + $1, $2)",
+        )
+        .bind(d)
+        .bind(unit.as_sql())
+        .fetch_one(db.pool())
+        .await?;
+        created += u32::from(made);
+    }
+    let waiting: Vec<chrono::NaiveDate> = sqlx::query_scalar(
+        "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM activities_default ORDER BY 1",
     )
-    .bind(days_ahead as i32)
-    .fetch_one(db.pool())
+    .fetch_all(db.pool())
     .await?;
-    let (drained,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE created) FROM (
-             SELECT sightline_ensure_day_partition(day) AS created
-             FROM (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM activities_default) d) s",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    Ok((ahead + drained) as u32)
+    for day in waiting {
+        let (made,): (bool,) = sqlx::query_as("SELECT sightline_ensure_partition($1, $2)")
+            .bind(day)
+            .bind(unit.as_sql())
+            .fetch_one(db.pool())
+            .await?;
+        created += u32::from(made);
+    }
+    Ok(created)
 }

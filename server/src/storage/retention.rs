@@ -7,9 +7,9 @@
 //!   `rollup_minute`, kept `SIGHTLINE_ROLLUP_MINUTE_DAYS` (default 3: it serves recent series
 //!   only). Pruning records each table's horizon in `rollup_horizons`, which `rollup verify`
 //!   honours. `sessions` rows go with the rollups, once they ended before the cutoff.
-//! - Day partitions are shared by every project, so a partition is dropped only when it is
-//!   empty (every project archived its rows, or had none) and its day is past the shortest
-//!   retention of any project. A late event for a dropped day lands in DEFAULT, maintenance
+//! - Partitions (a day, week or month each) are shared by every project, so a partition is
+//!   dropped only when it is empty (every project archived its rows, or had none) and its last
+//!   day is past the shortest retention of any project. A late event for a dropped day lands in DEFAULT, maintenance
 //!   recreates the day, and the next run archives it as another part: nothing is lost.
 //!
 //! Safe with several workers: a run holds a transaction-scoped advisory lock (another worker's
@@ -83,21 +83,54 @@ fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
-/// The `activities` day partitions, by day.
-async fn day_partitions(db: &Db) -> Result<Vec<(NaiveDate, String)>, StorageError> {
+/// An `activities` partition and the days it covers: `[first, end)`.
+struct Partition {
+    name: String,
+    first: NaiveDate,
+    end: NaiveDate,
+}
+
+impl Partition {
+    /// From the names `sightline_ensure_partition` gives: activities_pYYYYMMDD (a day),
+    /// activities_wYYYYMMDD (the week from that Monday), activities_mYYYYMM (a month).
+    fn parse(name: &str) -> Option<Self> {
+        let rest = name.strip_prefix("activities_")?;
+        let (kind, digits) = rest.split_at_checked(1)?;
+        let (first, end) = match kind {
+            "p" => {
+                let d = NaiveDate::parse_from_str(digits, "%Y%m%d").ok()?;
+                (d, d.succ_opt()?)
+            }
+            "w" => {
+                let d = NaiveDate::parse_from_str(digits, "%Y%m%d").ok()?;
+                (d, d.checked_add_days(chrono::Days::new(7))?)
+            }
+            "m" => {
+                let d = NaiveDate::parse_from_str(&format!("{digits}01"), "%Y%m%d").ok()?;
+                (d, d.checked_add_months(chrono::Months::new(1))?)
+            }
+            _ => return None,
+        };
+        Some(Self {
+            name: name.to_string(),
+            first,
+            end,
+        })
+    }
+
+    fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.first.iter_days().take_while(|d| *d < self.end)
+    }
+}
+
+async fn partitions(db: &Db) -> Result<Vec<Partition>, StorageError> {
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-         WHERE i.inhparent = 'activities'::regclass AND c.relname ~ '^activities_p[0-9]{8}$' ORDER BY 1",
+         WHERE i.inhparent = 'activities'::regclass AND c.relname ~ '^activities_([pw][0-9]{8}|m[0-9]{6})$' ORDER BY 1",
     )
     .fetch_all(db.pool())
     .await?;
-    Ok(names
-        .into_iter()
-        .filter_map(|n| {
-            let day = NaiveDate::parse_from_str(n.trim_start_matches("activities_p"), "%Y%m%d");
-            day.ok().map(|d| (d, n))
-        })
-        .collect())
+    Ok(names.iter().filter_map(|n| Partition::parse(n)).collect())
 }
 
 /// One retention pass over every project (see the module doc).
@@ -123,10 +156,14 @@ pub async fn run(
     )
     .fetch_all(db.pool())
     .await?;
-    let partitions = day_partitions(db).await?;
+    let partitions = partitions(db).await?;
     for &(project, keep_days, keep_rollup_days) in &projects {
         let cutoff = today - Duration::days(keep_days.into());
-        for &(day, _) in partitions.iter().filter(|(d, _)| *d < cutoff) {
+        for day in partitions
+            .iter()
+            .flat_map(|p| p.days())
+            .filter(|d| *d < cutoff)
+        {
             archive_one(db, store, opts, project, day, &mut report).await?;
         }
         let rollup_cutoff = midnight(today - Duration::days(keep_rollup_days.into()));
@@ -149,9 +186,9 @@ pub async fn run(
     }
     if let Some(shortest) = projects.iter().map(|p| p.1).min() {
         let cutoff = today - Duration::days(shortest.into());
-        for (_, name) in partitions.iter().filter(|(d, _)| *d < cutoff) {
-            if drop_if_empty(db, name, opts.dry_run).await? {
-                report.dropped.push(name.clone());
+        for p in partitions.iter().filter(|p| p.end <= cutoff) {
+            if drop_if_empty(db, &p.name, opts.dry_run).await? {
+                report.dropped.push(p.name.clone());
             }
         }
     }
@@ -258,7 +295,7 @@ async fn drop_if_empty(db: &Db, name: &str, dry_run: bool) -> Result<bool, Stora
             .execute(&mut *tx)
             .await?;
     }
-    // `name` comes from the catalog and matched ^activities_p[0-9]{8}$.
+    // `name` comes from the catalog and matched one of the partition name patterns.
     let (empty,): (bool,) = sqlx::query_as(&format!("SELECT NOT EXISTS (SELECT 1 FROM {name})"))
         .fetch_one(&mut *tx)
         .await?;
@@ -285,4 +322,24 @@ async fn drop_if_empty(db: &Db, name: &str, dry_run: bool) -> Result<bool, Stora
     tx.commit().await?;
     tracing::info!(partition = name, "dropped an empty expired partition");
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_names_give_their_days() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).expect("date");
+        let p = Partition::parse("activities_p20261231").expect("day");
+        assert_eq!((p.first, p.end), (d(2026, 12, 31), d(2027, 1, 1)));
+        let w = Partition::parse("activities_w20261228").expect("week");
+        assert_eq!(w.days().count(), 7);
+        assert_eq!(w.end, d(2027, 1, 4));
+        let m = Partition::parse("activities_m202602").expect("month");
+        assert_eq!((m.first, m.end), (d(2026, 2, 1), d(2026, 3, 1)));
+        assert_eq!(m.days().count(), 28);
+        assert!(Partition::parse("activities_default").is_none());
+        assert!(Partition::parse("activities_p2026").is_none());
+    }
 }

@@ -16,7 +16,9 @@ pub async fn run_maintenance(db: Db, settings: Settings, shutdown: CancellationT
         dry_run: false,
     };
     loop {
-        match partitions::maintain(&db, settings.partition_days_ahead).await {
+        match partitions::maintain_with(&db, settings.partition_days_ahead, settings.partition_unit)
+            .await
+        {
             Ok(0) => {}
             Ok(created) => info!(created, "created activities partitions"),
             Err(e) => warn!(error = %e, "partition maintenance failed; will retry"),

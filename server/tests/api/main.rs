@@ -13,4 +13,5 @@ mod observability;
 mod queue;
 mod schema_doc;
 mod storage_archive;
+mod storage_partitions;
 mod storage_plans;
