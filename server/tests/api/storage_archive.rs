@@ -408,3 +408,42 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_timer_archives_expired_days_by_itself() {
+    let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
+    let url = dir.display().to_string();
+    let app = spawn_app_with(Mode::All, |env| {
+        env.insert("SIGHTLINE_MAINTENANCE_INTERVAL_SECS".into(), "1".into());
+        env.insert("SIGHTLINE_ARCHIVE_URL".into(), url.clone());
+    })
+    .await;
+    let db = app.db.clone();
+    let a = app.project.id;
+    let day = Utc::now().date_naive() - Span::days(3);
+    track(&app, &app.project.secret_key, &day_events(day, 30, "t")).await;
+    assert_eq!(app.wait_for_count(30, Duration::from_secs(20)).await, 30);
+    let before = fingerprint(&db, a, day).await;
+    projects::update(&db, a, set_retention(Some(2), None))
+        .await
+        .expect("retention");
+    // The timer drains DEFAULT into the day's partition, then archives it.
+    let mut archived = Vec::new();
+    for _ in 0..100 {
+        archived = archive::archived_days(&db, a).await.expect("list");
+        if !archived.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(archived, vec![(day, 30)]);
+    assert_eq!(count(&db, a).await, 0);
+    let s = ArchiveStore::open(&url).expect("store");
+    let r = archive::restore_day(&db, &s, a, day, 1)
+        .await
+        .expect("restore");
+    assert_eq!(r.inserted, 30);
+    assert_eq!(fingerprint(&db, a, day).await, before);
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
