@@ -15,7 +15,11 @@
 //!   each part is checked against its recorded count and checksum first, and a file can only
 //!   bring back rows of its own project and day.
 //!
-//! Object keys: `<prefix>/activities/project=<uuid>/day=<YYYY-MM-DD>/part-<uuid v7>.csv.gz`.
+//! Object keys: `<prefix>/activities/project=<uuid>/day=<YYYY-MM-DD>/part-<uuid v7>.csv.gz`;
+//! `archive_parts` records them without the prefix, so an archive moved elsewhere (copied to
+//! another bucket, directory or prefix) is found again once `SIGHTLINE_ARCHIVE_URL` names the
+//! new place. Changing the URL without moving the files leaves earlier parts unreachable:
+//! restore then fails with "not found", and nothing is written.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -99,27 +103,26 @@ impl ArchiveStore {
         &self.url
     }
 
-    fn day_prefix(&self, project: Uuid, day: NaiveDate) -> Path {
-        let mut p = self.prefix.clone();
-        for part in [
-            "activities".to_string(),
-            format!("project={project}"),
-            format!("day={day}"),
-        ] {
-            p = p.child(part);
-        }
-        p
+    /// A new part's key, relative to the store's prefix (what `archive_parts` records, so the
+    /// archive can be moved to another bucket or prefix by copying it).
+    fn new_key(project: Uuid, day: NaiveDate) -> String {
+        format!(
+            "activities/project={project}/day={day}/part-{}.csv.gz",
+            Uuid::now_v7()
+        )
     }
 
-    fn new_key(&self, project: Uuid, day: NaiveDate) -> Path {
-        self.day_prefix(project, day)
-            .child(format!("part-{}.csv.gz", Uuid::now_v7()))
+    /// Where a recorded key lives in the store.
+    fn location(&self, key: &str) -> Path {
+        key.split('/')
+            .filter(|p| !p.is_empty())
+            .fold(self.prefix.clone(), |path, part| path.child(part))
     }
 
     async fn read(&self, key: &str) -> Result<Vec<u8>, StorageError> {
         let got = self
             .store
-            .get(&Path::from(key))
+            .get(&self.location(key))
             .await
             .map_err(archive_err)?;
         Ok(got.bytes().await.map_err(archive_err)?.to_vec())
@@ -246,13 +249,12 @@ pub async fn archive_day(
     .map_err(archive_err)?
     .map_err(archive_err)?;
     let bytes = gz.len() as u64;
-    let key = store.new_key(project, day);
+    let key_text = ArchiveStore::new_key(project, day);
     store
         .store
-        .put(&key, PutPayload::from(gz))
+        .put(&store.location(&key_text), PutPayload::from(gz))
         .await
         .map_err(archive_err)?;
-    let key_text = key.to_string();
     // Re-read what the store holds, not what was sent.
     let checked = check_part(store, &key_text, rows, &sha).await;
     let done = match checked {
@@ -398,7 +400,7 @@ async fn finish_archive(
 
 /// Removes an object nobody references (a failed archive's part, a superseded part).
 async fn discard(store: &ArchiveStore, key: &str) {
-    if let Err(e) = store.store.delete(&Path::from(key)).await {
+    if let Err(e) = store.store.delete(&store.location(key)).await {
         tracing::warn!(key, error = %e, "could not delete an unreferenced archive part");
     }
 }
@@ -537,11 +539,17 @@ mod tests {
         assert!(err.to_string().contains("only a directory"), "{err}");
         let err = ArchiveStore::open("s3://").expect_err("no bucket");
         assert!(err.to_string().contains("no bucket"), "{err}");
+        let s3 = ArchiveStore::open("s3://bucket/prod/sightline/").expect("s3 store");
+        assert_eq!(
+            s3.location("activities/x/part-1.csv.gz").to_string(),
+            "prod/sightline/activities/x/part-1.csv.gz"
+        );
         let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
         let s = ArchiveStore::open(&format!("file://{}", dir.display())).expect("local dir");
         assert!(dir.is_dir());
         let day = NaiveDate::from_ymd_opt(2026, 1, 2).expect("date");
-        let key = s.new_key(Uuid::nil(), day).to_string();
+        let key = ArchiveStore::new_key(Uuid::nil(), day);
+        assert_eq!(s.location(&key).to_string(), key);
         assert!(
             key.starts_with(
                 "activities/project=00000000-0000-0000-0000-000000000000/day=2026-01-02/part-"
