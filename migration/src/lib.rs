@@ -10,6 +10,7 @@ mod m20261124_000001_init;
 mod m20261124_000002_rollups;
 mod m20261125_000003_archive;
 mod m20261125_000004_partition_granularity;
+mod m20261125_000005_purged_users;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_rollups::Migration),
             Box::new(m20261125_000003_archive::Migration),
             Box::new(m20261125_000004_partition_granularity::Migration),
+            Box::new(m20261125_000005_purged_users::Migration),
         ]
     }
 }

@@ -247,6 +247,15 @@ pub enum ArchiveCommand {
         #[arg(long, default_value_t = 7)]
         keep_days: u32,
     },
+    /// Rewrites an archived day's files from their rows without the users purged since it was
+    /// archived (GDPR), and takes them out of that day's rollups.
+    Rewrite {
+        #[arg(long)]
+        project: Uuid,
+        /// UTC day (YYYY-MM-DD).
+        #[arg(long)]
+        day: chrono::NaiveDate,
+    },
     /// Lists a project's archived days and their row counts.
     List {
         #[arg(long)]
@@ -645,12 +654,22 @@ async fn run_archive(settings: &Settings, command: ArchiveCommand) -> anyhow::Re
             let store = archive::ArchiveStore::open(&settings.archive_url)?;
             let r = archive::restore_day(&db, &store, project, day, keep_days).await?;
             println!(
-                "restored {day} of {project}: {} parts, {} rows in the archive, {} inserted ({} were there), {} rollup rows rebuilt; kept {keep_days} days",
+                "restored {day} of {project}: {} parts, {} rows in the archive, {} inserted, {} withheld (purged users), {} were there; {} rollup rows rebuilt; kept {keep_days} days",
                 r.parts,
                 r.rows,
                 r.inserted,
-                r.rows - r.inserted,
+                r.withheld,
+                r.rows - r.inserted - r.withheld,
                 r.rollup_rows
+            );
+            Ok(())
+        }
+        ArchiveCommand::Rewrite { project, day } => {
+            let store = archive::ArchiveStore::open(&settings.archive_url)?;
+            let (r, a) = archive::rewrite_day(&db, &store, project, day).await?;
+            println!(
+                "rewrote {day} of {project}: {} rows read from {} parts, {} withheld (purged users), {} rows in the new part {}",
+                r.rows, r.parts, r.withheld, a.rows, a.object_key
             );
             Ok(())
         }

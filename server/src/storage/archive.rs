@@ -14,6 +14,10 @@
 //! - Restore is idempotent: rows are inserted with ON CONFLICT DO NOTHING on the primary key,
 //!   each part is checked against its recorded count and checksum first, and a file can only
 //!   bring back rows of its own project and day.
+//! - Users purged after a day was archived never come back: restore withholds their rows
+//!   (`purged_users`), and once a restored day is archived again its new part replaces the
+//!   old ones, so the files no longer hold them either ([`rewrite_day`] does both at once). Until
+//!   then their events remain in the archive files, and their share in that day's rollups.
 //!
 //! Object keys: `<prefix>/activities/project=<uuid>/day=<YYYY-MM-DD>/part-<uuid v7>.csv.gz`;
 //! `archive_parts` records them without the prefix, so an archive moved elsewhere (copied to
@@ -146,8 +150,10 @@ pub struct Restored {
     pub parts: usize,
     /// Rows in the files.
     pub rows: u64,
-    /// Rows inserted (the rest were already there).
+    /// Rows inserted (the rest were already there or withheld).
     pub inserted: u64,
+    /// Rows of users purged since the day was archived, left out.
+    pub withheld: u64,
     /// Rollup rows rewritten for the day (0 when the stored ones matched the rows).
     pub rollup_rows: u64,
 }
@@ -484,6 +490,14 @@ pub async fn restore_day(
             "the archive of {project} {day} holds {foreign} rows of another project or day; nothing restored"
         )));
     }
+    let withheld = sqlx::query(
+        "DELETE FROM archive_restore r USING purged_users p \
+         WHERE p.project_id = $1 AND r.user_id IS NOT NULL AND p.user_hash = sightline_user_hash(r.user_id)",
+    )
+    .bind(project)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     let inserted = sqlx::query(&format!(
         "INSERT INTO activities ({COLUMNS}) SELECT {COLUMNS} FROM archive_restore ON CONFLICT DO NOTHING"
     ))
@@ -513,13 +527,32 @@ pub async fn restore_day(
     } else {
         0
     };
-    tracing::info!(%project, %day, rows, inserted, "restored archived raw events");
+    tracing::info!(%project, %day, rows, inserted, withheld, "restored archived raw events");
     Ok(Restored {
         parts: parts.len(),
         rows,
         inserted,
+        withheld,
         rollup_rows,
     })
+}
+
+/// Rewrites a day's archive from its rows: restored (users purged since are withheld and the
+/// day's rollups rebuilt without them), then archived again as one new part that replaces the
+/// old ones. How a purge reaches archived days.
+pub async fn rewrite_day(
+    db: &Db,
+    store: &ArchiveStore,
+    project: Uuid,
+    day: NaiveDate,
+) -> Result<(Restored, ArchivedDay), StorageError> {
+    let restored = restore_day(db, store, project, day, 0).await?;
+    match archive_day(db, store, project, day).await? {
+        Some(archived) => Ok((restored, archived)),
+        None => Err(archive_err(format!(
+            "{project} {day} was restored but not archived again (another run is archiving it, or it has no rows left); run `archive run`"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! aggregate in the same transaction: additive rollups get negative corrections (in shard -1,
 //! so readers' sums stay exact), HyperLogLog sketches of the affected hours and days are rebuilt
 //! from the remaining raw events (sketches cannot subtract), sessions the user touched are
-//! recomputed, and their `actor_activity` row goes.
+//! recomputed, and their `actor_activity` row goes. A hash of their id is kept in
+//! `purged_users`, so restoring an archived day never brings their events back (see
+//! `archive`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -144,6 +146,15 @@ pub async fn purge(db: &Db, project: Uuid, external_id: &str) -> Result<Purged, 
         .bind(external_id)
         .execute(&mut *tx)
         .await?;
+    // Remembered (hashed) so a restore of archived days withholds their events.
+    sqlx::query(
+        "INSERT INTO purged_users (project_id, user_hash) VALUES ($1, sightline_user_hash($2)) \
+         ON CONFLICT (project_id, user_hash) DO UPDATE SET purged_at = now()",
+    )
+    .bind(project)
+    .bind(external_id)
+    .execute(&mut *tx)
+    .await?;
     let users = sqlx::query("DELETE FROM users WHERE project_id = $1 AND external_id = $2")
         .bind(project)
         .bind(external_id)

@@ -120,6 +120,22 @@ async fn partition_exists(db: &Db, day: NaiveDate) -> bool {
     exists
 }
 
+/// One retention pass; waits while another one (the worker's own, at startup) holds the lock.
+async fn run_retention(
+    db: &Db,
+    store: &mut LazyStore,
+    opts: &RetentionOptions,
+) -> Result<retention::RetentionReport, sightline::storage::StorageError> {
+    for _ in 0..200 {
+        let r = retention::run(db, store, opts).await?;
+        if !r.skipped {
+            return Ok(r);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("retention stayed locked for 10 s");
+}
+
 async fn assert_no_differences(db: &Db, project: Uuid, from: NaiveDate, to: NaiveDate) {
     let diffs = rollups::verify(db, project, from, to)
         .await
@@ -140,8 +156,10 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
     let url = format!("file://{}", dir.display());
     let app = spawn_app_with(Mode::All, |env| {
-        // The test drives retention itself.
+        // The test drives retention itself. The worker's pass at startup prunes nothing of
+        // this data (it may run while the test verifies).
         env.insert("SIGHTLINE_MAINTENANCE_INTERVAL_SECS".into(), "3600".into());
+        env.insert("SIGHTLINE_ROLLUP_MINUTE_DAYS".into(), "30".into());
         env.insert("SIGHTLINE_ARCHIVE_URL".into(), url.clone());
     })
     .await;
@@ -222,7 +240,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     let mut store = LazyStore::new(url.clone());
 
     // A dry run names the days and their exact row counts and changes nothing.
-    let dry = retention::run(&db, &mut store, &opts)
+    let dry = run_retention(&db, &mut store, &opts)
         .await
         .expect("dry run");
     let mut planned: Vec<(NaiveDate, u64)> = dry.archived.iter().map(|d| (d.day, d.rows)).collect();
@@ -242,7 +260,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
         dry_run: false,
         ..opts
     };
-    let run = retention::run(&db, &mut store, &opts).await.expect("run");
+    let run = run_retention(&db, &mut store, &opts).await.expect("run");
     assert!(run.failed.is_empty(), "{:?}", run.failed);
     assert_eq!(run.archived.len(), 3, "{run:?}");
     assert_eq!(run.archived.iter().map(|d| d.rows).sum::<u64>(), 138);
@@ -292,7 +310,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     );
 
     // A second run finds nothing more to do.
-    let again = retention::run(&db, &mut store, &opts).await.expect("run");
+    let again = run_retention(&db, &mut store, &opts).await.expect("run");
     assert!(
         again.archived.is_empty() && again.failed.is_empty(),
         "{again:?}"
@@ -320,7 +338,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     assert!(diffs.is_empty(), "{diffs:?}");
     assert_eq!(rollup_total(&db, a).await, rollups_before);
     // Retention leaves a restored day alone while the restore holds it.
-    let held = retention::run(&db, &mut store, &opts).await.expect("run");
+    let held = run_retention(&db, &mut store, &opts).await.expect("run");
     assert!(held.archived.is_empty(), "{held:?}");
     assert_eq!(fingerprint(&db, a, old[1]).await, before[1]);
 
@@ -345,7 +363,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     projects::update(&db, b, set_retention(Some(1), None))
         .await
         .expect("update retention");
-    let run = retention::run(&db, &mut store, &opts).await.expect("run");
+    let run = run_retention(&db, &mut store, &opts).await.expect("run");
     assert_eq!(run.archived.len(), 3, "{run:?}");
     assert!(run.archived.iter().all(|d| d.project == b && d.rows == 10));
     assert_eq!(count(&db, b).await, 0);
@@ -373,7 +391,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     projects::update(&db, a, set_retention(None, Some(1)))
         .await
         .expect("update rollup retention");
-    let run = retention::run(&db, &mut store, &opts).await.expect("run");
+    let run = run_retention(&db, &mut store, &opts).await.expect("run");
     assert!(run.rollup_rows > 0, "{run:?}");
     assert_eq!(hourly(db.clone()).await, 0);
     assert_eq!(
@@ -444,6 +462,103 @@ async fn the_worker_timer_archives_expired_days_by_itself() {
         .expect("restore");
     assert_eq!(r.inserted, 30);
     assert_eq!(fingerprint(&db, a, day).await, before);
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Whether any file under `dir` contains `needle` once gunzipped.
+fn archive_mentions(dir: &std::path::Path, needle: &str) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                let gz = std::fs::read(&path).expect("read part");
+                let mut csv = String::new();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(gz.as_slice()),
+                    &mut csv,
+                )
+                .expect("gunzip");
+                if csv.contains(needle) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_purged_after_archiving_never_comes_back() {
+    let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
+    let url = dir.display().to_string();
+    let app = spawn_app_with(Mode::All, |env| {
+        env.insert("SIGHTLINE_MAINTENANCE_INTERVAL_SECS".into(), "3600".into());
+        env.insert("SIGHTLINE_ROLLUP_MINUTE_DAYS".into(), "30".into());
+    })
+    .await;
+    let db = app.db.clone();
+    let a = app.project.id;
+    let day = Utc::now().date_naive() - Span::days(3);
+    // 30 events; "g-u0" has 5 of them (every sixth).
+    track(&app, &app.project.secret_key, &day_events(day, 30, "g")).await;
+    assert_eq!(app.wait_for_count(30, Duration::from_secs(20)).await, 30);
+    partitions::maintain(&db, 3).await.expect("maintain");
+    projects::update(&db, a, set_retention(Some(2), None))
+        .await
+        .expect("retention");
+    let mut store = LazyStore::new(url.clone());
+    let opts = RetentionOptions {
+        minute_days: 30,
+        dry_run: false,
+    };
+    let run = run_retention(&db, &mut store, &opts).await.expect("run");
+    assert_eq!(run.archived.len(), 1, "{run:?}");
+    assert!(archive_mentions(&dir, "g-u0"));
+
+    // The purge finds no raw events (all archived) but removes the profile.
+    let purged = sightline::storage::users::purge(&db, a, "g-u0")
+        .await
+        .expect("purge");
+    assert_eq!((purged.events, purged.users), (0, 1));
+
+    // A restore withholds their rows and takes them out of the day's rollups.
+    let s = ArchiveStore::open(&url).expect("store");
+    let r = archive::restore_day(&db, &s, a, day, 7)
+        .await
+        .expect("restore");
+    assert_eq!((r.rows, r.withheld, r.inserted), (30, 5, 25));
+    assert!(r.rollup_rows > 0, "rollups rebuilt without the purged user");
+    let (theirs,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM activities WHERE project_id = $1 AND user_id = 'g-u0'",
+    )
+    .bind(a)
+    .fetch_one(db.pool())
+    .await
+    .expect("count");
+    assert_eq!(theirs, 0);
+    assert_eq!(rollup_total(&db, a).await, 25);
+    assert_no_differences(&db, a, day, day + Span::days(1)).await;
+
+    // Rewriting the day leaves one part without them; the old file is gone.
+    let (r, archived) = archive::rewrite_day(&db, &s, a, day)
+        .await
+        .expect("rewrite");
+    assert_eq!((r.withheld, r.inserted, archived.rows), (5, 0, 25));
+    assert!(!archive_mentions(&dir, "g-u0"));
+    assert!(archive_mentions(&dir, "g-u3"));
+    assert_eq!(
+        archive::archived_days(&db, a).await.expect("list"),
+        vec![(day, 25)]
+    );
+    assert_eq!(count(&db, a).await, 0);
+    let r = archive::restore_day(&db, &s, a, day, 7)
+        .await
+        .expect("restore the rewritten day");
+    assert_eq!((r.parts, r.rows, r.withheld, r.inserted), (1, 25, 0, 25));
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
