@@ -11,6 +11,7 @@ mod m20261124_000002_rollups;
 mod m20261125_000003_archive;
 mod m20261125_000004_partition_granularity;
 mod m20261125_000005_purged_users;
+mod m20261201_000006_partition_move_lock;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_archive::Migration),
             Box::new(m20261125_000004_partition_granularity::Migration),
             Box::new(m20261125_000005_purged_users::Migration),
+            Box::new(m20261201_000006_partition_move_lock::Migration),
         ]
     }
 }

@@ -13,10 +13,18 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_sql(manager, include_str!("../sql/0004_partition_granularity.up.sql")).await
+        crate::run_sql(
+            manager,
+            include_str!("../sql/0004_partition_granularity.up.sql"),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_sql(manager, include_str!("../sql/0004_partition_granularity.down.sql")).await
+        crate::run_sql(
+            manager,
+            include_str!("../sql/0004_partition_granularity.down.sql"),
+        )
+        .await
     }
 }

@@ -612,12 +612,30 @@ async fn run_archive(settings: &Settings, command: ArchiveCommand) -> anyhow::Re
                 minute_days: settings.rollup_minute_days,
                 dry_run,
             };
-            let r = retention::run(&db, &mut store, &opts).await?;
+            let verb = if dry_run { "would archive" } else { "archived" };
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {pos} days {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let rows = std::sync::atomic::AtomicU64::new(0);
+            let r = retention::run_with_progress(&db, &mut store, &opts, &|a| {
+                let total = rows.fetch_add(a.rows, std::sync::atomic::Ordering::Relaxed) + a.rows;
+                bar.inc(1);
+                bar.set_message(format!(
+                    "{verb} ({total} rows), last {} {}",
+                    a.project, a.day
+                ));
+            })
+            .await?;
+            bar.finish_and_clear();
             if r.skipped {
                 println!("another worker is running retention right now; nothing done");
                 return Ok(());
             }
-            let verb = if dry_run { "would archive" } else { "archived" };
             for a in &r.archived {
                 println!(
                     "{verb}\t{}\t{}\t{} rows\t{} bytes\t{}",

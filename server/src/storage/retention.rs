@@ -139,6 +139,17 @@ pub async fn run(
     store: &mut LazyStore,
     opts: &RetentionOptions,
 ) -> Result<RetentionReport, StorageError> {
+    run_with_progress(db, store, opts, &|_| {}).await
+}
+
+/// [`run`], telling `progress` of each day archived (or, in a dry run, to archive) as it goes:
+/// the CLI's progress display.
+pub async fn run_with_progress(
+    db: &Db,
+    store: &mut LazyStore,
+    opts: &RetentionOptions,
+    progress: &(dyn Fn(&ArchivedDay) + Sync),
+) -> Result<RetentionReport, StorageError> {
     let mut report = RetentionReport::default();
     // Held for the run; released by the rollback at the end (or when the connection dies).
     let mut guard = db.pool().begin().await?;
@@ -164,7 +175,11 @@ pub async fn run(
             .flat_map(|p| p.days())
             .filter(|d| *d < cutoff)
         {
+            let before = report.archived.len();
             archive_one(db, store, opts, project, day, &mut report).await?;
+            if let Some(done) = report.archived.get(before) {
+                progress(done);
+            }
         }
         let rollup_cutoff = midnight(today - Duration::days(keep_rollup_days.into()));
         let minute_cutoff = midnight(today - Duration::days(opts.minute_days.into()));

@@ -183,3 +183,50 @@ async fn week_and_month_partitions_cover_every_day_once_and_expire_whole() {
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Rows moving out of DEFAULT into a new partition are never missing to a reader that runs
+/// meanwhile: the reader waits for the move and then sees them in their new partition (without
+/// the lock on the parent it would plan with the old partition list, wait on DEFAULT, and find
+/// the rows in neither).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_during_a_default_drain_counts_every_row() {
+    let app = spawn_app_with(sightline::app::Mode::Serve, |_| {}).await;
+    let db = app.db.clone();
+    let p = app.project.id;
+    let old = Utc::now().date_naive() - Span::days(20);
+    for _ in 0..5 {
+        assert_eq!(store_at(&db, p, old).await, "activities_default");
+    }
+    let count = "SELECT count(*) FROM activities WHERE project_id = $1";
+    // The move runs in a transaction left open while the reader starts.
+    let mut mover = db.pool().begin().await.expect("begin");
+    let (made,): (bool,) = sqlx::query_as("SELECT sightline_ensure_partition($1, 'day')")
+        .bind(old)
+        .fetch_one(&mut *mover)
+        .await
+        .expect("move out of DEFAULT");
+    assert!(made);
+    let reader = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let (n,): (i64,) = sqlx::query_as(count)
+                .bind(p)
+                .fetch_one(db.pool())
+                .await
+                .expect("count");
+            n
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "the reader waits for the move");
+    mover.commit().await.expect("commit");
+    assert_eq!(
+        reader.await.expect("reader"),
+        5,
+        "no row is missing to the reader"
+    );
+    assert_eq!(
+        partition_of(&db, old).await.as_deref(),
+        Some(format!("activities_p{}", old.format("%Y%m%d")).as_str())
+    );
+}
