@@ -1,9 +1,16 @@
 //! The DOM glue (wasm32 only): reads the page, keeps the tracker's state, and delivers.
 //!
-//! One state object per page ([`TRACKER`]). Every listener is passive and does a bounded amount
-//! of work (a click walks at most a few ancestors; a scroll reads three numbers), so the tracker
-//! never causes a long main-thread task. One `FnMut(JsValue)` closure serves every DOM event and
-//! timer (one wasm-bindgen adapter, not one per listener: glue size is part of the budget).
+//! One state object per page ([`TRACKER`]). The loader (`js/sightline.js`) registers the
+//! listeners (all passive) and calls [`on_event`] for every DOM event and timer tick, and
+//! [`sent`] when a `fetch` it made for us settles. Every call does a bounded amount of work (a
+//! click walks its ancestors once; a scroll reads three numbers), so the tracker never causes a
+//! long main-thread task.
+//!
+//! Size: every import wasm-bindgen generates costs JS glue plus an import entry, and web-sys /
+//! js-sys also link in exports of their own (closure adapters, futures machinery). So this
+//! module declares the dozen imports it needs by hand ([`ffi`]), reads plain properties through
+//! one `Reflect.get`, and uses no wasm-bindgen closures: timers and fetch callbacks come back
+//! through the loader as exported calls.
 //!
 //! Delivery invariants: an event is in exactly one of the batch, a beacon/fetch in flight, or
 //! the retry queue; the retry queue's events stay stored until a send of them is confirmed
@@ -14,12 +21,13 @@ use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AddEventListenerOptions, Element, Event, MouseEvent, Response, Storage, Window};
 
 use crate::batch::{self, Batch};
 use crate::config::{self, Options};
 use crate::json::{self, Obj};
 use crate::{ids, retry, scroll, selector, url};
+
+use ffi::{Attrs, Crypto, Element, Host, Navigator, Storage};
 
 const K_AID: &str = "sightline_aid";
 const K_SID: &str = "sightline_sid";
@@ -29,23 +37,97 @@ const K_CID: &str = "sightline_cid";
 const K_OPTOUT: &str = "sightline_optout";
 const K_QUEUE: &str = "sightline_q";
 
-/// Event types the loader's History API hook and the browser raise; all handled by `on_event`.
-const EVENTS: [&str; 8] = [
-    "click",
-    "scroll",
-    "visibilitychange",
-    "pagehide",
-    "popstate",
-    "hashchange",
-    "sightline:nav",
-    "online",
+/// Property names a `data-sightline-*` attribute may not overwrite (the click's own fields).
+const RESERVED_PROPS: [&str; 13] = [
+    "tag", "id", "classes", "selector", "text", "href", "x", "y", "page_x", "page_y", "doc_w",
+    "doc_h", "vw",
 ];
 
+/// The browser APIs the tracker uses, declared by hand (see the module doc for why).
+mod ffi {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(thread_local_v2, js_name = window)]
+        pub static WINDOW: JsValue;
+        #[wasm_bindgen(js_namespace = Date)]
+        pub fn now() -> f64;
+        /// A plain property read; a throwing getter (`localStorage` when storage is blocked)
+        /// reads as an error.
+        #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
+        pub fn get(target: &JsValue, key: &str) -> Result<JsValue, JsValue>;
+
+        /// The loader's helpers: `post` fetches and reports back through `sent`, `timer`
+        /// calls `on_event()` after `ms`.
+        pub type Host;
+        #[wasm_bindgen(method)]
+        pub fn post(this: &Host, url: &str, body: &str, keepalive: bool, token: u32);
+        #[wasm_bindgen(method)]
+        pub fn timer(this: &Host, ms: f64);
+
+        #[derive(Clone)]
+        pub type Storage;
+        #[wasm_bindgen(method, catch, js_name = getItem)]
+        pub fn get_item(this: &Storage, k: &str) -> Result<Option<String>, JsValue>;
+        #[wasm_bindgen(method, catch, js_name = setItem)]
+        pub fn set_item(this: &Storage, k: &str, v: &str) -> Result<(), JsValue>;
+        #[wasm_bindgen(method, catch, js_name = removeItem)]
+        pub fn remove_item(this: &Storage, k: &str) -> Result<(), JsValue>;
+
+        pub type Navigator;
+        #[wasm_bindgen(method, catch, js_name = sendBeacon)]
+        pub fn send_beacon(this: &Navigator, url: &str, body: &str) -> Result<bool, JsValue>;
+
+        pub type Crypto;
+        #[wasm_bindgen(method, catch, js_name = getRandomValues)]
+        pub fn fill(this: &Crypto, bytes: &mut [u8]) -> Result<(), JsValue>;
+
+        #[derive(Clone)]
+        pub type Element;
+        #[wasm_bindgen(method, catch)]
+        pub fn closest(this: &Element, selector: &str) -> Result<Option<Element>, JsValue>;
+        #[wasm_bindgen(method, js_name = getAttribute)]
+        pub fn attr(this: &Element, name: &str) -> Option<String>;
+
+        /// `element.attributes`.
+        pub type Attrs;
+        #[wasm_bindgen(method)]
+        pub fn item(this: &Attrs, i: u32) -> JsValue;
+    }
+}
+
+/// `target[key]`, or `undefined` when it throws.
+fn prop(target: &JsValue, key: &str) -> JsValue {
+    ffi::get(target, key).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn prop_str(target: &JsValue, key: &str) -> String {
+    prop(target, key).as_string().unwrap_or_default()
+}
+
+fn prop_num(target: &JsValue, key: &str) -> f64 {
+    prop(target, key).as_f64().unwrap_or(0.0)
+}
+
+/// `target[key]` when it is an object (not null or undefined).
+fn prop_obj(target: &JsValue, key: &str) -> Option<JsValue> {
+    Some(prop(target, key)).filter(JsValue::is_object)
+}
+
+fn now() -> f64 {
+    ffi::now()
+}
+
 struct Tracker {
-    w: Window,
+    w: JsValue,
+    host: Host,
+    nav: Navigator,
     endpoint: String,
     key: String,
     opts: Options,
+    /// localStorage, when the browser allows it (the opt-out flag lives there even cookieless).
+    local: Option<Storage>,
     /// None in cookieless mode (and when the browser refuses storage): ids live in memory.
     storage: Option<Storage>,
     /// Opted out, or a honoured DNT/GPC signal: capture nothing.
@@ -71,23 +153,9 @@ struct Tracker {
     /// Retry sends still in flight, and whether one of them failed.
     retry_pending: usize,
     retry_failed: bool,
-    tick: js_sys::Function,
-}
-
-#[wasm_bindgen]
-extern "C" {
-    // A `fetch` init dictionary: web-sys' RequestInit has no `keepalive` in its stable API.
-    type FetchInit;
-    #[wasm_bindgen(method, setter)]
-    fn set_method(this: &FetchInit, v: &str);
-    #[wasm_bindgen(method, setter)]
-    fn set_body(this: &FetchInit, v: &str);
-    #[wasm_bindgen(method, setter)]
-    fn set_keepalive(this: &FetchInit, v: bool);
-    // `promise.then(ok, err)` with plain functions.
-    type Thenable;
-    #[wasm_bindgen(method)]
-    fn then(this: &Thenable, ok: &js_sys::Function, err: &js_sys::Function);
+    /// `fetch` sends in flight: token, their events, and whether it is a retry.
+    in_flight: Vec<(u32, Vec<String>, bool)>,
+    next_token: u32,
 }
 
 thread_local! {
@@ -98,18 +166,15 @@ fn with<R>(f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
     TRACKER.with(|t| t.try_borrow_mut().ok()?.as_mut().map(f))
 }
 
-fn now() -> f64 {
-    js_sys::Date::now()
-}
-
-/// Starts the tracker: `host` is the server's origin, `script` the tag carrying the options.
+/// Starts the tracker: `origin` is the server's origin, `script` the tag carrying the options,
+/// `host` the loader's helpers ([`ffi::Host`]).
 #[wasm_bindgen]
-pub fn init(host: &str, script: &Element) {
-    let Some(w) = web_sys::window() else { return };
-    if TRACKER.with(|t| t.borrow().is_some()) {
+pub fn init(origin: &str, script: Element, host: Host) {
+    let w = ffi::WINDOW.with(JsValue::clone);
+    if !w.is_object() || TRACKER.with(|t| t.borrow().is_some()) {
         return;
     }
-    let attr = |n: &str| script.get_attribute(n);
+    let attr = |n: &str| script.attr(n);
     let Some(key) = attr("data-key") else { return };
     let opts = Options::parse(
         attr("data-flush-events").as_deref(),
@@ -117,18 +182,19 @@ pub fn init(host: &str, script: &Element) {
         attr("data-cookieless").as_deref(),
         attr("data-respect-dnt").as_deref(),
     );
-    let nav = w.navigator();
-    // Plain property reads: `doNotTrack` is null when unset (web-sys types it as a string).
-    let prop = |k: &str| js_sys::Reflect::get(&nav, &JsValue::from_str(k)).unwrap_or(JsValue::NULL);
-    let dnt = prop("doNotTrack").as_string();
-    let gpc = prop("globalPrivacyControl").as_bool().unwrap_or(false);
+    let nav = prop(&w, "navigator");
+    // `doNotTrack` is null when unset; `globalPrivacyControl` is absent in most browsers.
+    let dnt = prop(&nav, "doNotTrack").as_string();
+    let gpc = prop(&nav, "globalPrivacyControl")
+        .as_bool()
+        .unwrap_or(false);
     let privacy_signal = opts.respect_dnt && config::privacy_signal(dnt.as_deref(), gpc);
-    let local = w.local_storage().ok().flatten();
+    let local: Option<Storage> = prop_obj(&w, "localStorage").map(JsCast::unchecked_into);
     let opted_out = local
         .as_ref()
         .and_then(|s| s.get_item(K_OPTOUT).ok().flatten())
         .is_some();
-    let storage = if opts.cookieless { None } else { local };
+    let storage = if opts.cookieless { None } else { local.clone() };
     let get = |k: &str| {
         storage
             .as_ref()
@@ -137,31 +203,17 @@ pub fn init(host: &str, script: &Element) {
     };
     let (user_id, community_id) = (get(K_UID), get(K_CID));
 
-    let cb = Closure::<dyn FnMut(JsValue)>::new(on_event);
-    let tick: js_sys::Function = cb.as_ref().unchecked_ref::<js_sys::Function>().clone();
-    let opt = AddEventListenerOptions::new();
-    opt.set_passive(true);
-    opt.set_capture(true);
-    let doc: Option<web_sys::EventTarget> = w.document().map(Into::into);
-    for ty in EVENTS {
-        let target: &web_sys::EventTarget = match (ty, &doc) {
-            ("click" | "visibilitychange", Some(d)) => d,
-            _ => &w,
-        };
-        let _ =
-            target.add_event_listener_with_callback_and_add_event_listener_options(ty, &tick, &opt);
-    }
-    // Listeners live as long as the page.
-    cb.forget();
-
-    let mut endpoint = String::from(host.trim_end_matches('/'));
+    let mut endpoint = String::from(origin.trim_end_matches('/'));
     endpoint.push_str("/collect");
     let t = Tracker {
         batch: Batch::new(opts.flush_events),
         w,
+        host,
+        nav: nav.unchecked_into(),
         endpoint,
         key,
         opts,
+        local,
         storage,
         blocked: opted_out || privacy_signal,
         privacy_signal,
@@ -179,7 +231,8 @@ pub fn init(host: &str, script: &Element) {
         retry_attempts: 0,
         retry_pending: 0,
         retry_failed: false,
-        tick,
+        in_flight: Vec::new(),
+        next_token: 0,
     };
     TRACKER.with(|s| *s.borrow_mut() = Some(t));
     with(|t| {
@@ -230,7 +283,7 @@ pub fn opt_out() {
         t.batch.take();
         t.save_queue(&[]);
         t.mem_queue.clear();
-        if let Ok(Some(s)) = t.w.local_storage() {
+        if let Some(s) = &t.local {
             let _ = s.set_item(K_OPTOUT, "1");
             for k in [K_AID, K_SID, K_SEEN, K_UID, K_CID] {
                 let _ = s.remove_item(k);
@@ -245,7 +298,7 @@ pub fn opt_out() {
 #[wasm_bindgen]
 pub fn opt_in() {
     with(|t| {
-        if let Ok(Some(s)) = t.w.local_storage() {
+        if let Some(s) = &t.local {
             let _ = s.remove_item(K_OPTOUT);
         }
         t.blocked = t.privacy_signal;
@@ -258,17 +311,18 @@ pub fn flush() {
     with(Tracker::flush);
 }
 
-/// Every DOM event and timer tick (called with `undefined`) lands here.
-fn on_event(ev: JsValue) {
+/// Every DOM event the loader listens to, and every timer tick (called with `undefined`).
+#[wasm_bindgen]
+pub fn on_event(ev: JsValue) {
     with(|t| {
-        let Some(ev) = ev.dyn_ref::<Event>() else {
+        if !ev.is_object() {
             return t.on_tick();
-        };
-        match ev.type_().as_str() {
-            "click" => t.on_click(ev),
+        }
+        match prop_str(&ev, "type").as_str() {
+            "click" => t.on_click(&ev),
             "scroll" => t.on_scroll(),
             "visibilitychange" => {
-                if t.w.document().is_some_and(|d| d.hidden()) {
+                if prop(&t.doc(), "hidden").as_bool() == Some(true) {
                     t.on_hide();
                 }
             }
@@ -283,7 +337,26 @@ fn on_event(ev: JsValue) {
     });
 }
 
+/// The loader's report on the `fetch` started with `token`: the HTTP status, 0 for a network
+/// error or a refused CORS answer.
+#[wasm_bindgen]
+pub fn sent(token: u32, status: u32) {
+    with(|t| {
+        let Some(i) = t.in_flight.iter().position(|f| f.0 == token) else {
+            return;
+        };
+        let (_, events, retrying) = t.in_flight.swap_remove(i);
+        // Delivered, or refused for good (4xx other than 429): either way, not retried.
+        let ok = status != 0 && status != 429 && status < 500;
+        t.sent(events, ok, retrying);
+    });
+}
+
 impl Tracker {
+    fn doc(&self) -> JsValue {
+        prop(&self.w, "document")
+    }
+
     fn get(&self, k: &str) -> Option<String> {
         self.storage.as_ref()?.get_item(k).ok().flatten()
     }
@@ -296,8 +369,8 @@ impl Tracker {
 
     fn uuid(&self) -> String {
         let mut bytes = [0u8; 16];
-        if let Ok(c) = self.w.crypto() {
-            let _ = c.get_random_values_with_u8_array(&mut bytes);
+        if let Some(c) = prop_obj(&self.w, "crypto") {
+            let _ = c.unchecked_into::<Crypto>().fill(&mut bytes);
         }
         ids::uuid_v4(bytes)
     }
@@ -336,7 +409,7 @@ impl Tracker {
         let ts = now();
         self.touch_ids(ts as i64);
         let id = self.uuid();
-        let title = self.w.document().map(|d| d.title()).unwrap_or_default();
+        let title = prop_str(&self.doc(), "title");
         let referrer = if ty == "page.view" {
             std::mem::take(&mut self.referrer)
         } else {
@@ -361,14 +434,8 @@ impl Tracker {
             self.flush();
         } else if self.flush_at.is_none() {
             self.flush_at = Some(ts + self.opts.flush_ms as f64);
-            self.arm(self.opts.flush_ms as f64);
+            self.host.timer(self.opts.flush_ms as f64);
         }
-    }
-
-    fn arm(&self, ms: f64) {
-        let _ = self
-            .w
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&self.tick, ms as i32);
     }
 
     fn on_tick(&mut self) {
@@ -383,7 +450,7 @@ impl Tracker {
     }
 
     fn location(&self) -> String {
-        url::sanitize(&self.w.location().href().unwrap_or_default())
+        url::sanitize(&prop_str(&prop(&self.w, "location"), "href"))
     }
 
     /// A page view for the current location, unless it is the one already counted (a
@@ -394,7 +461,7 @@ impl Tracker {
             return;
         }
         self.referrer = if self.page_url.is_empty() {
-            url::sanitize(&self.w.document().map(|d| d.referrer()).unwrap_or_default())
+            url::sanitize(&prop_str(&self.doc(), "referrer"))
         } else {
             std::mem::take(&mut self.page_url)
         };
@@ -436,91 +503,73 @@ impl Tracker {
         }
     }
 
+    fn root(&self) -> JsValue {
+        prop(&self.doc(), "documentElement")
+    }
+
     fn on_scroll(&mut self) {
-        let num = |v: Result<JsValue, JsValue>| v.ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-        let doc_h = self
-            .w
-            .document()
-            .and_then(|d| d.document_element())
-            .map(|e| e.scroll_height())
-            .unwrap_or(0);
         let d = scroll::depth(
-            self.w.scroll_y().unwrap_or(0.0),
-            num(self.w.inner_height()),
-            doc_h.into(),
+            prop_num(&self.w, "scrollY"),
+            prop_num(&self.w, "innerHeight"),
+            prop_num(&self.root(), "scrollHeight"),
         );
         self.report_scroll(Some(d));
     }
 
-    fn on_click(&mut self, ev: &Event) {
+    fn on_click(&mut self, ev: &JsValue) {
         if self.blocked {
             return;
         }
-        let Some(mut target) = ev.target().and_then(|t| t.dyn_into::<web_sys::Node>().ok()) else {
+        let Some(mut target) = prop_obj(ev, "target") else {
             return;
         };
-        if target.node_type() != 1 {
-            match target.parent_element() {
-                Some(p) => target = p.into(),
+        // A text node's click belongs to its element.
+        if prop_num(&target, "nodeType") != 1.0 {
+            match prop_obj(&target, "parentElement") {
+                Some(p) => target = p,
                 None => return,
             }
         }
-        let Ok(target) = target.dyn_into::<Element>() else {
-            return;
-        };
+        let target: Element = target.unchecked_into();
         if target.closest(selector::IGNORE).ok().flatten().is_some() {
             return;
         }
         let actionable = target.closest(selector::ACTIONABLE).ok().flatten();
         let el = actionable.clone().unwrap_or(target);
-        let tag = el.tag_name().to_ascii_lowercase();
-        let id = el.id();
+        let tag_of = |e: &JsValue| prop_str(e, "tagName").to_ascii_lowercase();
+        let tag = tag_of(&el);
+        let id = prop_str(&el, "id");
 
         let mut p = Obj::default();
         p.str("tag", &tag).opt("id", &id);
-        let class = el.get_attribute("class").unwrap_or_default();
+        let class = el.attr("class").unwrap_or_default();
         p.opt("classes", &selector::classes(&class).join(" "));
 
         let mut path = Vec::new();
-        let mut cur = Some(el.clone());
+        let mut cur = Some(JsValue::from(el.clone()));
         let mut data_keys: Vec<String> = Vec::new();
-        let mut depth = 0;
         while let Some(e) = cur {
-            if depth < selector::MAX_DEPTH {
+            let e: Element = e.unchecked_into();
+            if path.len() < selector::MAX_DEPTH {
                 path.push(selector::Node {
-                    tag: e.tag_name().to_ascii_lowercase(),
-                    id: e.id(),
-                    class: e.get_attribute("class").unwrap_or_default(),
+                    tag: tag_of(&e),
+                    id: prop_str(&e, "id"),
+                    class: e.attr("class").unwrap_or_default(),
                 });
             }
             // data-sightline-* from the element and its ancestors; the nearest wins.
-            for name in e.get_attribute_names().iter().filter_map(|n| n.as_string()) {
+            let attrs: Attrs = prop(&e, "attributes").unchecked_into();
+            for i in 0..prop_num(&attrs, "length") as u32 {
+                let a = attrs.item(i);
+                let name = prop_str(&a, "name");
                 if let Some(k) = selector::prop_name(&name) {
-                    if !data_keys.iter().any(|d| d == k)
-                        && !matches!(
-                            k,
-                            "tag"
-                                | "id"
-                                | "classes"
-                                | "selector"
-                                | "text"
-                                | "href"
-                                | "x"
-                                | "y"
-                                | "page_x"
-                                | "page_y"
-                                | "doc_w"
-                                | "doc_h"
-                                | "vw"
-                        )
-                    {
-                        p.str(k, &e.get_attribute(&name).unwrap_or_default());
+                    if !data_keys.iter().any(|d| d == k) && !RESERVED_PROPS.contains(&k) {
+                        p.str(k, &prop_str(&a, "value"));
                         data_keys.push(k.to_string());
                     }
                 }
             }
-            depth += 1;
-            cur = e.parent_element();
+            cur = prop_obj(&e, "parentElement");
         }
         p.str("selector", &selector::selector(&path));
         // Text only from actionable elements (a container's text can be the whole page), and
@@ -528,45 +577,44 @@ impl Tracker {
         if actionable.is_some() && !selector::is_field(&tag) {
             p.opt(
                 "text",
-                &selector::bounded_text(&el.text_content().unwrap_or_default()),
+                &selector::bounded_text(&prop_str(&el, "textContent")),
             );
         }
         if tag == "a" {
-            if let Some(href) = js_sys::Reflect::get(&el, &JsValue::from_str("href"))
-                .ok()
-                .and_then(|v| v.as_string())
-            {
+            if let Some(href) = prop(&el, "href").as_string() {
                 p.opt("href", &url::sanitize(&href));
             }
         }
-        if let Some(m) = ev.dyn_ref::<MouseEvent>() {
-            let root = self.w.document().and_then(|d| d.document_element());
-            let (dw, dh) = root
-                .map(|r| (r.scroll_width(), r.scroll_height()))
-                .unwrap_or((0, 0));
-            let (x, y) = (m.page_x().max(0), m.page_y().max(0));
-            let rel = |v: i32, of: i32| {
+        // Mouse position (a keyboard-triggered click has it too, as 0).
+        if let Some(px) = prop(ev, "pageX").as_f64() {
+            let root = self.root();
+            // Whole CSS pixels, as MouseEvent's integer coordinates used to be.
+            let int = |v: f64| v.max(0.0) as i64;
+            let (dw, dh) = (
+                int(prop_num(&root, "scrollWidth")),
+                int(prop_num(&root, "scrollHeight")),
+            );
+            let (x, y) = (int(px), int(prop_num(ev, "pageY")));
+            let rel = |v: i64, of: i64| {
                 if of > 0 {
-                    (i64::from(v) * 10_000 / i64::from(of)).min(10_000)
+                    (v * 10_000 / of).min(10_000)
                 } else {
                     0
                 }
             };
-            let vw = self
-                .w
-                .inner_width()
-                .ok()
-                .and_then(|v| v.as_f64())
-                .unwrap_or(0.0);
             p.int("x", rel(x, dw))
                 .int("y", rel(y, dh))
-                .int("page_x", x.into())
-                .int("page_y", y.into());
-            p.int("doc_w", dw.into())
-                .int("doc_h", dh.into())
-                .int("vw", vw as i64);
+                .int("page_x", x)
+                .int("page_y", y);
+            p.int("doc_w", dw)
+                .int("doc_h", dh)
+                .int("vw", int(prop_num(&self.w, "innerWidth")));
         }
         self.emit("element.click", &p.finish(), &tag, &id);
+    }
+
+    fn online(&self) -> bool {
+        prop(&self.nav, "onLine").as_bool() != Some(false)
     }
 
     /// Sends the batch now: beacons under the size limit, `fetch(keepalive)` when a beacon is
@@ -580,44 +628,28 @@ impl Tracker {
         if self.blocked {
             return;
         }
-        if !self.w.navigator().on_line() {
+        if !self.online() {
             self.enqueue(events);
             return;
         }
         for chunk in batch::chunks(&self.key, events, batch::BEACON_LIMIT) {
             let body = json::batch(&self.key, &chunk);
-            if !self
-                .w
-                .navigator()
-                .send_beacon_with_opt_str(&self.endpoint, Some(&body))
-                .unwrap_or(false)
-            {
+            if !self.nav.send_beacon(&self.endpoint, &body).unwrap_or(false) {
                 self.fetch(body, chunk, false);
             }
         }
     }
 
-    /// POSTs `body` with `fetch(keepalive)`. A fresh send re-queues its events on failure; a
-    /// retry (`retrying`) removes them from the stored queue on success.
+    /// POSTs `body` through the loader's `fetch`; [`sent`] hears how it went. A fresh send
+    /// re-queues its events on failure; a retry (`retrying`) removes them from the stored queue
+    /// on success.
     fn fetch(&mut self, body: String, events: Vec<String>, retrying: bool) {
-        let init: FetchInit = js_sys::Object::new().unchecked_into();
-        init.set_method("POST");
-        init.set_body(&body);
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        self.in_flight.push((token, events, retrying));
         // keepalive lets a send outlive the page, but browsers cap keepalive bodies in flight
         // at 64 KiB in total: retries of a long offline spell go out as ordinary requests.
-        init.set_keepalive(!retrying);
-        let promise = self
-            .w
-            .fetch_with_str_and_init(&self.endpoint, init.unchecked_ref());
-        let done = Closure::once_into_js(move |resp: JsValue| {
-            // Delivered, or refused for good (4xx other than 429): either way, not retried.
-            let status = resp.dyn_ref::<Response>().map(|r| r.status()).unwrap_or(0);
-            let ok = status != 0 && status != 429 && status < 500;
-            with(|t| t.sent(events, ok, retrying));
-        });
-        // Only one of the two fires; a rejection (network error, refused CORS) has no status.
-        let done: js_sys::Function = done.unchecked_into();
-        promise.unchecked_into::<Thenable>().then(&done, &done);
+        self.host.post(&self.endpoint, &body, !retrying, token);
     }
 
     fn sent(&mut self, events: Vec<String>, ok: bool, retrying: bool) {
@@ -677,7 +709,7 @@ impl Tracker {
         let delay = retry::backoff_ms(self.retry_attempts);
         self.retry_attempts += 1;
         self.retry_at = Some(now() + delay);
-        self.arm(delay);
+        self.host.timer(delay);
     }
 
     /// Sends the stored retry queue (at page load, on `online`, and after each backoff).
@@ -685,7 +717,7 @@ impl Tracker {
         if self.blocked || self.retry_pending > 0 {
             return;
         }
-        if !self.w.navigator().on_line() {
+        if !self.online() {
             // The `online` event retries; no point burning attempts meanwhile.
             return;
         }

@@ -25,3 +25,11 @@ pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;
+
+// std's dlmalloc is ~4 KB of wasm; this is a fraction of that. `LockedAllocator` (a spin lock
+// that is never contended on the single wasm thread) because the unlocked variant needs
+// `unsafe`, which the workspace forbids.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
