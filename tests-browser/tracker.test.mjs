@@ -2,6 +2,7 @@
 // check reads what the worker stored in Postgres (activities: event_type, path, metadata).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { browser, db, env, poll, ready, eventsOf, collectRequests } from './helpers.mjs';
 
 const demo = (p) => env('SIGHTLINE_DEMO_URL') + p;
@@ -217,4 +218,193 @@ test('a site that honours privacy signals sends nothing under GPC; cookieless mo
   const keys = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('sightline')));
   assert.deepEqual(keys, [], 'nothing in storage');
   assert.ok(sent.length >= 1);
+}));
+
+test('calls made before the wasm is ready are queued by the loader and delivered in order', run(async (ctx, client) => {
+  const page = await ctx.newPage();
+  // The wasm is held back until the page has made its calls, so they certainly precede it.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/tracker/tracker_wasm_bg.wasm', async (route) => { await held; await route.continue(); });
+  await page.goto(demo('/pricing.html'));
+  await page.waitForFunction(() => window.sightline && typeof sightline.track === 'function');
+  const m = `early-${Date.now()}`;
+  const readyBefore = await page.evaluate((m) => {
+    sightline.identify(`u-${m}`, { plan: 'team' });
+    sightline.group(`c-${m}`);
+    sightline.track('early.one', { n: 1, m });
+    sightline.track('early.two', { n: 2, m });
+    sightline.flush();
+    return Boolean(sightline.ready);
+  }, m);
+  assert.equal(readyBefore, false, 'every call ran while the wasm was still loading');
+  release();
+  const anon = await ready(page);
+  const rows = await eventsOf(client, anon, 5);
+  assert.deepEqual(rows.map((r) => r.event_type).sort(),
+    ['early.one', 'early.two', 'page.view', 'user.group', 'user.identify'], 'exactly these, once each');
+  const full = (await client.query(
+    'SELECT event_type, user_id, community_id, metadata FROM activities WHERE project_id = $1 AND anonymous_id = $2',
+    [env('SIGHTLINE_PROJECT_ID'), anon])).rows;
+  const by = (t) => full.find((r) => r.event_type === t);
+  assert.equal(by('user.identify').user_id, `u-${m}`);
+  assert.equal(by('user.identify').metadata.plan, 'team');
+  // Replayed in call order: identify and group came first, so the tracked events carry both.
+  for (const t of ['early.one', 'early.two']) {
+    assert.equal(by(t).user_id, `u-${m}`, t);
+    assert.equal(by(t).community_id, `c-${m}`, t);
+    assert.equal(by(t).metadata.m, m);
+  }
+  assert.deepEqual([by('early.one').metadata.n, by('early.two').metadata.n], [1, 2]);
+  assert.equal(by('page.view').user_id, null, 'the page view was recorded at start, before the replay');
+}));
+
+test('a page on an origin the project does not allow gets 403 and nothing is stored', run(async (ctx, client) => {
+  // A second site on its own port: not among the project's allowed origins.
+  const key = env('SIGHTLINE_PUBLIC_KEY');
+  const site = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><title>Elsewhere</title>
+      <script async src="${env('SIGHTLINE_URL')}/sightline.js" data-key="${key}" data-flush-interval="500"></script>
+      <button id="b">B</button>`);
+  });
+  await new Promise((r) => site.listen(0, '127.0.0.1', r));
+  try {
+    const page = await ctx.newPage();
+    const statuses = [];
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/collect') statuses.push(r.status());
+    });
+    const marker = `refused-${Date.now()}`;
+    await page.goto(`http://127.0.0.1:${site.address().port}/`);
+    const anon = await ready(page);
+    await page.click('#b');
+    await page.evaluate((m) => { sightline.track('refused.check', { m }); sightline.flush(); }, marker);
+    await poll(client, 'SELECT 1', [], () => statuses.length >= 1, 5000);
+    assert.ok(statuses.length >= 1, 'the beacon was sent');
+    assert.ok(statuses.every((s) => s === 403), `refused: ${statuses}`);
+    const rows = await eventsOf(client, anon, 0, 2000);
+    assert.equal(rows.length, 0, 'nothing stored for this visitor');
+    const byMarker = await client.query(
+      "SELECT count(*)::int AS n FROM activities WHERE project_id = $1 AND metadata->>'m' = $2",
+      [env('SIGHTLINE_PROJECT_ID'), marker]);
+    assert.equal(byMarker.rows[0].n, 0);
+  } finally {
+    site.close();
+  }
+}));
+
+// Reads a Chromium trace (CDP Tracing, returned as a stream) into its event list.
+async function readTrace(cdp) {
+  const done = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
+  await cdp.send('Tracing.end');
+  const { stream } = await done;
+  let text = '';
+  for (;;) {
+    const { data, eof, base64Encoded } = await cdp.send('IO.read', { handle: stream });
+    text += base64Encoded ? Buffer.from(data, 'base64').toString() : data;
+    if (eof) break;
+  }
+  await cdp.send('IO.close', { handle: stream });
+  const parsed = JSON.parse(text);
+  return Array.isArray(parsed) ? parsed : parsed.traceEvents;
+}
+
+test('no main-thread task runs over 20 ms because of the tracker (Chromium trace of clicks, scrolls, navigations)', run(async (ctx, client) => {
+  const page = await ctx.newPage();
+  await page.setViewportSize({ width: 1200, height: 700 });
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Tracing.start', {
+    categories: 'toplevel,devtools.timeline,disabled-by-default-devtools.timeline,v8.execute',
+    transferMode: 'ReturnAsStream',
+  });
+  await page.goto(demo('/'));
+  const anon = await ready(page);
+  await page.click('#signup');
+  await page.click('.buy .label');
+  for (let i = 0; i < 10; i++) {
+    await page.mouse.wheel(0, 400);
+    await page.waitForTimeout(50);
+  }
+  await page.click('#pricing-link');
+  await page.waitForURL(/pricing/);
+  await ready(page);
+  await page.goto(demo('/app/'));
+  await ready(page);
+  await page.click('#to-settings');
+  await page.click('#to-reports');
+  await page.click('#to-details');
+  await page.evaluate(() => sightline.flush());
+  await page.waitForTimeout(500);
+  const events = await readTrace(cdp);
+
+  // Renderer main threads, their top-level tasks, and the tracker's script work inside them.
+  const main = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args.name === 'CrRendererMain')
+    .map((e) => `${e.pid}:${e.tid}`));
+  const on = (e) => main.has(`${e.pid}:${e.tid}`);
+  const tasks = events.filter((e) => on(e) && e.ph === 'X' && (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask'));
+  const tracker = /\/sightline\.js|\/tracker\//;
+  const urlOf = (e) => e.args?.data?.url || e.args?.data?.scriptName || e.args?.fileName || '';
+  const work = events.filter((e) => on(e) && e.ph === 'X' && tracker.test(urlOf(e)));
+  assert.ok(tasks.length > 50, `a trace with tasks (${tasks.length})`);
+  assert.ok(work.length > 10, `tracker work is in the trace (${work.length} calls)`);
+  const mine = [];
+  for (const t of tasks) {
+    const inside = work.filter((w) => w.pid === t.pid && w.tid === t.tid && w.ts >= t.ts && w.ts <= t.ts + t.dur);
+    if (!inside.length) continue;
+    // The tracker's own share of the task: the time covered by its calls (nested ones once).
+    let own = 0;
+    let end = 0;
+    for (const w of inside.sort((a, b) => a.ts - b.ts || b.dur - a.dur)) {
+      const from = Math.max(w.ts, end);
+      if (w.ts + w.dur > from) own += w.ts + w.dur - from;
+      end = Math.max(end, w.ts + w.dur);
+    }
+    mine.push({ ms: t.dur / 1000, ownMs: own / 1000, what: [...new Set(inside.map((w) => `${w.name} ${urlOf(w).replace(/^.*\//, '')}`))].join(', ') });
+  }
+  assert.ok(mine.length >= 10, 'clicks, scrolls and navigations each ran tracker code');
+  // A long task is the tracker's doing when its own calls are what took it past 20 ms: the same
+  // task without them would have been short. Page work in the same task (layout, the page's own
+  // handlers, a navigation) is not the tracker's.
+  const caused = mine.filter((m) => m.ms > 20 && m.ms - m.ownMs <= 20);
+  const maxOwn = Math.max(...mine.map((m) => m.ownMs));
+  const longestAll = Math.max(...tasks.map((t) => t.dur)) / 1000;
+  mine.sort((a, b) => b.ownMs - a.ownMs);
+  console.log(`tracker trace: ${mine.length} main-thread tasks ran tracker code; the tracker's longest share of one task ${maxOwn.toFixed(2)} ms; longest task of any kind ${longestAll.toFixed(2)} ms; long tasks caused by the tracker: ${caused.length}`);
+  for (const m of mine.slice(0, 3)) console.log(`  ${m.ownMs.toFixed(2)} ms of tracker code in a ${m.ms.toFixed(2)} ms task: ${m.what}`);
+  assert.ok(maxOwn <= 20, `the tracker ran ${maxOwn} ms in one task`);
+  assert.deepEqual(caused, [], 'no task over 20 ms because of the tracker');
+  // The events of the traced session arrived (the trace measured a working tracker).
+  const rows = await eventsOf(client, anon, 8, 300);
+  assert.ok(rows.some((r) => r.event_type === 'page.scroll') && rows.some((r) => r.event_type === 'element.click'));
+}));
+
+test('the tracker listens passively only (scroll and every other listener it adds)', run(async (ctx) => {
+  const page = await ctx.newPage();
+  await page.goto(demo('/app/'));
+  await ready(page);
+  const cdp = await ctx.newCDPSession(page);
+  const scripts = new Map();
+  cdp.on('Debugger.scriptParsed', (s) => scripts.set(s.scriptId, s.url));
+  await cdp.send('Debugger.enable'); // reports every script already parsed
+  await cdp.send('DOMDebugger.enable').catch(() => {});
+  const mine = [];
+  const others = [];
+  for (const target of ['window', 'document']) {
+    const { result } = await cdp.send('Runtime.evaluate', { expression: target });
+    const { listeners } = await cdp.send('DOMDebugger.getEventListeners', { objectId: result.objectId });
+    for (const l of listeners) {
+      const entry = { target, type: l.type, passive: l.passive, url: scripts.get(l.scriptId) || '' };
+      // The loader registers the glue's exported `on_event` (defined in /tracker/tracker_wasm.js).
+      (/\/sightline\.js$|\/tracker\//.test(entry.url) ? mine : others).push(entry);
+    }
+  }
+  console.log(`# tracker listeners: ${mine.map((l) => `${l.target}.${l.type}${l.passive ? ' (passive)' : ''}`).join(', ')}`);
+  assert.deepEqual(mine.map((l) => `${l.target}.${l.type}`).sort(), [
+    'document.click', 'document.visibilitychange', 'window.hashchange', 'window.online', 'window.pagehide',
+    'window.popstate', 'window.scroll', 'window.sightline:nav',
+  ]);
+  for (const l of mine) assert.equal(l.passive, true, `${l.target}.${l.type} is passive`);
+  assert.ok(!mine.some((l) => /^(touch|wheel|mousewheel)/.test(l.type) && !l.passive), 'no blocking touch or wheel listener');
+  assert.ok(others.some((l) => l.type === 'click'), 'the page\'s own listeners are seen too (the check is real)');
 }));
