@@ -25,7 +25,7 @@ use wasm_bindgen::JsCast;
 use crate::batch::{self, Batch};
 use crate::config::{self, Options};
 use crate::json::{self, Obj};
-use crate::{ids, retry, scroll, selector, url};
+use crate::{ids, retry, scroll, selector, text, url};
 
 use ffi::{Attrs, Crypto, Element, Host, Navigator, Storage};
 
@@ -203,7 +203,7 @@ pub fn init(origin: &str, script: Element, host: Host) {
     };
     let (user_id, community_id) = (get(K_UID), get(K_CID));
 
-    let mut endpoint = String::from(origin.trim_end_matches('/'));
+    let mut endpoint = String::from(text::trim(origin, b'/', false));
     endpoint.push_str("/collect");
     let t = Tracker {
         batch: Batch::new(opts.flush_events),
@@ -543,7 +543,7 @@ impl Tracker {
         let mut p = Obj::default();
         p.str("tag", &tag).opt("id", &id);
         let class = el.attr("class").unwrap_or_default();
-        p.opt("classes", &selector::classes(&class).join(" "));
+        p.opt("classes", &text::join(&selector::classes(&class), " "));
 
         let mut path = Vec::new();
         let mut cur = Some(JsValue::from(el.clone()));

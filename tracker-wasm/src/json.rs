@@ -139,15 +139,20 @@ pub fn event(f: &EventFields<'_>) -> String {
         }
     }
     o.push_str(",\"props\":");
-    o.push_str(
-        if f.props_json.starts_with('{') && f.props_json.ends_with('}') {
-            f.props_json
-        } else {
-            "{}"
-        },
-    );
+    o.push_str(if is_object_text(f.props_json) {
+        f.props_json
+    } else {
+        "{}"
+    });
     o.push('}');
     o
+}
+
+/// Whether `s` is framed as a JSON object (`{...}`): the cheap check for props and stored
+/// events, which come from this writer or from the page's own `JSON.stringify`.
+pub fn is_object_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first() == Some(&b'{') && b.last() == Some(&b'}')
 }
 
 /// The batch body `/collect` takes.

@@ -7,7 +7,8 @@
 //! [`batch`] (batching, beacon-sized chunks), [`retry`] (the bounded retry queue, backoff),
 //! [`ids`] (UUIDs, session expiry), [`selector`] (what a click captures), [`scroll`] (depth
 //! math and reporting), [`config`] (data-attribute options, privacy signals), [`url`]
-//! (deny-listed parameters, UTM), [`json`] (a hand-written JSON writer). The DOM glue in
+//! (deny-listed parameters, UTM), [`json`] (a hand-written JSON writer), [`text`] (splitting
+//! and joining without the generic string searchers). The DOM glue in
 //! `browser` (wasm32 only) stays thin: it reads the page, calls these, and sends.
 //!
 //! Architecture invariant: depends on no server crate; talks to the server only through the
@@ -21,6 +22,7 @@ pub mod json;
 pub mod retry;
 pub mod scroll;
 pub mod selector;
+pub mod text;
 pub mod url;
 
 #[cfg(target_arch = "wasm32")]

@@ -6,6 +6,8 @@
 //! is either in the queue or in flight, never both, so a retry never duplicates what a
 //! concurrent send delivered (and the server dedupes by id anyway).
 
+use crate::{json, text};
+
 /// Storage bound: events kept for retry.
 pub const MAX_EVENTS: usize = 500;
 /// Storage bound: bytes kept for retry (well under the usual 5 MB localStorage quota).
@@ -17,21 +19,20 @@ pub const MAX_BACKOFF_MS: f64 = 300_000.0;
 /// Reads the stored queue text (lines that are not JSON objects are ignored: a corrupted or
 /// foreign value must not break delivery).
 pub fn decode(stored: &str) -> Vec<String> {
-    stored
-        .split('\n')
-        .filter(|l| l.starts_with('{') && l.ends_with('}'))
+    text::parts(stored, b'\n')
+        .filter(|l| json::is_object_text(l))
         .map(String::from)
         .collect()
 }
 
 /// The storage text for `events` (event JSON never holds a raw newline: strings escape it).
 pub fn encode(events: &[String]) -> String {
-    events.join("\n")
+    text::join(events, "\n")
 }
 
 /// Appends `more` to `queue`, then drops the oldest events until both bounds hold.
 pub fn push_bounded(queue: &mut Vec<String>, more: Vec<String>) {
-    queue.extend(more.into_iter().filter(|e| !e.contains('\n')));
+    queue.extend(more.into_iter().filter(|e| text::find(e, b'\n').is_none()));
     let mut bytes: usize = queue.iter().map(|e| e.len() + 1).sum();
     let mut drop = 0;
     while drop < queue.len() && (queue.len() - drop > MAX_EVENTS || bytes > MAX_BYTES) {

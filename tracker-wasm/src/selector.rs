@@ -62,7 +62,7 @@ pub fn selector(path: &[Node]) -> String {
         steps.push(step);
     }
     steps.reverse();
-    steps.join(" > ")
+    crate::text::join(&steps, " > ")
 }
 
 /// Form fields: their text or value is never read.

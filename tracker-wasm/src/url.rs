@@ -30,15 +30,16 @@ pub const UTM_PARAMS: &[&str] = &[
     "utm_content",
 ];
 
+use crate::text::{cut, find, parts, trim};
+
+/// `(before the query, the query without '?', the fragment with its '#')`.
 fn split(url: &str) -> (&str, &str, &str) {
-    let (before_hash, hash) = match url.find('#') {
+    let (before_hash, hash) = match find(url, b'#') {
         Some(i) => (&url[..i], &url[i..]),
         None => (url, ""),
     };
-    match before_hash.find('?') {
-        Some(q) => (&before_hash[..q], &before_hash[q + 1..], hash),
-        None => (before_hash, "", hash),
-    }
+    let (base, query) = cut(before_hash, b'?');
+    (base, query.unwrap_or(""), hash)
 }
 
 /// Removes deny-listed query parameters, keeping the rest (and the fragment) as they were.
@@ -47,8 +48,8 @@ pub fn sanitize(url: &str) -> String {
     let mut out = String::with_capacity(url.len());
     out.push_str(base);
     let mut first = true;
-    for pair in query.split('&') {
-        let name = pair.split('=').next().unwrap_or("").to_ascii_lowercase();
+    for pair in parts(query, b'&') {
+        let name = cut(pair, b'=').0.to_ascii_lowercase();
         if pair.is_empty() || DENY_PARAMS.contains(&name.as_str()) {
             continue;
         }
@@ -62,14 +63,15 @@ pub fn sanitize(url: &str) -> String {
 
 /// The fragment without `#` (hash-routed single-page apps navigate there).
 pub fn hash(url: &str) -> &str {
-    split(url).2.trim_start_matches('#')
+    trim(split(url).2, b'#', true)
 }
 
 /// `(name, decoded value)` of the UTM parameters present in `url`.
 pub fn utm(url: &str) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
-    for pair in split(url).1.split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    for pair in parts(split(url).1, b'&') {
+        let (name, value) = cut(pair, b'=');
+        let value = value.unwrap_or("");
         if let Some(n) = UTM_PARAMS.iter().find(|u| name.eq_ignore_ascii_case(u)) {
             if !value.is_empty() {
                 out.push((*n, decode(value)));
