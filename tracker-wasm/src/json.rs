@@ -203,7 +203,7 @@ mod tests {
             "{\"id\":\"i\",\"type\":\"page.view\",\"ts\":1500000000000,\"anonymous_id\":\"a\",\"user_id\":\"u\",\"url\":\"https://x/\",\"title\":\"T \\\"q\\\"\",\"props\":{\"k\":1}}"
         );
         assert_eq!(
-            batch("pk", &[e.clone()]),
+            batch("pk", std::slice::from_ref(&e)),
             format!("{{\"key\":\"pk\",\"events\":[{e}]}}")
         );
     }
