@@ -1,6 +1,8 @@
 //! URL hygiene: query parameters that commonly carry secrets or personal data never leave the
 //! page; campaign (UTM) parameters are lifted into page-view properties.
 
+use crate::text::{cut, find, parts, trim};
+
 /// Parameter names stripped from captured URLs (case-insensitive).
 pub const DENY_PARAMS: &[&str] = &[
     "token",
@@ -29,8 +31,6 @@ pub const UTM_PARAMS: &[&str] = &[
     "utm_term",
     "utm_content",
 ];
-
-use crate::text::{cut, find, parts, trim};
 
 /// `(before the query, the query without '?', the fragment with its '#')`.
 fn split(url: &str) -> (&str, &str, &str) {
