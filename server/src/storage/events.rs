@@ -118,7 +118,10 @@ WITH input AS (
     FROM uniques GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (project_id, bucket, shard) DO UPDATE
         SET actors = hll_union(r.actors, EXCLUDED.actors), sessions = hll_union(r.sessions, EXCLUDED.sessions)
-), scroll AS (
+), scroll AS MATERIALIZED (
+    -- Materialized: inlined, `depth` and `prev` would be recomputed (regex, numeric) in every
+    -- aggregate and FILTER that names them, a dozen times per row (measured: 20 ms of a
+    -- 5,000-event statement, against 2 ms).
     SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, p.path,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS depth,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS prev
@@ -260,6 +263,12 @@ pub async fn insert(db: &Db, rows: &[Row]) -> Result<HashSet<(Uuid, Uuid)>, Stor
         received_at.push(r.received_at);
     }
     let mut tx = db.pool().begin().await?;
+    // The connections plan every statement afresh (`force_custom_plan`, for the analytics reads'
+    // partition pruning); this statement gains nothing from its parameters' values and its plan
+    // costs ~1.3 ms, most of the work of a small batch: plan it once per connection.
+    sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await?;
     let inserted: Vec<(Uuid, Uuid)> = sqlx::query_as(INSERT_SQL)
         .bind(&event_id)
         .bind(&project_id)

@@ -63,6 +63,8 @@ fn recounts() -> [(&'static str, String, String); 6] {
              WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1, 2"
         )
     };
+    // `OFFSET 0` keeps the inner query from being flattened, so `depth` and `prev` are computed
+    // once per row rather than in every aggregate naming them (see events.rs).
     let scroll = |unit: &str| {
         format!(
             "SELECT bucket, path || E'\\t' || m.name AS cell, m.n FROM (\
@@ -72,7 +74,7 @@ fn recounts() -> [(&'static str, String, String); 6] {
                         LEAST(GREATEST(COALESCE(sightline_int(i.metadata->>'prev'), 0), 0), 100) AS prev \
                  FROM activities i CROSS JOIN LATERAL (VALUES (COALESCE(i.path, '')), ('*')) AS p(path) \
                  WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 \
-                   AND i.event_type = 'page.scroll') s GROUP BY 1, 2) t \
+                   AND i.event_type = 'page.scroll' OFFSET 0) s GROUP BY 1, 2) t \
              CROSS JOIN LATERAL (VALUES ('views', views), ('depth_sum', depth_sum), ('reached25', r25), \
                ('reached50', r50), ('reached75', r75), ('reached100', r100)) AS m(name, n)",
             sums = rollup_scroll_sums_sql!(),

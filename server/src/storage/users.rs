@@ -47,7 +47,8 @@ WITH del AS (
     INSERT INTO rollup_day AS r (project_id, bucket, event_type, dim, key, shard, events)
     SELECT project_id, date_trunc('day', hour, 'UTC'), event_type, dim, key, $3, -count(*) FROM dims GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
-), scroll AS (
+), scroll AS MATERIALIZED (
+    -- Materialized so `depth`/`prev` are computed once per row (see events.rs).
     SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, p.path,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS depth,
            LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS prev

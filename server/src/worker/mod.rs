@@ -44,6 +44,8 @@ const MAX_STALLS: u32 = 10;
 /// Events a worker aims to write per statement: large enough that per-statement costs vanish,
 /// small enough to keep memory and lock times modest.
 const TARGET_BATCH_EVENTS: usize = 5000;
+/// A batch smaller than this means the queue is short: the lane lingers before its next claim.
+const LINGER_BELOW_EVENTS: usize = 1000;
 
 /// A job decoded into rows, or the reason it cannot be.
 struct Decoded {
@@ -152,7 +154,17 @@ impl Worker {
                         }
                     }
                 }
-                Ok(_) => {}
+                Ok(events) => {
+                    // A short queue: let it fill a little rather than write a handful of events
+                    // per statement (each statement's fixed cost is CPU the ingest path needs).
+                    let linger = self.settings.worker.linger;
+                    if events < LINGER_BELOW_EVENTS && !linger.is_zero() {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(linger) => {}
+                        }
+                    }
+                }
                 Err(e) => {
                     warn!(error = %e, "claiming jobs failed; retrying");
                     metrics::counter!(names::ERRORS, "where" => "worker_claim").increment(1);
@@ -165,7 +177,8 @@ impl Worker {
         }
     }
 
-    /// Claims one batch and settles every job of it. Returns how many jobs it claimed.
+    /// Claims one batch and settles every job of it. Returns how many events its jobs held
+    /// (0: nothing claimed).
     pub async fn try_execute_batch(
         &self,
         shutdown: &CancellationToken,
@@ -203,7 +216,7 @@ impl Worker {
         let keeper = self.spawn_lock_keeper(ids);
         let result = self.store(decoded, shutdown).await;
         keeper.cancel();
-        result.map(|_| n)
+        result.map(|_| events.max(1))
     }
 
     /// Jobs to claim so a batch holds about [`TARGET_BATCH_EVENTS`] events: merged jobs can hold
