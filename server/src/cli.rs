@@ -431,7 +431,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             use crate::storage::rollups;
             let db = Db::connect(&settings).await?;
-            let diffs = rollups::verify(&db, project, from, to).await?;
+            let bar = indicatif::ProgressBar::new(rollups::RECOUNTED_TABLES as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} tables, recounting {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            let diffs = rollups::verify_with_progress(&db, project, from, to, &|i, table| {
+                bar.set_position(i as u64);
+                bar.set_message(table.to_string());
+            })
+            .await?;
+            bar.finish_and_clear();
             for d in &diffs {
                 println!(
                     "{}\t{}\t{}\tstored {}\texpected {}",
