@@ -471,12 +471,12 @@ mod tests {
         e.as_object_mut().expect("obj").remove("id");
         assert!(v()
             .event(e, Dialect::Browser)
-            .unwrap_err()
+            .expect_err("refused")
             .contains("id is required"));
         let mut e = ok();
         e["id"] = json!("not-a-uuid");
         assert_eq!(
-            v().event(e, Dialect::Browser).unwrap_err(),
+            v().event(e, Dialect::Browser).expect_err("refused"),
             "id must be a UUID"
         );
     }
@@ -515,7 +515,7 @@ mod tests {
         e["ts"] = json!(1_763_820_000_000i64 - 2 * 86_400_000);
         assert!(v()
             .event(e, Dialect::Browser)
-            .unwrap_err()
+            .expect_err("refused")
             .contains("window"));
         let mut e = ok();
         e["ts"] = json!(1_763_820_000_000i64 + 2 * 3_600_000);
@@ -539,7 +539,7 @@ mod tests {
         e["props"] = deep;
         assert!(v()
             .event(e, Dialect::Browser)
-            .unwrap_err()
+            .expect_err("refused")
             .contains("deeper"));
 
         let many: Map<String, Value> = (0..=MAX_PROPS_KEYS)
@@ -547,7 +547,10 @@ mod tests {
             .collect();
         let mut e = ok();
         e["props"] = Value::Object(many);
-        assert!(v().event(e, Dialect::Browser).unwrap_err().contains("keys"));
+        assert!(v()
+            .event(e, Dialect::Browser)
+            .expect_err("refused")
+            .contains("keys"));
 
         let big: Map<String, Value> = (0..20)
             .map(|i| (format!("k{i}"), json!("x".repeat(1000))))
@@ -556,7 +559,7 @@ mod tests {
         e["props"] = Value::Object(big);
         assert!(v()
             .event(e, Dialect::Browser)
-            .unwrap_err()
+            .expect_err("refused")
             .contains("bytes"));
     }
 
@@ -607,7 +610,7 @@ mod tests {
         let mut e = ok();
         e["colour"] = json!("red");
         assert_eq!(
-            v().event(e, Dialect::Browser).unwrap_err(),
+            v().event(e, Dialect::Browser).expect_err("refused"),
             "unknown field 'colour'"
         );
         let mut e = ok();

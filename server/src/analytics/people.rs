@@ -63,12 +63,15 @@ pub struct TrackedUser {
     pub events: i64,
 }
 
+/// external_id, email, first_seen, last_seen.
+type UserRow = (String, Option<String>, DateTime<Utc>, DateTime<Utc>);
+
 pub async fn user(
     db: &Db,
     project: Uuid,
     external_id: &str,
 ) -> Result<Option<TrackedUser>, StorageError> {
-    let row: Option<(String, Option<String>, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+    let row: Option<UserRow> = sqlx::query_as(
         "SELECT external_id, email, first_seen, last_seen FROM users WHERE project_id = $1 AND external_id = $2",
     )
     .bind(project)

@@ -20,9 +20,12 @@ pub struct ProjectInfo {
     pub allowed_origins: Vec<String>,
 }
 
+/// A key's project (None: no such key, cached too) and when it was looked up.
+type Entry = (Option<Arc<ProjectInfo>>, Instant);
+
 #[derive(Clone, Default)]
 pub struct KeyCache {
-    entries: Arc<RwLock<HashMap<String, (Option<Arc<ProjectInfo>>, Instant)>>>,
+    entries: Arc<RwLock<HashMap<String, Entry>>>,
 }
 
 #[derive(Clone, Copy)]

@@ -30,7 +30,10 @@ async fn replayed_job_stores_each_event_once() {
     let evs = events(10, "element.click");
     let data = json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "events": evs}).to_string();
     // The same job data enqueued twice, as a crash between commit and completion would replay it.
-    app.queue.add_many(&[data.clone()]).await.expect("add");
+    app.queue
+        .add_many(std::slice::from_ref(&data))
+        .await
+        .expect("add");
     assert_eq!(app.wait_for_count(10, Duration::from_secs(10)).await, 10);
     app.queue.add_many(&[data]).await.expect("add again");
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -124,7 +127,7 @@ async fn a_poison_job_fails_alone_is_retried_then_dead_lettered() {
         .expect("drop");
     let moved = app
         .queue
-        .retry_failed(&[poison_id.clone()], 10)
+        .retry_failed(std::slice::from_ref(poison_id), 10)
         .await
         .expect("retry");
     assert_eq!(moved.len(), 1);
