@@ -431,14 +431,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             use crate::storage::rollups;
             let db = Db::connect(&settings).await?;
-            let bar = indicatif::ProgressBar::new(rollups::RECOUNTED_TABLES as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} tables, recounting {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            let bar = crate::telemetry::progress_bar(
+                Some(rollups::RECOUNTED_TABLES as u64),
+                "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} tables, recounting {msg}",
             );
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
             let diffs = rollups::verify_with_progress(&db, project, from, to, &|i, table| {
                 bar.set_position(i as u64);
                 bar.set_message(table.to_string());
@@ -626,14 +622,10 @@ async fn run_archive(settings: &Settings, command: ArchiveCommand) -> anyhow::Re
                 dry_run,
             };
             let verb = if dry_run { "would archive" } else { "archived" };
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {pos} days {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            let bar = crate::telemetry::progress_bar(
+                None,
+                "{spinner} [{elapsed_precise}] {pos} days {msg}",
             );
-            bar.enable_steady_tick(std::time::Duration::from_millis(200));
             let rows = std::sync::atomic::AtomicU64::new(0);
             let r = retention::run_with_progress(&db, &mut store, &opts, &|a| {
                 let total = rows.fetch_add(a.rows, std::sync::atomic::Ordering::Relaxed) + a.rows;

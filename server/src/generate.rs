@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration as Span, Utc};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -230,10 +229,9 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
         .bind(cfg.days as i32 + 1)
         .execute(db.pool())
         .await?;
-    let bar = ProgressBar::new(cfg.events);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} events ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    let bar = crate::telemetry::progress_bar(
+        Some(cfg.events),
+        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} events ({per_sec}, eta {eta})",
     );
     let written = Arc::new(AtomicU64::new(0));
     let reported = Arc::new(AtomicU64::new(0));

@@ -21,6 +21,26 @@ macro_rules! rollup_dims_sql {
     };
 }
 
+/// Events per hour cell (`project_id, hour, event_type, dim, key, n`) of the rows of the CTE
+/// named by the argument (`ins` for the write statement, `del` for the purge): counted once and
+/// shared by the `rollup_hour` and `rollup_day` upserts (day cells are sums of hour cells), so
+/// neither statement counts the per-event dimensions twice.
+macro_rules! rollup_hour_cells_sql {
+    ($rows:literal) => {
+        concat!(
+            "SELECT i.project_id, date_trunc('hour', i.occurred_at, 'UTC') AS hour, i.event_type, d.dim, d.key,
+           count(*) AS n
+    FROM ",
+            $rows,
+            " i CROSS JOIN LATERAL ",
+            rollup_dims_sql!(),
+            "
+    WHERE d.key IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5"
+        )
+    };
+}
+
 /// A scroll report's aggregates (views, depth_sum, reached25..100) over rows with `depth` and
 /// `prev` (each clamped to 0..100): shared like [`rollup_dims_sql`].
 macro_rules! rollup_scroll_sums_sql {

@@ -33,19 +33,17 @@ WITH del AS (
     SELECT project_id, date_trunc('minute', occurred_at, 'UTC'), event_type, $3, -count(*)
     FROM del GROUP BY 1, 2, 3
     ON CONFLICT (project_id, bucket, event_type, shard) DO UPDATE SET events = r.events + EXCLUDED.events
-), dims AS (
-    SELECT i.project_id, date_trunc('hour', i.occurred_at, 'UTC') AS hour, i.event_type, d.dim, d.key
-    FROM del i CROSS JOIN LATERAL "#,
-    rollup_dims_sql!(),
+), hour_cells AS MATERIALIZED (
+    "#,
+    rollup_hour_cells_sql!("del"),
     r#"
-    WHERE d.key IS NOT NULL
 ), hour_dn AS (
     INSERT INTO rollup_hour AS r (project_id, bucket, event_type, dim, key, shard, events)
-    SELECT project_id, hour, event_type, dim, key, $3, -count(*) FROM dims GROUP BY 1, 2, 3, 4, 5
+    SELECT project_id, hour, event_type, dim, key, $3, -n FROM hour_cells
     ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
 ), day_dn AS (
     INSERT INTO rollup_day AS r (project_id, bucket, event_type, dim, key, shard, events)
-    SELECT project_id, date_trunc('day', hour, 'UTC'), event_type, dim, key, $3, -count(*) FROM dims GROUP BY 1, 2, 3, 4, 5
+    SELECT project_id, date_trunc('day', hour, 'UTC'), event_type, dim, key, $3, -sum(n)::bigint FROM hour_cells GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (project_id, bucket, event_type, dim, key, shard) DO UPDATE SET events = r.events + EXCLUDED.events
 ), scroll AS MATERIALIZED (
     -- Materialized so `depth`/`prev` are computed once per row (see events.rs).

@@ -56,3 +56,19 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// A progress display for long CLI work on stderr (hidden when stderr is not a terminal):
+/// `len` steps, or a spinner when the amount of work is not known in advance. Ticks on its own
+/// so slow steps still show time passing.
+pub fn progress_bar(len: Option<u64>, template: &str) -> indicatif::ProgressBar {
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
