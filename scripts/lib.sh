@@ -113,7 +113,11 @@ redis_bin() {
   command -v redis-server
 }
 
-# start_redis DIR PORT: a Redis with AOF on (appendfsync everysec), data in DIR.
+# start_redis DIR PORT: a Redis with AOF on (appendfsync everysec), data in DIR. The AOF is
+# compacted once it has grown by 1 GB rather than Redis's default 64 MB: a queue's live data is
+# small but its write traffic is not (~650 bytes of AOF per event), so at tens of thousands of
+# events/s the default forked a full rewrite every 2-3 s, a sixth of a 2-core machine during the
+# benchmark (docs/BENCHMARKS.md). Replaying at most ~2 GB of AOF on restart is the price.
 start_redis() {
   local dir="$1" port="$2" bin
   bin="$(redis_bin)"
@@ -122,7 +126,7 @@ start_redis() {
     log "Redis already running on port $port"; return
   fi
   "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec \
-    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" >/dev/null \
+    --auto-aof-rewrite-min-size 1gb --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" >/dev/null \
     || die "redis-server did not start"
   for _ in $(seq 1 150); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
   tail -5 "$dir/redis.log" >&2 || true

@@ -42,9 +42,21 @@ pub enum Mode {
     All,
 }
 
-/// Everything request handlers share. Cheap to clone.
+/// Everything request handlers share: one pointer, cloned by every extractor and middleware of
+/// every request (a struct of a dozen handles cost two atomic updates per handle per clone: ~5%
+/// of the server's CPU on 1-event beacons, measured with perf).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points at.
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub queue: Queue,
@@ -86,7 +98,7 @@ impl Application {
         let conn = RedisConn::connect(settings.redis_url.expose()).await?;
         let queue = Queue::new(conn, &settings.queue, &settings.worker);
         let jwt = JwtKeys::from_settings(&settings.jwt).map_err(StartError::Jwt)?;
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             enqueuer: Enqueuer::start(queue.clone(), 8192),
             keys: KeyCache::default(),
             limits: Limits::new(&settings.ingest),
@@ -97,7 +109,7 @@ impl Application {
             settings: settings.clone(),
             db,
             queue,
-        };
+        }));
         let (listener, port) = if mode == Mode::Worker {
             (None, 0)
         } else {
