@@ -50,6 +50,37 @@ pub struct LoadgenReport {
     pub requests_per_s: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Every answered request's latency in microseconds, sorted: lets reports of several
+    /// rounds be merged into exact percentiles.
+    #[serde(skip)]
+    pub latencies_us: Vec<u32>,
+}
+
+impl LoadgenReport {
+    /// One report for consecutive runs, as if they were one run of their summed duration.
+    pub fn merge(parts: Vec<LoadgenReport>) -> LoadgenReport {
+        let mut total = LoadgenReport::default();
+        for p in parts {
+            total.requests += p.requests;
+            total.accepted_events += p.accepted_events;
+            total.rejected_events += p.rejected_events;
+            total.retries += p.retries;
+            total.failed_batches += p.failed_batches;
+            total.elapsed_s += p.elapsed_s;
+            total.latencies_us.extend(p.latencies_us);
+        }
+        total.finish();
+        total
+    }
+
+    /// Derives the rates and percentiles from the counts, elapsed time and latencies.
+    fn finish(&mut self) {
+        self.events_per_s = self.accepted_events as f64 / self.elapsed_s.max(1e-9);
+        self.requests_per_s = self.latencies_us.len() as f64 / self.elapsed_s.max(1e-9);
+        self.latencies_us.sort_unstable();
+        self.p50_ms = percentile_ms(&self.latencies_us, 0.50);
+        self.p99_ms = percentile_ms(&self.latencies_us, 0.99);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,7 +307,6 @@ pub async fn run(
         });
     }
     let mut total = LoadgenReport::default();
-    let mut all_latencies = Vec::new();
     while let Some(r) = tasks.join_next().await {
         if let Ok((r, l)) = r {
             total.requests += r.requests;
@@ -284,15 +314,11 @@ pub async fn run(
             total.rejected_events += r.rejected_events;
             total.retries += r.retries;
             total.failed_batches += r.failed_batches;
-            all_latencies.extend(l);
+            total.latencies_us.extend(l);
         }
     }
     total.elapsed_s = started.elapsed().as_secs_f64();
-    total.events_per_s = total.accepted_events as f64 / total.elapsed_s.max(1e-9);
-    total.requests_per_s = all_latencies.len() as f64 / total.elapsed_s.max(1e-9);
-    all_latencies.sort_unstable();
-    total.p50_ms = percentile_ms(&all_latencies, 0.50);
-    total.p99_ms = percentile_ms(&all_latencies, 0.99);
+    total.finish();
     Ok(total)
 }
 
@@ -335,6 +361,29 @@ mod tests {
             let e: Value = serde_json::from_str(&json).expect("well-formed JSON");
             v.event(e, crate::event::Dialect::Browser).expect("valid");
         }
+    }
+
+    #[test]
+    fn merged_rounds_report_like_one_run() {
+        let round = |lat: Vec<u32>, secs: f64| {
+            let mut r = LoadgenReport {
+                requests: lat.len() as u64,
+                accepted_events: lat.len() as u64,
+                elapsed_s: secs,
+                latencies_us: lat,
+                ..Default::default()
+            };
+            r.finish();
+            r
+        };
+        let merged = LoadgenReport::merge(vec![
+            round((1..=50).map(|i| i * 1000).collect(), 1.0),
+            round((51..=100).map(|i| i * 1000).collect(), 4.0),
+        ]);
+        assert_eq!(merged.requests, 100);
+        assert_eq!(merged.requests_per_s, 20.0);
+        assert_eq!(merged.p50_ms, 51.0);
+        assert_eq!(merged.p99_ms, 99.0);
     }
 
     #[test]
