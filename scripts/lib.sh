@@ -115,9 +115,9 @@ redis_bin() {
 
 # start_redis DIR PORT: a Redis with AOF on (appendfsync everysec), data in DIR. The AOF is
 # compacted once it has grown by 1 GB rather than Redis's default 64 MB: a queue's live data is
-# small but its write traffic is not (~650 bytes of AOF per event), so at tens of thousands of
-# events/s the default forked a full rewrite every 2-3 s, a sixth of a 2-core machine during the
-# benchmark (docs/BENCHMARKS.md). Replaying at most ~2 GB of AOF on restart is the price.
+# small but its write traffic is not (310 bytes of AOF per event enqueued, stored and completed),
+# so at tens of thousands of events/s the default forked a rewrite of the whole queue every 2-3 s
+# during the benchmark (docs/BENCHMARKS.md). Replaying up to ~2 GB of AOF on restart is the price.
 start_redis() {
   local dir="$1" port="$2" bin
   bin="$(redis_bin)"
