@@ -27,7 +27,8 @@ pub const JOB_NAME: &str = "ingest";
 
 /// Most jobs one claim or complete script call handles. Redis runs a script to completion while
 /// every client waits: a 1,000-job call held it ~4 ms, which the ingest path felt as tail
-/// latency; calls of this size stay well under a millisecond (same total work, interleaved).
+/// latency. Calls of this size take ~1 ms at most (slow log under load); 32-job calls did not
+/// lower the ingest p99 further (docs/BENCHMARKS.md), so the round trips are not worth it.
 pub const SCRIPT_CHUNK: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
