@@ -35,6 +35,9 @@ pub struct BenchConfig {
     pub concurrency: usize,
     /// Base URL of the trivial reference handler (`sightline bench-trivial`).
     pub trivial_url: String,
+    /// End-to-end phase: most accepted events awaiting storage before the load generator waits
+    /// (0: no limit, offer as fast as the server answers).
+    pub e2e_backlog: u64,
 }
 
 /// Rounds each HTTP case is split into, ours and the trivial handler taking turns.
@@ -59,6 +62,7 @@ fn load(
         paths: 500,
         allow_remote: false,
         seed: rand::random(),
+        backlog: None,
     }
 }
 
@@ -102,6 +106,26 @@ async fn wait_stored(pool: &PgPool, project: Uuid, target: i64) -> anyhow::Resul
     }
 }
 
+/// Feeds the stored count to the load generator's backlog gate until `stop`.
+async fn report_stored(
+    pool: PgPool,
+    project: Uuid,
+    base: i64,
+    backlog: std::sync::Arc<loadgen::Backlog>,
+    stop: CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        match stored_progress(&pool, project).await {
+            Ok(n) => backlog.set_stored((n - base).max(0) as u64),
+            Err(e) => tracing::warn!(error = %e, "reading the stored count failed"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+}
+
 fn say(line: String) {
     println!("{line}");
 }
@@ -121,12 +145,23 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
         cfg.e2e_duration.as_secs(),
         cfg.concurrency
     ));
+    let mut e2e_load = load(&cfg, &cfg.url, 20, None, cfg.e2e_duration);
+    let polling = CancellationToken::new();
+    if cfg.e2e_backlog > 0 {
+        let backlog = loadgen::Backlog::new(cfg.e2e_backlog);
+        e2e_load.backlog = Some(backlog.clone());
+        tokio::spawn(report_stored(
+            pool.clone(),
+            cfg.project_id,
+            progress_before,
+            backlog,
+            polling.clone(),
+        ));
+    }
     let started = Instant::now();
-    let report = loadgen::run(
-        load(&cfg, &cfg.url, 20, None, cfg.e2e_duration),
-        CancellationToken::new(),
-    )
-    .await?;
+    let report = loadgen::run(e2e_load, CancellationToken::new()).await;
+    polling.cancel();
+    let report = report?;
     let sent_for = started.elapsed();
     let target = progress_before + report.accepted_events as i64;
     wait_stored(&pool, cfg.project_id, target).await?;
@@ -136,8 +171,12 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
     let stored_new = count - before;
     let lost = (report.accepted_events as i64 - stored_new).max(0);
     let e2e = stored_new as f64 / drained_in.as_secs_f64();
+    let pacing = match cfg.e2e_backlog {
+        0 => "offered without limit".to_string(),
+        n => format!("at most {n} awaiting storage"),
+    };
     say(format!(
-        "      accepted {} events in {:.1} s ({:.0}/s offered), all stored after {:.1} s: {:.0} events/s end to end; lost {lost}, duplicated {duplicated}",
+        "      accepted {} events in {:.1} s ({:.0}/s, {pacing}), all stored after {:.1} s: {:.0} events/s end to end; lost {lost}, duplicated {duplicated}",
         report.accepted_events,
         sent_for.as_secs_f64(),
         report.events_per_s,
@@ -241,6 +280,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
     let mut out = json!({
         "e2e_events_per_s": e2e.round(),
         "e2e_accepted": report.accepted_events,
+        "e2e_backlog_limit": cfg.e2e_backlog,
         "copy_rows_per_s": copy_rate.round(),
         "e2e_vs_copy": round2(e2e / copy_rate),
         "http_vs_trivial": round2(ours_1.requests_per_s / http["trivial_rps_1"].as_f64().unwrap_or(1.0).max(1e-9)),

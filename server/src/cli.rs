@@ -129,6 +129,10 @@ pub enum Command {
         http_secs: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// End-to-end phase: most accepted events awaiting storage before the load waits for
+        /// the worker (0: offer without limit).
+        #[arg(long, default_value_t = 200_000)]
+        e2e_backlog: u64,
     },
     /// Writes a realistic synthetic history for a project (10 million events over 30 days by
     /// default) through the worker's insert statement, rollups included; shows a progress bar.
@@ -332,6 +336,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             paths,
             allow_remote,
             seed: rand::random(),
+            backlog: None,
         };
         let stop = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(stop.clone()));
@@ -539,6 +544,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             e2e_secs,
             http_secs,
             concurrency,
+            e2e_backlog,
         } => {
             let cfg = crate::bench::BenchConfig {
                 url,
@@ -551,6 +557,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 http_duration: Duration::from_secs(http_secs),
                 concurrency,
                 trivial_url,
+                e2e_backlog,
             };
             let figures = crate::bench::run(cfg).await?;
             println!("{}", serde_json::to_string(&figures)?);

@@ -36,6 +36,53 @@ pub struct LoadgenConfig {
     pub allow_remote: bool,
     /// Seed for reproducible event mixes.
     pub seed: u64,
+    /// Closed loop: send only while fewer than its limit of accepted events await storage.
+    pub backlog: Option<Arc<Backlog>>,
+}
+
+/// How far acceptance may run ahead of storage. The caller reports the stored count (it can see
+/// the database, the load generator cannot); connections wait while the accepted events not yet
+/// stored exceed `limit`. Offered load then follows what the system sustains, as the queue's
+/// backpressure would make real senders do, instead of piling a backlog of millions of events
+/// into Redis that the end-to-end figure then also pays for.
+#[derive(Debug)]
+pub struct Backlog {
+    limit: u64,
+    accepted: AtomicU64,
+    stored: tokio::sync::watch::Sender<u64>,
+}
+
+impl Backlog {
+    pub fn new(limit: u64) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            accepted: AtomicU64::new(0),
+            stored: tokio::sync::watch::Sender::new(0),
+        })
+    }
+
+    /// Events stored since the load began (monotonic; smaller values are ignored).
+    pub fn set_stored(&self, n: u64) {
+        self.stored.send_if_modified(|s| {
+            let grew = n > *s;
+            if grew {
+                *s = n;
+            }
+            grew
+        });
+    }
+
+    /// The most accepted events that awaited storage at once, as far as reported.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Waits until sending is allowed, or `deadline`.
+    async fn admit(&self, deadline: Instant) {
+        let mut rx = self.stored.subscribe();
+        let open = rx.wait_for(|&s| self.accepted.load(Ordering::Relaxed) <= s + self.limit);
+        let _ = tokio::time::timeout_at(deadline.into(), open).await;
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -209,6 +256,9 @@ pub async fn run(
             let mut latencies: Vec<u32> = Vec::new();
             let mut next = Instant::now();
             loop {
+                if let Some(b) = &cfg.backlog {
+                    b.admit(deadline).await;
+                }
                 if stop.is_cancelled() || done.load(Ordering::Relaxed) || Instant::now() >= deadline
                 {
                     break;
@@ -257,7 +307,11 @@ pub async fn run(
                         Ok(resp) if resp.status().as_u16() == 202 => {
                             latencies.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
                             let v: Value = resp.json().await.unwrap_or_default();
-                            report.accepted_events += v["accepted"].as_u64().unwrap_or(0);
+                            let accepted = v["accepted"].as_u64().unwrap_or(0);
+                            report.accepted_events += accepted;
+                            if let Some(b) = &cfg.backlog {
+                                b.accepted.fetch_add(accepted, Ordering::Relaxed);
+                            }
                             report.rejected_events += v["rejected"]
                                 .as_array()
                                 .map(|a| a.len() as u64)
@@ -384,6 +438,40 @@ mod tests {
         assert_eq!(merged.requests_per_s, 20.0);
         assert_eq!(merged.p50_ms, 51.0);
         assert_eq!(merged.p99_ms, 99.0);
+    }
+
+    #[tokio::test]
+    async fn the_backlog_gate_holds_senders_until_storage_catches_up() {
+        let b = Backlog::new(10);
+        let far = Instant::now() + Duration::from_secs(30);
+        // Within the limit: no wait.
+        b.accepted.store(10, Ordering::Relaxed);
+        tokio::time::timeout(Duration::from_secs(1), b.admit(far))
+            .await
+            .expect("open while 10 of 10 await storage");
+        // Over it: waits, until the stored count brings it back under.
+        b.accepted.store(25, Ordering::Relaxed);
+        let waiting = tokio::spawn({
+            let b = b.clone();
+            async move { b.admit(far).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "25 accepted, 0 stored: must wait");
+        b.set_stored(10);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "15 awaiting storage: still over");
+        b.set_stored(3); // stale, smaller report: ignored
+        b.set_stored(15);
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("opens at 10 awaiting")
+            .expect("task");
+        // The deadline ends any wait.
+        b.accepted.store(1000, Ordering::Relaxed);
+        let soon = Instant::now() + Duration::from_millis(50);
+        tokio::time::timeout(Duration::from_secs(1), b.admit(soon))
+            .await
+            .expect("the deadline releases the wait");
     }
 
     #[test]

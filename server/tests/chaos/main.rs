@@ -145,6 +145,7 @@ fn load(
         allow_remote: false,
         // Each load its own ids: two loads with one seed would send the same event ids.
         seed: rand::random(),
+        backlog: None,
     };
     tokio::spawn(async move {
         loadgen::run(cfg, CancellationToken::new())
