@@ -75,7 +75,7 @@ pub const KNOWN_VARS: &[(&str, &str)] = &[
     ("SIGHTLINE_WORKER_BACKOFF_MS", "first retry delay, doubled per attempt (default 1000)"),
     ("SIGHTLINE_WORKER_LOCK_MS", "job lock lifetime; stalled jobs return after it (default 30000)"),
     ("SIGHTLINE_WORKER_KEEP_COMPLETED", "completed jobs kept in Redis for inspection (default 1000)"),
-    ("SIGHTLINE_WORKER_LINGER_MS", "after a batch under 1000 events (a short queue), a lane waits this long before claiming again, so writes carry more events each: less CPU per event at moderate rates, stored this much later (default 100; 0 disables)"),
+    ("SIGHTLINE_WORKER_LINGER_MS", "after a batch under 1000 events (a short queue), a lane waits this long before claiming again and only one lane claims until batches grow, so writes carry more events each: less CPU per event at moderate rates, stored this much later (default 100; 0 disables)"),
     ("SIGHTLINE_INGEST_MAX_BODY_BYTES", "largest accepted request body, decompressed (default 1048576)"),
     ("SIGHTLINE_INGEST_MAX_EVENTS", "events per batch (default 500)"),
     ("SIGHTLINE_INGEST_MAX_PAST_SECS", "oldest accepted event time, seconds before now (default 604800)"),
