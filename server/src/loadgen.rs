@@ -72,11 +72,6 @@ impl Backlog {
         });
     }
 
-    /// The most accepted events that awaited storage at once, as far as reported.
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// Waits until sending is allowed, or `deadline`.
     async fn admit(&self, deadline: Instant) {
         let mut rx = self.stored.subscribe();

@@ -144,8 +144,9 @@ impl Worker {
             let linger = self.settings.worker.linger;
             if lane > 0 && !linger.is_zero() && self.short_queue.load(Ordering::Relaxed) {
                 // A short queue needs one lane: more would split the trickle into more, smaller
-                // statements (measured at 8,000 1-event beacons/s: 108 us of Postgres and worker
-                // CPU per stored event with three lanes claiming, 82 with one).
+                // statements (measured at 8,000 1-event beacons/s, old and new alternating:
+                // 89-91 us of Postgres and worker CPU per stored event with three lanes
+                // claiming, 75-86 with one; docs/BENCHMARKS.md).
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(linger) => {}
