@@ -172,6 +172,12 @@ pub enum Command {
         #[arg(long, default_value_t = 30)]
         days: u32,
     },
+    /// Measures this machine's scheduling noise (how late a sleeping thread wakes; how often a
+    /// busy thread per core is kept off its CPU): the floor under any latency figure here.
+    BenchNoise {
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+    },
     /// The trivial HTTP handler the benchmark compares ingest with.
     #[command(hide = true)]
     BenchTrivial {
@@ -342,6 +348,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         tokio::spawn(shutdown_on_signal(stop.clone()));
         let report = crate::loadgen::run(cfg, stop).await?;
         println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    if let Command::BenchNoise { secs } = command {
+        let span = Duration::from_secs(secs.max(1));
+        let figures = tokio::task::spawn_blocking(move || crate::bench::noise::measure(span))
+            .await
+            .context("the noise probe panicked")??;
+        println!("{figures}");
         return Ok(());
     }
     if let Command::BenchTrivial { bind } = command {
@@ -603,7 +617,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&figures)?);
             Ok(())
         }
-        Command::Demo { .. } | Command::Loadgen { .. } | Command::BenchTrivial { .. } => {
+        Command::Demo { .. }
+        | Command::Loadgen { .. }
+        | Command::BenchTrivial { .. }
+        | Command::BenchNoise { .. } => {
             unreachable!("handled above")
         }
     }

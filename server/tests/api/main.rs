@@ -4,6 +4,7 @@
 mod helpers;
 
 mod analytics;
+mod bench;
 mod compose;
 mod foundation;
 mod graphql_access;

@@ -7,7 +7,8 @@
 //!    as `activities`: the physical reference for the write path (`e2e_vs_copy`).
 //! 3. HTTP ingest requests/s and p50/p99 for 1-event and 20-event batches, against a trivial axum
 //!    handler in its own process on the same machine (`http_vs_trivial`; the two take turns in
-//!    short rounds), and p99 at half the maximum rate once the worker has caught up.
+//!    short rounds), and p99 at half the maximum rate once the worker has caught up, beside the
+//!    trivial handler's p99 at that rate and the machine's own wakeup lateness ([`noise`]).
 //!
 //! Its last output line is one JSON object with every figure.
 
@@ -21,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::loadgen::{self, LoadgenConfig, LoadgenReport};
+use noise::{lateness_ms, WakeupProbe};
+
+pub mod noise;
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -265,14 +269,32 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
         drain.elapsed().as_secs_f64()
     ));
     let half = ((ours_1.requests_per_s / 2.0).max(1.0)) as u32;
-    let at_half = loadgen::run(
-        load(&cfg, &cfg.url, 1, Some(half), cfg.http_duration),
-        CancellationToken::new(),
-    )
-    .await?;
+    // The same rate against the trivial handler, and the wakeup lateness of an idle thread
+    // during each side: the two references that tell a slow path from a noisy machine.
+    let slice = cfg.http_duration / HTTP_ROUNDS;
+    let (mut ours, mut trivial) = (Vec::new(), Vec::new());
+    let (mut ours_late, mut trivial_late) = (Vec::new(), Vec::new());
+    for _ in 0..HTTP_ROUNDS {
+        for (url, parts, late) in [
+            (&cfg.url, &mut ours, &mut ours_late),
+            (&cfg.trivial_url, &mut trivial, &mut trivial_late),
+        ] {
+            let probe = WakeupProbe::start().context("starting the wakeup probe")?;
+            let report = loadgen::run(
+                load(&cfg, url, 1, Some(half), slice),
+                CancellationToken::new(),
+            )
+            .await;
+            late.extend(probe.finish());
+            parts.push(report?);
+        }
+    }
+    let (at_half, trivial_at_half) = (LoadgenReport::merge(ours), LoadgenReport::merge(trivial));
+    let (ours_late, trivial_late) = (lateness_ms(ours_late), lateness_ms(trivial_late));
     say(format!(
-        "      1-event beacons at half the maximum rate ({half}/s): p50 {:.2} ms, p99 {:.2} ms",
-        at_half.p50_ms, at_half.p99_ms
+        "      1-event beacons at half the maximum rate ({half}/s): sightline p50 {:.2} ms, p99 {:.2} ms \
+         (a sleeping thread woke p99 {:.2} ms late) vs trivial p50 {:.2} ms, p99 {:.2} ms (woke p99 {:.2} ms late)",
+        at_half.p50_ms, at_half.p99_ms, ours_late.1, trivial_at_half.p50_ms, trivial_at_half.p99_ms, trivial_late.1
     ));
 
     // Let the worker finish what phase 3 queued before reading memory.
@@ -285,6 +307,8 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
         "e2e_vs_copy": round2(e2e / copy_rate),
         "http_vs_trivial": round2(ours_1.requests_per_s / http["trivial_rps_1"].as_f64().unwrap_or(1.0).max(1e-9)),
         "http_p99_ms_at_half_rate": at_half.p99_ms,
+        "trivial_p99_ms_at_half_rate": trivial_at_half.p99_ms,
+        "wakeup_p99_ms_at_half_rate": ours_late.1,
         "lost": lost,
         "duplicated": duplicated,
         "server_rss_mb": rss,
@@ -385,8 +409,15 @@ async fn copy_reference(pool: &PgPool, project: Uuid) -> anyhow::Result<(u64, f6
 /// The reference for HTTP figures: an axum handler that reads the body and answers 202, nothing
 /// else. Run in its own process (`sightline bench-trivial`) like the real server.
 pub async fn serve_trivial(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    axum::serve(listener, trivial_router()).await?;
+    Ok(())
+}
+
+/// The trivial reference: reads the body and answers 202 with the shape ours answers.
+pub fn trivial_router() -> axum::Router {
     use axum::routing::post;
-    let app = axum::Router::new().route(
+    axum::Router::new().route(
         "/collect",
         post(|_body: axum::body::Bytes| async {
             (
@@ -394,10 +425,7 @@ pub async fn serve_trivial(bind: std::net::SocketAddr) -> anyhow::Result<()> {
                 "{\"accepted\":1,\"rejected\":[]}",
             )
         }),
-    );
-    let listener = tokio::net::TcpListener::bind(bind).await?;
-    axum::serve(listener, app).await?;
-    Ok(())
+    )
 }
 
 /// Phase 4: GraphQL query latencies over HTTP (as the dashboard sees them), `runs` times each,

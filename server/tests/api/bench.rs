@@ -1,0 +1,67 @@
+//! `sightline bench` end to end in miniature: every phase runs against the real server, worker,
+//! Postgres and Redis, and the JSON it ends with carries real, consistent figures.
+
+use std::time::Duration;
+
+use sightline::bench::{self, BenchConfig};
+
+use crate::helpers::spawn_app_with;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_benchmark_measures_every_phase_and_loses_nothing() {
+    let app = spawn_app_with(sightline::app::Mode::All, |env| {
+        for (k, v) in [
+            ("SIGHTLINE_RATE_PER_IP", "10000000"),
+            ("SIGHTLINE_RATE_PER_KEY", "10000000"),
+            ("SIGHTLINE_RATE_PER_ANON", "1000000"),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+    })
+    .await;
+    let trivial = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let trivial_url = format!("http://{}", trivial.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(trivial, bench::trivial_router()).await });
+
+    let figures = bench::run(BenchConfig {
+        url: app.address.clone(),
+        key: app.project.public_key.clone(),
+        project_id: app.project.id,
+        database_url: app.env["DATABASE_URL"].clone(),
+        server_pid: Some(std::process::id()),
+        worker_pid: None,
+        e2e_duration: Duration::from_secs(2),
+        http_duration: Duration::from_secs(1),
+        concurrency: 4,
+        trivial_url,
+        e2e_backlog: 20_000,
+    })
+    .await
+    .expect("the benchmark runs");
+
+    let f = |name: &str| {
+        figures[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} missing in {figures}"))
+    };
+    assert_eq!(f("lost"), 0.0, "{figures}");
+    assert_eq!(f("duplicated"), 0.0, "{figures}");
+    assert!(f("e2e_accepted") > 0.0 && f("e2e_events_per_s") > 0.0);
+    assert!(f("copy_rows_per_s") > 0.0);
+    let ratio = f("e2e_events_per_s") / f("copy_rows_per_s");
+    assert!((f("e2e_vs_copy") - ratio).abs() < 0.01, "{figures}");
+    for batch in [1, 20] {
+        assert!(f(&format!("http_rps_{batch}")) > 0.0);
+        assert!(f(&format!("trivial_rps_{batch}")) > 0.0);
+        assert!(f(&format!("http_p50_ms_{batch}")) <= f(&format!("http_p99_ms_{batch}")));
+    }
+    assert!(f("http_p99_ms_at_half_rate") > 0.0);
+    assert!(f("trivial_p99_ms_at_half_rate") > 0.0);
+    assert!(f("wakeup_p99_ms_at_half_rate") >= 0.0);
+    assert!(f("server_rss_mb") > 0.0);
+    // Every event the benchmark's phases had accepted is stored exactly once.
+    assert_eq!(app.duplicate_event_ids().await, 0);
+    app.stop().await;
+}
