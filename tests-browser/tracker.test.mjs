@@ -348,19 +348,35 @@ test('no main-thread task runs over 20 ms because of the tracker (Chromium trace
   const work = events.filter((e) => on(e) && e.ph === 'X' && tracker.test(urlOf(e)));
   assert.ok(tasks.length > 50, `a trace with tasks (${tasks.length})`);
   assert.ok(work.length > 10, `tracker work is in the trace (${work.length} calls)`);
+  // Durations on the renderer thread's own CPU clock (tts/tdur) where the trace has them: wall
+  // time also counts the moments the machine ran something else (the server, Postgres, or the
+  // VM's host, which takes a CPU away for 5-30 ms at a time: docs/BENCHMARKS.md, "where the tail
+  // is"), and that is not the tracker's cost. Nesting is still decided on the wall clock; a task
+  // whose events lack thread time (Chromium omits it now and then) is measured on the wall clock.
+  const hasThreadTime = (e) => e.tdur !== undefined && e.tts !== undefined;
   const mine = [];
   for (const t of tasks) {
     const inside = work.filter((w) => w.pid === t.pid && w.tid === t.tid && w.ts >= t.ts && w.ts <= t.ts + t.dur);
     if (!inside.length) continue;
+    const threadClock = hasThreadTime(t) && inside.every(hasThreadTime);
+    const span = (e) => (threadClock ? { ts: e.tts, dur: e.tdur } : { ts: e.ts, dur: e.dur });
     // The tracker's own share of the task: the time covered by its calls (nested ones once).
     let own = 0;
     let end = 0;
-    for (const w of inside.sort((a, b) => a.ts - b.ts || b.dur - a.dur)) {
+    for (const w of inside.map(span).sort((a, b) => a.ts - b.ts || b.dur - a.dur)) {
       const from = Math.max(w.ts, end);
       if (w.ts + w.dur > from) own += w.ts + w.dur - from;
       end = Math.max(end, w.ts + w.dur);
     }
-    mine.push({ ms: t.dur / 1000, ownMs: own / 1000, what: [...new Set(inside.map((w) => `${w.name} ${urlOf(w).replace(/^.*\//, '')}`))].join(', ') });
+    const ownWall = Math.max(...inside.map((w) => w.dur));
+    mine.push({
+      ms: span(t).dur / 1000,
+      ownMs: own / 1000,
+      wallMs: t.dur / 1000,
+      ownWallMs: ownWall / 1000,
+      threadClock,
+      what: [...new Set(inside.map((w) => `${w.name} ${urlOf(w).replace(/^.*\//, '')}`))].join(', '),
+    });
   }
   assert.ok(mine.length >= 10, 'clicks, scrolls and navigations each ran tracker code');
   // A long task is the tracker's doing when its own calls are most of it (how Lighthouse
@@ -373,8 +389,8 @@ test('no main-thread task runs over 20 ms because of the tracker (Chromium trace
   const maxOwn = Math.max(...mine.map((m) => m.ownMs));
   const longestAll = Math.max(...tasks.map((t) => t.dur)) / 1000;
   mine.sort((a, b) => b.ownMs - a.ownMs);
-  console.log(`tracker trace: ${mine.length} main-thread tasks ran tracker code; the tracker's longest share of one task ${maxOwn.toFixed(2)} ms; longest task of any kind ${longestAll.toFixed(2)} ms; long tasks caused by the tracker: ${caused.length}`);
-  for (const m of mine.slice(0, 3)) console.log(`  ${m.ownMs.toFixed(2)} ms of tracker code in a ${m.ms.toFixed(2)} ms task: ${m.what}`);
+  console.log(`tracker trace: ${mine.length} main-thread tasks ran tracker code (${mine.filter((m) => m.threadClock).length} measured on the thread's CPU clock, the rest on the wall clock); the tracker's longest share of one task ${maxOwn.toFixed(2)} ms; longest task of any kind ${longestAll.toFixed(2)} ms (wall); long tasks caused by the tracker: ${caused.length}`);
+  for (const m of mine.slice(0, 3)) console.log(`  ${m.ownMs.toFixed(2)} ms of tracker code in a ${m.ms.toFixed(2)} ms task (${m.threadClock ? 'thread CPU' : 'wall'}; wall: its longest call ${m.ownWallMs.toFixed(2)} ms in ${m.wallMs.toFixed(2)} ms): ${m.what}`);
   assert.ok(maxOwn <= 20, `the tracker ran ${maxOwn} ms in one task`);
   assert.deepEqual(caused, [], 'no task over 20 ms because of the tracker');
   // The events of the traced session arrived (the trace measured a working tracker).
