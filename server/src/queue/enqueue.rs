@@ -4,13 +4,17 @@
 //! every request once Redis holds its events. A 202 therefore still means "durably queued",
 //! while Redis and the worker pay their per-job costs once per burst instead of once per beacon.
 //!
+//! One script call at a time, awaited by the group task itself: Redis runs scripts one at a time
+//! anyway, so a second call in flight only waited inside Redis (each call is also an AOF write),
+//! and whatever arrives during a call becomes the next, larger group. Measured against four in
+//! flight (docs/BENCHMARKS.md, "One enqueue call in flight"): p99 of 1-event beacons at 4,000/s
+//! 8.6-13.4 ms against 12.7-20.4 ms, their maximum rate +11%, 20-event batches' maximum -10%.
+//!
 //! Job-level `ip` and `user_agent` are kept exactly as the contract shows when every request in
 //! a job shares them (always the case for a job of one request); otherwise they move onto each
 //! event, where only the worker's `Dialect::Job` accepts them.
 
-use std::sync::Arc;
-
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{JobData, Queue, QueueError};
@@ -20,13 +24,6 @@ use crate::event::Event;
 const MAX_GROUP: usize = 512;
 /// Events in one merged job at most: keeps jobs (and the worker's batches) bounded.
 pub const MAX_JOB_EVENTS: usize = 1000;
-/// Script calls in flight at once. One: Redis runs scripts one at a time anyway, so a second
-/// call in flight only waits inside Redis, and every call is an AOF write. With one, whatever
-/// arrives during a call becomes the next, larger group. Measured against 4 (docs/BENCHMARKS.md,
-/// "One enqueue call in flight"): p99 of 1-event beacons at 4,000/s 8.6-13.4 ms against
-/// 12.7-20.4 ms (4 rounds), their maximum rate +11%; the maximum rate of 20-event batches -10%,
-/// still well above what the worker stores.
-const MAX_IN_FLIGHT: usize = 1;
 
 /// One request's accepted events and where they came from.
 #[derive(Debug, Clone)]
@@ -65,12 +62,8 @@ impl Enqueuer {
 }
 
 async fn run(queue: Queue, mut rx: mpsc::Receiver<(Submission, Reply)>) {
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     while let Some(first) = rx.recv().await {
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            return;
-        };
-        // Everything that queued up while we waited for a slot goes in this group.
+        // Everything that queued up during the previous call goes in this group.
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -78,32 +71,25 @@ async fn run(queue: Queue, mut rx: mpsc::Receiver<(Submission, Reply)>) {
                 Err(_) => break,
             }
         }
-        let queue = queue.clone();
-        tokio::spawn(async move {
-            let (submissions, replies): (Vec<Submission>, Vec<Reply>) = group.into_iter().unzip();
-            let requests = submissions.len();
-            let jobs = merge(submissions);
-            metrics::histogram!(crate::telemetry::names::ENQUEUE_GROUP_SIZE)
-                .record(requests as f64);
-            let result = match jobs {
-                Ok(jobs) => queue.add_many(&jobs).await.map(|_| ()),
-                Err(e) => Err(e),
-            };
-            for r in replies {
-                let _ = r.send(match &result {
-                    Ok(()) => Ok(()),
-                    Err(QueueError::Full { waiting }) => {
-                        Err(QueueError::Full { waiting: *waiting })
-                    }
-                    Err(e) => Err(QueueError::Redis(redis::RedisError::from((
-                        redis::ErrorKind::IoError,
-                        "enqueue failed",
-                        e.to_string(),
-                    )))),
-                });
-            }
-            drop(permit);
-        });
+        let (submissions, replies): (Vec<Submission>, Vec<Reply>) = group.into_iter().unzip();
+        metrics::histogram!(crate::telemetry::names::ENQUEUE_GROUP_SIZE)
+            .record(submissions.len() as f64);
+        // One call at a time, awaited here: see the module docs.
+        let result = match merge(submissions) {
+            Ok(jobs) => queue.add_many(&jobs).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        for r in replies {
+            let _ = r.send(match &result {
+                Ok(()) => Ok(()),
+                Err(QueueError::Full { waiting }) => Err(QueueError::Full { waiting: *waiting }),
+                Err(e) => Err(QueueError::Redis(redis::RedisError::from((
+                    redis::ErrorKind::IoError,
+                    "enqueue failed",
+                    e.to_string(),
+                )))),
+            });
+        }
     }
 }
 
