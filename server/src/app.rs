@@ -99,7 +99,7 @@ impl Application {
         let queue = Queue::new(conn, &settings.queue, &settings.worker);
         let jwt = JwtKeys::from_settings(&settings.jwt).map_err(StartError::Jwt)?;
         let state = AppState(Arc::new(Shared {
-            enqueuer: Enqueuer::start(queue.clone(), 8192),
+            enqueuer: Enqueuer::start(queue.clone(), settings.redis_url.expose(), 8192),
             keys: KeyCache::default(),
             limits: Limits::new(&settings.ingest),
             jwt,

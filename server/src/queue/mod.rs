@@ -11,6 +11,7 @@
 
 mod conn;
 mod enqueue;
+mod own_conn;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use conn::RedisConn;
 pub use enqueue::{Enqueuer, Submission, MAX_JOB_EVENTS};
+pub use own_conn::OwnConn;
 
 use crate::config::{QueueSettings, WorkerSettings};
 
@@ -153,6 +155,15 @@ impl Queue {
 
     /// Adds jobs atomically, all or none. `Err(Full)` when the queue is over its bound.
     pub async fn add_many(&self, data: &[String]) -> Result<Vec<String>, QueueError> {
+        self.add_many_on(&mut self.conn.clone(), data).await
+    }
+
+    /// [`Queue::add_many`] over a connection of the caller's (the enqueue task's [`OwnConn`]).
+    pub async fn add_many_on(
+        &self,
+        conn: &mut impl redis::aio::ConnectionLike,
+        data: &[String],
+    ) -> Result<Vec<String>, QueueError> {
         let mut inv = self.scripts.add.prepare_invoke();
         for k in ["wait", "paused", "meta", "id", "events", "marker"] {
             inv.key(self.key(k));
@@ -165,8 +176,7 @@ impl Queue {
         for d in data {
             inv.arg(d.as_str());
         }
-        let mut conn = self.conn.clone();
-        let reply: redis::Value = inv.invoke_async(&mut conn).await?;
+        let reply: redis::Value = inv.invoke_async(conn).await?;
         let items: Vec<redis::Value> = redis::from_redis_value(&reply)?;
         if let Some(redis::Value::Int(-1)) = items.first() {
             let waiting = items
