@@ -12,8 +12,10 @@ pub const INGEST_SPAM_DROPPED: &str = "sightline_ingest_spam_dropped_total";
 pub const INGEST_BOT_EVENTS: &str = "sightline_ingest_bot_events_total";
 /// HTTP request latency (labels: method, path, status).
 pub const HTTP_REQUEST_SECONDS: &str = "sightline_http_request_duration_seconds";
-/// Jobs per group-committed Redis write.
+/// Requests per group-committed Redis write.
 pub const ENQUEUE_GROUP_SIZE: &str = "sightline_enqueue_group_size";
+/// Duration of one group-committed Redis write (every request in the group waits for it).
+pub const ENQUEUE_WRITE_SECONDS: &str = "sightline_enqueue_write_duration_seconds";
 /// Queue depth by state (label: state), sampled.
 pub const QUEUE_JOBS: &str = "sightline_queue_jobs";
 /// Jobs per worker batch.

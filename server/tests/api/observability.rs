@@ -43,6 +43,7 @@ async fn metrics_cover_ingest_queue_worker_and_http() {
         "sightline_worker_events_stored_total",
         "sightline_rollup_lag_seconds",
         "sightline_enqueue_group_size",
+        "sightline_enqueue_write_duration_seconds_bucket",
     ] {
         assert!(text.contains(name), "/metrics lacks {name}");
     }
