@@ -1,17 +1,19 @@
 //! A Redis connection owned by one task: the group-commit task's way to Redis.
 //!
-//! The shared connection ([`RedisConn`]) multiplexes many callers through a driver task of its
-//! own, so every call crossed two extra task wakeups (caller -> driver, driver -> caller), often
-//! between the two cores. The enqueue task makes one call at a time and nothing else shares its
-//! socket, so it can write the command and read the reply itself: the reply wakes it directly.
-//! Measured in docs/BENCHMARKS.md ("The enqueue task's own connection").
+//! The shared connection ([`super::RedisConn`]) multiplexes many callers through a driver
+//! task of its own, so every call crossed two extra task wakeups (caller -> driver, driver ->
+//! caller), often between the two cores. The enqueue task makes one call at a time and nothing
+//! else shares its socket, so it can write the command and read the reply itself: the reply
+//! wakes it directly. Measured in docs/BENCHMARKS.md ("The enqueue task's own connection").
 //!
 //! Only plain TCP with RESP2 gets an own socket; a Unix socket, RESP3 or a cluster keeps the
-//! shared connection ([`super::RedisConn`]), which behaves the same, one hop slower.
+//! shared connection, which behaves the same, one hop slower.
 //!
 //! Failure handling matches the shared connection's: an I/O error, a protocol error or a reply
 //! slower than [`RESPONSE_TIMEOUT`] drops the socket and fails the call (the requests waiting on
 //! it get 503 and nothing is acknowledged that Redis did not confirm); the next call reconnects.
+//! A call that timed out may still have run in Redis: its beacons were answered 503, and their
+//! resend is stored once because the worker deduplicates by event id.
 
 use std::time::Duration;
 

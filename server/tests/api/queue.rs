@@ -326,3 +326,89 @@ async fn concurrent_requests_merged_into_one_job_keep_each_senders_context() {
     // queue::enqueue); what must hold whatever the grouping is checked above.
     app.stop().await;
 }
+
+/// The enqueue task's own Redis socket (`queue/own_conn.rs`): it selects the database the URL
+/// names, loads a script Redis does not know yet, and after Redis drops the connection fails at
+/// most the call in flight, then reconnects.
+#[tokio::test]
+async fn own_redis_socket_selects_its_db_loads_scripts_and_reconnects() {
+    use redis::{ConnectionAddr, IntoConnectionInfo};
+    use sightline::queue::OwnConn;
+
+    let info = crate::helpers::test_redis_url()
+        .into_connection_info()
+        .expect("TEST_REDIS_URL");
+    let ConnectionAddr::Tcp(host, port) = info.addr else {
+        panic!("the tests run Redis over TCP");
+    };
+    let url = format!("redis://{host}:{port}/5");
+    let mut own = OwnConn::new(&url).expect("a single TCP Redis gets its own socket");
+    let mut other = redis::Client::open(url.as_str())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let key = format!("own-conn-test:{}", uuid::Uuid::new_v4());
+
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("stored")
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut own)
+        .await
+        .expect("SET");
+    let seen: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut other)
+        .await
+        .expect("GET");
+    assert_eq!(seen.as_deref(), Some("stored"), "written to database 5");
+
+    // A script body nobody loaded: EVALSHA answers NOSCRIPT and the invocation loads it.
+    let script = redis::Script::new(&format!("return ARGV[1] .. '{key}'"));
+    let echoed: String = script
+        .arg("x")
+        .invoke_async(&mut own)
+        .await
+        .expect("script");
+    assert_eq!(echoed, format!("x{key}"));
+
+    let id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut own)
+        .await
+        .expect("CLIENT ID");
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(id)
+        .query_async(&mut other)
+        .await
+        .expect("CLIENT KILL");
+    let mut failures = 0;
+    let value = loop {
+        match redis::cmd("GET")
+            .arg(&key)
+            .query_async::<Option<String>>(&mut own)
+            .await
+        {
+            Ok(v) => break v,
+            Err(e) => {
+                failures += 1;
+                assert!(failures < 2, "still failing after a reconnect: {e}");
+            }
+        }
+    };
+    assert_eq!(
+        value.as_deref(),
+        Some("stored"),
+        "reconnected to database 5"
+    );
+    let new_id: i64 = redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(&mut own)
+        .await
+        .expect("CLIENT ID");
+    assert_ne!(new_id, id, "a new connection");
+}
