@@ -92,13 +92,16 @@ async fn run<C: ConnectionLike + Send>(
         metrics::histogram!(crate::telemetry::names::ENQUEUE_GROUP_SIZE)
             .record(submissions.len() as f64);
         // One call at a time, awaited here: see the module docs.
-        let started = std::time::Instant::now();
         let result = match merge(submissions) {
-            Ok(jobs) => queue.add_many_on(&mut conn, &jobs).await.map(|_| ()),
+            Ok(jobs) => {
+                let started = std::time::Instant::now();
+                let added = queue.add_many_on(&mut conn, &jobs).await.map(|_| ());
+                metrics::histogram!(crate::telemetry::names::ENQUEUE_WRITE_SECONDS)
+                    .record(started.elapsed().as_secs_f64());
+                added
+            }
             Err(e) => Err(e),
         };
-        metrics::histogram!(crate::telemetry::names::ENQUEUE_WRITE_SECONDS)
-            .record(started.elapsed().as_secs_f64());
         for r in replies {
             let _ = r.send(match &result {
                 Ok(()) => Ok(()),
