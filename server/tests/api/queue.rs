@@ -365,6 +365,27 @@ async fn own_redis_socket_selects_its_db_loads_scripts_and_reconnects() {
         .expect("GET");
     assert_eq!(seen.as_deref(), Some("stored"), "written to database 5");
 
+    // Pipelines read exactly their own replies, atomic (MULTI/EXEC) ones included.
+    let (plain, atomic): ((String,), (String, i64)) = (
+        redis::pipe()
+            .cmd("GET")
+            .arg(&key)
+            .query_async(&mut own)
+            .await
+            .expect("pipeline"),
+        redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(&key)
+            .cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut own)
+            .await
+            .expect("atomic pipeline"),
+    );
+    assert_eq!(plain.0, "stored");
+    assert_eq!(atomic, ("stored".to_string(), 1));
+
     // A script body nobody loaded: EVALSHA answers NOSCRIPT and the invocation loads it.
     let script = redis::Script::new(&format!("return ARGV[1] .. '{key}'"));
     let echoed: String = script
