@@ -196,6 +196,16 @@ fn spawn_worker(app: &TestApp) -> Child {
         .expect("worker process starts")
 }
 
+/// The binary opts out of transparent huge pages at start (main.rs: the allocator's huge-page
+/// faults were a third of the worker's CPU). Kernels without the status line are not checked.
+fn assert_no_transparent_huge_pages(process: &Child) {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", process.id()))
+        .expect("the process's /proc status");
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_with_sigkill_during_load_loses_and_duplicates_nothing() {
     let _serial = SERIAL.lock().await;
@@ -213,6 +223,7 @@ async fn worker_killed_with_sigkill_during_load_loses_and_duplicates_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_no_transparent_huge_pages(&worker);
     worker.kill().expect("SIGKILL");
     let _ = worker.wait();
     let at_kill = app.stored_count().await;
