@@ -171,7 +171,8 @@ pub struct IngestSettings {
     pub max_events: usize,
     pub max_past: Duration,
     pub max_future: Duration,
-    pub deny_keys: Vec<String>,
+    /// Shared, not copied: every ingest request's validator holds it.
+    pub deny_keys: std::sync::Arc<[String]>,
     pub rate_per_key: u32,
     pub rate_per_ip: u32,
     pub rate_per_anon: u32,

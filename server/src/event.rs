@@ -182,7 +182,7 @@ impl Validator {
             now_ms,
             max_past_ms: settings.max_past.as_millis() as i64,
             max_future_ms: settings.max_future.as_millis() as i64,
-            deny_keys: settings.deny_keys.clone().into(),
+            deny_keys: settings.deny_keys.clone(),
         }
     }
 

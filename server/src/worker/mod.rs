@@ -77,7 +77,7 @@ impl Worker {
             now_ms: 0,
             max_past_ms: i64::MAX / 4,
             max_future_ms: i64::MAX / 4,
-            deny_keys: settings.ingest.deny_keys.clone().into(),
+            deny_keys: settings.ingest.deny_keys.clone(),
         };
         let live = LivePublisher::new(queue.conn());
         Self {
