@@ -30,8 +30,9 @@ fn main() {
 /// mimalloc asks for huge pages on its arenas (`MADV_HUGEPAGE`), so every first touch of a fresh
 /// 2 MiB region faults in and zeroes all of it, however little is used; the worker's batches
 /// churn through memory and paid for that again and again: `clear_page_erms` was a third of
-/// the worker's CPU in a profile at 8,000 beacons/s, and opting out halved the worker's CPU per
-/// event (docs/BENCHMARKS.md, "Transparent huge pages"). Not fatal when refused: it only costs CPU.
+/// the worker's CPU in a profile at 8,000 beacons/s, and opting out cut the worker's CPU per
+/// event by 40% (docs/BENCHMARKS.md, "Transparent huge pages"). Not fatal when refused: it only
+/// costs CPU.
 fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);
