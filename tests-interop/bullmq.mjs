@@ -2,6 +2,8 @@
 //   node bullmq.mjs add <jobs> <eventsPerJob>  -> Queue.add('ingest', ...) jobs; prints the events' ids as JSON
 //   node bullmq.mjs counts                     -> prints Queue.getJobCounts() as JSON
 //   node bullmq.mjs consume <jobs>             -> a BullMQ Worker processes <jobs> jobs; prints their data as JSON
+//   node bullmq.mjs pause | resume             -> Queue.pause() / Queue.resume()
+//   node bullmq.mjs is-paused                  -> prints Queue.isPaused() as JSON
 // Environment: REDIS_URL, QUEUE_PREFIX, QUEUE_NAME, PROJECT_ID.
 import { Queue, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
@@ -46,7 +48,13 @@ if (mode === 'add') {
     worker.on('error', reject);
   });
   console.log(JSON.stringify(seen));
+} else if (mode === 'pause' || mode === 'resume' || mode === 'is-paused') {
+  const queue = new Queue(name, { connection, prefix });
+  if (mode === 'pause') await queue.pause();
+  else if (mode === 'resume') await queue.resume();
+  else console.log(JSON.stringify(await queue.isPaused()));
+  await queue.close();
 } else {
-  console.error('usage: node bullmq.mjs add <jobs> <events> | counts | consume <jobs>');
+  console.error('usage: node bullmq.mjs add <jobs> <events> | counts | consume <jobs> | pause | resume | is-paused');
   process.exit(2);
 }

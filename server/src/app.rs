@@ -291,6 +291,9 @@ async fn sample_queue_depth(queue: Queue, shutdown: CancellationToken) {
                 metrics::gauge!(names::QUEUE_JOBS, "state" => state).set(n as f64);
             }
         }
+        if let Ok(paused) = queue.is_paused().await {
+            metrics::gauge!(names::QUEUE_PAUSED).set(if paused { 1.0 } else { 0.0 });
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}

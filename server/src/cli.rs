@@ -67,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RollupCommand,
     },
+    /// The ingest queue in Redis: pause storage (ingest keeps accepting), resume, show depths.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
     /// Retention and archives of raw events.
     Archive {
         #[command(subcommand)]
@@ -234,6 +239,18 @@ pub enum RollupCommand {
         #[arg(long)]
         fix: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum QueueCommand {
+    /// Stops workers taking jobs, as BullMQ's `Queue.pause()` does: beacons are still accepted
+    /// and wait in Redis (up to SIGHTLINE_QUEUE_MAX_WAITING jobs) until `resume`. For database
+    /// maintenance; a batch a worker already holds is still stored.
+    Pause,
+    /// Lets workers take jobs again; what was held is stored first.
+    Resume,
+    /// Prints whether the queue is paused and how many jobs are in each state.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -488,6 +505,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Archive { command } => run_archive(&settings, command).await,
+        Command::Queue { command } => run_queue(&settings, command).await,
         Command::User {
             command: UserCommand::Purge { project, user },
         } => {
@@ -624,6 +642,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled above")
         }
     }
+}
+
+async fn run_queue(settings: &Settings, command: QueueCommand) -> anyhow::Result<()> {
+    let conn = crate::queue::RedisConn::connect(settings.redis_url.expose())
+        .await
+        .context("connect to Redis")?;
+    let queue = crate::queue::Queue::new(conn, &settings.queue, &settings.worker);
+    match command {
+        QueueCommand::Pause => {
+            let changed = queue.pause().await?;
+            println!("{}", if changed { "paused" } else { "already paused" });
+        }
+        QueueCommand::Resume => {
+            let changed = queue.resume().await?;
+            println!("{}", if changed { "resumed" } else { "was not paused" });
+        }
+        QueueCommand::Status => {
+            let paused = queue.is_paused().await?;
+            let c = queue.counts().await?;
+            println!(
+                "{}: wait {} active {} delayed {} failed {} completed {}",
+                if paused { "paused" } else { "running" },
+                c.waiting,
+                c.active,
+                c.delayed,
+                c.failed,
+                c.completed
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn run_archive(settings: &Settings, command: ArchiveCommand) -> anyhow::Result<()> {

@@ -92,6 +92,7 @@ struct Scripts {
     requeue_failed: Script,
     release: Script,
     discard_failed: Script,
+    pause: Script,
 }
 
 impl Scripts {
@@ -106,6 +107,7 @@ impl Scripts {
             requeue_failed: Script::new(include_str!("lua/requeue_failed.lua")),
             release: Script::new(include_str!("lua/release.lua")),
             discard_failed: Script::new(include_str!("lua/discard_failed.lua")),
+            pause: Script::new(include_str!("lua/pause.lua")),
         }
     }
 }
@@ -414,6 +416,38 @@ impl Queue {
             ));
         }
         Ok(out)
+    }
+
+    /// Stops workers claiming jobs (BullMQ's `Queue.pause()`): producers keep adding to wait,
+    /// workers take nothing until [`Queue::resume`]. Returns false when it already was paused.
+    pub async fn pause(&self) -> Result<bool, QueueError> {
+        self.set_paused("paused").await
+    }
+
+    /// Lets workers claim again (BullMQ's `Queue.resume()`). Returns false when it was not paused.
+    pub async fn resume(&self) -> Result<bool, QueueError> {
+        self.set_paused("resumed").await
+    }
+
+    async fn set_paused(&self, state: &str) -> Result<bool, QueueError> {
+        let mut inv = self.scripts.pause.prepare_invoke();
+        for k in ["wait", "paused", "meta", "events", "marker"] {
+            inv.key(self.key(k));
+        }
+        inv.arg(state);
+        let mut conn = self.conn.clone();
+        let changed: i64 = inv.invoke_async(&mut conn).await?;
+        Ok(changed == 1)
+    }
+
+    pub async fn is_paused(&self) -> Result<bool, QueueError> {
+        let mut conn = self.conn.clone();
+        let paused: bool = redis::cmd("HEXISTS")
+            .arg(self.key("meta"))
+            .arg("paused")
+            .query_async(&mut conn)
+            .await?;
+        Ok(paused)
     }
 
     pub async fn counts(&self) -> Result<JobCounts, QueueError> {

@@ -16,8 +16,10 @@ pub const HTTP_REQUEST_SECONDS: &str = "sightline_http_request_duration_seconds"
 pub const ENQUEUE_GROUP_SIZE: &str = "sightline_enqueue_group_size";
 /// Duration of one group-committed Redis write (every request in the group waits for it).
 pub const ENQUEUE_WRITE_SECONDS: &str = "sightline_enqueue_write_duration_seconds";
-/// Queue depth by state (label: state), sampled.
+/// Queue depth by state (label: state = wait, active, delayed, completed, failed), sampled.
 pub const QUEUE_JOBS: &str = "sightline_queue_jobs";
+/// 1 while the queue is paused (`sightline queue pause`): workers store nothing.
+pub const QUEUE_PAUSED: &str = "sightline_queue_paused";
 /// Jobs per worker batch.
 pub const WORKER_BATCH_JOBS: &str = "sightline_worker_batch_size";
 /// Events newly stored / skipped as already stored.

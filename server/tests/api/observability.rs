@@ -38,6 +38,7 @@ async fn metrics_cover_ingest_queue_worker_and_http() {
         "sightline_http_request_duration_seconds_bucket",
         "sightline_queue_jobs{state=\"wait\"}",
         "sightline_queue_jobs{state=\"failed\"}",
+        "sightline_queue_paused 0",
         "sightline_worker_batch_size",
         "sightline_db_write_duration_seconds_bucket",
         "sightline_worker_events_stored_total",

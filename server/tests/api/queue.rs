@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{events, queue_for, spawn_app, spawn_app_with, start};
+use crate::helpers::{events, queue_for, spawn_app, spawn_app_with, start, TestApp};
 use sightline::app::Mode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,6 +324,108 @@ async fn concurrent_requests_merged_into_one_job_keep_each_senders_context() {
     }
     // How many jobs the 40 requests became depends on timing (the merge itself is unit-tested in
     // queue::enqueue); what must hold whatever the grouping is checked above.
+    app.stop().await;
+}
+
+/// `sightline queue pause`: ingest goes on answering 202, the worker stores nothing until resume,
+/// then everything exactly once, including jobs a BullMQ < 6 producer left in the legacy
+/// `paused` list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_queue_accepts_stores_nothing_then_everything_once_on_resume() {
+    let app = spawn_app().await;
+    assert!(app.queue.pause().await.expect("pause"));
+    assert!(
+        !app.queue.pause().await.expect("pause again"),
+        "already paused"
+    );
+    assert!(app.queue.is_paused().await.expect("is_paused"));
+    for _ in 0..5 {
+        assert_eq!(
+            app.collect_events(&events(10, "page.view")).await.status(),
+            202
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.stored_count().await, 0, "stored while paused");
+    let held = app.queue.counts().await.expect("counts");
+    assert!(held.waiting >= 1 && held.active == 0, "{held:?}");
+    // What BullMQ 5's pause did: the waiting ids moved to the `paused` list; new ones then land
+    // in wait again, so resume finds both lists.
+    let mut conn = app.queue.conn();
+    let _: () = redis::cmd("RENAME")
+        .arg(app.queue.key("wait"))
+        .arg(app.queue.key("paused"))
+        .query_async(&mut conn)
+        .await
+        .expect("rename");
+    assert_eq!(
+        app.collect_events(&events(10, "page.view")).await.status(),
+        202
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(app.stored_count().await, 0, "stored while paused");
+
+    assert!(app.queue.resume().await.expect("resume"));
+    assert!(
+        !app.queue.resume().await.expect("resume again"),
+        "not paused"
+    );
+    assert_eq!(app.wait_for_count(60, Duration::from_secs(10)).await, 60);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.stored_count().await, 60);
+    assert_eq!(app.duplicate_event_ids().await, 0);
+    let legacy: i64 = redis::cmd("LLEN")
+        .arg(app.queue.key("paused"))
+        .query_async(&mut conn)
+        .await
+        .expect("llen");
+    assert_eq!(legacy, 0, "legacy paused list drained");
+    let after = app.queue.counts().await.expect("counts");
+    assert_eq!((after.waiting, after.active), (0, 0), "{after:?}");
+    app.stop().await;
+}
+
+/// Pausing is one state for BullMQ 6 and for us: each side sees the other's pause, and a
+/// resume from either side lets our worker store what was held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_and_resume_interoperate_with_bullmq() {
+    let app = spawn_app().await;
+    let env = vec![
+        ("REDIS_URL", app.env["REDIS_URL"].clone()),
+        ("QUEUE_PREFIX", app.settings.queue.prefix.clone()),
+        ("QUEUE_NAME", app.settings.queue.name.clone()),
+        ("PROJECT_ID", app.project.id.to_string()),
+    ];
+    let run = |args: &'static [&'static str]| {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || node(args, &env))
+    };
+
+    // Ours pauses, BullMQ sees it and resumes.
+    assert!(app.queue.pause().await.expect("pause"));
+    assert_eq!(run(&["is-paused"]).await.expect("join"), "true");
+    assert_eq!(
+        app.collect_events(&events(8, "page.view")).await.status(),
+        202
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(app.stored_count().await, 0, "stored while paused");
+    run(&["resume"]).await.expect("join");
+    assert_eq!(app.wait_for_count(8, Duration::from_secs(10)).await, 8);
+
+    // BullMQ pauses, we see it, our worker holds off, ours resumes.
+    run(&["pause"]).await.expect("join");
+    assert!(app.queue.is_paused().await.expect("is_paused"));
+    assert_eq!(
+        app.collect_events(&events(8, "page.view")).await.status(),
+        202
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(app.stored_count().await, 8, "stored while paused by BullMQ");
+    assert!(app.queue.resume().await.expect("resume"));
+    assert_eq!(run(&["is-paused"]).await.expect("join"), "false");
+    assert_eq!(app.wait_for_count(16, Duration::from_secs(10)).await, 16);
+    assert_eq!(app.duplicate_event_ids().await, 0);
     app.stop().await;
 }
 

@@ -1,7 +1,7 @@
 --[[
   Adds N ingest jobs atomically, in BullMQ's layout (one group commit of concurrent requests).
 
-  KEYS[1] wait   KEYS[2] paused   KEYS[3] meta   KEYS[4] id   KEYS[5] events   KEYS[6] marker
+  KEYS[1] wait   KEYS[2] paused (unused: BullMQ 6 adds to wait while paused)   KEYS[3] meta   KEYS[4] id   KEYS[5] events   KEYS[6] marker
   ARGV[1] job key prefix ("bull:events:")   ARGV[2] timestamp (ms)   ARGV[3] max waiting jobs
   ARGV[4] job name   ARGV[5] opts (JSON)   ARGV[6..] job data (JSON), one per job
 
@@ -11,9 +11,10 @@
 local rcall = redis.call
 local prefix, ts, maxWaiting, name, opts = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 
+-- While paused (pause.lua) jobs still go to wait, as in BullMQ 6; only the marker that wakes
+-- idle workers is left out.
 local paused = rcall("HEXISTS", KEYS[3], "paused") == 1
-local target = paused and KEYS[2] or KEYS[1]
-local waiting = rcall("LLEN", target)
+local waiting = rcall("LLEN", KEYS[1])
 if waiting >= maxWaiting then
   return {-1, waiting}
 end
@@ -30,7 +31,7 @@ for i = 6, #ARGV do
   rcall("HMSET", prefix .. jobId, "name", name, "data", ARGV[i], "opts", opts,
         "timestamp", ts, "delay", 0, "priority", 0)
   rcall("XADD", KEYS[5], "MAXLEN", "~", maxEvents, "*", "event", "added", "jobId", jobId, "name", name)
-  rcall("LPUSH", target, jobId)
+  rcall("LPUSH", KEYS[1], jobId)
   rcall("XADD", KEYS[5], "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", jobId)
   ids[#ids + 1] = jobId
 end
