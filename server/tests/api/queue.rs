@@ -184,6 +184,16 @@ async fn full_queue_answers_503_with_retry_after_then_recovers() {
     server.stop().await;
 }
 
+/// What `tests-interop/bullmq.mjs` needs to reach the app's queue.
+fn bullmq_env(app: &TestApp) -> Vec<(&'static str, String)> {
+    vec![
+        ("REDIS_URL", app.env["REDIS_URL"].clone()),
+        ("QUEUE_PREFIX", app.settings.queue.prefix.clone()),
+        ("QUEUE_NAME", app.settings.queue.name.clone()),
+        ("PROJECT_ID", app.project.id.to_string()),
+    ]
+}
+
 fn node(args: &[&str], env: &[(&str, String)]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests-interop/bullmq.mjs");
     let mut cmd = Command::new("node");
@@ -205,12 +215,7 @@ fn node(args: &[&str], env: &[(&str, String)]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_added_by_bullmq_queue_add_are_stored_by_our_worker() {
     let app = spawn_app().await;
-    let env = [
-        ("REDIS_URL", app.env["REDIS_URL"].clone()),
-        ("QUEUE_PREFIX", app.settings.queue.prefix.clone()),
-        ("QUEUE_NAME", app.settings.queue.name.clone()),
-        ("PROJECT_ID", app.project.id.to_string()),
-    ];
+    let env = bullmq_env(&app);
     let ids: Vec<String> = serde_json::from_str(
         &tokio::task::spawn_blocking(move || node(&["add", "4", "5"], &env))
             .await
@@ -242,12 +247,7 @@ async fn jobs_enqueued_by_our_server_are_counted_and_processed_by_bullmq() {
             202
         );
     }
-    let env = vec![
-        ("REDIS_URL", server.env["REDIS_URL"].clone()),
-        ("QUEUE_PREFIX", server.settings.queue.prefix.clone()),
-        ("QUEUE_NAME", server.settings.queue.name.clone()),
-        ("PROJECT_ID", server.project.id.to_string()),
-    ];
+    let env = bullmq_env(&server);
     let env2 = env.clone();
     let counts: Value = serde_json::from_str(
         &tokio::task::spawn_blocking(move || node(&["counts"], &env))
@@ -327,17 +327,29 @@ async fn concurrent_requests_merged_into_one_job_keep_each_senders_context() {
     app.stop().await;
 }
 
-/// `sightline queue pause`: ingest goes on answering 202, the worker stores nothing until resume,
-/// then everything exactly once, including jobs a BullMQ < 6 producer left in the legacy
-/// `paused` list.
+/// The `sightline` binary with the app's environment; its standard output.
+fn sightline_cli(app: &TestApp, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(args)
+        .envs(&app.env)
+        .output()
+        .expect("sightline runs");
+    assert!(
+        out.status.success(),
+        "sightline {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `sightline queue pause`: ingest goes on answering 202, the worker stores nothing until
+/// `resume`, then everything exactly once, including jobs a BullMQ < 6 producer left in the
+/// legacy `paused` list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_queue_accepts_stores_nothing_then_everything_once_on_resume() {
     let app = spawn_app().await;
-    assert!(app.queue.pause().await.expect("pause"));
-    assert!(
-        !app.queue.pause().await.expect("pause again"),
-        "already paused"
-    );
+    assert_eq!(sightline_cli(&app, &["queue", "pause"]), "paused");
+    assert_eq!(sightline_cli(&app, &["queue", "pause"]), "already paused");
     assert!(app.queue.is_paused().await.expect("is_paused"));
     for _ in 0..5 {
         assert_eq!(
@@ -365,11 +377,10 @@ async fn paused_queue_accepts_stores_nothing_then_everything_once_on_resume() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(app.stored_count().await, 0, "stored while paused");
 
-    assert!(app.queue.resume().await.expect("resume"));
-    assert!(
-        !app.queue.resume().await.expect("resume again"),
-        "not paused"
-    );
+    let status = sightline_cli(&app, &["queue", "status"]);
+    assert!(status.starts_with("paused: wait 1 active 0 "), "{status}");
+    assert_eq!(sightline_cli(&app, &["queue", "resume"]), "resumed");
+    assert_eq!(sightline_cli(&app, &["queue", "resume"]), "was not paused");
     assert_eq!(app.wait_for_count(60, Duration::from_secs(10)).await, 60);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.stored_count().await, 60);
@@ -390,12 +401,7 @@ async fn paused_queue_accepts_stores_nothing_then_everything_once_on_resume() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_resume_interoperate_with_bullmq() {
     let app = spawn_app().await;
-    let env = vec![
-        ("REDIS_URL", app.env["REDIS_URL"].clone()),
-        ("QUEUE_PREFIX", app.settings.queue.prefix.clone()),
-        ("QUEUE_NAME", app.settings.queue.name.clone()),
-        ("PROJECT_ID", app.project.id.to_string()),
-    ];
+    let env = bullmq_env(&app);
     let run = |args: &'static [&'static str]| {
         let env = env.clone();
         tokio::task::spawn_blocking(move || node(args, &env))
