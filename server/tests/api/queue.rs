@@ -201,12 +201,16 @@ fn node(args: &[&str], env: &[(&str, String)]) -> String {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd
-        .output()
-        .expect("node runs (scripts/test installs tests-interop)");
+    stdout_of(cmd, "node (scripts/test installs tests-interop)")
+}
+
+/// Runs `cmd`, asserts it succeeded, returns its trimmed standard output.
+fn stdout_of(mut cmd: Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what} runs: {e}"));
     assert!(
         out.status.success(),
-        "node {args:?} failed: {}",
+        "{what} {:?} failed: {}",
+        cmd.get_args().collect::<Vec<_>>(),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -329,17 +333,9 @@ async fn concurrent_requests_merged_into_one_job_keep_each_senders_context() {
 
 /// The `sightline` binary with the app's environment; its standard output.
 fn sightline_cli(app: &TestApp, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(args)
-        .envs(&app.env)
-        .output()
-        .expect("sightline runs");
-    assert!(
-        out.status.success(),
-        "sightline {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
+    cmd.args(args).envs(&app.env);
+    stdout_of(cmd, "sightline")
 }
 
 /// `sightline queue pause`: ingest goes on answering 202, the worker stores nothing until
