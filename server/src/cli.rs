@@ -590,6 +590,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency,
                 trivial_url,
                 e2e_backlog,
+                queue: crate::queue::Queue::new(
+                    crate::queue::RedisConn::connect(settings.redis_url.expose())
+                        .await
+                        .context("connect to Redis")?,
+                    &settings.queue,
+                    &settings.worker,
+                ),
             };
             let figures = crate::bench::run(cfg).await?;
             println!("{}", serde_json::to_string(&figures)?);

@@ -22,11 +22,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::loadgen::{self, LoadgenConfig, LoadgenReport};
+use crate::queue::Queue;
 use noise::{lateness_ms, WakeupProbe};
 
 pub mod noise;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BenchConfig {
     pub url: String,
     pub key: String,
@@ -42,6 +43,8 @@ pub struct BenchConfig {
     /// End-to-end phase: most accepted events awaiting storage before the load generator waits
     /// (0: no limit, offer as fast as the server answers).
     pub e2e_backlog: u64,
+    /// The server's queue: paused for the "ingest alone" case (storage off the CPU meanwhile).
+    pub queue: Queue,
 }
 
 /// Rounds each HTTP case is split into, ours and the trivial handler taking turns.
@@ -219,21 +222,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
     let mut ours_1 = LoadgenReport::default();
     let mut accepted_so_far = target;
     for batch in [1usize, 20] {
-        // Alternating rounds, so that the machine's noise (it is shared) lands on both sides of
-        // the ratio rather than on whichever ran during a busy stretch.
-        let slice = cfg.http_duration / HTTP_ROUNDS;
-        let (mut ours, mut trivial) = (Vec::new(), Vec::new());
-        for _ in 0..HTTP_ROUNDS {
-            for (url, parts) in [(&cfg.url, &mut ours), (&cfg.trivial_url, &mut trivial)] {
-                let report = loadgen::run(
-                    load(&cfg, url, batch, None, slice),
-                    CancellationToken::new(),
-                )
-                .await?;
-                parts.push(report);
-            }
-        }
-        let (ours, trivial) = (LoadgenReport::merge(ours), LoadgenReport::merge(trivial));
+        let (ours, trivial) = alternate(&cfg, batch, None).await?;
         say(format!(
             "      batch {batch:>2}: sightline {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) vs trivial {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms): {:.2}",
             ours.requests_per_s, ours.p50_ms, ours.p99_ms, trivial.requests_per_s, trivial.p50_ms, trivial.p99_ms,
@@ -260,14 +249,45 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
             ours_1 = ours;
         }
     }
-    // "Half the maximum rate" is a steady state: the maximum-rate cases above leave a backlog
-    // that the worker would otherwise still be storing at full speed during this case.
-    let drain = Instant::now();
-    wait_stored(&pool, cfg.project_id, accepted_so_far).await?;
+    // The cases above measure the whole box: the worker and Postgres store what ingest accepts
+    // on the same cores meanwhile. The same 1-event case with the queue paused (what
+    // `sightline queue pause` does) measures the ingest path alone; the worker then stores the
+    // held events after it.
+    let drain_backlog = |accepted: i64| {
+        let pool = pool.clone();
+        async move {
+            let drain = Instant::now();
+            wait_stored(&pool, cfg.project_id, accepted).await?;
+            say(format!(
+                "      (waited {:.1} s for the worker to store the backlog of the cases above)",
+                drain.elapsed().as_secs_f64()
+            ));
+            anyhow::Ok(())
+        }
+    };
+    drain_backlog(accepted_so_far).await?;
+    cfg.queue.pause().await.context("pausing the queue")?;
+    let alone = alternate(&cfg, 1, None).await;
+    cfg.queue.resume().await.context("resuming the queue")?;
+    let (alone, trivial_alone) = alone?;
+    let alone_ratio = alone.requests_per_s / trivial_alone.requests_per_s.max(1e-9);
     say(format!(
-        "      (waited {:.1} s for the worker to store the backlog of the cases above)",
-        drain.elapsed().as_secs_f64()
+        "      batch  1, storage paused (ingest alone): sightline {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) vs trivial {:.0} req/s: {:.2}",
+        alone.requests_per_s, alone.p50_ms, alone.p99_ms, trivial_alone.requests_per_s, alone_ratio
     ));
+    http.insert(
+        "http_rps_1_ingest_alone".into(),
+        json!(alone.requests_per_s.round()),
+    );
+    http.insert("http_p99_ms_1_ingest_alone".into(), json!(alone.p99_ms));
+    http.insert(
+        "http_vs_trivial_ingest_alone".into(),
+        json!(round2(alone_ratio)),
+    );
+    accepted_so_far += alone.accepted_events as i64;
+    // "Half the maximum rate" is a steady state: the cases above leave a backlog that the worker
+    // would otherwise still be storing at full speed during this case.
+    drain_backlog(accepted_so_far).await?;
     let half = ((ours_1.requests_per_s / 2.0).max(1.0)) as u32;
     // The same rate against the trivial handler, and the wakeup lateness of an idle thread
     // during each side: the two references that tell a slow path from a noisy machine.
@@ -318,6 +338,26 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
         o.extend(http);
     }
     Ok(out)
+}
+
+/// One HTTP case at `rate` (None: as fast as answered), split into [`HTTP_ROUNDS`] rounds in
+/// which ours and the trivial handler take turns, so that the machine's noise (it is shared)
+/// lands on both sides of a ratio rather than on whichever ran during a busy stretch.
+async fn alternate(
+    cfg: &BenchConfig,
+    batch: usize,
+    rate: Option<u32>,
+) -> anyhow::Result<(LoadgenReport, LoadgenReport)> {
+    let slice = cfg.http_duration / HTTP_ROUNDS;
+    let (mut ours, mut trivial) = (Vec::new(), Vec::new());
+    for _ in 0..HTTP_ROUNDS {
+        for (url, parts) in [(&cfg.url, &mut ours), (&cfg.trivial_url, &mut trivial)] {
+            let report =
+                loadgen::run(load(cfg, url, batch, rate, slice), CancellationToken::new()).await?;
+            parts.push(report);
+        }
+    }
+    Ok((LoadgenReport::merge(ours), LoadgenReport::merge(trivial)))
 }
 
 fn round2(x: f64) -> f64 {
