@@ -107,7 +107,12 @@ impl Session<'_> {
             m.insert("url".into(), Value::String(url));
         }
         self.rows.push(Row {
-            event_id: Uuid::from_u128(self.rng.gen()),
+            // v7 from the event's own time, as the tracker makes them (tracker-wasm/src/ids.rs).
+            event_id: uuid::Builder::from_unix_timestamp_millis(
+                self.t.timestamp_millis().max(0) as u64,
+                &self.rng.gen(),
+            )
+            .into_uuid(),
             project_id: self.project,
             event_type: kind.to_string(),
             user_id: self.user.clone(),

@@ -186,7 +186,8 @@ pub fn write_synthetic_event(
     let (user, session) = visitor;
     let path = rng.gen_range(0..paths.max(1));
     let roll: u8 = rng.gen_range(0..100);
-    let id = uuid::Builder::from_random_bytes(rng.gen()).into_uuid();
+    // Time-ordered v7 ids, as the tracker sends (tracker-wasm/src/ids.rs).
+    let id = uuid::Builder::from_unix_timestamp_millis(now_ms as u64, &rng.gen()).into_uuid();
     let _ = write!(out, r#"{{"id":"{}","type":"#, id.as_hyphenated());
     if roll < 50 {
         out.push_str(r#""page.view","props":{}"#);

@@ -367,12 +367,16 @@ impl Tracker {
         }
     }
 
-    fn uuid(&self) -> String {
+    fn random_bytes(&self) -> [u8; 16] {
         let mut bytes = [0u8; 16];
         if let Some(c) = prop_obj(&self.w, "crypto") {
             let _ = c.unchecked_into::<Crypto>().fill(&mut bytes);
         }
-        ids::uuid_v4(bytes)
+        bytes
+    }
+
+    fn uuid(&self) -> String {
+        ids::uuid_v4(self.random_bytes())
     }
 
     /// The anonymous and session ids for an event at `now`: from storage (shared by the
@@ -408,7 +412,7 @@ impl Tracker {
         }
         let ts = now();
         self.touch_ids(ts as i64);
-        let id = self.uuid();
+        let id = ids::uuid_v7(ts as u64, self.random_bytes());
         let title = prop_str(&self.doc(), "title");
         let referrer = if ty == "page.view" {
             std::mem::take(&mut self.referrer)
