@@ -288,6 +288,18 @@ impl MutationRoot {
         Ok(n as i64)
     }
 
+    /// Stops workers taking jobs (for database work): beacons are still accepted and wait in
+    /// Redis until `resumeQueue`. True when the queue was running. Admin.
+    async fn pause_queue(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        set_queue_paused(ctx, true).await
+    }
+
+    /// Lets workers take jobs again; what was held is stored first. True when it was paused.
+    /// Admin.
+    async fn resume_queue(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        set_queue_paused(ctx, false).await
+    }
+
     /// GDPR delete: the user's events, profile and their share of every aggregate.
     async fn purge_user(
         &self,
@@ -311,3 +323,15 @@ impl MutationRoot {
 static UNKNOWN_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     password::hash(&uuid::Uuid::new_v4().to_string()).unwrap_or_default()
 });
+
+/// `pauseQueue` / `resumeQueue`: true when the state changed.
+async fn set_queue_paused(ctx: &Context<'_>, paused: bool) -> ApiResult<bool> {
+    authorize_global(ctx)?;
+    let queue = &state(ctx).queue;
+    let changed = if paused {
+        queue.pause().await
+    } else {
+        queue.resume().await
+    };
+    Ok(changed.map_err(|e| ApiError::Internal(e.to_string()))?)
+}

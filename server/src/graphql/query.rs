@@ -413,6 +413,23 @@ impl QueryRoot {
             .collect())
     }
 
+    /// The ingest queue's state and depths. Admin.
+    async fn queue_state(&self, ctx: &Context<'_>) -> ApiResult<QueueState> {
+        authorize_global(ctx)?;
+        let queue = &state(ctx).queue;
+        let internal = |e: crate::queue::QueueError| ApiError::Internal(e.to_string());
+        let paused = queue.is_paused().await.map_err(internal)?;
+        let c = queue.counts().await.map_err(internal)?;
+        Ok(QueueState {
+            paused,
+            waiting: c.waiting as i64,
+            active: c.active as i64,
+            delayed: c.delayed as i64,
+            failed: c.failed as i64,
+            completed: c.completed as i64,
+        })
+    }
+
     /// Dashboard and API accounts. Admin.
     async fn accounts(&self, ctx: &Context<'_>) -> ApiResult<Vec<Account>> {
         authorize_global(ctx)?;

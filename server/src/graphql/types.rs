@@ -401,6 +401,19 @@ pub struct DeadLetter {
     pub data: String,
 }
 
+/// The ingest queue: whether workers are paused, and how many jobs are in each state.
+#[derive(SimpleObject)]
+pub struct QueueState {
+    /// Workers take nothing while true (`pauseQueue`, `sightline queue pause`); ingest goes on.
+    pub paused: bool,
+    pub waiting: i64,
+    pub active: i64,
+    pub delayed: i64,
+    /// The dead-letter queue.
+    pub failed: i64,
+    pub completed: i64,
+}
+
 #[derive(SimpleObject)]
 pub struct TrackResult {
     pub accepted: i64,

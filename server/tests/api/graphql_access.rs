@@ -15,7 +15,7 @@ use sightline::app::Mode;
 use sightline::auth::{JwtKeys, Role};
 use sightline::storage::projects;
 
-use crate::helpers::{event, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{event, events, spawn_app, spawn_app_with, TestApp};
 
 fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
     JwtKeys::from_settings(&app.settings.jwt)
@@ -171,6 +171,9 @@ async fn a_token_for_project_a_is_forbidden_everywhere_on_project_b() {
         (&admin_a, "mutation { discardDeadLetters }".to_string()),
         (&admin_a, format!("mutation {{ setAccountRole(id: \"{}\", role: VIEWER, projectIds: [\"{pb}\"]) {{ id }} }}", Uuid::new_v4())),
         (&admin_a, "query { deadLetters { id } }".to_string()),
+        (&admin_a, "mutation { pauseQueue }".to_string()),
+        (&admin_a, "mutation { resumeQueue }".to_string()),
+        (&admin_a, "query { queueState { paused } }".to_string()),
         (&admin_a, "query { accounts { id } }".to_string()),
         (&service_a, format!("mutation {{ trackEvents(projectId: \"{pb}\", events: [{{id: \"{}\", type: \"x.y\", ts: 1}}]) {{ accepted }} }}", Uuid::new_v4())),
         (&analyst_a, format!("mutation {{ trackEvents(projectId: \"{}\", events: []) {{ accepted }} }}", a)),
@@ -323,7 +326,7 @@ async fn live_feed_and_stats_reach_a_graphql_ws_client_within_two_seconds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admins_manage_projects_accounts_tracking_dead_letters_and_purges() {
+async fn admins_manage_projects_accounts_tracking_dead_letters_purges_and_the_queue() {
     let app = spawn_app().await;
     let admin = app.admin_token.clone();
     // createProject returns keys that work, and a snippet.
@@ -483,6 +486,40 @@ async fn admins_manage_projects_accounts_tracking_dead_letters_and_purges() {
         .graphql(Some(&admin), "{ deadLetters { id } }", json!({}))
         .await;
     assert_eq!(r["data"]["deadLetters"], json!([]));
+
+    // Queue pause: beacons still accepted, nothing stored until resumed, then all of them.
+    let stored = app.stored_count().await;
+    let r = app
+        .graphql(Some(&admin), "mutation { pauseQueue }", json!({}))
+        .await;
+    assert_eq!(r["data"]["pauseQueue"], true, "{r}");
+    assert_eq!(
+        app.collect_events(&events(6, "page.view")).await.status(),
+        202
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let r = app
+        .graphql(
+            Some(&admin),
+            "{ queueState { paused waiting active failed } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r["data"]["queueState"],
+        json!({"paused": true, "waiting": 1, "active": 0, "failed": 0}),
+        "{r}"
+    );
+    assert_eq!(app.stored_count().await, stored, "stored while paused");
+    let r = app
+        .graphql(Some(&admin), "mutation { resumeQueue }", json!({}))
+        .await;
+    assert_eq!(r["data"]["resumeQueue"], true, "{r}");
+    assert_eq!(
+        app.wait_for_count(stored + 6, Duration::from_secs(10))
+            .await,
+        stored + 6
+    );
     app.stop().await;
 }
 
