@@ -77,6 +77,44 @@ test('an admin signs in; overview cards equal the GraphQL answers; pages are cap
   }
 });
 
+test('an admin pauses storage from the dashboard: beacons are held, then stored on resume', async () => {
+  const ctx = await browser();
+  const admin = env('SIGHTLINE_ADMIN_TOKEN');
+  try {
+    const page = await ctx.newPage();
+    await signIn(page, env('SIGHTLINE_ADMIN_EMAIL'), env('SIGHTLINE_ADMIN_PASSWORD'));
+    await page.goto(`${base()}/#/deadletters`);
+    const state = page.locator('[data-testid=queue-state]');
+    await page.locator('[data-testid=queue-state][data-paused=false]').waitFor({ timeout: 10000 });
+    await page.getByRole('button', { name: 'Pause storage' }).click();
+    await page.locator('[data-testid=queue-state][data-paused=true]').waitFor({ timeout: 5000 });
+    assert.match(await state.textContent(), /Storage paused/);
+    const q = await gql(admin, '{ queueState { paused } }');
+    assert.equal(q.data.queueState.paused, true, JSON.stringify(q));
+    const e = ev('element.click', { props: { selector: 'queue > button' } });
+    await collect(env('SIGHTLINE_PUBLIC_KEY'), [e]);
+    const stored = async () => {
+      const r = await gql(admin, 'query($p: ID!, $f: DateTime!, $t: DateTime!) { events(projectId: $p, range: {from: $f, to: $t}, filter: {eventType: "element.click"}, first: 500) { edges { node { id } } } }',
+        { p: env('SIGHTLINE_PROJECT_ID'), f: new Date(Date.now() - 3600e3).toISOString(), t: new Date(Date.now() + 3600e3).toISOString() });
+      assert.ok(r.data, JSON.stringify(r));
+      return r.data.events.edges.some((x) => x.node.id === e.id);
+    };
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(await stored(), false, 'not stored while paused');
+    await page.getByRole('button', { name: 'Resume storage' }).click();
+    await page.locator('[data-testid=queue-state][data-paused=false]').waitFor({ timeout: 5000 });
+    let found = false;
+    for (let i = 0; i < 50 && !found; i++) {
+      found = await stored();
+      if (!found) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(found, 'stored after resume');
+  } finally {
+    await gql(admin, 'mutation { resumeQueue }');
+    await ctx.close();
+  }
+});
+
 test('an event posted to ingest appears in the live feed within 2 seconds', async () => {
   const ctx = await browser();
   try {

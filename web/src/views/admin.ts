@@ -1,5 +1,5 @@
 // Administration (admins): projects and their tracker snippet, accounts and roles, the
-// dead-letter queue.
+// queue (pause/resume storage) and its dead letters.
 
 import { gql } from '../api';
 import { dateTime, esc } from '../format';
@@ -91,10 +91,34 @@ export async function accounts(el: HTMLElement, _ctx: Ctx): Promise<void> {
   await render();
 }
 
+interface QueueState { paused: boolean; waiting: number; active: number; delayed: number; failed: number }
+
 export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
-  el.innerHTML = `<h1>Dead letters</h1><p>Jobs the worker gave up on after its retries. Retry them once the cause is fixed, or discard them.</p>
+  el.innerHTML = `<h1>Dead letters</h1>
+    <section class="panel" id="queue"><h2>Queue</h2><p data-testid="queue-state"></p>
+      <button type="button" id="pause"></button> <span class="msg" role="status"></span>
+      <p>Pausing stops storage (for database work): beacons are still accepted and wait in Redis until resumed.</p></section>
+    <p>Jobs the worker gave up on after its retries. Retry them once the cause is fixed, or discard them.</p>
     <div class="toolbar"><button type="button" id="retry">Retry all</button> <button type="button" id="discard">Discard all</button></div><section id="list"></section>`;
   const list = el.querySelector<HTMLElement>('#list')!;
+  const queue = el.querySelector<HTMLElement>('#queue')!;
+  const stateLine = queue.querySelector<HTMLElement>('[data-testid=queue-state]')!;
+  const pause = queue.querySelector<HTMLButtonElement>('#pause')!;
+  let paused = false;
+  const showQueue = () => gql<{ queueState: QueueState }>(`{ queueState { paused waiting active delayed failed } }`)
+    .then(({ queueState: q }) => {
+      paused = q.paused;
+      stateLine.dataset.paused = String(q.paused);
+      stateLine.textContent = `Storage ${q.paused ? 'paused' : 'running'} · ${q.waiting} jobs waiting · ${q.active} being stored · ${q.delayed} to retry · ${q.failed} dead letters`;
+      pause.textContent = q.paused ? 'Resume storage' : 'Pause storage';
+    })
+    .catch((e) => failed(queue.querySelector<HTMLElement>('.msg')!, e));
+  pause.addEventListener('click', () => {
+    gql(paused ? 'mutation { resumeQueue }' : 'mutation { pauseQueue }')
+      .then(showQueue)
+      .catch((e) => failed(queue.querySelector<HTMLElement>('.msg')!, e));
+  });
+  void showQueue();
   const render = () => guarded(list, async () => {
     const d = await gql<{ deadLetters: { id: string; reason: string; failedAt: string; data: string }[] }>(`{ deadLetters(limit: 100) { id reason failedAt data } }`);
     if (d.deadLetters.length === 0) { list.innerHTML = '<p class="empty">The dead-letter queue is empty.</p>'; return; }
