@@ -281,6 +281,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn sample_queue_depth(queue: Queue, shutdown: CancellationToken) {
     loop {
         if let Ok(c) = queue.counts().await {
+            metrics::gauge!(names::QUEUE_PAUSED).set(if c.paused { 1.0 } else { 0.0 });
             for (state, n) in [
                 ("wait", c.waiting),
                 ("active", c.active),
@@ -290,9 +291,6 @@ async fn sample_queue_depth(queue: Queue, shutdown: CancellationToken) {
             ] {
                 metrics::gauge!(names::QUEUE_JOBS, "state" => state).set(n as f64);
             }
-        }
-        if let Ok(paused) = queue.is_paused().await {
-            metrics::gauge!(names::QUEUE_PAUSED).set(if paused { 1.0 } else { 0.0 });
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

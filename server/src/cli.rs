@@ -666,11 +666,10 @@ async fn run_queue(settings: &Settings, command: QueueCommand) -> anyhow::Result
             println!("{}", if changed { "resumed" } else { "was not paused" });
         }
         QueueCommand::Status => {
-            let paused = queue.is_paused().await?;
             let c = queue.counts().await?;
             println!(
                 "{}: wait {} active {} delayed {} failed {} completed {}",
-                if paused { "paused" } else { "running" },
+                if c.paused { "paused" } else { "running" },
                 c.waiting,
                 c.active,
                 c.delayed,

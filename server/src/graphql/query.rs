@@ -416,12 +416,13 @@ impl QueryRoot {
     /// The ingest queue's state and depths. Admin.
     async fn queue_state(&self, ctx: &Context<'_>) -> ApiResult<QueueState> {
         authorize_global(ctx)?;
-        let queue = &state(ctx).queue;
-        let internal = |e: crate::queue::QueueError| ApiError::Internal(e.to_string());
-        let paused = queue.is_paused().await.map_err(internal)?;
-        let c = queue.counts().await.map_err(internal)?;
+        let c = state(ctx)
+            .queue
+            .counts()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(QueueState {
-            paused,
+            paused: c.paused,
             waiting: c.waiting as i64,
             active: c.active as i64,
             delayed: c.delayed as i64,

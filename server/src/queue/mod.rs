@@ -64,9 +64,12 @@ pub struct ClaimedJob {
     pub attempts_made: u32,
 }
 
-/// Depths of the queue's states, as `Queue.getJobCounts()` reports them.
+/// Depths of the queue's states, as `Queue.getJobCounts()` reports them, and whether it is paused
+/// (read in the same round trip, so the two agree).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct JobCounts {
+    /// Workers take nothing while set ([`Queue::pause`]).
+    pub paused: bool,
     pub waiting: u64,
     pub active: u64,
     pub delayed: u64,
@@ -440,27 +443,19 @@ impl Queue {
         Ok(changed == 1)
     }
 
-    pub async fn is_paused(&self) -> Result<bool, QueueError> {
-        let mut conn = self.conn.clone();
-        let paused: bool = redis::cmd("HEXISTS")
-            .arg(self.key("meta"))
-            .arg("paused")
-            .query_async(&mut conn)
-            .await?;
-        Ok(paused)
-    }
-
     pub async fn counts(&self) -> Result<JobCounts, QueueError> {
         let mut pipe = redis::pipe();
+        pipe.cmd("HEXISTS").arg(self.key("meta")).arg("paused");
         pipe.cmd("LLEN").arg(self.key("wait"));
         pipe.cmd("LLEN").arg(self.key("active"));
         pipe.cmd("ZCARD").arg(self.key("delayed"));
         pipe.cmd("ZCARD").arg(self.key("completed"));
         pipe.cmd("ZCARD").arg(self.key("failed"));
         let mut conn = self.conn.clone();
-        let (waiting, active, delayed, completed, failed): (u64, u64, u64, u64, u64) =
+        let (paused, waiting, active, delayed, completed, failed): (bool, u64, u64, u64, u64, u64) =
             pipe.query_async(&mut conn).await?;
         Ok(JobCounts {
+            paused,
             waiting,
             active,
             delayed,
