@@ -152,6 +152,7 @@ impl Application {
             tasks.spawn(w.run(state.settings.worker.lanes, shutdown.clone()));
             tasks.spawn(worker::run_maintenance(
                 state.db.clone(),
+                state.queue.clone(),
                 (*state.settings).clone(),
                 shutdown.clone(),
             ));

@@ -428,7 +428,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_timer_archives_expired_days_by_itself() {
+async fn the_worker_timer_archives_expired_days_by_itself_unless_the_queue_is_paused() {
     let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
     let url = dir.display().to_string();
     let app = spawn_app_with(Mode::All, |env| {
@@ -442,10 +442,22 @@ async fn the_worker_timer_archives_expired_days_by_itself() {
     track(&app, &app.project.secret_key, &day_events(day, 30, "t")).await;
     assert_eq!(app.wait_for_count(30, Duration::from_secs(20)).await, 30);
     let before = fingerprint(&db, a, day).await;
+    // Paused for database work, the timer leaves the database alone: two intervals pass with
+    // the day expired and nothing archived.
+    assert!(app.queue.pause().await.expect("pause"));
+    // A pass that began before the pause ends well within this.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     projects::update(&db, a, set_retention(Some(2), None))
         .await
         .expect("retention");
-    // The timer drains DEFAULT into the day's partition, then archives it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(archive::archived_days(&db, a)
+        .await
+        .expect("list")
+        .is_empty());
+    assert_eq!(count(&db, a).await, 30);
+    assert!(app.queue.resume().await.expect("resume"));
+    // Resumed, the timer drains DEFAULT into the day's partition, then archives it.
     let mut archived = Vec::new();
     for _ in 0..100 {
         archived = archive::archived_days(&db, a).await.expect("list");
