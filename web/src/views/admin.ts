@@ -97,7 +97,7 @@ export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
   el.innerHTML = `<h1>Dead letters</h1>
     <section class="panel" id="queue"><h2>Queue</h2><p data-testid="queue-state"></p>
       <button type="button" id="pause"></button> <span class="msg" role="status"></span>
-      <p>Pausing stops storage (for database work): beacons are still accepted and wait in Redis until resumed.</p></section>
+      <p>Pausing stops storage and the workers' upkeep (partitions, retention) for database work: beacons are still accepted and wait in Redis until resumed.</p></section>
     <p>Jobs the worker gave up on after its retries. Retry them once the cause is fixed, or discard them.</p>
     <div class="toolbar"><button type="button" id="retry">Retry all</button> <button type="button" id="discard">Discard all</button></div><section id="list"></section>`;
   const list = el.querySelector<HTMLElement>('#list')!;
