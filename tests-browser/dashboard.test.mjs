@@ -1,6 +1,6 @@
 // The dashboard in a real browser against the real server: login, overview numbers equal the
 // GraphQL answers, the live feed shows an ingested event within 2 s, a viewer sees no admin or
-// raw-event views, creating a project shows a working snippet. Screenshots of the main pages
+// raw-event views, raw events filter by property, creating a project shows a working snippet. Screenshots of the main pages
 // (desktop and phone) go to $SIGHTLINE_ARTIFACTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,6 +111,41 @@ test('an admin pauses storage from the dashboard: beacons are held, then stored 
     assert.ok(found, 'stored after resume');
   } finally {
     await gql(admin, 'mutation { resumeQueue }');
+    await ctx.close();
+  }
+});
+
+test('raw events filtered by a property show exactly the matching events; a bad filter is explained', async () => {
+  const tag = `props-${randomUUID().slice(0, 8)}`;
+  const hit = ev('element.click', { props: { selector: 'main > a.plan', plan: tag } });
+  const miss = ev('element.click', { props: { selector: 'main > a.plan', plan: `${tag}-other` } });
+  await collect(env('SIGHTLINE_PUBLIC_KEY'), [hit, miss]);
+  const admin = env('SIGHTLINE_ADMIN_TOKEN');
+  const range = { from: new Date(Date.now() - 3600e3).toISOString(), to: new Date(Date.now() + 3600e3).toISOString() };
+  let ids = [];
+  for (let i = 0; i < 50 && ids.length === 0; i++) {
+    if (i > 0) await new Promise((res) => setTimeout(res, 100));
+    const r = await gql(admin, 'query($p: ID!, $r: TimeRange!, $f: EventFilter) { events(projectId: $p, range: $r, filter: $f, first: 10) { edges { node { id } } } }',
+      { p: env('SIGHTLINE_PROJECT_ID'), r: range, f: { props: { plan: tag } } });
+    assert.ok(r.data, JSON.stringify(r));
+    ids = r.data.events.edges.map((x) => x.node.id);
+  }
+  assert.deepEqual(ids, [hit.id], 'the API returns the matching event only');
+  const ctx = await browser();
+  try {
+    const page = await ctx.newPage();
+    await signIn(page, env('SIGHTLINE_ADMIN_EMAIL'), env('SIGHTLINE_ADMIN_PASSWORD'));
+    await page.goto(`${base()}/#/events`);
+    await page.getByLabel('Properties').fill(`plan=${tag}`);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const rows = page.locator('[data-testid=events] tbody tr');
+    await page.locator('[data-testid=events] caption', { hasText: '1 events' }).waitFor({ timeout: 10000 });
+    assert.equal(await rows.count(), 1);
+    assert.match(await rows.first().textContent(), new RegExp(`"plan":"${tag}"`));
+    await page.getByLabel('Properties').fill('{"plan": ');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.locator('#f .msg', { hasText: 'not a JSON object' }).waitFor({ timeout: 5000 });
+  } finally {
     await ctx.close();
   }
 });

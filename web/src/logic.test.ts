@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { customRange, intervalFor, isValidTimeZone, nextWholeHour, presetRange } from './range';
 import { canUse, viewsFor } from './roles';
-import { compact, esc, percent } from './format';
+import { compact, esc, parseProps, percent } from './format';
 import { ApiError, loadSession, unwrap } from './api';
 
 describe('ranges', () => {
@@ -70,5 +70,19 @@ describe('api', () => {
     expect(loadSession(store(s), Date.parse('2026-11-24T09:00:00Z'))).toEqual(s);
     expect(loadSession(store(s), Date.parse('2026-11-24T11:00:00Z'))).toBeNull();
     expect(loadSession({ getItem: () => 'garbage{' })).toBeNull();
+  });
+});
+
+describe('property filters', () => {
+  it('reads a JSON object or key=value pairs, and says what is wrong otherwise', () => {
+    expect(parseProps('  ')).toBeNull();
+    expect(parseProps('{"plan": "pro", "seats": 3}')).toEqual({ plan: 'pro', seats: 3 });
+    expect(parseProps('plan=pro, selector = main > button.cta')).toEqual({ plan: 'pro', selector: 'main > button.cta' });
+    expect(parseProps('a=b=c')).toEqual({ a: 'b=c' });
+    expect(parseProps('["plan"]')).toMatch(/key=value/);
+    expect(parseProps('{"plan": ')).toMatch(/JSON object/);
+    expect(parseProps('[1]')).toMatch(/key=value/);
+    expect(parseProps('{"a":1} x')).toMatch(/JSON object/);
+    expect(parseProps('=pro')).toMatch(/key=value/);
   });
 });

@@ -114,19 +114,48 @@ fn ceil_day(t: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// Optional narrowing of a query. Rollups carry event type and path; user and community filters
-/// are answered from raw events.
+/// Optional narrowing of a query. Rollups carry event type and path; user, community and
+/// property filters are answered from raw events.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub event_type: Option<String>,
     pub path: Option<String>,
     pub community_id: Option<String>,
     pub user_id: Option<String>,
+    /// Events whose properties contain this JSON object (`metadata @> props`, served by the
+    /// GIN index on `activities.metadata`), as JSON text; checked by [`Filter::props_json`].
+    pub props: Option<String>,
 }
+
+/// Serialized size of a property filter at most: far above any real filter, far below what
+/// would make the containment test itself costly.
+pub const MAX_PROPS_FILTER_BYTES: usize = 2048;
 
 impl Filter {
     pub fn rollup_friendly(&self) -> bool {
-        self.community_id.is_none() && self.user_id.is_none()
+        self.community_id.is_none() && self.user_id.is_none() && self.props.is_none()
+    }
+
+    /// The JSON text of a property filter: `None` for an empty object (it matches every event),
+    /// an error for anything but an object of at most [`MAX_PROPS_FILTER_BYTES`].
+    pub fn props_json(props: &serde_json::Value) -> Result<Option<String>, StorageError> {
+        let Some(obj) = props.as_object() else {
+            return Err(StorageError::Invalid(
+                "filter props must be a JSON object of the properties to match, e.g. {\"plan\": \"pro\"}"
+                    .into(),
+            ));
+        };
+        if obj.is_empty() {
+            return Ok(None);
+        }
+        let text = props.to_string();
+        if text.len() > MAX_PROPS_FILTER_BYTES {
+            return Err(StorageError::Invalid(format!(
+                "filter props is {} bytes of JSON; at most {MAX_PROPS_FILTER_BYTES}",
+                text.len()
+            )));
+        }
+        Ok(Some(text))
     }
 
     /// SQL conditions on `activities` for this filter, binding from parameter `$first` on.
@@ -144,6 +173,13 @@ impl Filter {
                 binds.push(v.clone());
                 sql.push_str(&format!(" AND {col} = ${}", first + binds.len() - 1));
             }
+        }
+        if let Some(p) = &self.props {
+            binds.push(p.clone());
+            sql.push_str(&format!(
+                " AND metadata @> ${}::jsonb",
+                first + binds.len() - 1
+            ));
         }
         (sql, binds)
     }

@@ -64,9 +64,14 @@ impl QueryRoot {
         filter: Option<EventFilter>,
     ) -> ApiResult<Overview> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        let o = counts::overview(&state(ctx).db, project, &range_of(&range)?, &filter.into())
-            .await
-            .map_err(ApiError::from)?;
+        let o = counts::overview(
+            &state(ctx).db,
+            project,
+            &range_of(&range)?,
+            &analytics::Filter::try_from(filter)?,
+        )
+        .await
+        .map_err(ApiError::from)?;
         Ok(o.into())
     }
 
@@ -85,7 +90,7 @@ impl QueryRoot {
             &state(ctx).db,
             project,
             &range_of(&range)?,
-            &filter.into(),
+            &analytics::Filter::try_from(filter)?,
             metric.into(),
             interval.into(),
         )
@@ -132,7 +137,7 @@ impl QueryRoot {
             &state(ctx).db,
             project,
             &range_of(&range)?,
-            &filter.into(),
+            &analytics::Filter::try_from(filter)?,
             group_by.into(),
             limit.into(),
         )
@@ -363,7 +368,7 @@ impl QueryRoot {
             &state(ctx).db,
             project,
             &range_of(&range)?,
-            &filter.into(),
+            &analytics::Filter::try_from(filter)?,
             first.into(),
             after,
         )

@@ -4,6 +4,7 @@
 use async_graphql::{ComplexObject, Enum, InputObject, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
+use super::error::ApiError;
 use crate::analytics::{self, behaviour, counts, people};
 use crate::auth::{Principal, Role};
 
@@ -126,18 +127,28 @@ pub struct EventFilter {
     pub path: Option<String>,
     pub community_id: Option<String>,
     pub user_id: Option<String>,
+    /// Only events whose properties contain this object, e.g. `{"plan": "pro"}` (nested objects
+    /// and arrays match by containment). Answered from raw events.
+    pub props: Option<Json<serde_json::Value>>,
 }
 
-impl From<Option<EventFilter>> for analytics::Filter {
-    fn from(f: Option<EventFilter>) -> Self {
+impl TryFrom<Option<EventFilter>> for analytics::Filter {
+    type Error = ApiError;
+
+    fn try_from(f: Option<EventFilter>) -> Result<Self, ApiError> {
         let f = f.unwrap_or_default();
         let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        Self {
+        let props = match &f.props {
+            Some(Json(p)) => analytics::Filter::props_json(p)?,
+            None => None,
+        };
+        Ok(Self {
             event_type: clean(f.event_type),
             path: clean(f.path),
             community_id: clean(f.community_id),
             user_id: clean(f.user_id),
-        }
+            props,
+        })
     }
 }
 

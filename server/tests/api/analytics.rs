@@ -411,6 +411,70 @@ async fn analytics_answers_equal_a_ground_truth_from_rollups_and_raw_rows() {
         t.top(|e| e.community.map(|_| e.kind.to_string()))
     );
 
+    // A property filter (raw events, `metadata @>`): counts, series and the raw page agree with
+    // the truth; an empty object matches everything; anything but an object is refused.
+    let r = app
+        .graphql(
+            Some(token),
+            "query($p: ID!, $r: TimeRange!) {
+               cta: overview(projectId: $p, range: $r, filter: {props: {selector: \"main > button.cta\"}}) { events uniqueUsers }
+               ctaDaily: timeseries(projectId: $p, range: $r, interval: DAY, filter: {props: {selector: \"main > button.cta\"}}) { value }
+               ctaRaw: events(projectId: $p, range: $r, first: 200, filter: {props: {selector: \"main > button.cta\"}}) { edges { node { type props } } }
+               nothing: overview(projectId: $p, range: $r, filter: {props: {selector: \"no such element\"}}) { events }
+               all: overview(projectId: $p, range: $r, filter: {props: {}}) { events }
+             }",
+            json!({"p": pid, "r": range(from, to)}),
+        )
+        .await;
+    assert!(r["errors"].is_null(), "{r}");
+    let cta: Vec<&&Ev> = t
+        .evs
+        .iter()
+        .filter(|e| e.selector == Some("main > button.cta"))
+        .collect();
+    assert!(!cta.is_empty());
+    assert_eq!(r["data"]["cta"]["events"], json!(cta.len()));
+    let cta_actors: BTreeSet<&str> = cta.iter().map(|e| e.actor.as_str()).collect();
+    assert_eq!(r["data"]["cta"]["uniqueUsers"], json!(cta_actors.len()));
+    let daily: f64 = r["data"]["ctaDaily"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap_or(0.0))
+        .sum();
+    assert_eq!(daily as usize, cta.len());
+    let raw = r["data"]["ctaRaw"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(raw.len(), cta.len().min(200));
+    for e in &raw {
+        assert_eq!(
+            e["node"]["props"]["selector"],
+            json!("main > button.cta"),
+            "{e}"
+        );
+    }
+    assert_eq!(r["data"]["nothing"]["events"], json!(0));
+    assert_eq!(r["data"]["all"]["events"], json!(t.evs.len()));
+    for bad in ["[\"selector\"]", "\"main\"", "3"] {
+        let r = app
+            .graphql(
+                Some(token),
+                &format!(
+                    "query($p: ID!, $r: TimeRange!) {{ overview(projectId: $p, range: $r, filter: {{props: {bad}}}) {{ events }} }}"
+                ),
+                json!({"p": pid, "r": range(from, to)}),
+            )
+            .await;
+        assert_eq!(
+            r["errors"][0]["extensions"]["code"],
+            json!("BAD_USER_INPUT"),
+            "{bad}: {r}"
+        );
+    }
+
     // Funnel: / -> /pricing -> signup.completed within an hour of entering.
     let r = app
         .graphql(

@@ -110,7 +110,7 @@ async fn each_index_serves_its_query_and_day_partitions_are_pruned() {
         (
             // Without the project condition: on a table this small the planner prefers the
             // project prefix of another index; at scale it combines both (BitmapAnd).
-            "properties: metadata @> (GIN, jsonb_path_ops)",
+            "properties: EventFilter.props (metadata @>, GIN, jsonb_path_ops)",
             "SELECT event_id FROM activities WHERE metadata @> '{\"plan\": \"pro\"}'".to_string(),
             "metadata_idx",
         ),

@@ -1,7 +1,7 @@
 // User-level views (analyst and up): a user's timeline, raw events, the live feed.
 
 import { gql, subscribe } from '../api';
-import { compact, dateTime, esc } from '../format';
+import { compact, dateTime, esc, parseProps } from '../format';
 import { failed, guarded, table } from '../ui';
 import type { Ctx } from './ctx';
 
@@ -28,7 +28,7 @@ export async function users(el: HTMLElement, ctx: Ctx): Promise<void> {
 }
 
 export async function events(el: HTMLElement, ctx: Ctx): Promise<void> {
-  el.innerHTML = `<h1>Raw events</h1><form id="f" class="panel"><label for="type">Event type</label> <input id="type" placeholder="any"> <button type="submit">Filter</button></form><section id="out"></section><button type="button" id="more" hidden>Load more</button>`;
+  el.innerHTML = `<h1>Raw events</h1><form id="f" class="panel"><label for="type">Event type</label> <input id="type" placeholder="any"> <label for="props">Properties</label> <input id="props" placeholder='plan=pro or {"plan": "pro"}'> <button type="submit">Filter</button> <span class="msg" role="status"></span></form><section id="out"></section><button type="button" id="more" hidden>Load more</button>`;
   const out = el.querySelector<HTMLElement>('#out')!;
   const more = el.querySelector<HTMLButtonElement>('#more')!;
   let rows: Ev[] = [];
@@ -36,9 +36,14 @@ export async function events(el: HTMLElement, ctx: Ctx): Promise<void> {
   const page = async (reset: boolean) => {
     if (reset) { rows = []; after = null; }
     const type = el.querySelector<HTMLInputElement>('#type')!.value.trim();
+    const props = parseProps(el.querySelector<HTMLInputElement>('#props')!.value);
+    const msg = el.querySelector<HTMLElement>('#f .msg')!;
+    msg.textContent = typeof props === 'string' ? props : '';
+    if (typeof props === 'string') return;
+    const filter = type || props ? { ...(type ? { eventType: type } : {}), ...(props ? { props } : {}) } : null;
     const d = await gql<{ events: { edges: { node: Ev }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(
       `query($p: ID!, $r: TimeRange!, $f: EventFilter, $a: String) { events(projectId: $p, range: $r, filter: $f, first: 50, after: $a) { edges { node { id type occurredAt path userId anonymousId props } } pageInfo { hasNextPage endCursor } } }`,
-      { p: ctx.project, r: ctx.range, f: type ? { eventType: type } : null, a: after });
+      { p: ctx.project, r: ctx.range, f: filter, a: after });
     rows = rows.concat(d.events.edges.map((e) => e.node));
     after = d.events.pageInfo.endCursor;
     more.hidden = !d.events.pageInfo.hasNextPage;
