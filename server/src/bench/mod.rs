@@ -495,6 +495,9 @@ pub async fn queries(
         ("top_pages_30d", "query($p: ID!, $r: TimeRange!) { topPages(projectId: $p, range: $r, limit: 10) { key count } }", range(all)),
         ("top_elements_30d", "query($p: ID!, $r: TimeRange!) { topElements(projectId: $p, range: $r, limit: 10) { key count } }", range(all)),
         ("funnel_7d", "query($p: ID!, $r: TimeRange!) { funnel(projectId: $p, range: $r, windowSeconds: 3600, steps: [{eventType: \"page.view\", path: \"/pricing\"}, {eventType: \"signup.started\"}, {eventType: \"signup.completed\"}]) { steps { users } } }", range(7)),
+        // Property filters read raw rows through the GIN index on `metadata`.
+        ("overview_props_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r, filter: {props: {plan: \"pro\"}}) { events uniqueUsers sessions } }", range(7)),
+        ("events_props_30d", "query($p: ID!, $r: TimeRange!) { events(projectId: $p, range: $r, first: 50, filter: {props: {plan: \"pro\"}}) { edges { node { id } } } }", range(all)),
         ("retention_30d", "query($p: ID!, $r: TimeRange!) { retention(projectId: $p, range: $r, period: WEEK, periods: 5) { size retained } }", range(all)),
     ];
     let mut out = serde_json::Map::new();
