@@ -303,40 +303,53 @@ async fn prune(
 
 /// Drops a day partition when no project has a row in it, under the lock that partition
 /// creation takes (so no day is created and dropped at once).
+///
+/// The partition is locked against writers *before* it is found empty: checked first, an insert
+/// committing while `DROP` waited for its lock (a restore of that day, a late event) would be
+/// dropped with the partition. Locks are taken parent first, as every insert and query takes
+/// them, so the drop cannot deadlock with them.
 async fn drop_if_empty(db: &Db, name: &str, dry_run: bool) -> Result<bool, StorageError> {
     let mut tx = db.pool().begin().await?;
     if !dry_run {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sightline_partitions'))")
             .execute(&mut *tx)
             .await?;
+        // Dropping a partition locks `activities` itself: never queue behind a long query (and
+        // hold every other query up behind us); the next run tries again.
+        sqlx::query("SET LOCAL lock_timeout = '2s'")
+            .execute(&mut *tx)
+            .await?;
+        // `name` comes from the catalog and matched one of the partition name patterns.
+        let locked = sqlx::query(&format!(
+            "LOCK TABLE ONLY activities, {name} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = locked {
+            if busy(&e) {
+                tracing::info!(partition = name, "partition busy; dropping it next run");
+                return Ok(false);
+            }
+            return Err(e.into());
+        }
     }
-    // `name` comes from the catalog and matched one of the partition name patterns.
     let (empty,): (bool,) = sqlx::query_as(&format!("SELECT NOT EXISTS (SELECT 1 FROM {name})"))
         .fetch_one(&mut *tx)
         .await?;
     if !empty || dry_run {
         return Ok(empty);
     }
-    // Dropping a partition locks `activities` itself: never queue behind a long query (and
-    // hold every other query up behind us); the next run tries again.
-    sqlx::query("SET LOCAL lock_timeout = '2s'")
+    sqlx::query(&format!("DROP TABLE {name}"))
         .execute(&mut *tx)
         .await?;
-    if let Err(e) = sqlx::query(&format!("DROP TABLE {name}"))
-        .execute(&mut *tx)
-        .await
-    {
-        if let sqlx::Error::Database(d) = &e {
-            if d.code().as_deref() == Some("55P03") {
-                tracing::info!(partition = name, "partition busy; dropping it next run");
-                return Ok(false);
-            }
-        }
-        return Err(e.into());
-    }
     tx.commit().await?;
     tracing::info!(partition = name, "dropped an empty expired partition");
     Ok(true)
+}
+
+/// A lock not obtained within `lock_timeout`.
+fn busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
 }
 
 #[cfg(test)]
