@@ -577,21 +577,32 @@ async fn a_user_purged_after_archiving_never_comes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_committed_while_an_expired_partition_is_being_dropped_is_kept() {
+    let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
+    let url = dir.display().to_string();
     let app = spawn_app_with(Mode::All, |env| {
         env.insert("SIGHTLINE_MAINTENANCE_INTERVAL_SECS".into(), "3600".into());
+        env.insert("SIGHTLINE_ARCHIVE_URL".into(), url.clone());
     })
     .await;
     let db = app.db.clone();
     let a = app.project.id;
+    let opts = RetentionOptions {
+        minute_days: 30,
+        dry_run: false,
+    };
+    projects::update(&db, a, set_retention(Some(2), None))
+        .await
+        .expect("retention");
+    // One pass first: it waits out the worker's start-up pass, so the run below is the only one.
+    run_retention(&db, &mut LazyStore::new(url.clone()), &opts)
+        .await
+        .expect("settle");
     let day = Utc::now().date_naive() - Span::days(5);
     sqlx::query("SELECT sightline_ensure_day_partition($1)")
         .bind(day)
         .execute(db.pool())
         .await
         .expect("partition");
-    projects::update(&db, a, set_retention(Some(2), None))
-        .await
-        .expect("retention");
     // A writer (a restore, a late event) has a row of that day in flight when the drop starts.
     let mut writer = db.pool().begin().await.expect("begin");
     sqlx::query(
@@ -604,22 +615,32 @@ async fn a_row_committed_while_an_expired_partition_is_being_dropped_is_kept() {
     .execute(&mut *writer)
     .await
     .expect("insert");
-    let url = app.settings.archive_url.clone();
     let run = tokio::spawn({
-        let db = db.clone();
-        async move {
-            let opts = RetentionOptions {
-                minute_days: 30,
-                dry_run: false,
-            };
-            let mut store = LazyStore::new(url);
-            run_retention(&db, &mut store, &opts).await
-        }
+        let (db, url) = (db.clone(), url.clone());
+        async move { run_retention(&db, &mut LazyStore::new(url), &opts).await }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Commit only once the drop waits for the writer's lock (whether it checked emptiness
+    // before or after taking it is what this test tells apart).
+    let mut waiting = false;
+    for _ in 0..200 {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(db.pool())
+        .await
+        .expect("locks");
+        if n > 0 {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(waiting, "the drop never waited for the writer");
     writer.commit().await.expect("commit");
     let report = run.await.expect("join").expect("retention");
     assert!(report.dropped.is_empty(), "{:?}", report.dropped);
     assert_eq!(count(&db, a).await, 1, "the committed row survives");
     app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
