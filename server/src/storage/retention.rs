@@ -304,40 +304,42 @@ async fn prune(
 /// Drops a day partition when no project has a row in it, under the lock that partition
 /// creation takes (so no day is created and dropped at once).
 ///
-/// The partition is locked against writers *before* it is found empty: checked first, an insert
-/// committing while `DROP` waited for its lock (a restore of that day, a late event) would be
-/// dropped with the partition. Locks are taken parent first, as every insert and query takes
-/// them, so the drop cannot deadlock with them.
+/// Found empty without locks first (the common case of a partition another project still keeps
+/// costs nobody a lock), then locked against writers and found empty again before the drop: an
+/// insert committing while `DROP` waited for its lock (a restore of that day, a late event)
+/// would otherwise be dropped with the partition. Locks are taken parent first, as every insert
+/// and query takes them, so the drop cannot deadlock with them.
 async fn drop_if_empty(db: &Db, name: &str, dry_run: bool) -> Result<bool, StorageError> {
-    let mut tx = db.pool().begin().await?;
-    if !dry_run {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sightline_partitions'))")
-            .execute(&mut *tx)
-            .await?;
-        // Dropping a partition locks `activities` itself: never queue behind a long query (and
-        // hold every other query up behind us); the next run tries again.
-        sqlx::query("SET LOCAL lock_timeout = '2s'")
-            .execute(&mut *tx)
-            .await?;
-        // `name` comes from the catalog and matched one of the partition name patterns.
-        let locked = sqlx::query(&format!(
-            "LOCK TABLE ONLY activities, {name} IN ACCESS EXCLUSIVE MODE"
-        ))
-        .execute(&mut *tx)
-        .await;
-        if let Err(e) = locked {
-            if busy(&e) {
-                tracing::info!(partition = name, "partition busy; dropping it next run");
-                return Ok(false);
-            }
-            return Err(e.into());
-        }
-    }
-    let (empty,): (bool,) = sqlx::query_as(&format!("SELECT NOT EXISTS (SELECT 1 FROM {name})"))
-        .fetch_one(&mut *tx)
-        .await?;
+    // `name` comes from the catalog and matched one of the partition name patterns.
+    let empty_sql = format!("SELECT NOT EXISTS (SELECT 1 FROM {name})");
+    let (empty,): (bool,) = sqlx::query_as(&empty_sql).fetch_one(db.pool()).await?;
     if !empty || dry_run {
         return Ok(empty);
+    }
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sightline_partitions'))")
+        .execute(&mut *tx)
+        .await?;
+    // Dropping a partition locks `activities` itself: never queue behind a long query (and hold
+    // every other query up behind us); the next run tries again.
+    sqlx::query("SET LOCAL lock_timeout = '2s'")
+        .execute(&mut *tx)
+        .await?;
+    let locked = sqlx::query(&format!(
+        "LOCK TABLE ONLY activities, {name} IN ACCESS EXCLUSIVE MODE"
+    ))
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = locked {
+        if busy(&e) {
+            tracing::info!(partition = name, "partition busy; dropping it next run");
+            return Ok(false);
+        }
+        return Err(e.into());
+    }
+    let (still_empty,): (bool,) = sqlx::query_as(&empty_sql).fetch_one(&mut *tx).await?;
+    if !still_empty {
+        return Ok(false);
     }
     sqlx::query(&format!("DROP TABLE {name}"))
         .execute(&mut *tx)
