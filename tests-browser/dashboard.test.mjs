@@ -165,6 +165,23 @@ test('an event posted to ingest appears in the live feed within 2 seconds', asyn
     assert.ok(Date.now() - sent < 2000, 'within 2 s');
     await page.waitForFunction(() => /\d+ events\/s/.test(document.querySelector('[data-testid=rate]').textContent), null, { timeout: 3000 });
     await page.screenshot({ path: `${shots()}/dashboard-live.png` });
+
+    // Filtered on the server: of two clicks stored together, only the one with the property.
+    await page.getByLabel('Only type').fill('element.click');
+    await page.getByLabel('Properties').fill('plan=pro');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('#state', { hasText: 'filtered' }).waitFor({ timeout: 2000 });
+    await page.waitForTimeout(800); // the new subscription reaches the hub
+    const pro = ev('element.click', { props: { plan: 'pro' } });
+    const free = ev('element.click', { props: { plan: 'free' } });
+    const view = ev('page.view', { props: { plan: 'pro' } });
+    await collect(env('SIGHTLINE_PUBLIC_KEY'), [free, view, pro]);
+    await page.locator(`[data-testid=feed] li[data-id="${pro.id}"]`).waitFor({ timeout: 2000 });
+    assert.equal(await page.locator(`[data-testid=feed] li[data-id="${free.id}"]`).count(), 0, 'other plan filtered out');
+    assert.equal(await page.locator(`[data-testid=feed] li[data-id="${view.id}"]`).count(), 0, 'other type filtered out');
+    await page.getByLabel('Properties').fill('{"plan": ');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('#state', { hasText: 'not a JSON object' }).waitFor({ timeout: 2000 });
   } finally {
     await ctx.close();
   }

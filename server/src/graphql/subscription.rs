@@ -68,8 +68,8 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = LiveEvent>> {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Analyst, Some(project))?;
+        let only = crate::live::LiveMatch::try_from(filter)?;
         let mut rx = state(ctx).live.subscribe(project);
-        let types = filter.and_then(|f| f.event_types).filter(|t| !t.is_empty());
         Ok(async_stream::stream! {
             let _open = Open::new();
             let mut lagged = 0i64;
@@ -86,7 +86,7 @@ impl SubscriptionRoot {
                         expected = Some(first + batch.events.len() as u64);
                         let now = Utc::now();
                         for e in &batch.events {
-                            if types.as_ref().is_some_and(|t| !t.contains(&e.event_type)) {
+                            if !only.matches(e) {
                                 continue;
                             }
                             yield LiveEvent { event: live_event(e, now), lagged };

@@ -443,9 +443,42 @@ pub struct PurgeResult {
     pub users: i64,
 }
 
+/// Which events a live feed sends; every part given must match. The same filter selects the
+/// same events as `EventFilter` does on stored ones.
 #[derive(InputObject, Clone, Default)]
 pub struct LiveFilter {
+    /// Any of these event types.
     pub event_types: Option<Vec<String>>,
+    /// Only events on this path, e.g. `/pricing`.
+    pub path: Option<String>,
+    pub user_id: Option<String>,
+    /// Only events whose properties contain this object, e.g. `{"plan": "pro"}` (as
+    /// `EventFilter.props`: nested objects and arrays match by containment).
+    pub props: Option<Json<serde_json::Value>>,
+}
+
+impl TryFrom<Option<LiveFilter>> for crate::live::LiveMatch {
+    type Error = ApiError;
+
+    fn try_from(f: Option<LiveFilter>) -> Result<Self, ApiError> {
+        let f = f.unwrap_or_default();
+        let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        // Checked as the stored-events filter checks it (an object, bounded), so a filter
+        // either works on both or is refused by both.
+        let props = match f.props {
+            Some(Json(p)) => {
+                analytics::Filter::props_json(&p)?;
+                p.as_object().filter(|m| !m.is_empty()).cloned()
+            }
+            None => None,
+        };
+        Ok(Self {
+            event_types: f.event_types.filter(|t| !t.is_empty()),
+            path: clean(f.path),
+            user_id: clean(f.user_id),
+            props,
+        })
+    }
 }
 
 /// One event of the live feed. `lagged > 0`: this subscriber was too slow and that many events

@@ -5,6 +5,7 @@
 //! Invariant: only events that were *newly stored* are published (never a replay), and only
 //! after their transaction committed.
 
+mod filter;
 mod hub;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 use crate::event::Event;
 use crate::queue::RedisConn;
 
+pub use filter::{contains, LiveMatch};
 pub use hub::{LiveHub, LiveMessage};
 
 /// Pub/sub channel of a project's live events.

@@ -71,3 +71,38 @@ async fn a_short_benchmark_measures_every_phase_and_loses_nothing() {
     assert_eq!(app.duplicate_event_ids().await, 0);
     app.stop().await;
 }
+
+/// Phase 4 (`sightline bench-queries`) in miniature: every case answers without a GraphQL error
+/// on a generated history, so a schema change cannot silently break the benchmark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_query_benchmark_answers_every_case_on_a_generated_history() {
+    let app = spawn_app_with(sightline::app::Mode::Serve, |_| {}).await;
+    sightline::generate::run(
+        &app.db,
+        sightline::generate::GenerateConfig {
+            project_id: app.project.id,
+            events: 20_000,
+            days: 30,
+            users: 2_000,
+            seed: 7,
+            batch: 5_000,
+            writers: 2,
+        },
+    )
+    .await
+    .expect("generate");
+    let figures = bench::queries(&app.address, app.project.id, &app.admin_token, 3, 30)
+        .await
+        .expect("every query case answers");
+    let cases = figures.as_object().expect("an object").len() / 2;
+    assert_eq!(cases, 10, "{figures}");
+    for (name, v) in figures.as_object().into_iter().flatten() {
+        let Some(case) = name.strip_suffix("_p50_ms") else {
+            continue;
+        };
+        let p95 = figures[format!("{case}_p95_ms")].as_f64().unwrap_or(-1.0);
+        let p50 = v.as_f64().unwrap_or(-1.0);
+        assert!(0.0 <= p50 && p50 <= p95, "{case}: {figures}");
+    }
+    app.stop().await;
+}

@@ -56,41 +56,55 @@ export async function events(el: HTMLElement, ctx: Ctx): Promise<void> {
 
 export async function live(el: HTMLElement, ctx: Ctx): Promise<void> {
   el.innerHTML = `<h1>Live feed</h1>
-    <div class="panel toolbar"><button type="button" id="pause" aria-pressed="false">Pause</button>
+    <form id="lf" class="panel toolbar"><button type="button" id="pause" aria-pressed="false">Pause</button>
       <label for="lt">Only type</label> <input id="lt" placeholder="any, e.g. element.click">
-      <span id="rate" data-testid="rate" role="status">– events/s</span> <span id="state" class="muted"></span></div>
+      <label for="lp">Properties</label> <input id="lp" placeholder='plan=pro or {"plan": "pro"}'>
+      <button type="submit">Apply</button>
+      <span id="rate" data-testid="rate" role="status">– events/s</span> <span id="state" class="muted" role="status"></span></form>
     <ol id="feed" class="feed" data-testid="feed" aria-live="polite" aria-relevant="additions"></ol>`;
   const feed = el.querySelector<HTMLOListElement>('#feed')!;
   const rate = el.querySelector<HTMLElement>('#rate')!;
   const state = el.querySelector<HTMLElement>('#state')!;
   const pause = el.querySelector<HTMLButtonElement>('#pause')!;
-  const typeInput = el.querySelector<HTMLInputElement>('#lt')!;
   let paused = false;
   pause.addEventListener('click', () => {
     paused = !paused;
     pause.textContent = paused ? 'Resume' : 'Pause';
     pause.setAttribute('aria-pressed', String(paused));
   });
-  const stopEvents = subscribe<{ liveEvents: { lagged: number; event: Ev } }>(
-    `subscription($p: ID!) { liveEvents(projectId: $p) { lagged event { id type occurredAt path userId anonymousId props } } }`,
-    { p: ctx.project },
-    (d) => {
-      const { event: e, lagged } = d.liveEvents;
-      const only = typeInput.value.trim();
-      if (paused || (only && e.type !== only)) return;
-      const li = document.createElement('li');
-      li.dataset.id = e.id;
-      li.innerHTML = `<time>${esc(dateTime(e.occurredAt, ctx.range.timeZone))}</time> <strong>${esc(e.type)}</strong> ${esc(e.path ?? '')} <span class="muted">${esc(e.userId ?? e.anonymousId ?? '')}</span>${lagged ? ` <em>(${lagged} skipped: too slow)</em>` : ''}`;
-      feed.prepend(li);
-      while (feed.children.length > 200) feed.lastElementChild?.remove();
-    },
-    (err) => { state.textContent = `${err.code}: ${err.message}`; },
-  );
+  // The server filters (liveEvents' filter), so a busy project sends only what is shown; a
+  // new filter is a new subscription.
+  let stopEvents = () => {};
+  const follow = (filter: Record<string, unknown> | null) => {
+    stopEvents();
+    stopEvents = subscribe<{ liveEvents: { lagged: number; event: Ev } }>(
+      `subscription($p: ID!, $f: LiveFilter) { liveEvents(projectId: $p, filter: $f) { lagged event { id type occurredAt path userId anonymousId props } } }`,
+      { p: ctx.project, f: filter },
+      (d) => {
+        const { event: e, lagged } = d.liveEvents;
+        if (paused) return;
+        const li = document.createElement('li');
+        li.dataset.id = e.id;
+        li.innerHTML = `<time>${esc(dateTime(e.occurredAt, ctx.range.timeZone))}</time> <strong>${esc(e.type)}</strong> ${esc(e.path ?? '')} <span class="muted">${esc(e.userId ?? e.anonymousId ?? '')}</span>${lagged ? ` <em>(${lagged} skipped: too slow)</em>` : ''}`;
+        feed.prepend(li);
+        while (feed.children.length > 200) feed.lastElementChild?.remove();
+      },
+      (err) => { state.textContent = `${err.code}: ${err.message}`; },
+    );
+    state.textContent = filter ? 'connected, filtered' : 'connected';
+  };
+  el.querySelector('#lf')!.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const type = el.querySelector<HTMLInputElement>('#lt')!.value.trim();
+    const props = parseProps(el.querySelector<HTMLInputElement>('#lp')!.value);
+    if (typeof props === 'string') { state.textContent = props; return; }
+    follow(type || props ? { ...(type ? { eventTypes: [type] } : {}), ...(props ? { props } : {}) } : null);
+  });
+  follow(null);
   const stopStats = subscribe<{ liveStats: { events: number } }>(
     `subscription($p: ID!) { liveStats(projectId: $p) { events } }`, { p: ctx.project },
     (d) => { rate.textContent = `${compact(d.liveStats.events)} events/s`; },
     (err) => { state.textContent = `${err.code}: ${err.message}`; },
   );
-  state.textContent = 'connected';
   ctx.cleanup = () => { stopEvents(); stopStats(); };
 }
