@@ -12,6 +12,7 @@ mod m20261125_000003_archive;
 mod m20261125_000004_partition_granularity;
 mod m20261125_000005_purged_users;
 mod m20261201_000006_partition_move_lock;
+mod m20261202_000007_recent_purges;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_partition_granularity::Migration),
             Box::new(m20261125_000005_purged_users::Migration),
             Box::new(m20261201_000006_partition_move_lock::Migration),
+            Box::new(m20261202_000007_recent_purges::Migration),
         ]
     }
 }

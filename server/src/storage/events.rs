@@ -37,6 +37,16 @@ pub struct Row {
     pub received_at: DateTime<Utc>,
 }
 
+/// How long after a GDPR purge in a project the write statement trusts no known actor-day there
+/// (see `worker::actor_days`, whose entries must live less long), as SQL.
+macro_rules! actor_days_purge_window {
+    () => {
+        "2 hours"
+    };
+}
+/// [`actor_days_purge_window`] as a duration.
+pub const ACTOR_DAYS_PURGE_WINDOW: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+
 const INSERT_SQL: &str = concat!(
     r#"
 WITH input AS (
@@ -180,9 +190,23 @@ WITH input AS (
     GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(b) <> 0 ORDER BY 1, 2
     ON CONFLICT (project_id, bucket, shard) DO UPDATE
         SET sessions = r.sessions + EXCLUDED.sessions, bounced = r.bounced + EXCLUDED.bounced
+), purged_lately AS (
+    -- A purge deletes `actor_activity` rows: in its project no skip is trusted for a while
+    -- (longer than the caller remembers an actor-day).
+    SELECT DISTINCT i.project_id FROM input i
+    WHERE EXISTS (SELECT 1 FROM purged_users p WHERE p.project_id = i.project_id
+                  AND p.purged_at > now() - interval '"#,
+    actor_days_purge_window!(),
+    r#"')
 ), actor_days AS (
-    SELECT DISTINCT project_id, COALESCE(user_id, anonymous_id) AS actor, (occurred_at AT TIME ZONE 'UTC')::date AS day
-    FROM ins WHERE COALESCE(user_id, anonymous_id) IS NOT NULL
+    -- Rows whose actor-day the caller knows stored ($19/$20: their project and event ids; the
+    -- worker's `ActorDays`) are left out: their bits are set already.
+    SELECT DISTINCT i.project_id, COALESCE(i.user_id, i.anonymous_id) AS actor, (i.occurred_at AT TIME ZONE 'UTC')::date AS day
+    FROM ins i
+    WHERE COALESCE(i.user_id, i.anonymous_id) IS NOT NULL
+      AND (NOT EXISTS (SELECT 1 FROM unnest($19::uuid[], $20::uuid[]) AS k(project_id, event_id)
+                       WHERE k.project_id = i.project_id AND k.event_id = i.event_id)
+           OR i.project_id IN (SELECT project_id FROM purged_lately))
 ), actor_batch AS (
     -- The batch's own activity per actor, relative to its earliest day here.
     SELECT project_id, actor, f,
@@ -222,9 +246,26 @@ fn current_shard() -> i16 {
 /// Inserts rows idempotently in one transaction. Returns the keys of the rows that were new:
 /// already-stored event ids (a replay) are skipped, and so are duplicates inside `rows`.
 pub async fn insert(db: &Db, rows: &[Row]) -> Result<HashSet<(Uuid, Uuid)>, StorageError> {
+    insert_known(db, rows, &[]).await
+}
+
+/// [`insert`], told for each row (`actor_day_known[i]`, missing = false) whether its actor's
+/// activity on its day is known stored already: those rows leave `actor_activity` alone unless
+/// their project had a purge lately. Only the worker's `ActorDays` should say so.
+pub async fn insert_known(
+    db: &Db,
+    rows: &[Row],
+    actor_day_known: &[bool],
+) -> Result<HashSet<(Uuid, Uuid)>, StorageError> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
+    let (known_projects, known_events): (Vec<Uuid>, Vec<Uuid>) = rows
+        .iter()
+        .zip(actor_day_known)
+        .filter(|(_, known)| **known)
+        .map(|(r, _)| (r.project_id, r.event_id))
+        .unzip();
     let n = rows.len();
     let mut event_id = Vec::with_capacity(n);
     let mut project_id = Vec::with_capacity(n);
@@ -288,6 +329,8 @@ pub async fn insert(db: &Db, rows: &[Row]) -> Result<HashSet<(Uuid, Uuid)>, Stor
         .bind(&occurred_at)
         .bind(&received_at)
         .bind(current_shard())
+        .bind(&known_projects)
+        .bind(&known_events)
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -13,6 +13,7 @@
 //! Invariant: the worker never parses HTTP; it trusts only what [`crate::event::Validator`]
 //! accepts, because jobs may come from any BullMQ producer.
 
+mod actor_days;
 mod maintenance;
 
 use std::collections::HashSet;
@@ -67,6 +68,8 @@ pub struct Worker {
     /// The last batch any lane claimed was small (or none): the queue is short, and only lane 0
     /// claims until a batch comes back large.
     short_queue: AtomicBool,
+    /// Actor-days stored lately, shared by the lanes (an actor's events land in any lane).
+    actor_days: std::sync::Mutex<actor_days::ActorDays>,
 }
 
 impl Worker {
@@ -91,6 +94,7 @@ impl Worker {
             // jobs could take hundreds of thousands of events at once.
             events_per_job: AtomicU64::new(crate::queue::MAX_JOB_EVENTS as u64),
             short_queue: AtomicBool::new(false),
+            actor_days: Default::default(),
         }
     }
 
@@ -393,10 +397,25 @@ impl Worker {
         shutdown: &CancellationToken,
     ) -> Result<Option<HashSet<(Uuid, Uuid)>>, StorageError> {
         let mut delay = Duration::from_millis(100);
+        // Never held across an await; a poisoned lock only means nothing is skipped.
+        let known = self
+            .actor_days
+            .lock()
+            .map(|mut d| d.known(rows))
+            .unwrap_or_default();
         loop {
             let started = std::time::Instant::now();
-            match crate::storage::events::insert(&self.db, rows).await {
+            match crate::storage::events::insert_known(&self.db, rows, &known).await {
                 Ok(new) => {
+                    // Only rows this statement stored: a duplicate may name another actor than
+                    // the stored row with its id.
+                    if let Ok(mut d) = self.actor_days.lock() {
+                        let fresh: Vec<&Row> = rows
+                            .iter()
+                            .filter(|r| new.contains(&(r.project_id, r.event_id)))
+                            .collect();
+                        d.stored(fresh);
+                    }
                     metrics::histogram!(names::DB_WRITE_SECONDS)
                         .record(started.elapsed().as_secs_f64());
                     metrics::counter!(names::WORKER_EVENTS_STORED).increment(new.len() as u64);

@@ -771,3 +771,65 @@ async fn bad_arguments_get_bad_user_input() {
     }
     app.stop().await;
 }
+
+/// The worker leaves actor-days it stored lately out of `actor_activity`'s upsert (they are set).
+/// Proven by a lock: while another transaction holds the actor's row, a second event of that
+/// actor that day is still stored (the statement no longer touches the row). A GDPR purge
+/// deletes the row; the user's return the same day must set it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_actor_days_skip_their_upsert_and_a_purge_does_not_hide_a_return() {
+    let app = spawn_app().await;
+    let p = app.project.id;
+    let user = format!("u-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let ev = || {
+        let mut e = crate::helpers::event("page.view");
+        e["user_id"] = json!(user);
+        e
+    };
+    let row = |db: sightline::storage::Db| {
+        let user = user.clone();
+        async move {
+            sqlx::query_as::<_, (chrono::NaiveDate, i64)>(
+                "SELECT first_day, days FROM actor_activity WHERE project_id = $1 AND actor = $2",
+            )
+            .bind(p)
+            .bind(user)
+            .fetch_optional(db.pool())
+            .await
+            .expect("actor_activity")
+        }
+    };
+    let today = Utc::now().date_naive();
+    assert_eq!(app.collect_events(&[ev()]).await.status(), 202);
+    assert_eq!(app.wait_for_count(1, Duration::from_secs(10)).await, 1);
+    assert_eq!(row(app.db.clone()).await, Some((today, 1)));
+
+    // Hold the actor's row; a known actor-day must not wait for it.
+    let mut holder = app.db.pool().begin().await.expect("tx");
+    sqlx::query("SELECT 1 FROM actor_activity WHERE project_id = $1 AND actor = $2 FOR UPDATE")
+        .bind(p)
+        .bind(&user)
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    assert_eq!(app.collect_events(&[ev()]).await.status(), 202);
+    assert_eq!(
+        app.wait_for_count(2, Duration::from_secs(5)).await,
+        2,
+        "stored while the actor's row was locked: its upsert was left out"
+    );
+    holder.rollback().await.expect("rollback");
+
+    sightline::storage::users::purge(&app.db, p, &user)
+        .await
+        .expect("purge");
+    assert_eq!(row(app.db.clone()).await, None, "the purge deleted the row");
+    assert_eq!(app.collect_events(&[ev()]).await.status(), 202);
+    assert_eq!(app.wait_for_count(1, Duration::from_secs(10)).await, 1);
+    assert_eq!(
+        row(app.db.clone()).await,
+        Some((today, 1)),
+        "back the same day after a purge: active again"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS purged_users_recent_idx;
