@@ -191,22 +191,27 @@ WITH input AS (
     ON CONFLICT (project_id, bucket, shard) DO UPDATE
         SET sessions = r.sessions + EXCLUDED.sessions, bounced = r.bounced + EXCLUDED.bounced
 ), purged_lately AS (
-    -- A purge deletes `actor_activity` rows: in its project no skip is trusted for a while
-    -- (longer than the caller remembers an actor-day).
-    SELECT DISTINCT i.project_id FROM input i
-    WHERE EXISTS (SELECT 1 FROM purged_users p WHERE p.project_id = i.project_id
+    -- The batch's projects with a GDPR purge lately: a purge deletes `actor_activity` rows, and
+    -- the caller remembers an actor-day for less long than this, so none of its skips are
+    -- trusted there. One index probe per project of the batch.
+    SELECT b.project_id FROM (SELECT DISTINCT project_id FROM input) b
+    WHERE EXISTS (SELECT 1 FROM purged_users p WHERE p.project_id = b.project_id
                   AND p.purged_at > now() - interval '"#,
     actor_days_purge_window!(),
     r#"')
-), actor_days AS (
+), known_actor_days AS (
     -- Rows whose actor-day the caller knows stored ($19/$20: their project and event ids; the
-    -- worker's `ActorDays`) are left out: their bits are set already.
+    -- worker's `ActorDays`).
+    SELECT k.project_id, k.event_id FROM unnest($19::uuid[], $20::uuid[]) AS k(project_id, event_id)
+    WHERE k.project_id NOT IN (SELECT project_id FROM purged_lately)
+), actor_days AS (
+    -- A plain NOT EXISTS, so it plans as a hash anti-join (an OR beside it made it a subplan
+    -- run per row: quadratic in the batch).
     SELECT DISTINCT i.project_id, COALESCE(i.user_id, i.anonymous_id) AS actor, (i.occurred_at AT TIME ZONE 'UTC')::date AS day
     FROM ins i
     WHERE COALESCE(i.user_id, i.anonymous_id) IS NOT NULL
-      AND (NOT EXISTS (SELECT 1 FROM unnest($19::uuid[], $20::uuid[]) AS k(project_id, event_id)
-                       WHERE k.project_id = i.project_id AND k.event_id = i.event_id)
-           OR i.project_id IN (SELECT project_id FROM purged_lately))
+      AND NOT EXISTS (SELECT 1 FROM known_actor_days k
+                      WHERE k.project_id = i.project_id AND k.event_id = i.event_id)
 ), actor_batch AS (
     -- The batch's own activity per actor, relative to its earliest day here.
     SELECT project_id, actor, f,
