@@ -8,6 +8,8 @@
 //! PostgreSQL's `jsonb @>` (the API test `live_props_containment_agrees_with_postgres` puts
 //! the two side by side).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::event::Event;
@@ -50,17 +52,18 @@ impl LiveMatch {
     }
 }
 
-/// One key of the event's stored `metadata`, without building it.
-fn stored_prop(e: &Event, key: &str) -> Option<Value> {
+/// One key of the event's stored `metadata`, without building it: borrowed from the props,
+/// built only for the title/url fallback (this runs per event, per subscriber).
+fn stored_prop<'a>(e: &'a Event, key: &str) -> Option<Cow<'a, Value>> {
     if let Some(v) = e.props.get(key) {
-        return Some(v.clone());
+        return Some(Cow::Borrowed(v));
     }
     let fallback = match key {
         "title" => e.title.as_deref(),
         "url" => e.url.as_deref(),
         _ => None,
     };
-    fallback.map(|s| Value::String(s.to_string()))
+    fallback.map(|s| Cow::Owned(Value::String(s.to_string())))
 }
 
 /// Whether `have` contains `want`, as PostgreSQL's `have @> want` on two jsonb values nested in
