@@ -1,6 +1,8 @@
-//! Startup and lifecycle: builds the shared state, the HTTP router and the background tasks, and
-//! runs them until a shutdown signal. `main` and the integration tests use it the same way:
-//! `Application::build(settings, mode)`, then `port()`, then `run_until_stopped(shutdown)`.
+//! Startup and lifecycle: the one place that assembles the parts. It builds what the process's
+//! [`Mode`] needs (the worker builds no HTTP router, schema or enqueuer), hands each router its
+//! own state, and runs the background tasks until a shutdown signal. `main` and the integration
+//! tests use it the same way: `Application::build(settings, mode)`, then `port()`, then
+//! `run_until_stopped(shutdown)`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,10 +25,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::JwtKeys;
 use crate::config::Settings;
-use crate::graphql::{self, ApiSchema};
-use crate::ingest::{KeyCache, Limits};
+use crate::graphql::{self, ApiContext};
+use crate::ingest::Intake;
 use crate::live::LiveHub;
-use crate::queue::{Enqueuer, Queue, RedisConn};
+use crate::queue::{Enqueuer, Queue};
+use crate::redis_conn::RedisConn;
 use crate::storage::Db;
 use crate::telemetry::{self, names};
 use crate::worker::{self, Worker};
@@ -42,31 +45,14 @@ pub enum Mode {
     All,
 }
 
-/// Everything request handlers share: one pointer, cloned by every extractor and middleware of
-/// every request (a struct of a dozen handles cost two atomic updates per handle per clone: ~5%
-/// of the server's CPU on 1-event beacons, measured with perf).
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
+impl Mode {
+    fn serves(self) -> bool {
+        matches!(self, Mode::Serve | Mode::All)
     }
-}
 
-/// What [`AppState`] points at.
-pub struct Shared {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub queue: Queue,
-    pub enqueuer: Enqueuer,
-    pub keys: KeyCache,
-    pub limits: Limits,
-    pub jwt: JwtKeys,
-    pub live: LiveHub,
-    pub schema: ApiSchema,
-    pub metrics: PrometheusHandle,
+    fn works(self) -> bool {
+        matches!(self, Mode::Worker | Mode::All)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,10 +70,21 @@ pub enum StartError {
     Jwt(String),
 }
 
+/// The HTTP side of a process: its socket, its router (each part with its own state) and what
+/// its background tasks need.
+struct Http {
+    listener: TcpListener,
+    router: Router,
+    live: LiveHub,
+    intake: Arc<Intake>,
+}
+
 pub struct Application {
-    state: AppState,
+    settings: Arc<Settings>,
     mode: Mode,
-    listener: Option<TcpListener>,
+    db: Db,
+    queue: Queue,
+    http: Option<Http>,
     port: u16,
 }
 
@@ -97,35 +94,19 @@ impl Application {
         let db = Db::connect(&settings).await?;
         let conn = RedisConn::connect(settings.redis_url.expose()).await?;
         let queue = Queue::new(conn, &settings.queue, &settings.worker);
-        let jwt = JwtKeys::from_settings(&settings.jwt).map_err(StartError::Jwt)?;
-        let state = AppState(Arc::new(Shared {
-            enqueuer: Enqueuer::start(queue.clone(), settings.redis_url.expose(), 8192),
-            keys: KeyCache::default(),
-            limits: Limits::new(&settings.ingest),
-            jwt,
-            live: LiveHub::with_buffer(settings.live_buffer),
-            schema: graphql::build_schema(),
-            metrics: telemetry::metrics_handle(),
-            settings: settings.clone(),
-            db,
-            queue,
-        }));
-        let (listener, port) = if mode == Mode::Worker {
-            (None, 0)
+        let (http, port) = if mode.serves() {
+            let http = build_http(&settings, &db, &queue).await?;
+            let port = http.listener.local_addr().map(|a| a.port()).unwrap_or(0);
+            (Some(http), port)
         } else {
-            let l = TcpListener::bind(settings.bind)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: settings.bind,
-                    source,
-                })?;
-            let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-            (Some(l), port)
+            (None, 0)
         };
         Ok(Self {
-            state,
+            settings,
             mode,
-            listener,
+            db,
+            queue,
+            http,
             port,
         })
     }
@@ -134,46 +115,55 @@ impl Application {
         self.port
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// The live feed's fan-out hub (processes that serve HTTP only).
+    pub fn live(&self) -> Option<&LiveHub> {
+        self.http.as_ref().map(|h| &h.live)
     }
 
     /// Runs until `shutdown` is cancelled, then drains: HTTP stops accepting, in-flight
     /// requests finish, the worker finishes or releases its batch.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
-        let state = self.state;
-        if matches!(self.mode, Mode::Worker | Mode::All) {
+        let settings = self.settings;
+        if self.mode.works() {
             let w = Arc::new(Worker::new(
-                state.queue.clone(),
-                state.db.clone(),
-                state.settings.clone(),
+                self.queue.clone(),
+                self.db.clone(),
+                settings.clone(),
             ));
-            tasks.spawn(w.run(state.settings.worker.lanes, shutdown.clone()));
+            tasks.spawn(w.run(settings.worker.lanes, shutdown.clone()));
             tasks.spawn(worker::run_maintenance(
-                state.db.clone(),
-                state.queue.clone(),
-                (*state.settings).clone(),
+                self.db.clone(),
+                self.queue.clone(),
+                (*settings).clone(),
                 shutdown.clone(),
             ));
         }
-        tasks.spawn(sample_queue_depth(state.queue.clone(), shutdown.clone()));
-        if let Some(listener) = self.listener {
-            tasks.spawn(state.live.clone().run(
-                state.settings.redis_url.expose().to_string(),
-                shutdown.clone(),
-            ));
-            let limits = state.limits.clone();
+        tasks.spawn(sample_queue_depth(self.queue.clone(), shutdown.clone()));
+        if let Some(http) = self.http {
+            tasks.spawn(
+                http.live
+                    .run(settings.redis_url.expose().to_string(), shutdown.clone()),
+            );
+            let intake = http.intake;
             let stop = shutdown.clone();
             tasks.spawn(async move {
                 loop {
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(60)) => limits.prune(),
+                        _ = tokio::time::sleep(Duration::from_secs(60)) => intake.prune(),
                     }
                 }
             });
-            let app = router(state.clone());
+            let (listener, app) = (http.listener, http.router);
             let stop = shutdown.clone();
             tasks.spawn(async move {
                 let server = axum::serve(
@@ -191,17 +181,68 @@ impl Application {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let tracker = &state.settings.tracker_dir;
-    let web = &state.settings.web_dir;
+/// Builds the HTTP side: the ingest intake (with its enqueuer), the GraphQL API, the static
+/// files and the operations endpoints, each router with its own state, and binds the socket.
+async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http, StartError> {
+    let jwt = JwtKeys::from_settings(&settings.jwt).map_err(StartError::Jwt)?;
+    let enqueuer = Enqueuer::start(queue.clone(), settings.redis_url.expose(), 8192);
+    let intake = Arc::new(Intake::new(settings.ingest.clone(), db.clone(), enqueuer));
+    let live = LiveHub::with_buffer(settings.live_buffer);
+    let api = ApiContext {
+        db: db.clone(),
+        queue: queue.clone(),
+        jwt,
+        live: live.clone(),
+        intake: intake.clone(),
+    };
+    let ops = Ops {
+        db: db.clone(),
+        queue: queue.clone(),
+        metrics: telemetry::metrics_handle(),
+    };
+    let router = router(
+        settings,
+        crate::ingest::router(intake.clone()),
+        graphql::router(api, settings.production),
+        ops,
+    );
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+    Ok(Http {
+        listener,
+        router,
+        live,
+        intake,
+    })
+}
+
+/// What the operations endpoints (`/readyz`, `/metrics`) read.
+#[derive(Clone)]
+struct Ops {
+    db: Db,
+    queue: Queue,
+    metrics: PrometheusHandle,
+}
+
+/// The whole HTTP surface: the ingest and GraphQL routers as given, the tracker's and the
+/// dashboard's files, the operations endpoints, and the layers every request goes through.
+fn router(settings: &Settings, ingest: Router, graphql: Router, ops: Ops) -> Router {
+    let web = &settings.web_dir;
     let spa = ServeDir::new(web).fallback(ServeFile::new(web.join("index.html")));
-    Router::new()
-        .merge(crate::ingest::router(&state))
-        .merge(graphql::router())
-        .merge(tracker_routes(tracker))
+    let ops = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_endpoint))
+        .with_state(ops);
+    Router::new()
+        .merge(ingest)
+        .merge(graphql)
+        .merge(tracker_routes(&settings.tracker_dir))
+        .merge(ops)
         .fallback_service(spa)
         .layer(middleware::from_fn(track_latency))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -210,12 +251,11 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state)
 }
 
 /// The tracker's files: public, loaded by every customer site from its own origin. The loader
 /// imports the wasm-bindgen module, and cross-origin module imports need CORS.
-fn tracker_routes(dir: &std::path::Path) -> Router<AppState> {
+fn tracker_routes(dir: &std::path::Path) -> Router {
     Router::new()
         .route_service("/sightline.js", ServeFile::new(dir.join("sightline.js")))
         .nest_service("/tracker", ServeDir::new(dir))
@@ -243,20 +283,20 @@ async fn track_latency(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn metrics_endpoint(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics_endpoint(State(ops): State<Ops>) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        ops.metrics.render(),
     )
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
-    let db = state.db.ping().await.map_err(|e| e.to_string());
-    let redis = state.queue.ping().await.map_err(|e| e.to_string());
-    let migrations = match migration::Migrator::get_pending_migrations(&state.db.primary).await {
+async fn readyz(State(ops): State<Ops>) -> Response {
+    let db = ops.db.ping().await.map_err(|e| e.to_string());
+    let redis = ops.queue.ping().await.map_err(|e| e.to_string());
+    let migrations = match migration::Migrator::get_pending_migrations(&ops.db.primary).await {
         Ok(p) if p.is_empty() => Ok(()),
         Ok(p) => Err(format!(
             "{} migrations pending: run `sightline migrate`",

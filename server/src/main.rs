@@ -1,3 +1,10 @@
+//! The `sightline` binary: the command line ([`cli`], one file per command group) and the
+//! operator tools ([`tools`]: load generator, benchmark, data generator, demo site), which the
+//! `sightline` library does not export.
+
+mod cli;
+mod tools;
+
 use clap::Parser;
 
 // The ingest and worker paths allocate many small JSON values; glibc malloc spent ~40% of the
@@ -7,7 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     no_transparent_huge_pages();
-    let cli = sightline::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -18,7 +25,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = runtime.block_on(sightline::cli::run(cli)) {
+    if let Err(e) = runtime.block_on(cli::run(cli)) {
         // One clear line; details are in the logs.
         eprintln!("sightline: {e:#}");
         std::process::exit(1);

@@ -69,6 +69,11 @@ impl JwtKeys {
         })
     }
 
+    /// Lifetime of the tokens [`JwtKeys::issue`] gives when none is asked for.
+    pub fn token_ttl(&self) -> std::time::Duration {
+        self.settings.token_ttl
+    }
+
     /// Issues a token for `subject` with `role` over `projects` (`None`: all).
     pub fn issue(
         &self,

@@ -1,11 +1,31 @@
-//! What every resolver gets: the app state and the caller, plus the checks they apply.
+//! What every resolver gets: the [`ApiContext`] (the handles the API works with, put into the
+//! schema once when it is built) and the [`Caller`] of the request, plus the checks resolvers
+//! apply first.
+
+use std::sync::Arc;
 
 use async_graphql::Context;
 use uuid::Uuid;
 
 use super::error::ApiError;
-use crate::app::AppState;
-use crate::auth::{Principal, Role};
+use crate::auth::{JwtKeys, Principal, Role};
+use crate::ingest::Intake;
+use crate::live::LiveHub;
+use crate::queue::Queue;
+use crate::storage::Db;
+
+/// The GraphQL API's own state: what its resolvers read and write through. Assembled by
+/// `app.rs`; resolvers reach it with [`api`].
+#[derive(Clone)]
+pub struct ApiContext {
+    pub db: Db,
+    /// The ingest queue (dead letters, pause/resume).
+    pub queue: Queue,
+    pub jwt: JwtKeys,
+    pub live: LiveHub,
+    /// Accepts `trackEvents` batches exactly as the HTTP endpoints do.
+    pub intake: Arc<Intake>,
+}
 
 /// The caller as the transport saw it.
 #[derive(Debug, Clone)]
@@ -16,7 +36,7 @@ pub enum Caller {
 }
 
 impl Caller {
-    pub fn from_authorization(state: &AppState, header: Option<&str>) -> Self {
+    pub fn from_authorization(jwt: &JwtKeys, header: Option<&str>) -> Self {
         match header.map(str::trim) {
             None | Some("") => Caller::Anonymous,
             Some(h) => match h
@@ -24,7 +44,7 @@ impl Caller {
                 .or_else(|| h.strip_prefix("bearer "))
             {
                 None => Caller::Invalid("Authorization must be `Bearer <token>`".into()),
-                Some(token) => match state.jwt.verify(token.trim()) {
+                Some(token) => match jwt.verify(token.trim()) {
                     Ok(p) => Caller::Authenticated(p),
                     Err(e) => Caller::Invalid(e.to_string()),
                 },
@@ -33,8 +53,9 @@ impl Caller {
     }
 }
 
-pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
-    ctx.data_unchecked::<AppState>()
+/// The API's handles (put into the schema by [`super::build_schema`]).
+pub fn api<'a>(ctx: &Context<'a>) -> &'a ApiContext {
+    ctx.data_unchecked::<ApiContext>()
 }
 
 pub fn principal<'a>(ctx: &Context<'a>) -> Result<&'a Principal, ApiError> {

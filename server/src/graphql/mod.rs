@@ -10,8 +10,10 @@ pub mod query;
 pub mod subscription;
 pub mod types;
 
+use std::sync::Arc;
+
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{Data, Schema};
+use async_graphql::{Data, Schema, SchemaBuilder};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
@@ -19,7 +21,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::AppState;
+pub use context::ApiContext;
 use context::Caller;
 use mutation::MutationRoot;
 use query::QueryRoot;
@@ -27,36 +29,63 @@ use subscription::SubscriptionRoot;
 
 pub type ApiSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-pub fn build_schema() -> ApiSchema {
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .limit_depth(12)
         .limit_complexity(2000)
-        .finish()
 }
 
-pub fn router() -> Router<AppState> {
+/// The schema, holding the API's handles for its resolvers.
+pub fn build_schema(api: ApiContext) -> ApiSchema {
+    builder().data(api).finish()
+}
+
+/// The schema's SDL (what `docs/schema.graphql` holds); needs no handles.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// What the GraphQL transport needs per request.
+struct Transport {
+    schema: ApiSchema,
+    /// The token check of each request or socket (the same keys the resolvers issue with).
+    jwt: crate::auth::JwtKeys,
+    /// Production: no GraphQL IDE.
+    production: bool,
+}
+
+/// `POST /graphql`, the IDE on `GET /graphql`, subscriptions on `/graphql/ws`, with their own
+/// state.
+pub fn router(api: ApiContext, production: bool) -> Router {
+    let jwt = api.jwt.clone();
+    let transport = Arc::new(Transport {
+        schema: build_schema(api),
+        jwt,
+        production,
+    });
     Router::new()
         .route("/graphql", get(ide).post(execute))
         .route("/graphql/ws", get(websocket))
+        .with_state(transport)
 }
 
 async fn execute(
-    State(state): State<AppState>,
+    State(t): State<Arc<Transport>>,
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> GraphQLResponse {
     let caller = Caller::from_authorization(
-        &state,
+        &t.jwt,
         headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     );
-    let req = req.into_inner().data(caller).data(state.clone());
-    state.schema.execute(req).await.into()
+    let req = req.into_inner().data(caller);
+    t.schema.execute(req).await.into()
 }
 
-async fn ide(State(state): State<AppState>) -> Response {
-    if state.settings.production {
+async fn ide(State(t): State<Arc<Transport>>) -> Response {
+    if t.production {
         return (
             axum::http::StatusCode::NOT_FOUND,
             "the GraphQL IDE is off in production",
@@ -76,11 +105,11 @@ async fn ide(State(state): State<AppState>) -> Response {
 /// comes in `connection_init` as `{"Authorization": "Bearer <jwt>"}`; a connection with an
 /// invalid token is closed, one without a token gets UNAUTHENTICATED per subscription.
 async fn websocket(
-    State(state): State<AppState>,
+    State(t): State<Arc<Transport>>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = state.schema.clone();
+    let schema = t.schema.clone();
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
@@ -91,7 +120,7 @@ async fn websocket(
                         .or_else(|| payload.get("authorization"))
                         .and_then(|v| v.as_str())
                         .map(str::to_string);
-                    let caller = Caller::from_authorization(&state, header.as_deref());
+                    let caller = Caller::from_authorization(&t.jwt, header.as_deref());
                     if let Caller::Invalid(why) = &caller {
                         return Err(async_graphql::Error::new(format!(
                             "authentication required: {why}"
@@ -99,7 +128,6 @@ async fn websocket(
                     }
                     let mut data = Data::default();
                     data.insert(caller);
-                    data.insert(state);
                     Ok(data)
                 })
                 .serve()

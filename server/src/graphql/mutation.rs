@@ -5,13 +5,13 @@ use async_graphql::{Context, Json, Object, ID};
 use chrono::Utc;
 use serde_json::Value;
 
-use super::context::{authorize, authorize_global, state};
+use super::context::{api, authorize, authorize_global};
 use super::error::{ApiError, ApiResult};
 use super::query::parse_id;
 use super::types::*;
 use crate::auth::{password, Role};
 use crate::event::Dialect;
-use crate::ingest::{self, IngestError, ProjectInfo};
+use crate::ingest::{Batch, IngestError, ProjectInfo};
 use crate::storage::{accounts, projects, users};
 
 pub struct MutationRoot;
@@ -58,7 +58,7 @@ fn check_grant(
 impl MutationRoot {
     /// Exchanges an account's email and password for a token.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> ApiResult<Login> {
-        let st = state(ctx);
+        let st = api(ctx);
         if password.len() > MAX_PASSWORD {
             return Err(ApiError::Unauthenticated("wrong email or password".into()).into());
         }
@@ -85,7 +85,7 @@ impl MutationRoot {
             .role
             .parse()
             .map_err(|_| ApiError::Internal(format!("bad role {}", account.role)))?;
-        let ttl = st.settings.jwt.token_ttl;
+        let ttl = st.jwt.token_ttl();
         let token = st
             .jwt
             .issue(
@@ -111,7 +111,7 @@ impl MutationRoot {
         #[graphql(default)] allowed_origins: Vec<String>,
     ) -> ApiResult<ProjectWithKeys> {
         authorize_global(ctx)?;
-        let (m, keys) = projects::create(&state(ctx).db, &name, allowed_origins)
+        let (m, keys) = projects::create(&api(ctx).db, &name, allowed_origins)
             .await
             .map_err(ApiError::from)?;
         Ok(keys_payload(m, keys))
@@ -134,7 +134,7 @@ impl MutationRoot {
             retention_days,
             rollup_retention_days,
         };
-        let m = projects::update(&state(ctx).db, project, change)
+        let m = projects::update(&api(ctx).db, project, change)
             .await
             .map_err(ApiError::from)?;
         Ok(Project::from(
@@ -146,7 +146,7 @@ impl MutationRoot {
     async fn rotate_keys(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ProjectWithKeys> {
         let project = parse_id(&id, "id")?;
         authorize(ctx, Role::Admin, Some(project))?;
-        let (m, keys) = projects::rotate_keys(&state(ctx).db, project)
+        let (m, keys) = projects::rotate_keys(&api(ctx).db, project)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound("project".into()))?;
@@ -173,7 +173,7 @@ impl MutationRoot {
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(ApiError::Internal)?;
-        let (m, created) = accounts::upsert(&state(ctx).db, &email, &hash, role.into(), ids, false)
+        let (m, created) = accounts::upsert(&api(ctx).db, &email, &hash, role.into(), ids, false)
             .await
             .map_err(ApiError::from)?;
         if !created {
@@ -203,7 +203,7 @@ impl MutationRoot {
             ))
             .into());
         }
-        let m = accounts::set_role(&state(ctx).db, account, role, ids)
+        let m = accounts::set_role(&api(ctx).db, account, role, ids)
             .await
             .map_err(ApiError::from)?;
         Ok(Account::from(
@@ -220,7 +220,7 @@ impl MutationRoot {
     ) -> ApiResult<TrackResult> {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Service, Some(project))?;
-        let st = state(ctx);
+        let st = api(ctx);
         projects::by_id(&st.db, project)
             .await
             .map_err(ApiError::from)?
@@ -229,8 +229,14 @@ impl MutationRoot {
             id: project,
             allowed_origins: Vec::new(),
         };
-        let values = events.into_iter().map(|j| j.0).collect();
-        match ingest::accept(st, &info, values, Dialect::Server, None, None, "graphql").await {
+        let batch = Batch {
+            events: events.into_iter().map(|j| j.0).collect(),
+            dialect: Dialect::Server,
+            ip: None,
+            user_agent: None,
+            endpoint: "graphql",
+        };
+        match st.intake.accept(&info, batch).await {
             Ok(a) => Ok(TrackResult {
                 accepted: a.accepted as i64,
                 rejected: a
@@ -264,7 +270,7 @@ impl MutationRoot {
     async fn retry_dead_letters(&self, ctx: &Context<'_>, ids: Option<Vec<ID>>) -> ApiResult<i64> {
         authorize_global(ctx)?;
         let ids: Vec<String> = ids.unwrap_or_default().into_iter().map(|i| i.0).collect();
-        let moved = state(ctx)
+        let moved = api(ctx)
             .queue
             .retry_failed(&ids, 10_000)
             .await
@@ -280,7 +286,7 @@ impl MutationRoot {
     ) -> ApiResult<i64> {
         authorize_global(ctx)?;
         let ids: Vec<String> = ids.unwrap_or_default().into_iter().map(|i| i.0).collect();
-        let n = state(ctx)
+        let n = api(ctx)
             .queue
             .discard_failed(&ids, 10_000)
             .await
@@ -309,7 +315,7 @@ impl MutationRoot {
     ) -> ApiResult<PurgeResult> {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Admin, Some(project))?;
-        let r = users::purge(&state(ctx).db, project, &user_id)
+        let r = users::purge(&api(ctx).db, project, &user_id)
             .await
             .map_err(ApiError::from)?;
         Ok(PurgeResult {
@@ -327,7 +333,7 @@ static UNKNOWN_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 /// `pauseQueue` / `resumeQueue`: true when the state changed.
 async fn set_queue_paused(ctx: &Context<'_>, paused: bool) -> ApiResult<bool> {
     authorize_global(ctx)?;
-    let queue = &state(ctx).queue;
+    let queue = &api(ctx).queue;
     let changed = if paused {
         queue.pause().await
     } else {

@@ -5,7 +5,7 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::context::{authorize, authorize_global, principal, state};
+use super::context::{api, authorize, authorize_global, principal};
 use super::error::{ApiError, ApiResult};
 use super::types::*;
 use crate::analytics::{self, behaviour, counts, people, Range};
@@ -41,7 +41,7 @@ impl QueryRoot {
     /// Projects the caller may see.
     async fn projects(&self, ctx: &Context<'_>) -> ApiResult<Vec<Project>> {
         let p = authorize(ctx, Role::Viewer, None)?;
-        let list = projects::list(&state(ctx).db, p.projects.as_deref())
+        let list = projects::list(&api(ctx).db, p.projects.as_deref())
             .await
             .map_err(ApiError::from)?;
         Ok(list.into_iter().map(Project::from).collect())
@@ -50,7 +50,7 @@ impl QueryRoot {
     /// Number of stored events of a project (all time).
     async fn event_count(&self, ctx: &Context<'_>, project_id: ID) -> ApiResult<i64> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        Ok(events::count(&state(ctx).db, project)
+        Ok(events::count(&api(ctx).db, project)
             .await
             .map_err(ApiError::from)?)
     }
@@ -65,7 +65,7 @@ impl QueryRoot {
     ) -> ApiResult<Overview> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let o = counts::overview(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             &analytics::Filter::try_from(filter)?,
@@ -87,7 +87,7 @@ impl QueryRoot {
     ) -> ApiResult<Vec<Point>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let rows = counts::timeseries(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             &analytics::Filter::try_from(filter)?,
@@ -112,7 +112,7 @@ impl QueryRoot {
     ) -> ApiResult<ActiveUsers> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         analytics::parse_tz(time_zone.as_deref()).map_err(ApiError::from)?;
-        let a = counts::active_users(&state(ctx).db, project, at.unwrap_or_else(Utc::now))
+        let a = counts::active_users(&api(ctx).db, project, at.unwrap_or_else(Utc::now))
             .await
             .map_err(ApiError::from)?;
         Ok(ActiveUsers {
@@ -134,7 +134,7 @@ impl QueryRoot {
     ) -> ApiResult<Vec<KeyCount>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let rows = counts::grouped(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             &analytics::Filter::try_from(filter)?,
@@ -160,7 +160,7 @@ impl QueryRoot {
             ..Default::default()
         };
         let rows = counts::grouped(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             &filter,
@@ -186,7 +186,7 @@ impl QueryRoot {
             ..Default::default()
         };
         let rows = counts::grouped(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             &filter,
@@ -209,7 +209,7 @@ impl QueryRoot {
     ) -> ApiResult<Vec<ScrollDepth>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let rows = behaviour::scroll_depth(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             path.as_deref(),
@@ -238,7 +238,7 @@ impl QueryRoot {
             })
             .collect();
         let users = behaviour::funnel(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             &spec,
@@ -280,7 +280,7 @@ impl QueryRoot {
             Period::Week => behaviour::Period::Week,
         };
         let rows = behaviour::retention(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             p,
@@ -306,7 +306,7 @@ impl QueryRoot {
         id: String,
     ) -> ApiResult<Option<TrackedUser>> {
         let project = project_for(ctx, &project_id, Role::Analyst)?;
-        let u = people::user(&state(ctx).db, project, &id)
+        let u = people::user(&api(ctx).db, project, &id)
             .await
             .map_err(ApiError::from)?;
         Ok(u.map(|u| TrackedUser {
@@ -327,7 +327,7 @@ impl QueryRoot {
         id: String,
     ) -> ApiResult<Option<Community>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        let c = people::community(&state(ctx).db, project, &id)
+        let c = people::community(&api(ctx).db, project, &id)
             .await
             .map_err(ApiError::from)?;
         Ok(c.map(|c| Community {
@@ -365,7 +365,7 @@ impl QueryRoot {
             .transpose()
             .map_err(ApiError::from)?;
         let (rows, more) = people::events(
-            &state(ctx).db,
+            &api(ctx).db,
             project,
             &range_of(&range)?,
             &analytics::Filter::try_from(filter)?,
@@ -402,7 +402,7 @@ impl QueryRoot {
         #[graphql(default = 50)] limit: i32,
     ) -> ApiResult<Vec<DeadLetter>> {
         authorize_global(ctx)?;
-        let jobs = state(ctx)
+        let jobs = api(ctx)
             .queue
             .failed_jobs(limit.clamp(1, 500) as usize)
             .await
@@ -421,7 +421,7 @@ impl QueryRoot {
     /// The ingest queue's state and depths. Admin.
     async fn queue_state(&self, ctx: &Context<'_>) -> ApiResult<QueueState> {
         authorize_global(ctx)?;
-        let c = state(ctx)
+        let c = api(ctx)
             .queue
             .counts()
             .await
@@ -439,9 +439,7 @@ impl QueryRoot {
     /// Dashboard and API accounts. Admin.
     async fn accounts(&self, ctx: &Context<'_>) -> ApiResult<Vec<Account>> {
         authorize_global(ctx)?;
-        let list = accounts::list(&state(ctx).db)
-            .await
-            .map_err(ApiError::from)?;
+        let list = accounts::list(&api(ctx).db).await.map_err(ApiError::from)?;
         Ok(list.into_iter().map(Account::from).collect())
     }
 }
@@ -469,7 +467,7 @@ impl TrackedUser {
         #[graphql(default = 50)] first: i32,
     ) -> ApiResult<Vec<Event>> {
         authorize(ctx, Role::Analyst, Some(self.project))?;
-        let rows = people::timeline(&state(ctx).db, self.project, &self.id, first.into())
+        let rows = people::timeline(&api(ctx).db, self.project, &self.id, first.into())
             .await
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(Event::from).collect())
@@ -501,7 +499,7 @@ impl Community {
     ) -> ApiResult<Vec<String>> {
         authorize(ctx, Role::Analyst, Some(self.project))?;
         Ok(
-            people::community_members(&state(ctx).db, self.project, &self.id, first.into())
+            people::community_members(&api(ctx).db, self.project, &self.id, first.into())
                 .await
                 .map_err(ApiError::from)?,
         )

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::context::{authorize, state};
+use super::context::{api, authorize};
 use super::query::parse_id;
 use super::types::{Event, KeyCount, LiveEvent, LiveFilter, LiveStats};
 use crate::auth::Role;
@@ -69,7 +69,7 @@ impl SubscriptionRoot {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Analyst, Some(project))?;
         let only = crate::live::LiveMatch::try_from(filter)?;
-        let mut rx = state(ctx).live.subscribe(project);
+        let mut rx = api(ctx).live.subscribe(project);
         Ok(async_stream::stream! {
             let _open = Open::new();
             let mut lagged = 0i64;
@@ -109,7 +109,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = LiveStats>> {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Viewer, Some(project))?;
-        let mut rx = state(ctx).live.subscribe(project);
+        let mut rx = api(ctx).live.subscribe(project);
         Ok(async_stream::stream! {
             let _open = Open::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -1,11 +1,13 @@
 //! The ingest edge: `POST /collect` (browser beacons, public key) and `POST /api/v1/track`
-//! (backend services, secret key). Each handler decodes and checks, then hands one job per
-//! request to the [`crate::queue::Enqueuer`]; it answers 202 only once Redis holds the job.
+//! (backend services, secret key). Each handler decodes and checks, then hands the batch to
+//! [`Intake::accept`] (shared with the GraphQL `trackEvents` mutation), which answers 202 only
+//! once Redis holds the job.
 //!
 //! Order of checks (cheapest first, so abuse costs us little): IP rate limit, body size and
 //! encoding, JSON shape, project key, origin, batch size, project rate limit, then each event.
 
 mod error;
+mod intake;
 mod keys;
 mod limits;
 
@@ -19,39 +21,26 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 pub use error::IngestError;
-pub use keys::{KeyCache, KeyKind, ProjectInfo};
-pub use limits::Limits;
+pub use intake::{validate_events, Accepted, Batch, Intake, Rejection};
+pub use keys::{KeyKind, ProjectInfo};
 
-use crate::app::AppState;
-use crate::event::{is_bot_user_agent, Dialect, Event, Validator};
-use crate::queue::{now_ms, QueueError, Submission};
+use crate::event::Dialect;
 use crate::telemetry::names;
 
-/// One refused event of an otherwise accepted batch.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rejection {
-    pub index: usize,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Accepted {
-    pub accepted: usize,
-    pub rejected: Vec<Rejection>,
-}
-
-pub fn router(state: &AppState) -> Router<AppState> {
+/// The ingest routes, with their own state: the [`Intake`] they hand batches to.
+pub fn router(intake: Arc<Intake>) -> Router {
     // Room for the JSON framing around the largest allowed batch; the exact bound on the
     // decompressed body is enforced in `read_body`.
-    let limit = DefaultBodyLimit::max(state.settings.ingest.max_body_bytes + 1);
+    let limit = DefaultBodyLimit::max(intake.settings().max_body_bytes + 1);
     Router::new()
         .route("/collect", post(collect).options(preflight))
         .route("/api/v1/track", post(track))
         .layer(limit)
+        .with_state(intake)
 }
 
 #[derive(Deserialize)]
@@ -108,14 +97,14 @@ fn with_cors(mut resp: Response, origin: Option<&HeaderValue>) -> Response {
 
 #[tracing::instrument(name = "collect", skip_all)]
 async fn collect(
-    State(state): State<AppState>,
+    State(intake): State<Arc<Intake>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let origin = headers.get(header::ORIGIN).cloned();
-    let result = collect_inner(&state, peer, query, &headers, body).await;
+    let result = collect_inner(&intake, peer, query, &headers, body).await;
     match result {
         Ok(a) => with_cors(
             (StatusCode::ACCEPTED, Json(a)).into_response(),
@@ -128,24 +117,24 @@ async fn collect(
 }
 
 async fn collect_inner(
-    state: &AppState,
+    intake: &Intake,
     peer: SocketAddr,
     query: KeyQuery,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Accepted, IngestError> {
-    let ip = client_ip(state, peer, headers);
-    if !state.limits.allow_ip(ip) {
+    let ip = client_ip(intake, peer, headers);
+    if !intake.allow_ip(ip) {
         return Err(IngestError::RateLimited {
             retry_after_secs: 1,
         });
     }
-    let body = read_body(state, headers, body).await?;
+    let body = read_body(intake, headers, body).await?;
     let (key, events) = parse_browser_batch(&body)?;
     let key = key.or(query.key).ok_or_else(|| {
         IngestError::Malformed("missing project key (`key` in the body or ?key=)".into())
     })?;
-    let project = lookup(state, KeyKind::Public, &key).await?;
+    let project = intake.project(KeyKind::Public, &key).await?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         let origin = origin.to_ascii_lowercase();
         if !project
@@ -162,28 +151,26 @@ async fn collect_inner(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| crate::event::bounded(s, 512));
-    accept(
-        state,
-        &project,
+    let batch = Batch {
         events,
-        Dialect::Browser,
-        Some(ip),
-        ua,
-        "collect",
-    )
-    .await
+        dialect: Dialect::Browser,
+        ip: Some(ip),
+        user_agent: ua,
+        endpoint: "collect",
+    };
+    intake.accept(&project, batch).await
 }
 
 #[tracing::instrument(name = "track", skip_all)]
 async fn track(
-    State(state): State<AppState>,
+    State(intake): State<Arc<Intake>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        let ip = client_ip(&state, peer, &headers);
-        if !state.limits.allow_ip(ip) {
+        let ip = client_ip(&intake, peer, &headers);
+        if !intake.allow_ip(ip) {
             return Err(IngestError::RateLimited {
                 retry_after_secs: 1,
             });
@@ -195,19 +182,17 @@ async fn track(
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .ok_or(IngestError::UnknownKey)?;
-        let body = read_body(&state, &headers, body).await?;
+        let body = read_body(&intake, &headers, body).await?;
         let events = parse_server_batch(&body)?;
-        let project = lookup(&state, KeyKind::Secret, secret).await?;
-        accept(
-            &state,
-            &project,
+        let project = intake.project(KeyKind::Secret, secret).await?;
+        let batch = Batch {
             events,
-            Dialect::Server,
-            None,
-            None,
-            "track",
-        )
-        .await
+            dialect: Dialect::Server,
+            ip: None,
+            user_agent: None,
+            endpoint: "track",
+        };
+        intake.accept(&project, batch).await
     }
     .await;
     match result {
@@ -236,122 +221,8 @@ pub fn parse_server_batch(body: &[u8]) -> Result<Vec<Value>, IngestError> {
     })
 }
 
-/// Splits events into valid ones (with their index in the batch) and listed rejections.
-/// Pure (no limits, no I/O).
-pub fn validate_events(
-    validator: &Validator,
-    events: Vec<Value>,
-    dialect: Dialect,
-) -> (Vec<(usize, Event)>, Vec<Rejection>) {
-    let mut valid = Vec::with_capacity(events.len());
-    let mut rejected = Vec::new();
-    for (index, value) in events.into_iter().enumerate() {
-        match validator.event(value, dialect) {
-            Ok(ev) => valid.push((index, ev)),
-            Err(reason) => rejected.push(Rejection { index, reason }),
-        }
-    }
-    (valid, rejected)
-}
-
-/// Validates events and enqueues the valid ones as one job. Shared by both endpoints and by the
-/// GraphQL `trackEvents` mutation.
-pub async fn accept(
-    state: &AppState,
-    project: &ProjectInfo,
-    events: Vec<Value>,
-    dialect: Dialect,
-    ip: Option<IpAddr>,
-    user_agent: Option<String>,
-    endpoint: &'static str,
-) -> Result<Accepted, IngestError> {
-    let max = state.settings.ingest.max_events;
-    if events.len() > max {
-        return Err(IngestError::TooManyEvents {
-            got: events.len(),
-            max,
-        });
-    }
-    if events.is_empty() {
-        return Err(IngestError::Malformed("batch has no events".into()));
-    }
-    if !state.limits.allow_project_events(project.id, events.len()) {
-        return Err(IngestError::RateLimited {
-            retry_after_secs: 1,
-        });
-    }
-    let now = now_ms();
-    let validator = Validator::new(now, &state.settings.ingest);
-    let bot = dialect == Dialect::Browser && user_agent.as_deref().is_none_or(is_bot_user_agent);
-    let (checked, mut rejected) = validate_events(&validator, events, dialect);
-    let mut valid: Vec<Event> = Vec::with_capacity(checked.len());
-    for (index, mut ev) in checked {
-        if let Some(anon) = ev.anonymous_id.as_deref() {
-            if !state.limits.allow_anonymous(project.id, anon) {
-                metrics::counter!(names::INGEST_SPAM_DROPPED).increment(1);
-                rejected.push(Rejection {
-                    index,
-                    reason: "spam: too many events from this anonymous id".into(),
-                });
-                continue;
-            }
-        }
-        ev.bot = bot;
-        valid.push(ev);
-    }
-    rejected.sort_by_key(|r| r.index);
-    if valid.is_empty() {
-        return Err(IngestError::NothingValid(rejected));
-    }
-    if bot {
-        metrics::counter!(names::INGEST_BOT_EVENTS).increment(valid.len() as u64);
-    }
-    let accepted = valid.len();
-    let submission = Submission {
-        project_id: project.id,
-        received_at: now,
-        ip: ip.map(|i| i.to_string()),
-        user_agent,
-        events: valid,
-    };
-    match state.enqueuer.enqueue(submission).await {
-        Ok(()) => {}
-        Err(QueueError::Full { .. }) => return Err(IngestError::QueueFull),
-        Err(e) => {
-            tracing::warn!(error = %e, "enqueue failed");
-            metrics::counter!(names::ERRORS, "where" => "enqueue").increment(1);
-            return Err(IngestError::Unavailable);
-        }
-    }
-    metrics::counter!(names::INGEST_EVENTS_ACCEPTED, "endpoint" => endpoint)
-        .increment(accepted as u64);
-    if !rejected.is_empty() {
-        metrics::counter!(names::INGEST_REJECTED, "reason" => "invalid_event")
-            .increment(rejected.len() as u64);
-    }
-    Ok(Accepted { accepted, rejected })
-}
-
-async fn lookup(
-    state: &AppState,
-    kind: KeyKind,
-    key: &str,
-) -> Result<Arc<ProjectInfo>, IngestError> {
-    if key.len() > 128 {
-        return Err(IngestError::UnknownKey);
-    }
-    match state.keys.lookup(&state.db, kind, key).await {
-        Ok(Some(p)) => Ok(p),
-        Ok(None) => Err(IngestError::UnknownKey),
-        Err(e) => {
-            tracing::warn!(error = %e, "project lookup failed");
-            Err(IngestError::Unavailable)
-        }
-    }
-}
-
-fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if state.settings.ingest.trust_proxy {
+fn client_ip(intake: &Intake, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if intake.settings().trust_proxy {
         if let Some(ip) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
@@ -366,11 +237,11 @@ fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr 
 
 /// The request body, decompressed when gzip, bounded either way.
 async fn read_body(
-    state: &AppState,
+    intake: &Intake,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Bytes, IngestError> {
-    let max = state.settings.ingest.max_body_bytes;
+    let max = intake.settings().max_body_bytes;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             IngestError::TooLarge(max)

@@ -156,7 +156,7 @@ impl LiveHub {
         control: &mut mpsc::UnboundedReceiver<Control>,
         shutdown: &CancellationToken,
     ) -> Result<(), redis::RedisError> {
-        let client = redis::Client::open(crate::queue::RedisConn::first_url(redis_url))?;
+        let client = redis::Client::open(crate::redis_conn::RedisConn::first_url(redis_url))?;
         let (mut sink, mut stream) = client.get_async_pubsub().await?.split();
         let current: Vec<String> = self.senders().keys().map(|p| channel(*p)).collect();
         if !current.is_empty() {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event::Event;
-use crate::queue::RedisConn;
+use crate::redis_conn::RedisConn;
 
 pub use filter::{contains, LiveMatch};
 pub use hub::{LiveHub, LiveMessage};
@@ -58,7 +58,7 @@ impl LivePublisher {
         if matches!(self.conn, RedisConn::Cluster(_)) {
             return true;
         }
-        let now = crate::queue::now_ms();
+        let now = crate::clock::now_ms();
         match self
             .listeners
             .lock()
@@ -75,7 +75,7 @@ impl LivePublisher {
         if matches!(self.conn, RedisConn::Cluster(_)) {
             return true;
         }
-        let now = crate::queue::now_ms();
+        let now = crate::clock::now_ms();
         if let Some((at, n)) = self
             .listeners
             .lock()

@@ -9,20 +9,20 @@
 //! Invariant: the queue knows job ids, JSON text and locks; it knows nothing of events, HTTP or
 //! SQL. [`Enqueuer`] group-commits concurrent producers into one script call.
 
-mod conn;
 mod enqueue;
 mod own_conn;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use redis::Script;
 use serde::{Deserialize, Serialize};
 
-pub use conn::RedisConn;
 pub use enqueue::{Enqueuer, Submission, MAX_JOB_EVENTS};
 pub use own_conn::OwnConn;
 
+use crate::clock::now_ms;
 use crate::config::{QueueSettings, WorkerSettings};
+use crate::redis_conn::RedisConn;
 
 /// BullMQ job name of our ingest jobs.
 pub const JOB_NAME: &str = "ingest";
@@ -124,13 +124,6 @@ pub struct Queue {
     max_waiting: u64,
     default_opts: String,
     scripts: std::sync::Arc<Scripts>,
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 impl Queue {

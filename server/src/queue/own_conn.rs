@@ -1,6 +1,6 @@
 //! A Redis connection owned by one task: the group-commit task's way to Redis.
 //!
-//! The shared connection ([`super::RedisConn`]) multiplexes many callers through a driver
+//! The shared connection ([`crate::redis_conn::RedisConn`]) multiplexes many callers through a driver
 //! task of its own, so every call crossed two extra task wakeups (caller -> driver, driver ->
 //! caller), often between the two cores. The enqueue task makes one call at a time and nothing
 //! else shares its socket, so it can write the command and read the reply itself: the reply

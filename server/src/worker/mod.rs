@@ -31,7 +31,8 @@ use uuid::Uuid;
 use crate::config::Settings;
 use crate::event::{Dialect, Event, Validator};
 use crate::live::LivePublisher;
-use crate::queue::{ClaimedJob, FailOutcome, Queue, RedisConn};
+use crate::queue::{ClaimedJob, FailOutcome, Queue};
+use crate::redis_conn::RedisConn;
 use crate::storage::events::Row;
 use crate::storage::{Db, StorageError};
 use crate::telemetry::names;
@@ -169,7 +170,7 @@ impl Worker {
                         r = self.queue.wait_for_marker(&mut blocking, Duration::from_millis(500)) => {
                             if let Ok(Some(due)) = r {
                                 // A delayed-job marker carries its due time: sleep until then.
-                                let wait = due as i64 - crate::queue::now_ms();
+                                let wait = due as i64 - crate::clock::now_ms();
                                 if wait > 0 {
                                     tokio::time::sleep(Duration::from_millis(wait.min(500) as u64)).await;
                                 }

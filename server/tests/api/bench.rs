@@ -3,9 +3,15 @@
 
 use std::time::Duration;
 
-use sightline::bench::{self, BenchConfig};
+use serde_json::Value;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{cli_output, run_generate, sightline_cli, spawn_app_with};
+
+/// The JSON object of a tool's last output line.
+fn last_json(out: &str) -> Value {
+    let line = out.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("JSON line {line:?}: {e}"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_benchmark_measures_every_phase_and_loses_nothing() {
@@ -19,28 +25,43 @@ async fn a_short_benchmark_measures_every_phase_and_loses_nothing() {
         }
     })
     .await;
-    let trivial = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let trivial_url = format!("http://{}", trivial.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(trivial, bench::trivial_router()).await });
+    // `sightline bench-trivial`, the HTTP reference, in its own process as scripts/bench runs it.
+    let trivial_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let trivial_url = format!("http://127.0.0.1:{trivial_port}");
+    let mut trivial = sightline_cli();
+    trivial.args([
+        "bench-trivial",
+        "--bind",
+        &format!("127.0.0.1:{trivial_port}"),
+    ]);
+    let _trivial = trivial.spawn().expect("bench-trivial starts");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(&trivial_url).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
-    let figures = bench::run(BenchConfig {
-        url: app.address.clone(),
-        key: app.project.public_key.clone(),
-        project_id: app.project.id,
-        database_url: app.env["DATABASE_URL"].clone(),
-        server_pid: Some(std::process::id()),
-        worker_pid: None,
-        e2e_duration: Duration::from_secs(2),
-        http_duration: Duration::from_secs(1),
-        concurrency: 4,
-        trivial_url,
-        e2e_backlog: 20_000,
-        queue: app.queue.clone(),
-    })
-    .await
-    .expect("the benchmark runs");
+    let mut bench = sightline_cli();
+    bench
+        .envs(&app.env)
+        .args([
+            "bench",
+            "--url",
+            &app.address,
+            "--trivial-url",
+            &trivial_url,
+        ])
+        .args(["--key", &app.project.public_key])
+        .args(["--project", &app.project.id.to_string()])
+        .args(["--server-pid", &std::process::id().to_string()])
+        .args(["--e2e-secs", "2", "--http-secs", "1", "--concurrency", "4"])
+        .args(["--e2e-backlog", "20000"]);
+    let figures = last_json(&cli_output(bench, "sightline bench").await);
 
     let f = |name: &str| {
         figures[name]
@@ -77,23 +98,25 @@ async fn a_short_benchmark_measures_every_phase_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_query_benchmark_answers_every_case_on_a_generated_history() {
     let app = spawn_app_with(sightline::app::Mode::Serve, |_| {}).await;
-    sightline::generate::run(
-        &app.db,
-        sightline::generate::GenerateConfig {
-            project_id: app.project.id,
-            events: 20_000,
-            days: 30,
-            users: 2_000,
-            seed: 7,
-            batch: 5_000,
-            writers: 2,
-        },
-    )
-    .await
-    .expect("generate");
-    let figures = bench::queries(&app.address, app.project.id, &app.admin_token, 3, 30)
-        .await
-        .expect("every query case answers");
+    run_generate(&app.env, app.project.id, 20_000, 30, 2_000, 7, 5_000, 2).await;
+    let mut queries = sightline_cli();
+    queries
+        .args([
+            "bench-queries",
+            "--url",
+            &app.address,
+            "--token",
+            &app.admin_token,
+        ])
+        .args([
+            "--project",
+            &app.project.id.to_string(),
+            "--runs",
+            "3",
+            "--days",
+            "30",
+        ]);
+    let figures = last_json(&cli_output(queries, "sightline bench-queries").await);
     let cases = figures.as_object().expect("an object").len() / 2;
     assert_eq!(cases, 10, "{figures}");
     for (name, v) in figures.as_object().into_iter().flatten() {

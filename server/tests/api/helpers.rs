@@ -13,7 +13,8 @@ use uuid::Uuid;
 use sightline::app::{Application, Mode};
 use sightline::auth::{JwtKeys, Role};
 use sightline::config::Settings;
-use sightline::queue::{Queue, RedisConn};
+use sightline::queue::Queue;
+use sightline::redis_conn::RedisConn;
 use sightline::storage::{projects, Db};
 
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -69,7 +70,8 @@ pub struct TestApp {
     pub port: u16,
     pub db: Db,
     pub queue: Queue,
-    pub live: sightline::live::LiveHub,
+    /// The live feed's hub (an app that serves HTTP).
+    pub live: Option<sightline::live::LiveHub>,
     pub settings: Settings,
     pub env: HashMap<String, String>,
     pub project: TestProject,
@@ -124,9 +126,9 @@ pub async fn start(
         .await
         .expect("application starts");
     let port = app.port();
-    let db = app.state().db.clone();
-    let queue = app.state().queue.clone();
-    let live = app.state().live.clone();
+    let db = app.db().clone();
+    let queue = app.queue().clone();
+    let live = app.live().cloned();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move {
@@ -268,4 +270,57 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// The `sightline` binary of this build: the CLI, with the tools the library does not export
+/// (load generator, data generator, benchmark).
+pub fn sightline_cli() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sightline"));
+    cmd.kill_on_drop(true);
+    cmd
+}
+
+/// Runs the command to its end and returns its stdout; fails the test, with its stderr, when it
+/// fails.
+pub async fn cli_output(mut cmd: tokio::process::Command, what: &str) -> String {
+    let out = cmd.output().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `sightline generate` for `project` with the app's settings; returns the events written.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_generate(
+    env: &HashMap<String, String>,
+    project: Uuid,
+    events: u64,
+    days: u32,
+    users: u32,
+    seed: u64,
+    batch: usize,
+    writers: usize,
+) -> u64 {
+    let mut cmd = sightline_cli();
+    cmd.envs(env)
+        .args(["generate", "--project", &project.to_string()])
+        .args(["--events", &events.to_string(), "--days", &days.to_string()])
+        .args(["--users", &users.to_string(), "--seed", &seed.to_string()])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--writers",
+            &writers.to_string(),
+        ]);
+    let out = cli_output(cmd, "sightline generate").await;
+    // "generated N events in S s: R events/s"
+    out.lines()
+        .find_map(|l| l.strip_prefix("generated "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("generate's summary line in {out:?}"))
 }

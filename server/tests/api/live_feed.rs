@@ -10,8 +10,9 @@ use crate::helpers::{events, spawn_app};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_events_reach_live_subscribers_of_their_project_only() {
     let app = spawn_app().await;
-    let mut rx = app.live.subscribe(app.project.id);
-    let mut other = app.live.subscribe(uuid::Uuid::new_v4());
+    let hub = app.live.as_ref().expect("the app serves HTTP");
+    let mut rx = hub.subscribe(app.project.id);
+    let mut other = hub.subscribe(uuid::Uuid::new_v4());
     // Let the hub's SUBSCRIBE reach Redis.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let batch = events(3, "element.click");

@@ -21,9 +21,9 @@ use sqlx::{PgPool, Row};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::loadgen::{self, LoadgenConfig, LoadgenReport};
-use crate::queue::Queue;
+use crate::tools::loadgen::{self, LoadgenConfig, LoadgenReport};
 use noise::{lateness_ms, WakeupProbe};
+use sightline::queue::Queue;
 
 pub mod noise;
 

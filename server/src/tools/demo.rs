@@ -31,7 +31,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(%bind, "demo site listening");
     let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(crate::app::shutdown_on_signal(shutdown.clone()));
+    tokio::spawn(sightline::app::shutdown_on_signal(shutdown.clone()));
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;

@@ -271,7 +271,7 @@ pub async fn run(
                     done.store(true, Ordering::Relaxed);
                     break;
                 }
-                let now_ms = crate::queue::now_ms();
+                let now_ms = sightline::clock::now_ms();
                 // A browser's batch is one visitor's: a new visitor every VISIT_EVENTS events
                 // (larger requests stand for a proxy forwarding several browsers' batches).
                 let mut visitor = pick_visitor(&mut rng, cfg.users);
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn synthetic_events_pass_ingest_validation() {
         let mut rng = SmallRng::seed_from_u64(1);
-        let v = crate::event::Validator {
+        let v = sightline::event::Validator {
             now_ms: 1_000_000,
             max_past_ms: 1000,
             max_future_ms: 1000,
@@ -409,7 +409,8 @@ mod tests {
             let mut json = String::new();
             write_synthetic_event(&mut json, &mut rng, visitor, 10, 1_000_000);
             let e: Value = serde_json::from_str(&json).expect("well-formed JSON");
-            v.event(e, crate::event::Dialect::Browser).expect("valid");
+            v.event(e, sightline::event::Dialect::Browser)
+                .expect("valid");
         }
     }
 

@@ -17,8 +17,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::storage::events::{self, Row};
-use crate::storage::{Db, StorageError};
+use sightline::storage::events::{self, Row};
+use sightline::storage::{Db, StorageError};
 
 #[derive(Debug, Clone)]
 pub struct GenerateConfig {
@@ -234,7 +234,7 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
         .bind(cfg.days as i32 + 1)
         .execute(db.pool())
         .await?;
-    let bar = crate::telemetry::progress_bar(
+    let bar = sightline::telemetry::progress_bar(
         Some(cfg.events),
         "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} events ({per_sec}, eta {eta})",
     );

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::loadgen::percentile_ms;
+use crate::tools::loadgen::percentile_ms;
 
 const NAP: Duration = Duration::from_millis(1);
 

@@ -1,0 +1,32 @@
+//! `sightline user`: the people a site tracks (GDPR deletes).
+
+use clap::Subcommand;
+use sightline::storage::{users, Db};
+use uuid::Uuid;
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Deletes a user (GDPR): their events in every partition, their profile, and their
+    /// contributions to every rollup, in one transaction (the purgeUser mutation's work).
+    Purge {
+        #[arg(long)]
+        project: Uuid,
+        /// The site's user id (`user_id` of their events).
+        #[arg(long)]
+        user: String,
+    },
+}
+
+impl UserCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let UserCommand::Purge { project, user } = self;
+        let settings = super::settings()?;
+        let db = Db::connect(&settings).await?;
+        let purged = users::purge(&db, project, &user).await?;
+        println!(
+            "purged user {user}: {} events, {} profile rows",
+            purged.events, purged.users
+        );
+        Ok(())
+    }
+}
