@@ -1,18 +1,30 @@
 //! SeaORM migrations for Sightline's schema.
 //!
 //! The schema is written as plain SQL files in `sql/` (partitioned tables, partial indexes and
-//! PL/pgSQL functions are beyond the schema builder); each migration runs one file in a
-//! transaction. Invariant: a migration, once released, is never edited: add a new one.
+//! PL/pgSQL functions are beyond the schema builder); each migration runs its `.up.sql` file (or
+//! `.down.sql` to revert) as one batch. Invariant: a migration, once released, is never edited:
+//! add a new one. The names are what `seaql_migrations` records, so they never change either.
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261124_000001_init;
-mod m20261124_000002_rollups;
-mod m20261125_000003_archive;
-mod m20261125_000004_partition_granularity;
-mod m20261125_000005_purged_users;
-mod m20261201_000006_partition_move_lock;
-mod m20261202_000007_recent_purges;
+/// A migration that is one SQL file each way.
+struct SqlMigration {
+    name: &'static str,
+    up: &'static str,
+    down: &'static str,
+}
+
+/// `sql_migration!(name, file)`: the migration `name` running `sql/<file>.up.sql` /
+/// `sql/<file>.down.sql`.
+macro_rules! sql_migration {
+    ($name:literal, $file:literal) => {
+        Box::new(SqlMigration {
+            name: $name,
+            up: include_str!(concat!("../sql/", $file, ".up.sql")),
+            down: include_str!(concat!("../sql/", $file, ".down.sql")),
+        })
+    };
+}
 
 pub struct Migrator;
 
@@ -20,19 +32,55 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
-            Box::new(m20261124_000001_init::Migration),
-            Box::new(m20261124_000002_rollups::Migration),
-            Box::new(m20261125_000003_archive::Migration),
-            Box::new(m20261125_000004_partition_granularity::Migration),
-            Box::new(m20261125_000005_purged_users::Migration),
-            Box::new(m20261201_000006_partition_move_lock::Migration),
-            Box::new(m20261202_000007_recent_purges::Migration),
+            // Tenants, accounts, the tracked people and groups, and the time-partitioned
+            // `activities` table.
+            sql_migration!("m20261124_000001_init", "0001_init"),
+            // Incremental rollups (minute/hour/day counts, HyperLogLog uniques, scroll,
+            // sessions, actor days) and the metadata GIN index.
+            sql_migration!("m20261124_000002_rollups", "0002_rollups"),
+            // Retention and archive bookkeeping: archived parts, restored days, rollup horizons.
+            sql_migration!("m20261125_000003_archive", "0003_archive"),
+            // Partition granularity: day, ISO week or month partitions of `activities`.
+            sql_migration!(
+                "m20261125_000004_partition_granularity",
+                "0004_partition_granularity"
+            ),
+            // Purged users remembered (hashed) so archive restores withhold their events.
+            sql_migration!("m20261125_000005_purged_users", "0005_purged_users"),
+            // Partition creation locks the parent while rows move out of DEFAULT (no reader
+            // misses them).
+            sql_migration!(
+                "m20261201_000006_partition_move_lock",
+                "0006_partition_move_lock"
+            ),
+            // Recent purges of a project found by index (the write statement asks per batch).
+            sql_migration!("m20261202_000007_recent_purges", "0007_recent_purges"),
+            // The definitions write, purge, recount and raw reads share (rollup dimensions,
+            // scroll measures) as SQL functions; `activities.id` dropped.
+            sql_migration!("m20261203_000008_shared_definitions", "0008_shared_definitions"),
         ]
     }
 }
 
+impl MigrationName for SqlMigration {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SqlMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_sql(manager, self.up).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_sql(manager, self.down).await
+    }
+}
+
 /// Runs a whole SQL file (several statements) as one simple-protocol batch.
-pub(crate) async fn run_sql(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
+async fn run_sql(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
     manager
         .get_connection()
         .execute_unprepared(sql)

@@ -38,9 +38,37 @@ use uuid::Uuid;
 use super::{rollups, Db, StorageError};
 
 /// The exported columns, in this order (the CSV header names them).
-const COLUMNS: &str = "id, event_id, project_id, event_type, user_id, anonymous_id, session_id, \
+const COLUMNS: &str = "event_id, project_id, event_type, user_id, anonymous_id, session_id, \
     community_id, entity_type, entity_id, path, referrer, metadata, ip_address, user_agent, is_bot, \
     occurred_at, received_at";
+
+/// Columns older archives may carry that `activities` no longer has: restored into the
+/// staging table, then left behind (`id`, a sequence value, was dropped by migration 0008).
+const RETIRED_COLUMNS: &[&str] = &["id"];
+
+/// The column list of an archive file, from its CSV header: what its `COPY` into the staging
+/// table names. Each must be a current or retired column, so a file that is not one of our
+/// archives is refused before anything is read into the database.
+fn header_columns(csv: &[u8]) -> Result<String, StorageError> {
+    let line = csv.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = std::str::from_utf8(line).map_err(|_| archive_err("archive header is not UTF-8"))?;
+    let known: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
+    let mut names = Vec::new();
+    for name in line.trim_end_matches('\r').split(',').map(str::trim) {
+        if !known.contains(&name) && !RETIRED_COLUMNS.contains(&name) {
+            return Err(archive_err(format!(
+                "archive header names an unknown column {name:?}"
+            )));
+        }
+        names.push(name);
+    }
+    if !known.iter().all(|k| names.contains(k)) {
+        return Err(archive_err(format!(
+            "archive header {line:?} lacks columns of {COLUMNS}"
+        )));
+    }
+    Ok(names.join(", "))
+}
 
 /// Where archives go.
 #[derive(Clone)]
@@ -466,10 +494,18 @@ pub async fn restore_day(
     )
     .execute(&mut *tx)
     .await?;
+    for retired in RETIRED_COLUMNS {
+        sqlx::query(&format!(
+            "ALTER TABLE archive_restore ADD COLUMN {retired} text"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
     for csv in &files {
+        let columns = header_columns(csv)?;
         let mut copy = tx
             .copy_in_raw(&format!(
-                "COPY archive_restore ({COLUMNS}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+                "COPY archive_restore ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)"
             ))
             .await?;
         for chunk in csv.chunks(1 << 20) {
@@ -558,6 +594,21 @@ pub async fn rewrite_day(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn archive_headers_of_this_and_the_older_layout_are_read_and_others_refused() {
+        let now = format!("{}\n1,2\n", COLUMNS.replace(' ', ""));
+        assert_eq!(
+            header_columns(now.as_bytes()).expect("current layout"),
+            COLUMNS.split(',').map(str::trim).collect::<Vec<_>>().join(", ")
+        );
+        let before_0008 = format!("id,{}\r\n", COLUMNS.replace(' ', ""));
+        assert!(header_columns(before_0008.as_bytes())
+            .expect("layout with id")
+            .starts_with("id, event_id"));
+        assert!(header_columns(b"event_id,evil); DROP TABLE x; --\n").is_err());
+        assert!(header_columns(b"event_id,project_id\n").is_err());
+    }
 
     #[test]
     fn csv_records_ignore_newlines_inside_quotes() {

@@ -86,7 +86,7 @@ async fn fingerprint(db: &Db, project: Uuid, day: NaiveDate) -> (i64, String) {
     let (lo, hi) = archive::day_bounds(day).expect("day");
     sqlx::query_as(
         "SELECT count(*), COALESCE(md5(string_agg(t::text, '|' ORDER BY t.event_id)), '') FROM \
-           (SELECT id, event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id, \
+           (SELECT event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id, \
                    entity_type, entity_id, path, referrer, metadata, ip_address, user_agent, is_bot, \
                    occurred_at, received_at \
             FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3) t",
