@@ -283,7 +283,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz.as_slice()), &mut csv)
             .expect("gunzip");
         assert!(
-            csv.starts_with("id,event_id,project_id,event_type,"),
+            csv.starts_with("event_id,project_id,event_type,"),
             "{csv:.80}"
         );
         assert_eq!(
