@@ -57,7 +57,10 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261202_000007_recent_purges", "0007_recent_purges"),
             // The definitions write, purge, recount and raw reads share (rollup dimensions,
             // scroll measures) as SQL functions; `activities.id` dropped.
-            sql_migration!("m20261203_000008_shared_definitions", "0008_shared_definitions"),
+            sql_migration!(
+                "m20261203_000008_shared_definitions",
+                "0008_shared_definitions"
+            ),
         ]
     }
 }

@@ -7,6 +7,7 @@
 //! `analytics -> storage`; only [`app`] assembles them.
 //! - [`config`]: typed settings, loaded once.
 //! - [`event`]: the event type and its validation/sanitizing (the trust boundary).
+//! - [`domain`]: validated values of tenant records and commands (names, origins, emails...).
 //! - [`ingest`]: HTTP ingest endpoints and [`ingest::Intake`], limits, key lookups.
 //! - [`queue`]: the Redis queue in BullMQ's wire format (Lua scripts), group-commit enqueuer.
 //! - [`worker`]: the consumer that writes batches to Postgres, and periodic maintenance.
@@ -25,6 +26,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod event;
 pub mod graphql;
 pub mod ingest;

@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 use sightline::auth::{password, Role};
+use sightline::domain::{AccountScope, Email};
 use sightline::storage::{accounts, Db};
 use uuid::Uuid;
 
@@ -35,16 +36,13 @@ impl AdminCommand {
         } = self;
         let settings = super::settings()?;
         let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+        let email = Email::try_from(email.as_str())?;
+        let scope = AccountScope::new(role, Some(projects))?;
         let db = Db::connect(&settings).await?;
         let hash = tokio::task::spawn_blocking(move || password::hash(&password))
             .await?
             .map_err(anyhow::Error::msg)?;
-        let scope = if projects.is_empty() {
-            None
-        } else {
-            Some(projects)
-        };
-        let (account, created) = accounts::upsert(&db, &email, &hash, role, scope, update).await?;
+        let (account, created) = accounts::upsert(&db, &email, &hash, &scope, update).await?;
         let verb = if created {
             "created"
         } else if update {

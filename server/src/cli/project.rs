@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use sightline::domain::{Origin, ProjectName};
 use sightline::storage::{projects, Db};
 
 #[derive(Subcommand)]
@@ -49,8 +50,10 @@ impl ProjectCommand {
 }
 
 async fn create(db: &Db, name: &str, origins: Vec<String>, reuse: bool) -> anyhow::Result<()> {
+    let name = ProjectName::try_from(name)?;
+    let origins = Origin::parse_all(&origins)?;
     let existing = if reuse {
-        projects::by_name(db, name).await?
+        projects::by_name(db, name.as_str()).await?
     } else {
         None
     };
@@ -65,7 +68,7 @@ async fn create(db: &Db, name: &str, origins: Vec<String>, reuse: bool) -> anyho
                 .await?
                 .context("project vanished")?
         }
-        None => projects::create(db, name, origins).await?,
+        None => projects::create(db, &name, &origins).await?,
     };
     println!("SIGHTLINE_PROJECT_ID={}", project.id);
     println!("SIGHTLINE_PUBLIC_KEY={}", keys.public_key);

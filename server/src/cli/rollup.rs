@@ -1,6 +1,7 @@
 //! `sightline rollup`: rollups recounted from raw events, and repaired.
 
 use clap::Subcommand;
+use sightline::domain::DayRange;
 use sightline::storage::{rollups, Db};
 use uuid::Uuid;
 
@@ -30,13 +31,14 @@ impl RollupCommand {
             to,
             fix,
         } = self;
+        let days = DayRange::new(from, to)?;
         let settings = super::settings()?;
         let db = Db::connect(&settings).await?;
         let bar = sightline::telemetry::progress_bar(
             Some(rollups::RECOUNTED_TABLES as u64),
             "{spinner} [{elapsed_precise}] {bar:20} {pos}/{len} tables, recounting {msg}",
         );
-        let diffs = rollups::verify_with_progress(&db, project, from, to, &|i, table| {
+        let diffs = rollups::verify_with_progress(&db, project, days, &|i, table| {
             bar.set_position(i as u64);
             bar.set_message(table.to_string());
         })
@@ -57,8 +59,8 @@ impl RollupCommand {
             diffs.len()
         );
         if fix && !diffs.is_empty() {
-            let rows = rollups::fix(&db, project, from, to).await?;
-            let left = rollups::verify(&db, project, from, to).await?;
+            let rows = rollups::fix(&db, project, days).await?;
+            let left = rollups::verify(&db, project, days).await?;
             println!(
                 "rewrote {rows} rollup rows from raw events; {} differences left",
                 left.len()

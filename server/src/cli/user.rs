@@ -1,6 +1,7 @@
 //! `sightline user`: the people a site tracks (GDPR deletes).
 
 use clap::Subcommand;
+use sightline::domain::TrackedUserId;
 use sightline::storage::{users, Db};
 use uuid::Uuid;
 
@@ -20,12 +21,15 @@ pub enum UserCommand {
 impl UserCommand {
     pub async fn run(self) -> anyhow::Result<()> {
         let UserCommand::Purge { project, user } = self;
+        let user = TrackedUserId::try_from(user.as_str())?;
         let settings = super::settings()?;
         let db = Db::connect(&settings).await?;
         let purged = users::purge(&db, project, &user).await?;
         println!(
-            "purged user {user}: {} events, {} profile rows",
-            purged.events, purged.users
+            "purged user {}: {} events, {} profile rows",
+            user.as_str(),
+            purged.events,
+            purged.users
         );
         Ok(())
     }

@@ -10,11 +10,19 @@ use super::error::{ApiError, ApiResult};
 use super::query::parse_id;
 use super::types::*;
 use crate::auth::{password, Role};
+use crate::domain::{
+    AccountScope, Email, InvalidInput, Origin, ProjectName, RetentionDays, TrackedUserId,
+};
 use crate::event::Dialect;
 use crate::ingest::{Batch, IngestError, ProjectInfo};
 use crate::storage::{accounts, projects, users};
 
 pub struct MutationRoot;
+
+/// An input the domain types refused: the caller's error.
+fn bad(e: InvalidInput) -> ApiError {
+    ApiError::BadInput(e.to_string())
+}
 
 /// Longest password accepted (argon2 input; longer is a denial-of-service vector, not security).
 const MAX_PASSWORD: usize = 256;
@@ -111,7 +119,9 @@ impl MutationRoot {
         #[graphql(default)] allowed_origins: Vec<String>,
     ) -> ApiResult<ProjectWithKeys> {
         authorize_global(ctx)?;
-        let (m, keys) = projects::create(&api(ctx).db, &name, allowed_origins)
+        let name = ProjectName::try_from(name.as_str()).map_err(bad)?;
+        let origins = Origin::parse_all(&allowed_origins).map_err(bad)?;
+        let (m, keys) = projects::create(&api(ctx).db, &name, &origins)
             .await
             .map_err(ApiError::from)?;
         Ok(keys_payload(m, keys))
@@ -128,11 +138,21 @@ impl MutationRoot {
     ) -> ApiResult<Project> {
         let project = parse_id(&id, "id")?;
         authorize(ctx, Role::Admin, Some(project))?;
+        let days = |v: Option<i32>, field| v.map(|d| RetentionDays::parse(d, field)).transpose();
         let change = projects::ProjectUpdate {
-            name,
-            allowed_origins,
-            retention_days,
-            rollup_retention_days,
+            name: name
+                .as_deref()
+                .map(ProjectName::try_from)
+                .transpose()
+                .map_err(bad)?,
+            allowed_origins: allowed_origins
+                .as_deref()
+                .map(Origin::parse_all)
+                .transpose()
+                .map_err(bad)?,
+            retention_days: days(retention_days, "retentionDays").map_err(bad)?,
+            rollup_retention_days: days(rollup_retention_days, "rollupRetentionDays")
+                .map_err(bad)?,
         };
         let m = projects::update(&api(ctx).db, project, change)
             .await
@@ -163,6 +183,8 @@ impl MutationRoot {
     ) -> ApiResult<Account> {
         let ids = parse_project_ids(project_ids)?;
         check_grant(ctx, role.into(), &ids)?;
+        let email = Email::try_from(email.as_str()).map_err(bad)?;
+        let scope = AccountScope::new(role.into(), ids).map_err(bad)?;
         if password.chars().count() < 10 || password.len() > MAX_PASSWORD {
             return Err(ApiError::BadInput(format!(
                 "password must have 10 to {MAX_PASSWORD} characters"
@@ -173,7 +195,7 @@ impl MutationRoot {
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(ApiError::Internal)?;
-        let (m, created) = accounts::upsert(&api(ctx).db, &email, &hash, role.into(), ids, false)
+        let (m, created) = accounts::upsert(&api(ctx).db, &email, &hash, &scope, false)
             .await
             .map_err(ApiError::from)?;
         if !created {
@@ -195,15 +217,8 @@ impl MutationRoot {
         authorize_global(ctx)?;
         let account = parse_id(&id, "id")?;
         let ids = parse_project_ids(project_ids)?;
-        let role: Role = role.into();
-        if role != Role::Admin && ids.as_ref().is_none_or(|p| p.is_empty()) {
-            return Err(ApiError::BadInput(format!(
-                "a {} account needs at least one project",
-                role.as_str()
-            ))
-            .into());
-        }
-        let m = accounts::set_role(&api(ctx).db, account, role, ids)
+        let scope = AccountScope::new(role.into(), ids).map_err(bad)?;
+        let m = accounts::set_role(&api(ctx).db, account, &scope)
             .await
             .map_err(ApiError::from)?;
         Ok(Account::from(
@@ -315,7 +330,8 @@ impl MutationRoot {
     ) -> ApiResult<PurgeResult> {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Admin, Some(project))?;
-        let r = users::purge(&api(ctx).db, project, &user_id)
+        let user = TrackedUserId::try_from(user_id.as_str()).map_err(bad)?;
+        let r = users::purge(&api(ctx).db, project, &user)
             .await
             .map_err(ApiError::from)?;
         Ok(PurgeResult {

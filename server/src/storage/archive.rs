@@ -24,6 +24,10 @@
 //! another bucket, directory or prefix) is found again once `SIGHTLINE_ARCHIVE_URL` names the
 //! new place. Changing the URL without moving the files leaves earlier parts unreachable:
 //! restore then fails with "not found", and nothing is written.
+//!
+//! The one module on sqlx directly ([`Db::copy_pool`]): `COPY` streams (export, restore) are not
+//! in SeaORM, and the statements that must share their transaction (count, delete, checks) run
+//! on the same sqlx transaction.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -36,6 +40,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{rollups, Db, StorageError};
+use crate::domain::DayRange;
 
 /// The exported columns, in this order (the CSV header names them).
 const COLUMNS: &str = "event_id, project_id, event_type, user_id, anonymous_id, session_id, \
@@ -98,9 +103,7 @@ impl ArchiveStore {
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(StorageError::Invalid(format!(
-                    "archive URL {url} names no bucket"
-                )));
+                return Err(archive_err(format!("archive URL {url} names no bucket")));
             }
             let store = object_store::aws::AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
@@ -113,13 +116,13 @@ impl ArchiveStore {
             });
         }
         if url.contains("://") && !url.starts_with("file://") {
-            return Err(StorageError::Invalid(format!(
+            return Err(archive_err(format!(
                 "archive URL {url}: only a directory, file:// or s3:// is supported"
             )));
         }
         let dir = url.strip_prefix("file://").unwrap_or(url);
         if dir.is_empty() {
-            return Err(StorageError::Invalid("archive directory is empty".into()));
+            return Err(archive_err("archive directory is empty"));
         }
         std::fs::create_dir_all(dir).map_err(|e| archive_err(format!("{dir}: {e}")))?;
         let store =
@@ -187,15 +190,10 @@ pub struct Restored {
 }
 
 /// `[day, day + 1)` in UTC.
-pub fn day_bounds(day: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>), StorageError> {
-    let next = day
-        .succ_opt()
-        .ok_or_else(|| StorageError::Invalid("day out of range".into()))?;
-    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    match (at(day), at(next)) {
-        (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(StorageError::Invalid("day out of range".into())),
-    }
+pub fn day_bounds(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let at = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    // The last representable day has no successor; it ends where it starts (no rows).
+    (at(day), at(day.succ_opt().unwrap_or(day)))
 }
 
 /// Records in a CSV text as PostgreSQL writes it (quotes doubled inside quoted fields, so a
@@ -226,8 +224,8 @@ pub async fn archive_day(
     project: Uuid,
     day: NaiveDate,
 ) -> Result<Option<ArchivedDay>, StorageError> {
-    let (lo, hi) = day_bounds(day)?;
-    let mut tx = db.pool().begin().await?;
+    let (lo, hi) = day_bounds(day);
+    let mut tx = db.copy_pool().begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .execute(&mut *tx)
         .await?;
@@ -445,7 +443,7 @@ pub async fn archived_days(db: &Db, project: Uuid) -> Result<Vec<(NaiveDate, i64
         "SELECT day, sum(rows)::bigint FROM archive_parts WHERE project_id = $1 GROUP BY day ORDER BY day",
     )
     .bind(project)
-    .fetch_all(db.pool())
+    .fetch_all(db.copy_pool())
     .await?)
 }
 
@@ -459,16 +457,16 @@ pub async fn restore_day(
     day: NaiveDate,
     keep_days: u32,
 ) -> Result<Restored, StorageError> {
-    let (lo, hi) = day_bounds(day)?;
+    let (lo, hi) = day_bounds(day);
     let parts: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT object_key, rows, sha256 FROM archive_parts WHERE project_id = $1 AND day = $2 ORDER BY archived_at, object_key",
     )
     .bind(project)
     .bind(day)
-    .fetch_all(db.pool())
+    .fetch_all(db.copy_pool())
     .await?;
     if parts.is_empty() {
-        return Err(StorageError::Invalid(format!(
+        return Err(archive_err(format!(
             "no archive of project {project} for {day}"
         )));
     }
@@ -484,7 +482,7 @@ pub async fn restore_day(
         files.push(csv);
     }
     let rows: u64 = parts.iter().map(|p| p.1 as u64).sum();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.copy_pool().begin().await?;
     sqlx::query("SELECT sightline_ensure_day_partition($1)")
         .bind(day)
         .execute(&mut *tx)
@@ -553,11 +551,14 @@ pub async fn restore_day(
     tx.commit().await?;
     // Rollups usually outlive raw events (13 months against 90 days) and still hold the day:
     // rebuilt only when retention pruned them or they do not match the rows.
-    let next = hi.date_naive();
+    let days = DayRange {
+        from: day,
+        to: hi.date_naive(),
+    };
     let rollup_rows = if rollups::pruned_at(db, project, lo).await?
-        || !rollups::verify(db, project, day, next).await?.is_empty()
+        || !rollups::verify(db, project, days).await?.is_empty()
     {
-        let n = rollups::fix(db, project, day, next).await?;
+        let n = rollups::fix(db, project, days).await?;
         rollups::rebuild_day_extras(db, project, lo, hi).await?;
         n
     } else {
@@ -600,7 +601,11 @@ mod tests {
         let now = format!("{}\n1,2\n", COLUMNS.replace(' ', ""));
         assert_eq!(
             header_columns(now.as_bytes()).expect("current layout"),
-            COLUMNS.split(',').map(str::trim).collect::<Vec<_>>().join(", ")
+            COLUMNS
+                .split(',')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let before_0008 = format!("id,{}\r\n", COLUMNS.replace(' ', ""));
         assert!(header_columns(before_0008.as_bytes())

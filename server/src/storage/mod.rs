@@ -1,55 +1,14 @@
 //! PostgreSQL access: connections, and one module per concern that owns its SQL.
 //!
 //! Invariant: HTTP handlers and GraphQL resolvers never write SQL; they call into `storage` (for
-//! writes and tenant records) or `analytics` (for queries). Bulk paths use sqlx directly through
-//! SeaORM's pool, so there is a single sqlx/tokio stack.
-
-/// The dimensions an event is counted under in `rollup_hour`/`rollup_day`, as a `VALUES` list
-/// over a row alias `i`: written once, used by the write statement (`events`) and by the
-/// recount (`rollups`), so both always agree on what a rollup row means.
-macro_rules! rollup_dims_sql {
-    () => {
-        "(VALUES
-        ('', ''),
-        ('path', i.path),
-        ('element', CASE WHEN i.event_type = 'element.click'
-                         THEN COALESCE(i.metadata->>'selector', i.entity_id) END),
-        ('referrer', CASE WHEN i.event_type = 'page.view'
-                          THEN substring(i.referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+') END),
-        ('entity_type', i.entity_type)
-    ) AS d(dim, key)"
-    };
-}
-
-/// Events per hour cell (`project_id, hour, event_type, dim, key, n`) of the rows of the CTE
-/// named by the argument (`ins` for the write statement, `del` for the purge): counted once and
-/// shared by the `rollup_hour` and `rollup_day` upserts (day cells are sums of hour cells), so
-/// neither statement counts the per-event dimensions twice.
-macro_rules! rollup_hour_cells_sql {
-    ($rows:literal) => {
-        concat!(
-            "SELECT i.project_id, date_trunc('hour', i.occurred_at, 'UTC') AS hour, i.event_type, d.dim, d.key,
-           count(*) AS n
-    FROM ",
-            $rows,
-            " i CROSS JOIN LATERAL ",
-            rollup_dims_sql!(),
-            "
-    WHERE d.key IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5"
-        )
-    };
-}
-
-/// A scroll report's aggregates (views, depth_sum, reached25..100) over rows with `depth` and
-/// `prev` (each clamped to 0..100): shared like [`rollup_dims_sql`].
-macro_rules! rollup_scroll_sums_sql {
-    () => {
-        "count(*) FILTER (WHERE prev = 0) AS views, sum(GREATEST(depth - prev, 0)) AS depth_sum,
-           count(*) FILTER (WHERE prev < 25 AND depth >= 25) AS r25, count(*) FILTER (WHERE prev < 50 AND depth >= 50) AS r50,
-           count(*) FILTER (WHERE prev < 75 AND depth >= 75) AS r75, count(*) FILTER (WHERE prev < 100 AND depth >= 100) AS r100"
-    };
-}
+//! writes and tenant records) or `analytics` (for queries). Everything goes through SeaORM's
+//! connection: entities for tenant records, and hand-written statements
+//! (`Statement::from_sql_and_values`, fixed ones in `sql/*.sql`) where the work needs arrays,
+//! `ON CONFLICT`, CTEs or partitions. The one exception is `COPY` (archives), which SeaORM does
+//! not offer: it uses the sqlx pool under the same connection.
+//!
+//! Past the edges, inputs arrive as validated types ([`crate::domain`]): storage fails only on
+//! the database or the archive store, never on what a caller asked.
 
 pub mod accounts;
 pub mod archive;
@@ -62,8 +21,10 @@ pub mod users;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
-use sqlx::PgPool;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    FromQueryResult, RuntimeErr, Statement, TryGetable, Value,
+};
 
 use crate::config::Settings;
 
@@ -71,13 +32,22 @@ use crate::config::Settings;
 pub enum StorageError {
     #[error("database: {0}")]
     Db(#[from] DbErr),
-    #[error("database: {0}")]
-    Sqlx(#[from] sqlx::Error),
-    #[error("{0}")]
-    Invalid(String),
-    /// The archive store failed, or an archive does not match what was exported.
+    /// The archive store failed, or an archive does not match what was exported (or does not
+    /// exist).
     #[error("archive: {0}")]
     Archive(String),
+    /// Transitional: the analytics reads still report bad input here until they take validated
+    /// types (being moved to the GraphQL edge).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Errors of the `COPY` streams (the sqlx pool under SeaORM's connection) are database errors
+/// like any other.
+impl From<sqlx::Error> for StorageError {
+    fn from(e: sqlx::Error) -> Self {
+        StorageError::Db(DbErr::Query(RuntimeErr::SqlxError(e)))
+    }
 }
 
 impl StorageError {
@@ -85,19 +55,26 @@ impl StorageError {
     /// same write will succeed later, so the worker waits instead of spending attempts.
     pub fn is_transient(&self) -> bool {
         match self {
-            StorageError::Sqlx(e) => sqlx_transient(e),
             StorageError::Db(DbErr::Conn(_)) | StorageError::Db(DbErr::ConnectionAcquire(_)) => {
                 true
             }
-            StorageError::Db(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)))
-            | StorageError::Db(DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))) => {
-                sqlx_transient(e)
-            }
+            StorageError::Db(DbErr::Exec(RuntimeErr::SqlxError(e)))
+            | StorageError::Db(DbErr::Query(RuntimeErr::SqlxError(e))) => sqlx_transient(e),
             _ => false,
         }
     }
-}
 
+    /// The PostgreSQL error code (SQLSTATE) of a database error, if it is one.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            StorageError::Db(DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(e))))
+            | StorageError::Db(DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(e)))) => {
+                e.code().map(|c| c.into_owned())
+            }
+            _ => None,
+        }
+    }
+}
 fn sqlx_transient(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
@@ -135,11 +112,15 @@ impl Db {
         Ok(Self { primary, read })
     }
 
-    pub fn pool(&self) -> &PgPool {
+    /// The sqlx pool under the primary connection, for `COPY` streams only (SeaORM has none):
+    /// the archive's export and restore.
+    pub fn copy_pool(&self) -> &sqlx::PgPool {
         self.primary.get_postgres_connection_pool()
     }
 
-    pub fn read_pool(&self) -> &PgPool {
+    /// Transitional: the sqlx pool of the read connection, for the analytics reads not yet on
+    /// SeaORM statements.
+    pub fn read_pool(&self) -> &sqlx::PgPool {
         self.read.get_postgres_connection_pool()
     }
 
@@ -165,4 +146,46 @@ async fn connect_one(url: &str, pool: u32) -> Result<DatabaseConnection, Storage
             o.options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")])
         });
     Ok(Database::connect(opts).await?)
+}
+
+/// A PostgreSQL statement with its values bound in order (`$1`, `$2`, ...).
+pub fn sql(text: impl Into<String>, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, text, values)
+}
+
+/// The first column of the one row `stmt` returns.
+pub async fn one<T: TryGetable>(
+    conn: &impl ConnectionTrait,
+    stmt: Statement,
+) -> Result<T, StorageError> {
+    let row = conn
+        .query_one(stmt)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the statement returned no row".into()))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// The first column of every row `stmt` returns.
+pub async fn column<T: TryGetable>(
+    conn: &impl ConnectionTrait,
+    stmt: Statement,
+) -> Result<Vec<T>, StorageError> {
+    conn.query_all(stmt)
+        .await?
+        .iter()
+        .map(|r| r.try_get_by_index(0).map_err(StorageError::from))
+        .collect()
+}
+
+/// Every row `stmt` returns, as `T`.
+pub async fn rows<T: FromQueryResult>(
+    conn: &impl ConnectionTrait,
+    stmt: Statement,
+) -> Result<Vec<T>, StorageError> {
+    Ok(T::find_by_statement(stmt).all(conn).await?)
+}
+
+/// Runs `stmt`; returns the number of rows it changed.
+pub async fn exec(conn: &impl ConnectionTrait, stmt: Statement) -> Result<u64, StorageError> {
+    Ok(conn.execute(stmt).await?.rows_affected())
 }

@@ -8,7 +8,7 @@
 
 use crate::config::PartitionUnit;
 
-use super::{Db, StorageError};
+use super::{column, one, sql, Db, StorageError};
 
 /// [`maintain_with`] for daily partitions.
 pub async fn maintain(db: &Db, days_ahead: u32) -> Result<u32, StorageError> {
@@ -25,26 +25,33 @@ pub async fn maintain_with(
     // One statement per day, in order: each sees the partitions the previous ones made.
     let mut created = 0;
     for d in -1..=(days_ahead as i32) {
-        let (made,): (bool,) = sqlx::query_as(
-            "SELECT sightline_ensure_partition((now() AT TIME ZONE 'UTC')::date + $1, $2)",
+        let made: bool = one(
+            &db.primary,
+            sql(
+                "SELECT sightline_ensure_partition((now() AT TIME ZONE 'UTC')::date + $1, $2)",
+                [d.into(), unit.as_sql().into()],
+            ),
         )
-        .bind(d)
-        .bind(unit.as_sql())
-        .fetch_one(db.pool())
         .await?;
         created += u32::from(made);
     }
-    let waiting: Vec<chrono::NaiveDate> = sqlx::query_scalar(
-        "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM activities_default ORDER BY 1",
+    let waiting: Vec<chrono::NaiveDate> = column(
+        &db.primary,
+        sql(
+            "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM activities_default ORDER BY 1",
+            [],
+        ),
     )
-    .fetch_all(db.pool())
     .await?;
     for day in waiting {
-        let (made,): (bool,) = sqlx::query_as("SELECT sightline_ensure_partition($1, $2)")
-            .bind(day)
-            .bind(unit.as_sql())
-            .fetch_one(db.pool())
-            .await?;
+        let made: bool = one(
+            &db.primary,
+            sql(
+                "SELECT sightline_ensure_partition($1, $2)",
+                [day.into(), unit.as_sql().into()],
+            ),
+        )
+        .await?;
         created += u32::from(made);
     }
     Ok(created)

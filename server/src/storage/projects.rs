@@ -9,6 +9,7 @@ use uuid::Uuid;
 use entity::project;
 
 use super::{Db, StorageError};
+use crate::domain::{Origin, ProjectName, RetentionDays};
 
 /// A project's keys as created or rotated: the secret is shown once, then only its hash is kept.
 #[derive(Debug, Clone)]
@@ -37,23 +38,16 @@ fn new_keys() -> ProjectKeys {
 
 pub async fn create(
     db: &Db,
-    name: &str,
-    allowed_origins: Vec<String>,
+    name: &ProjectName,
+    allowed_origins: &[Origin],
 ) -> Result<(project::Model, ProjectKeys), StorageError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(StorageError::Invalid(
-            "name must be 1 to 200 characters".into(),
-        ));
-    }
-    let origins = normalize_origins(allowed_origins)?;
     let keys = new_keys();
     let model = project::ActiveModel {
         id: Set(Uuid::now_v7()),
-        name: Set(name.to_string()),
+        name: Set(name.as_str().to_string()),
         public_key: Set(keys.public_key.clone()),
         secret_key_hash: Set(hash_secret(&keys.secret_key)),
-        allowed_origins: Set(origins),
+        allowed_origins: Set(origin_list(allowed_origins)),
         retention_days: Set(90),
         rollup_retention_days: Set(400),
         created_at: Set(Utc::now().into()),
@@ -63,24 +57,9 @@ pub async fn create(
     Ok((model, keys))
 }
 
-/// Origins are compared exactly with the browser's `Origin` header: scheme://host[:port].
-pub fn normalize_origins(origins: Vec<String>) -> Result<Vec<String>, StorageError> {
-    origins
-        .into_iter()
-        .map(|o| {
-            let o = o.trim().trim_end_matches('/').to_ascii_lowercase();
-            let ok = (o.starts_with("http://") || o.starts_with("https://"))
-                && !o["https://".len().min(o.len())..].contains('/')
-                && o.len() <= 255;
-            if ok || o == "*" {
-                Ok(o)
-            } else {
-                Err(StorageError::Invalid(format!(
-                    "allowed origin {o:?} must look like https://shop.example or http://localhost:3000"
-                )))
-            }
-        })
-        .collect()
+/// Origins as stored: compared exactly with the browser's `Origin` header.
+fn origin_list(origins: &[Origin]) -> Vec<String> {
+    origins.iter().map(|o| o.as_str().to_string()).collect()
 }
 
 pub async fn by_public_key(db: &Db, key: &str) -> Result<Option<project::Model>, StorageError> {
@@ -118,12 +97,13 @@ pub async fn list(db: &Db, ids: Option<&[Uuid]>) -> Result<Vec<project::Model>, 
     Ok(q.all(&db.primary).await?)
 }
 
+/// The settings an update changes (`None`: left as they are).
 #[derive(Debug, Default, Clone)]
 pub struct ProjectUpdate {
-    pub name: Option<String>,
-    pub allowed_origins: Option<Vec<String>>,
-    pub retention_days: Option<i32>,
-    pub rollup_retention_days: Option<i32>,
+    pub name: Option<ProjectName>,
+    pub allowed_origins: Option<Vec<Origin>>,
+    pub retention_days: Option<RetentionDays>,
+    pub rollup_retention_days: Option<RetentionDays>,
 }
 
 pub async fn update(
@@ -136,33 +116,16 @@ pub async fn update(
     };
     let mut m: project::ActiveModel = existing.into();
     if let Some(name) = change.name {
-        if name.trim().is_empty() || name.len() > 200 {
-            return Err(StorageError::Invalid(
-                "name must be 1 to 200 characters".into(),
-            ));
-        }
-        m.name = Set(name.trim().to_string());
+        m.name = Set(name.as_str().to_string());
     }
     if let Some(origins) = change.allowed_origins {
-        m.allowed_origins = Set(normalize_origins(origins)?);
-    }
-    for (value, field) in [
-        (change.retention_days, "retentionDays"),
-        (change.rollup_retention_days, "rollupRetentionDays"),
-    ] {
-        if let Some(v) = value {
-            if !(1..=3650).contains(&v) {
-                return Err(StorageError::Invalid(format!(
-                    "{field} must be between 1 and 3650"
-                )));
-            }
-        }
+        m.allowed_origins = Set(origin_list(&origins));
     }
     if let Some(v) = change.retention_days {
-        m.retention_days = Set(v);
+        m.retention_days = Set(v.get());
     }
     if let Some(v) = change.rollup_retention_days {
-        m.rollup_retention_days = Set(v);
+        m.rollup_retention_days = Set(v.get());
     }
     Ok(Some(m.update(&db.primary).await?))
 }

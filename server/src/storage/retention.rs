@@ -17,10 +17,11 @@
 //! takes the partition-creation lock.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 use uuid::Uuid;
 
 use super::archive::{self, ArchiveStore, ArchivedDay};
-use super::{Db, StorageError};
+use super::{column, exec, one, rows, sql, Db, StorageError};
 
 /// Rollup tables pruned at the project's rollup retention (bucket column).
 const ROLLUP_TABLES: [&str; 7] = [
@@ -124,11 +125,14 @@ impl Partition {
 }
 
 async fn partitions(db: &Db) -> Result<Vec<Partition>, StorageError> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-         WHERE i.inhparent = 'activities'::regclass AND c.relname ~ '^activities_([pw][0-9]{8}|m[0-9]{6})$' ORDER BY 1",
+    let names: Vec<String> = column(
+        &db.primary,
+        sql(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'activities'::regclass AND c.relname ~ '^activities_([pw][0-9]{8}|m[0-9]{6})$' ORDER BY 1",
+            [],
+        ),
     )
-    .fetch_all(db.pool())
     .await?;
     Ok(names.iter().filter_map(|n| Partition::parse(n)).collect())
 }
@@ -152,23 +156,35 @@ pub async fn run_with_progress(
 ) -> Result<RetentionReport, StorageError> {
     let mut report = RetentionReport::default();
     // Held for the run; released by the rollback at the end (or when the connection dies).
-    let mut guard = db.pool().begin().await?;
-    let (locked,): (bool,) =
-        sqlx::query_as("SELECT pg_try_advisory_xact_lock(hashtext('sightline_retention'))")
-            .fetch_one(&mut *guard)
-            .await?;
+    let guard = db.primary.begin().await?;
+    let locked: bool = one(
+        &guard,
+        sql(
+            "SELECT pg_try_advisory_xact_lock(hashtext('sightline_retention'))",
+            [],
+        ),
+    )
+    .await?;
     if !locked {
         report.skipped = true;
         return Ok(report);
     }
     let today = Utc::now().date_naive();
-    let projects: Vec<(Uuid, i32, i32)> = sqlx::query_as(
-        "SELECT id, retention_days, rollup_retention_days FROM projects ORDER BY id",
+    let projects: Vec<Kept> = rows(
+        &db.primary,
+        sql(
+            "SELECT id, retention_days, rollup_retention_days FROM projects ORDER BY id",
+            [],
+        ),
     )
-    .fetch_all(db.pool())
     .await?;
     let partitions = partitions(db).await?;
-    for &(project, keep_days, keep_rollup_days) in &projects {
+    for &Kept {
+        id: project,
+        retention_days: keep_days,
+        rollup_retention_days: keep_rollup_days,
+    } in &projects
+    {
         let cutoff = today - Duration::days(keep_days.into());
         for day in partitions
             .iter()
@@ -199,7 +215,7 @@ pub async fn run_with_progress(
             report.rollup_rows += prune(db, project, table, expired, before, opts.dry_run).await?;
         }
     }
-    if let Some(shortest) = projects.iter().map(|p| p.1).min() {
+    if let Some(shortest) = projects.iter().map(|p| p.retention_days).min() {
         let cutoff = today - Duration::days(shortest.into());
         for p in partitions.iter().filter(|p| p.end <= cutoff) {
             if drop_if_empty(db, &p.name, opts.dry_run).await? {
@@ -211,6 +227,14 @@ pub async fn run_with_progress(
     Ok(report)
 }
 
+/// How long a project keeps its raw events and its rollups.
+#[derive(FromQueryResult)]
+struct Kept {
+    id: Uuid,
+    retention_days: i32,
+    rollup_retention_days: i32,
+}
+
 async fn archive_one(
     db: &Db,
     store: &mut LazyStore,
@@ -219,18 +243,17 @@ async fn archive_one(
     day: NaiveDate,
     report: &mut RetentionReport,
 ) -> Result<(), StorageError> {
-    let (lo, hi) = archive::day_bounds(day)?;
+    let (lo, hi) = archive::day_bounds(day);
     // A cheap probe first: most old days of most projects are already archived.
-    let (rows, held): (i64, bool) = sqlx::query_as(
+    let probe = sql(
         "SELECT (SELECT count(*) FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3), \
                 EXISTS (SELECT 1 FROM archive_restores WHERE project_id = $1 AND day = $4 AND keep_until > now())",
-    )
-    .bind(project)
-    .bind(lo)
-    .bind(hi)
-    .bind(day)
-    .fetch_one(db.pool())
-    .await?;
+        [project.into(), lo.into(), hi.into(), day.into()],
+    );
+    let (rows, held): (i64, bool) = match db.primary.query_one(probe).await? {
+        Some(r) => r.try_get_many_by_index()?,
+        None => (0, false),
+    };
     if rows == 0 || held {
         return Ok(());
     }
@@ -269,33 +292,25 @@ async fn prune(
     before: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<u64, StorageError> {
+    // The table and its expiry condition vary (one of ROLLUP_TABLES, `sessions`,
+    // `rollup_minute`: names from this module, never from input); the values are bound.
+    let values = || [project.into(), before.into()];
     if dry_run {
-        let (n,): (i64,) = sqlx::query_as(&format!(
-            "SELECT count(*) FROM {table} WHERE project_id = $1 AND {expired}"
-        ))
-        .bind(project)
-        .bind(before)
-        .fetch_one(db.pool())
-        .await?;
+        let count = format!("SELECT count(*) FROM {table} WHERE project_id = $1 AND {expired}");
+        let n: i64 = one(&db.primary, sql(count, values())).await?;
         return Ok(n as u64);
     }
-    let mut tx = db.pool().begin().await?;
-    let n = sqlx::query(&format!(
-        "DELETE FROM {table} WHERE project_id = $1 AND {expired}"
-    ))
-    .bind(project)
-    .bind(before)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    sqlx::query(
-        "INSERT INTO rollup_horizons (project_id, rollup, before) VALUES ($1, $2, $3) \
-         ON CONFLICT (project_id, rollup) DO UPDATE SET before = GREATEST(rollup_horizons.before, EXCLUDED.before)",
+    let tx = db.primary.begin().await?;
+    let delete = format!("DELETE FROM {table} WHERE project_id = $1 AND {expired}");
+    let n = exec(&tx, sql(delete, values())).await?;
+    exec(
+        &tx,
+        sql(
+            "INSERT INTO rollup_horizons (project_id, rollup, before) VALUES ($1, $2, $3) \
+             ON CONFLICT (project_id, rollup) DO UPDATE SET before = GREATEST(rollup_horizons.before, EXCLUDED.before)",
+            [project.into(), table.into(), before.into()],
+        ),
     )
-    .bind(project)
-    .bind(table)
-    .bind(before)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(n)
@@ -312,46 +327,43 @@ async fn prune(
 async fn drop_if_empty(db: &Db, name: &str, dry_run: bool) -> Result<bool, StorageError> {
     // `name` comes from the catalog and matched one of the partition name patterns.
     let empty_sql = format!("SELECT NOT EXISTS (SELECT 1 FROM {name})");
-    let (empty,): (bool,) = sqlx::query_as(&empty_sql).fetch_one(db.pool()).await?;
+    let empty: bool = one(&db.primary, sql(empty_sql.clone(), [])).await?;
     if !empty || dry_run {
         return Ok(empty);
     }
-    let mut tx = db.pool().begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sightline_partitions'))")
-        .execute(&mut *tx)
+    let tx = db.primary.begin().await?;
+    tx.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext('sightline_partitions'))")
         .await?;
     // Dropping a partition locks `activities` itself: never queue behind a long query (and hold
     // every other query up behind us); the next run tries again.
-    sqlx::query("SET LOCAL lock_timeout = '2s'")
-        .execute(&mut *tx)
+    tx.execute_unprepared("SET LOCAL lock_timeout = '2s'")
         .await?;
-    let locked = sqlx::query(&format!(
-        "LOCK TABLE ONLY activities, {name} IN ACCESS EXCLUSIVE MODE"
-    ))
-    .execute(&mut *tx)
-    .await;
+    let locked = tx
+        .execute_unprepared(&format!(
+            "LOCK TABLE ONLY activities, {name} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .await
+        .map_err(StorageError::from);
     if let Err(e) = locked {
         if busy(&e) {
             tracing::info!(partition = name, "partition busy; dropping it next run");
             return Ok(false);
         }
-        return Err(e.into());
+        return Err(e);
     }
-    let (still_empty,): (bool,) = sqlx::query_as(&empty_sql).fetch_one(&mut *tx).await?;
+    let still_empty: bool = one(&tx, sql(empty_sql, [])).await?;
     if !still_empty {
         return Ok(false);
     }
-    sqlx::query(&format!("DROP TABLE {name}"))
-        .execute(&mut *tx)
-        .await?;
+    tx.execute_unprepared(&format!("DROP TABLE {name}")).await?;
     tx.commit().await?;
     tracing::info!(partition = name, "dropped an empty expired partition");
     Ok(true)
 }
 
 /// A lock not obtained within `lock_timeout`.
-fn busy(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
+fn busy(e: &StorageError) -> bool {
+    e.sqlstate().as_deref() == Some("55P03")
 }
 
 #[cfg(test)]

@@ -11,16 +11,18 @@
 //! restored) and buckets older than what retention keeps of a table (`rollup_horizons`) are
 //! skipped, and `fix` never rewrites an archived day (its rollups are all that is left of it).
 //!
-//! Invariant: the definitions come from the same SQL fragments as the write statement
-//! ([`rollup_dims_sql`], [`rollup_scroll_sums_sql`]), so a recount cannot drift from it.
+//! Invariant: the definitions come from the same SQL functions as the write statement
+//! (`sightline_event_dims`, `sightline_scroll_pct`, `sightline_scroll_delta`, migration 0008),
+//! so a recount cannot drift from it.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::PgConnection;
+use sea_orm::{ConnectionTrait, FromQueryResult, TransactionTrait};
 use uuid::Uuid;
 
-use super::{Db, StorageError};
+use super::{column, exec, one, rows, sql, Db, StorageError};
+use crate::domain::DayRange;
 
 /// One rollup cell whose stored value differs from the recount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,15 +36,9 @@ pub struct Difference {
 }
 
 /// `[from, to)` as UTC midnights.
-fn bounds(from: NaiveDate, to: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>), StorageError> {
-    if from >= to {
-        return Err(StorageError::Invalid("--from must be before --to".into()));
-    }
-    let at = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    match (at(from), at(to)) {
-        (Some(f), Some(t)) => Ok((f, t)),
-        _ => Err(StorageError::Invalid("date out of range".into())),
-    }
+fn bounds(days: DayRange) -> (DateTime<Utc>, DateTime<Utc>) {
+    let at = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    (at(days.from), at(days.to))
 }
 
 /// Each table's recount: (table, SQL giving `bucket, cell, n` recomputed from raw for $1
@@ -52,9 +48,9 @@ fn recounts() -> [(&'static str, String, String); RECOUNTED_TABLES] {
     let dims = |unit: &str| {
         format!(
             "SELECT date_trunc('{unit}', i.occurred_at, 'UTC') AS bucket, i.event_type || ' ' || d.dim || '=' || d.key AS cell, count(*) AS n \
-             FROM activities i CROSS JOIN LATERAL {dims} \
-             WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 AND d.key IS NOT NULL GROUP BY 1, 2",
-            dims = rollup_dims_sql!()
+             FROM activities i CROSS JOIN LATERAL \
+               sightline_event_dims(i.event_type, i.path, i.metadata, i.entity_id, i.referrer, i.entity_type) AS d \
+             WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 GROUP BY 1, 2"
         )
     };
     let stored_dims = |table: &str| {
@@ -68,16 +64,18 @@ fn recounts() -> [(&'static str, String, String); RECOUNTED_TABLES] {
     let scroll = |unit: &str| {
         format!(
             "SELECT bucket, path || E'\\t' || m.name AS cell, m.n FROM (\
-               SELECT date_trunc('{unit}', occurred_at, 'UTC') AS bucket, path, {sums} FROM (\
+               SELECT date_trunc('{unit}', occurred_at, 'UTC') AS bucket, path, \
+                      sum(d.views) AS views, sum(d.depth_sum) AS depth_sum, sum(d.reached25) AS r25, \
+                      sum(d.reached50) AS r50, sum(d.reached75) AS r75, sum(d.reached100) AS r100 FROM (\
                  SELECT i.occurred_at, p.path, \
-                        LEAST(GREATEST(COALESCE(sightline_int(i.metadata->>'depth'), 0), 0), 100) AS depth, \
-                        LEAST(GREATEST(COALESCE(sightline_int(i.metadata->>'prev'), 0), 0), 100) AS prev \
+                        sightline_scroll_pct(i.metadata->>'depth') AS depth, \
+                        sightline_scroll_pct(i.metadata->>'prev') AS prev \
                  FROM activities i CROSS JOIN LATERAL (VALUES (COALESCE(i.path, '')), ('*')) AS p(path) \
                  WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 \
-                   AND i.event_type = 'page.scroll' OFFSET 0) s GROUP BY 1, 2) t \
+                   AND i.event_type = 'page.scroll' OFFSET 0) s \
+               CROSS JOIN LATERAL sightline_scroll_delta(depth, prev) AS d GROUP BY 1, 2) t \
              CROSS JOIN LATERAL (VALUES ('views', views), ('depth_sum', depth_sum), ('reached25', r25), \
-               ('reached50', r50), ('reached75', r75), ('reached100', r100)) AS m(name, n)",
-            sums = rollup_scroll_sums_sql!(),
+               ('reached50', r50), ('reached75', r75), ('reached100', r100)) AS m(name, n)"
         )
     };
     let stored_scroll = |table: &str| {
@@ -133,10 +131,18 @@ fn recounts() -> [(&'static str, String, String); RECOUNTED_TABLES] {
 pub async fn verify(
     db: &Db,
     project: Uuid,
-    from: NaiveDate,
-    to: NaiveDate,
+    days: DayRange,
 ) -> Result<Vec<Difference>, StorageError> {
-    verify_with_progress(db, project, from, to, &|_, _| {}).await
+    verify_with_progress(db, project, days, &|_, _| {}).await
+}
+
+/// A differing cell as the comparison returns it.
+#[derive(FromQueryResult)]
+struct Cell {
+    bucket: DateTime<Utc>,
+    cell: String,
+    stored: i64,
+    expected: i64,
 }
 
 /// How many tables [`verify`] recounts.
@@ -147,11 +153,10 @@ pub const RECOUNTED_TABLES: usize = 6;
 pub async fn verify_with_progress(
     db: &Db,
     project: Uuid,
-    from: NaiveDate,
-    to: NaiveDate,
+    days: DayRange,
     progress: &(dyn Fn(usize, &str) + Sync),
 ) -> Result<Vec<Difference>, StorageError> {
-    let (lo, hi) = bounds(from, to)?;
+    let (lo, hi) = bounds(days);
     let scope = Scope::load(db, project).await?;
     let mut out = Vec::new();
     for (i, (table, expected, stored)) in recounts().into_iter().enumerate() {
@@ -162,30 +167,28 @@ pub async fn verify_with_progress(
         }
         // Hour buckets of sessions can sit anywhere in the range; hours of a session table are
         // compared like the others. Cells whose sum is 0 on both sides are equal.
-        let sql = format!(
+        let compare = format!(
             "WITH e AS ({expected}), s AS ({stored}) \
-             SELECT COALESCE(s.bucket, e.bucket), COALESCE(s.cell, e.cell), COALESCE(s.n, 0)::bigint, COALESCE(e.n, 0)::bigint \
+             SELECT COALESCE(s.bucket, e.bucket) AS bucket, COALESCE(s.cell, e.cell) AS cell, \
+                    COALESCE(s.n, 0)::bigint AS stored, COALESCE(e.n, 0)::bigint AS expected \
              FROM e FULL JOIN s ON s.bucket = e.bucket AND s.cell = e.cell \
              WHERE COALESCE(s.n, 0) <> COALESCE(e.n, 0) \
                AND (COALESCE(s.bucket, e.bucket) AT TIME ZONE 'UTC')::date <> ALL($4) ORDER BY 1, 2 LIMIT 1000"
         );
-        let rows: Vec<(DateTime<Utc>, String, i64, i64)> = sqlx::query_as(&sql)
-            .bind(project)
-            .bind(lo)
-            .bind(hi)
-            .bind(&scope.archived)
-            .fetch_all(db.read_pool())
-            .await?;
-        out.extend(
-            rows.into_iter()
-                .map(|(bucket, cell, stored, expected)| Difference {
-                    table,
-                    bucket,
-                    cell,
-                    stored,
-                    expected,
-                }),
-        );
+        let values = [
+            project.into(),
+            lo.into(),
+            hi.into(),
+            scope.archived.clone().into(),
+        ];
+        let cells: Vec<Cell> = rows(&db.read, sql(compare, values)).await?;
+        out.extend(cells.into_iter().map(|c| Difference {
+            table,
+            bucket: c.bucket,
+            cell: c.cell,
+            stored: c.stored,
+            expected: c.expected,
+        }));
     }
     Ok(out)
 }
@@ -193,15 +196,18 @@ pub async fn verify_with_progress(
 /// Rewrites the covered rollups of the range from raw rows, in one transaction: the range's
 /// rows (every shard, corrections included) are replaced by the recount, as shard 0. Run it
 /// while the project is quiet or accept that events stored meanwhile are recounted next time.
-pub async fn fix(
-    db: &Db,
-    project: Uuid,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<u64, StorageError> {
-    let (lo, hi) = bounds(from, to)?;
+pub async fn fix(db: &Db, project: Uuid, days: DayRange) -> Result<u64, StorageError> {
+    let (lo, hi) = bounds(days);
     let archived = Scope::load(db, project).await?.archived;
-    let mut tx = db.pool().begin().await?;
+    let values = || {
+        [
+            project.into(),
+            lo.into(),
+            hi.into(),
+            archived.clone().into(),
+        ]
+    };
+    let tx = db.primary.begin().await?;
     let mut written = 0;
     for table in [
         "rollup_minute",
@@ -211,16 +217,11 @@ pub async fn fix(
         "rollup_scroll_day",
         "rollup_sessions_hour",
     ] {
-        sqlx::query(&format!(
+        let delete = format!(
             "DELETE FROM {table} WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 \
                AND (bucket AT TIME ZONE 'UTC')::date <> ALL($4)"
-        ))
-        .bind(project)
-        .bind(lo)
-        .bind(hi)
-        .bind(&archived)
-        .execute(&mut *tx)
-        .await?;
+        );
+        exec(&tx, sql(delete, values())).await?;
     }
     let [minute, hour, day, scroll_hour, scroll_day, sessions] = recounts().map(|(t, recount, stored)| {
         (
@@ -237,17 +238,11 @@ pub async fn fix(
         scroll_insert("rollup_scroll_day", &scroll_day.1),
         format!("INSERT INTO rollup_sessions_hour (project_id, bucket, shard, sessions, bounced) SELECT $1, bucket, 0, max(n) FILTER (WHERE cell = 'sessions'), max(n) FILTER (WHERE cell = 'bounced') FROM ({}) r GROUP BY bucket", sessions.1),
     ];
-    for sql in inserts {
-        written += sqlx::query(&sql)
-            .bind(project)
-            .bind(lo)
-            .bind(hi)
-            .bind(&archived)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    for insert in inserts {
+        written += exec(&tx, sql(insert, values())).await?;
     }
     tx.commit().await?;
+    let (from, to) = (days.from, days.to);
     tracing::info!(%project, %from, %to, rows = written, "rollups rewritten from raw events");
     Ok(written)
 }
@@ -267,14 +262,21 @@ fn scroll_insert(table: &str, recount: &str) -> String {
 
 /// Whether retention pruned some rollup table of the project at `at` (its horizon is later).
 pub async fn pruned_at(db: &Db, project: Uuid, at: DateTime<Utc>) -> Result<bool, StorageError> {
-    let (pruned,): (bool,) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM rollup_horizons WHERE project_id = $1 AND rollup <> 'rollup_minute' AND before > $2)",
+    one(
+        &db.primary,
+        sql(
+            "SELECT EXISTS (SELECT 1 FROM rollup_horizons WHERE project_id = $1 AND rollup <> 'rollup_minute' AND before > $2)",
+            [project.into(), at.into()],
+        ),
     )
-    .bind(project)
-    .bind(at)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(pruned)
+    .await
+}
+
+/// The oldest bucket retention keeps of a rollup table.
+#[derive(FromQueryResult)]
+struct Horizon {
+    rollup: String,
+    before: DateTime<Utc>,
 }
 
 /// What a project's rollups can be compared with: the days whose raw events are archived (and
@@ -286,21 +288,26 @@ struct Scope {
 
 impl Scope {
     async fn load(db: &Db, project: Uuid) -> Result<Self, StorageError> {
-        let archived: Vec<NaiveDate> = sqlx::query_scalar(
-            "SELECT DISTINCT p.day FROM archive_parts p WHERE p.project_id = $1 AND NOT EXISTS \
-               (SELECT 1 FROM archive_restores r WHERE r.project_id = p.project_id AND r.day = p.day)",
+        let archived: Vec<NaiveDate> = column(
+            &db.primary,
+            sql(
+                "SELECT DISTINCT p.day FROM archive_parts p WHERE p.project_id = $1 AND NOT EXISTS \
+                   (SELECT 1 FROM archive_restores r WHERE r.project_id = p.project_id AND r.day = p.day)",
+                [project.into()],
+            ),
         )
-        .bind(project)
-        .fetch_all(db.pool())
         .await?;
-        let horizons: Vec<(String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT rollup, before FROM rollup_horizons WHERE project_id = $1")
-                .bind(project)
-                .fetch_all(db.pool())
-                .await?;
+        let horizons: Vec<Horizon> = rows(
+            &db.primary,
+            sql(
+                "SELECT rollup, before FROM rollup_horizons WHERE project_id = $1",
+                [project.into()],
+            ),
+        )
+        .await?;
         Ok(Self {
             archived,
-            horizons: horizons.into_iter().collect(),
+            horizons: horizons.into_iter().map(|h| (h.rollup, h.before)).collect(),
         })
     }
 }
@@ -310,19 +317,15 @@ impl Scope {
 /// invisible to its own statement's insert). Sketches cannot subtract, so purges and restores
 /// rebuild instead of correcting.
 pub(crate) async fn rebuild_sketches(
-    conn: &mut PgConnection,
+    conn: &impl ConnectionTrait,
     project: Uuid,
     hours: &[DateTime<Utc>],
 ) -> Result<(), StorageError> {
     if hours.is_empty() {
         return Ok(());
     }
-    for sql in DELETE_SKETCHES.iter().chain(REBUILD_SKETCHES.iter()) {
-        sqlx::query(sql)
-            .bind(project)
-            .bind(hours)
-            .execute(&mut *conn)
-            .await?;
+    for text in DELETE_SKETCHES.iter().chain(REBUILD_SKETCHES.iter()) {
+        exec(conn, sql(*text, [project.into(), hours.to_vec().into()])).await?;
     }
     Ok(())
 }
@@ -366,31 +369,31 @@ pub(crate) async fn rebuild_day_extras(
     lo: DateTime<Utc>,
     hi: DateTime<Utc>,
 ) -> Result<(), StorageError> {
-    let mut tx = db.pool().begin().await?;
-    let hours: Vec<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM activities \
-         WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
+    let tx = db.primary.begin().await?;
+    let hours: Vec<DateTime<Utc>> = column(
+        &tx,
+        sql(
+            "SELECT DISTINCT date_trunc('hour', occurred_at, 'UTC') FROM activities \
+             WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3",
+            [project.into(), lo.into(), hi.into()],
+        ),
     )
-    .bind(project)
-    .bind(lo)
-    .bind(hi)
-    .fetch_all(&mut *tx)
     .await?;
-    rebuild_sketches(&mut tx, project, &hours).await?;
-    sqlx::query(
-        "INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events) \
-         SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at), \
-                count(*) FILTER (WHERE event_type = 'page.view'), count(*) \
-         FROM activities WHERE project_id = $1 AND session_id IN ( \
-             SELECT DISTINCT session_id FROM activities \
-             WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND session_id IS NOT NULL) \
-         GROUP BY session_id \
-         ON CONFLICT (project_id, session_id) DO NOTHING",
+    rebuild_sketches(&tx, project, &hours).await?;
+    exec(
+        &tx,
+        sql(
+            "INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events) \
+             SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at), \
+                    count(*) FILTER (WHERE event_type = 'page.view'), count(*) \
+             FROM activities WHERE project_id = $1 AND session_id IN ( \
+                 SELECT DISTINCT session_id FROM activities \
+                 WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND session_id IS NOT NULL) \
+             GROUP BY session_id \
+             ON CONFLICT (project_id, session_id) DO NOTHING",
+            [project.into(), lo.into(), hi.into()],
+        ),
     )
-    .bind(project)
-    .bind(lo)
-    .bind(hi)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(())

@@ -17,8 +17,10 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use sightline::storage::events::{self, Row};
-use sightline::storage::{Db, StorageError};
+use entity::activity::Model as Row;
+use sea_orm::ConnectionTrait;
+use sightline::storage::events;
+use sightline::storage::{sql, Db};
 
 #[derive(Debug, Clone)]
 pub struct GenerateConfig {
@@ -127,8 +129,8 @@ impl Session<'_> {
             ip_address: None,
             user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) sightline-generate".into()),
             is_bot: false,
-            occurred_at: self.t,
-            received_at: self.t + Span::milliseconds(150),
+            occurred_at: self.t.fixed_offset(),
+            received_at: (self.t + Span::milliseconds(150)).fixed_offset(),
         });
         self.t += Span::seconds(self.rng.gen_range(3..50));
     }
@@ -227,12 +229,16 @@ fn chunk(
 }
 
 /// Writes `cfg.events` events (slightly more: whole sessions) and returns the figures.
-pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, StorageError> {
+pub async fn run(db: &Db, cfg: GenerateConfig) -> anyhow::Result<GenerateReport> {
     let now = Utc::now();
     // Every day of the range gets its partition first, so nothing lands in DEFAULT.
-    sqlx::query("SELECT sightline_ensure_day_partition((now() AT TIME ZONE 'UTC')::date - d) FROM generate_series(0, $1::int) AS d")
-        .bind(cfg.days as i32 + 1)
-        .execute(db.pool())
+    let days = (cfg.days as i32 + 1).into();
+    db.primary
+        .execute(sql(
+            "SELECT sightline_ensure_day_partition((now() AT TIME ZONE 'UTC')::date - d) \
+             FROM generate_series(0, $1::int) AS d",
+            [days],
+        ))
         .await?;
     let bar = sightline::telemetry::progress_bar(
         Some(cfg.events),
@@ -259,12 +265,11 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= chunks {
-                    return Ok::<(), StorageError>(());
+                    return Ok::<(), anyhow::Error>(());
                 }
                 let c = cfg.clone();
-                let rows = tokio::task::spawn_blocking(move || chunk(&c, i, chunks, c.batch, now))
-                    .await
-                    .map_err(|e| StorageError::Invalid(e.to_string()))?;
+                let rows =
+                    tokio::task::spawn_blocking(move || chunk(&c, i, chunks, c.batch, now)).await?;
                 let n = events::insert(&db, &rows).await?.len() as u64;
                 let total = written.fetch_add(n, Ordering::Relaxed) + n;
                 bar.inc(n);
@@ -283,12 +288,12 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> Result<GenerateReport, Storage
         }));
     }
     while let Some(r) = tasks.join_next().await {
-        r.map_err(|e| StorageError::Invalid(e.to_string()))??;
+        r??;
     }
     bar.finish();
     let seconds = started.elapsed().as_secs_f64().max(f64::EPSILON);
     let events = written.load(Ordering::Relaxed);
-    sqlx::query("ANALYZE").execute(db.pool()).await?;
+    db.primary.execute_unprepared("ANALYZE").await?;
     Ok(GenerateReport {
         events,
         seconds,

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use crate::storage::events::{Row, ACTOR_DAYS_PURGE_WINDOW};
+use entity::activity;
+
+use crate::storage::events::ACTOR_DAYS_PURGE_WINDOW;
 
 /// Entries are forgotten after this long: shorter than the statement's purge window, so a
 /// purge that deleted a remembered actor-day is still inside it.
@@ -46,9 +48,10 @@ impl Default for ActorDays {
     }
 }
 
-fn actor_day(r: &Row) -> Option<(Uuid, &str, NaiveDate)> {
+fn actor_day(r: &activity::Model) -> Option<(Uuid, &str, NaiveDate)> {
     let actor = r.user_id.as_deref().or(r.anonymous_id.as_deref())?;
-    Some((r.project_id, actor, r.occurred_at.date_naive()))
+    // The UTC day, as `actor_activity` counts days.
+    Some((r.project_id, actor, r.occurred_at.naive_utc().date()))
 }
 
 impl ActorDays {
@@ -61,7 +64,7 @@ impl ActorDays {
     }
 
     /// For each row, whether its actor-day is known stored (the statement may leave it out).
-    pub fn known(&mut self, rows: &[Row]) -> Vec<bool> {
+    pub fn known(&mut self, rows: &[activity::Model]) -> Vec<bool> {
         if self.since.elapsed() > MAX_AGE {
             self.seen.clear();
             self.since = Instant::now();
@@ -72,7 +75,7 @@ impl ActorDays {
     }
 
     /// Records the actor-days of rows a committed statement stored.
-    pub fn stored<'a>(&mut self, rows: impl IntoIterator<Item = &'a Row>) {
+    pub fn stored<'a>(&mut self, rows: impl IntoIterator<Item = &'a activity::Model>) {
         let rows = rows.into_iter();
         if self.seen.len() + rows.size_hint().0 > MAX_ENTRIES {
             self.seen.clear();
@@ -94,12 +97,12 @@ mod tests {
 
     use super::*;
 
-    fn row(project: Uuid, user: Option<&str>, anon: Option<&str>, day: u32) -> Row {
+    fn row(project: Uuid, user: Option<&str>, anon: Option<&str>, day: u32) -> activity::Model {
         let at = Utc
             .with_ymd_and_hms(2026, 12, day, 10, 0, 0)
             .single()
             .expect("date");
-        Row {
+        activity::Model {
             event_id: Uuid::new_v4(),
             project_id: project,
             event_type: "page.view".into(),
@@ -115,8 +118,8 @@ mod tests {
             ip_address: None,
             user_agent: None,
             is_bot: false,
-            occurred_at: at,
-            received_at: at,
+            occurred_at: at.fixed_offset(),
+            received_at: at.fixed_offset(),
         }
     }
 
@@ -149,7 +152,7 @@ mod tests {
     fn a_full_set_starts_over() {
         let p = Uuid::new_v4();
         let mut days = ActorDays::default();
-        let many: Vec<Row> = (0..3)
+        let many: Vec<activity::Model> = (0..3)
             .map(|i| row(p, None, Some(&format!("a-{i}")), 1))
             .collect();
         days.stored(&many);

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
+use entity::activity;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -33,7 +34,6 @@ use crate::event::{Dialect, Event, Validator};
 use crate::live::LivePublisher;
 use crate::queue::{ClaimedJob, FailOutcome, Queue};
 use crate::redis_conn::RedisConn;
-use crate::storage::events::Row;
 use crate::storage::{Db, StorageError};
 use crate::telemetry::names;
 
@@ -53,7 +53,7 @@ const LINGER_BELOW_EVENTS: usize = 1000;
 struct Decoded {
     job: ClaimedJob,
     project_id: Uuid,
-    rows: Vec<Row>,
+    rows: Vec<activity::Model>,
     /// Copies of the events for the live feed, kept only while someone may be watching.
     live: Vec<Event>,
 }
@@ -349,7 +349,7 @@ impl Worker {
         }
         // Move the rows into one batch (no copies); they are handed back if the batch must be split.
         let lens: Vec<usize> = decoded.iter().map(|d| d.rows.len()).collect();
-        let mut rows: Vec<Row> = Vec::with_capacity(lens.iter().sum());
+        let mut rows: Vec<activity::Model> = Vec::with_capacity(lens.iter().sum());
         for d in &mut decoded {
             rows.append(&mut d.rows);
         }
@@ -394,7 +394,7 @@ impl Worker {
     /// shut down before it did.
     async fn write_waiting_out_outages(
         &self,
-        rows: &[Row],
+        rows: &[activity::Model],
         shutdown: &CancellationToken,
     ) -> Result<Option<HashSet<(Uuid, Uuid)>>, StorageError> {
         let mut delay = Duration::from_millis(100);
@@ -411,7 +411,7 @@ impl Worker {
                     // Only rows this statement stored: a duplicate may name another actor than
                     // the stored row with its id.
                     if let Ok(mut d) = self.actor_days.lock() {
-                        let fresh: Vec<&Row> = rows
+                        let fresh: Vec<&activity::Model> = rows
                             .iter()
                             .filter(|r| new.contains(&(r.project_id, r.event_id)))
                             .collect();
@@ -425,8 +425,10 @@ impl Worker {
                     // Rollups are updated in the same statement, so their lag is the time from
                     // receipt of the batch's oldest event to this commit.
                     if let Some(oldest) = rows.iter().map(|r| r.received_at).min() {
-                        let lag =
-                            (chrono::Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0;
+                        let lag = (chrono::Utc::now().fixed_offset() - oldest)
+                            .num_milliseconds()
+                            .max(0) as f64
+                            / 1000.0;
                         metrics::gauge!(names::ROLLUP_LAG_SECONDS).set(lag);
                     }
                     return Ok(Some(new));
@@ -496,7 +498,7 @@ fn into_row(
     job_ip: Option<IpAddr>,
     job_ua: Option<&str>,
     received_at: DateTime<chrono::Utc>,
-) -> Row {
+) -> activity::Model {
     let path = ev.path();
     let occurred_at = ev.occurred_at();
     let user_agent = ev.user_agent.or_else(|| job_ua.map(str::to_string));
@@ -511,7 +513,7 @@ fn into_row(
     if let Some(url) = ev.url {
         props.entry("url").or_insert(Value::String(url));
     }
-    Row {
+    activity::Model {
         event_id: ev.id,
         project_id,
         event_type: ev.event_type,
@@ -524,10 +526,16 @@ fn into_row(
         path,
         referrer: ev.referrer,
         metadata: Value::Object(props),
-        ip_address: ev.ip.as_deref().and_then(|s| s.parse().ok()).or(job_ip),
+        // Parsed, so only a valid address is stored (written in its canonical form).
+        ip_address: ev
+            .ip
+            .as_deref()
+            .and_then(|s| s.parse::<IpAddr>().ok())
+            .or(job_ip)
+            .map(|ip| ip.to_string()),
         user_agent,
         is_bot,
-        occurred_at,
-        received_at,
+        occurred_at: occurred_at.fixed_offset(),
+        received_at: received_at.fixed_offset(),
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sightline::storage::rollups;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{days, spawn_app, TestApp, TestSql};
 
 /// One generated event, as the truth sees it.
 #[derive(Debug, Clone)]
@@ -706,7 +706,7 @@ async fn analytics_answers_equal_a_ground_truth_from_rollups_and_raw_rows() {
     // The recount (`sightline rollup verify`) finds the stored rollups equal to raw events...
     let (from_day, to_day) = (day0.date_naive(), (day0 + Span::days(4)).date_naive());
     let p = app.project.id;
-    let diffs = rollups::verify(&app.db, p, from_day, to_day)
+    let diffs = rollups::verify(&app.db, p, days(from_day, to_day))
         .await
         .expect("verify");
     assert!(diffs.is_empty(), "rollups equal a recount: {diffs:?}");
@@ -719,7 +719,7 @@ async fn analytics_answers_equal_a_ground_truth_from_rollups_and_raw_rows() {
     .execute(app.db.pool())
     .await
     .expect("tamper");
-    let diffs = rollups::verify(&app.db, p, from_day, to_day)
+    let diffs = rollups::verify(&app.db, p, days(from_day, to_day))
         .await
         .expect("verify");
     assert_eq!(diffs.len(), 1, "{diffs:?}");
@@ -733,10 +733,10 @@ async fn analytics_answers_equal_a_ground_truth_from_rollups_and_raw_rows() {
             json!({"p": pid, "r": range(day0, day0 + Span::days(3))}),
         )
         .await;
-    rollups::fix(&app.db, p, from_day, to_day)
+    rollups::fix(&app.db, p, days(from_day, to_day))
         .await
         .expect("fix");
-    assert!(rollups::verify(&app.db, p, from_day, to_day)
+    assert!(rollups::verify(&app.db, p, days(from_day, to_day))
         .await
         .expect("verify")
         .is_empty());
@@ -820,7 +820,7 @@ async fn known_actor_days_skip_their_upsert_and_a_purge_does_not_hide_a_return()
     );
     holder.rollback().await.expect("rollback");
 
-    sightline::storage::users::purge(&app.db, p, &user)
+    sightline::storage::users::purge(&app.db, p, &user.as_str().try_into().expect("an id"))
         .await
         .expect("purge");
     assert_eq!(row(app.db.clone()).await, None, "the purge deleted the row");

@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 use sightline::app::Mode;
 use sightline::auth::{JwtKeys, Role};
-use sightline::storage::projects;
 
-use crate::helpers::{event, events, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{create_project, event, events, spawn_app, spawn_app_with, TestApp, TestSql};
 
 fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
     JwtKeys::from_settings(&app.settings.jwt)
@@ -124,9 +123,7 @@ impl LiveClient {
 async fn a_token_for_project_a_is_forbidden_everywhere_on_project_b() {
     let app = spawn_app().await;
     let a = app.project.id;
-    let (b, _) = projects::create(&app.db, "other tenant", vec![])
-        .await
-        .expect("project b");
+    let (b, _) = create_project(&app.db, "other tenant").await;
     let analyst_a = token(&app, Role::Analyst, Some(&[a]));
     let admin_a = token(&app, Role::Admin, Some(&[a]));
     let service_a = token(&app, Role::Service, Some(&[a]));

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use sightline::app::{Application, Mode};
 use sightline::auth::{JwtKeys, Role};
 use sightline::config::Settings;
+use sightline::domain::{Origin, ProjectName};
 use sightline::queue::Queue;
 use sightline::redis_conn::RedisConn;
 use sightline::storage::{projects, Db};
@@ -141,7 +142,9 @@ pub async fn start(
             secret_key: p.secret_key.clone(),
         },
         None => {
-            let (p, keys) = projects::create(&db, "test project", vec![ALLOWED_ORIGIN.to_string()])
+            let name = ProjectName::try_from("test project").expect("a name");
+            let origins = Origin::parse_all(&[ALLOWED_ORIGIN]).expect("an origin");
+            let (p, keys) = projects::create(&db, &name, &origins)
                 .await
                 .expect("create project");
             TestProject {
@@ -323,4 +326,32 @@ pub async fn run_generate(
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("generate's summary line in {out:?}"))
+}
+
+/// Tests check the database with SQL of their own, independent of the product's storage code:
+/// a sqlx pool on the app's primary connection.
+pub trait TestSql {
+    fn pool(&self) -> &sqlx::PgPool;
+}
+
+impl TestSql for Db {
+    fn pool(&self) -> &sqlx::PgPool {
+        self.primary.get_postgres_connection_pool()
+    }
+}
+
+/// Whole UTC days `[from, to)` (at least one).
+pub fn days(from: chrono::NaiveDate, to: chrono::NaiveDate) -> sightline::domain::DayRange {
+    sightline::domain::DayRange::new(from, to).expect("from before to")
+}
+
+/// A project of that name allowing no origin (another tenant, in tests of isolation).
+pub async fn create_project(
+    db: &Db,
+    name: &str,
+) -> (entity::project::Model, projects::ProjectKeys) {
+    let name = ProjectName::try_from(name).expect("a name");
+    projects::create(db, &name, &[])
+        .await
+        .expect("create project")
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{event, events, spawn_app, spawn_app_with, ALLOWED_ORIGIN};
+use crate::helpers::{event, events, spawn_app, spawn_app_with, TestSql, ALLOWED_ORIGIN};
 use sightline::app::Mode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

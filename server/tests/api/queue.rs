@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{events, queue_for, spawn_app, spawn_app_with, start, TestApp};
+use crate::helpers::{events, queue_for, spawn_app, spawn_app_with, start, TestApp, TestSql};
 use sightline::app::Mode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,8 @@ use sightline::storage::archive::{self, ArchiveStore};
 use sightline::storage::retention::{self, LazyStore, RetentionOptions};
 use sightline::storage::{partitions, projects, rollups, Db};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{create_project, days, spawn_app_with, TestApp, TestSql};
+use sightline::domain::RetentionDays;
 
 /// Events of one project for one day: page views (with referrers and awkward text: a comma, a
 /// quote, a newline), clicks, two-step scrolls, identified and anonymous visitors.
@@ -83,7 +84,7 @@ async fn count(db: &Db, project: Uuid) -> i64 {
 
 /// Row count and a digest of every column of a project's rows of one day, in a stable order.
 async fn fingerprint(db: &Db, project: Uuid, day: NaiveDate) -> (i64, String) {
-    let (lo, hi) = archive::day_bounds(day).expect("day");
+    let (lo, hi) = archive::day_bounds(day);
     sqlx::query_as(
         "SELECT count(*), COALESCE(md5(string_agg(t::text, '|' ORDER BY t.event_id)), '') FROM \
            (SELECT event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id, \
@@ -137,16 +138,17 @@ async fn run_retention(
 }
 
 async fn assert_no_differences(db: &Db, project: Uuid, from: NaiveDate, to: NaiveDate) {
-    let diffs = rollups::verify(db, project, from, to)
+    let diffs = rollups::verify(db, project, days(from, to))
         .await
         .expect("verify");
     assert!(diffs.is_empty(), "rollups differ from a recount: {diffs:?}");
 }
 
 fn set_retention(raw: Option<i32>, rollups: Option<i32>) -> projects::ProjectUpdate {
+    let days = |v: Option<i32>| v.map(|d| RetentionDays::parse(d, "days").expect("1..3650"));
     projects::ProjectUpdate {
-        retention_days: raw,
-        rollup_retention_days: rollups,
+        retention_days: days(raw),
+        rollup_retention_days: days(rollups),
         ..Default::default()
     }
 }
@@ -165,9 +167,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     .await;
     let db = app.db.clone();
     let a = app.project.id;
-    let (other, other_keys) = projects::create(&db, "other project", vec![])
-        .await
-        .expect("second project");
+    let (other, other_keys) = create_project(&db, "other project").await;
     let b = other.id;
 
     let today = Utc::now().date_naive();
@@ -332,7 +332,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
         .expect("restore again");
     assert_eq!((r.rows, r.inserted), (46, 0));
     assert_eq!(fingerprint(&db, a, old[1]).await, before[1]);
-    let diffs = rollups::verify(&db, a, old[1], old[1] + Span::days(1))
+    let diffs = rollups::verify(&db, a, days(old[1], old[1] + Span::days(1)))
         .await
         .expect("verify");
     assert!(diffs.is_empty(), "{diffs:?}");
@@ -410,7 +410,7 @@ async fn expired_days_are_archived_verified_dropped_and_restored_losslessly() {
     assert!(r.rollup_rows > 0, "{r:?}");
     assert!(partition_exists(&db, old[2]).await);
     assert_eq!(fingerprint(&db, a, old[2]).await, before[2]);
-    let (lo, hi) = archive::day_bounds(old[2]).expect("day");
+    let (lo, hi) = archive::day_bounds(old[2]);
     let (events, sketches): (Option<i64>, i64) = sqlx::query_as(
         "SELECT (SELECT sum(events)::bigint FROM rollup_hour WHERE project_id = $1 AND dim = '' AND bucket >= $2 AND bucket < $3), \
                 (SELECT count(*) FROM rollup_uniques_day WHERE project_id = $1 AND bucket = $2)",
@@ -532,7 +532,7 @@ async fn a_user_purged_after_archiving_never_comes_back() {
     assert!(archive_mentions(&dir, "g-u0"));
 
     // The purge finds no raw events (all archived) but removes the profile.
-    let purged = sightline::storage::users::purge(&db, a, "g-u0")
+    let purged = sightline::storage::users::purge(&db, a, &"g-u0".try_into().expect("an id"))
         .await
         .expect("purge");
     assert_eq!((purged.events, purged.users), (0, 1));

@@ -6,10 +6,11 @@ use chrono::{Datelike, Duration as Span, NaiveDate, Utc, Weekday};
 use uuid::Uuid;
 
 use sightline::config::PartitionUnit;
+use sightline::domain::RetentionDays;
 use sightline::storage::retention::{self, LazyStore, RetentionOptions};
 use sightline::storage::{partitions, projects, Db};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, TestSql};
 
 /// Stores a bare event at noon of `day` and returns the partition it landed in.
 async fn store_at(db: &Db, project: Uuid, day: NaiveDate) -> String {
@@ -148,7 +149,7 @@ async fn week_and_month_partitions_cover_every_day_once_and_expire_whole() {
         &db,
         p,
         projects::ProjectUpdate {
-            retention_days: Some(30),
+            retention_days: Some(RetentionDays::parse(30, "days").expect("30")),
             ..Default::default()
         },
     )

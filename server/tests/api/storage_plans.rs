@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, TestSql};
 
 async fn plan(conn: &mut PgConnection, sql: &str) -> String {
     let rows: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN {sql}"))

@@ -17,9 +17,10 @@ use uuid::Uuid;
 
 use helpers::{
     base_env, cli_output, fresh_database_on, run_generate, sightline_cli, spawn_app_with, start,
-    TestApp,
+    TestApp, TestSql,
 };
 use sightline::app::Mode;
+use sightline::domain::DayRange;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
@@ -197,14 +198,11 @@ async fn assert_exactly_once(app: &TestApp, report: &LoadReport) {
     assert_eq!(app.duplicate_event_ids().await, 0);
     // Whatever the fault replayed, the rollups equal a recount from the stored events.
     let today = chrono::Utc::now().date_naive();
-    let diffs = sightline::storage::rollups::verify(
-        &app.db,
-        app.project.id,
-        today - chrono::Days::new(1),
-        today + chrono::Days::new(2),
-    )
-    .await
-    .expect("rollup verify");
+    let days =
+        DayRange::new(today - chrono::Days::new(1), today + chrono::Days::new(2)).expect("days");
+    let diffs = sightline::storage::rollups::verify(&app.db, app.project.id, days)
+        .await
+        .expect("rollup verify");
     assert!(
         diffs.is_empty(),
         "rollups equal a recount after the fault: {} differences, first {:?}",
@@ -610,14 +608,14 @@ async fn rollups_equal_a_recount_after_a_random_million_events() {
     assert_eq!(app.stored_count().await, generated as i64);
     let today = chrono::Utc::now().date_naive();
     let started = Instant::now();
-    let diffs = sightline::storage::rollups::verify(
-        &app.db,
-        app.project.id,
+    let range = DayRange::new(
         today - chrono::Days::new(u64::from(days) + 1),
         today + chrono::Days::new(1),
     )
-    .await
-    .expect("rollup verify");
+    .expect("days");
+    let diffs = sightline::storage::rollups::verify(&app.db, app.project.id, range)
+        .await
+        .expect("rollup verify");
     eprintln!(
         "{generated} events generated, recounted in {:.1} s: {} differences",
         started.elapsed().as_secs_f64(),
