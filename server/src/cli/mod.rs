@@ -4,6 +4,7 @@
 
 mod admin;
 mod archive;
+mod config;
 mod migrate;
 mod project;
 mod queue;
@@ -21,7 +22,9 @@ use sightline::config::Settings;
 #[command(
     name = "sightline",
     version,
-    about = "Sightline: self-hosted product analytics"
+    about = "Sightline: self-hosted product analytics",
+    after_help = "Settings: `sightline --help` lists them; `sightline config` shows their values.",
+    after_long_help = sightline::config::help_text()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -38,6 +41,9 @@ pub enum Command {
     Worker,
     /// Applies pending database migrations and creates the upcoming partitions.
     Migrate(migrate::MigrateArgs),
+    /// Prints each setting's effective value and its source (default, file, environment),
+    /// secrets masked; exits non-zero when the configuration is invalid.
+    Config(config::ConfigArgs),
     /// Issues an API token (JWT) for operators and scripts.
     Token(token::TokenArgs),
     /// Account administration.
@@ -96,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::run(Mode::Serve).await,
         Command::Worker => serve::run(Mode::Worker).await,
         Command::Migrate(args) => args.run().await,
+        Command::Config(args) => args.run(),
         Command::Token(args) => args.run(),
         Command::Admin { command } => command.run().await,
         Command::Project { command } => command.run().await,

@@ -34,10 +34,7 @@ fn compose_file_defines_the_platform_services() {
 #[test]
 fn sightline_services_only_set_settings_the_config_reads() {
     let v = compose();
-    let known: BTreeSet<&str> = sightline::config::KNOWN_VARS
-        .iter()
-        .map(|(k, _)| *k)
-        .collect();
+    let known: BTreeSet<&str> = sightline::config::SETTINGS.iter().map(|s| s.name).collect();
     for name in ["migrate", "server", "worker"] {
         let env = v["services"][name]["environment"]
             .as_mapping()

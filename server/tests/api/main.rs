@@ -6,6 +6,7 @@ mod helpers;
 mod analytics;
 mod bench;
 mod compose;
+mod config_cli;
 mod foundation;
 mod graphql_access;
 mod ingest;
