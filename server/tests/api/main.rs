@@ -8,6 +8,7 @@ mod bench;
 mod compose;
 mod foundation;
 mod graphql_access;
+mod graphql_http;
 mod ingest;
 mod live_feed;
 mod observability;
