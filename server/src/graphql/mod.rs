@@ -1,10 +1,12 @@
 //! The GraphQL API (async-graphql): schema assembly and the HTTP/WebSocket transport.
 //!
+//! HTTP follows the GraphQL-over-HTTP spec ([`http`]); subscriptions go over WebSocket.
 //! Resolvers authorize first ([`context::authorize`]), then call `storage` or `analytics`; they
 //! hold no SQL. Errors carry `extensions.code` ([`error::ApiError`]).
 
 pub mod context;
 pub mod error;
+pub mod http;
 pub mod mutation;
 pub mod query;
 pub mod subscription;
@@ -14,9 +16,9 @@ use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{Data, Schema, SchemaBuilder};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -33,6 +35,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .limit_depth(12)
         .limit_complexity(2000)
+        .extension(http::MarkExecution)
 }
 
 /// The schema, holding the API's handles for its resolvers.
@@ -54,8 +57,8 @@ struct Transport {
     production: bool,
 }
 
-/// `POST /graphql`, the IDE on `GET /graphql`, subscriptions on `/graphql/ws`, with their own
-/// state.
+/// GraphQL over HTTP on `/graphql` (`POST`, and `GET` for queries; a browser's `GET` without a
+/// query gets the IDE), subscriptions on `/graphql/ws`, with their own state.
 pub fn router(api: ApiContext, production: bool) -> Router {
     let jwt = api.jwt.clone();
     let transport = Arc::new(Transport {
@@ -64,30 +67,30 @@ pub fn router(api: ApiContext, production: bool) -> Router {
         production,
     });
     Router::new()
-        .route("/graphql", get(ide).post(execute))
+        .route("/graphql", get(get_graphql).post(http::post))
         .route("/graphql/ws", get(websocket))
         .with_state(transport)
 }
 
-async fn execute(
-    State(t): State<Arc<Transport>>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
-) -> GraphQLResponse {
-    let caller = Caller::from_authorization(
-        &t.jwt,
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let req = req.into_inner().data(caller);
-    t.schema.execute(req).await.into()
+/// `GET /graphql`: the IDE for a browser that asks for no query (404 in production), a query
+/// over GET ([`http::get`]) for everyone else.
+async fn get_graphql(State(t): State<Arc<Transport>>, headers: HeaderMap, uri: Uri) -> Response {
+    let params = http::get_params(&uri);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let asks_no_query = params.as_ref().is_ok_and(|p| p.query.is_none());
+    if asks_no_query && http::wants_html(accept) {
+        let mut resp = ide(&t);
+        resp.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept"));
+        return resp;
+    }
+    http::get(&t, &headers, params).await
 }
 
-async fn ide(State(t): State<Arc<Transport>>) -> Response {
+fn ide(t: &Transport) -> Response {
     if t.production {
         return (
-            axum::http::StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
             "the GraphQL IDE is off in production",
         )
             .into_response();

@@ -9,6 +9,7 @@ mod compose;
 mod config_cli;
 mod foundation;
 mod graphql_access;
+mod graphql_http;
 mod ingest;
 mod live_feed;
 mod observability;
