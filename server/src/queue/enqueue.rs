@@ -106,11 +106,7 @@ async fn run<C: ConnectionLike + Send>(
             let _ = r.send(match &result {
                 Ok(()) => Ok(()),
                 Err(QueueError::Full { waiting }) => Err(QueueError::Full { waiting: *waiting }),
-                Err(e) => Err(QueueError::Redis(redis::RedisError::from((
-                    redis::ErrorKind::IoError,
-                    "enqueue failed",
-                    e.to_string(),
-                )))),
+                Err(e) => Err(QueueError::Group(e.to_string())),
             });
         }
     }
@@ -175,13 +171,7 @@ fn job(project_id: Uuid, chunk: Vec<Submission>) -> Result<String, QueueError> {
         user_agent,
         events,
     };
-    serde_json::to_string(&data).map_err(|e| {
-        QueueError::Redis(redis::RedisError::from((
-            redis::ErrorKind::TypeError,
-            "job encoding",
-            e.to_string(),
-        )))
-    })
+    Ok(serde_json::to_string(&data)?)
 }
 
 #[cfg(test)]

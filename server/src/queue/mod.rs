@@ -39,6 +39,12 @@ pub enum QueueError {
     Full { waiting: i64 },
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// Job data could not be written as JSON (a bug, never the producer's input).
+    #[error("job encoding: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The group-commit call carrying this submission failed (told to each submitter).
+    #[error("enqueue failed: {0}")]
+    Group(String),
     #[error("queue stopped")]
     Closed,
 }
