@@ -1,4 +1,6 @@
-//! `communities`: groups within a project.
+//! `communities`: groups within a project, one row per community id its events carry, upserted
+//! by the worker's write statement (`storage::events`, never through the `ActiveModel`). Read
+//! through this entity for a community's profile (`analytics::people::community`).
 
 use sea_orm::entity::prelude::*;
 

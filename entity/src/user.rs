@@ -1,4 +1,7 @@
-//! `users`: tracked people, per project.
+//! `users`: tracked people, per project: one row per user id a project's events carry, upserted
+//! by the worker's write statement (`storage::events`, never through the `ActiveModel`) and
+//! deleted by a GDPR purge. Read through this entity for a user's profile
+//! (`analytics::people::user`).
 
 use sea_orm::entity::prelude::*;
 

@@ -1,13 +1,21 @@
 //! How people move through a site: scroll depth per page, funnels and retention cohorts.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::FromQueryResult;
 use uuid::Uuid;
 
-use super::Range;
+use super::{fetch_all, fetch_one, Range};
 use crate::storage::{Db, StorageError};
 
 /// Most steps a funnel may have.
 pub const MAX_FUNNEL_STEPS: usize = 8;
+/// Longest time a funnel's actors have from entering to its last step.
+pub const MAX_FUNNEL_WINDOW_DAYS: i64 = 90;
+const MAX_FUNNEL_WINDOW_SECONDS: i64 = MAX_FUNNEL_WINDOW_DAYS * 86_400;
+
+const SCROLL_DEPTH_ROLLUP: &str = include_str!("sql/scroll_depth_rollup.sql");
+const SCROLL_DEPTH_RAW: &str = include_str!("sql/scroll_depth_raw.sql");
+const RETENTION: &str = include_str!("sql/retention.sql");
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScrollDepth {
@@ -15,6 +23,17 @@ pub struct ScrollDepth {
     pub views: i64,
     pub avg_depth: f64,
     pub reached: [i64; 4],
+}
+
+#[derive(FromQueryResult)]
+struct ScrollRow {
+    path: String,
+    views: i64,
+    depth_sum: i64,
+    reached25: i64,
+    reached50: i64,
+    reached75: i64,
+    reached100: i64,
 }
 
 /// Scroll depth per page (page views that scrolled, their average maximum depth, and how many
@@ -27,57 +46,34 @@ pub async fn scroll_depth(
     path: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ScrollDepth>, StorageError> {
-    let source = if range.on_hours() {
-        let s = range.split();
-        let q = |t: &str, a: &DateTime<Utc>, b: &DateTime<Utc>| {
-            format!(
-                "SELECT path, views, depth_sum, reached25, reached50, reached75, reached100 FROM {t} \
-                 WHERE project_id = $1 AND path <> '*' AND bucket >= '{}' AND bucket < '{}'",
-                a.to_rfc3339(),
-                b.to_rfc3339()
-            )
-        };
-        format!(
-            "{} UNION ALL {} UNION ALL {}",
-            q("rollup_scroll_day", &s.days.0, &s.days.1),
-            q("rollup_scroll_hour", &s.head.0, &s.head.1),
-            q("rollup_scroll_hour", &s.tail.0, &s.tail.1)
-        )
+    let path = path.map(str::to_string);
+    let limit = limit.clamp(1, 500);
+    let rows: Vec<ScrollRow> = if range.on_hours() {
+        let mut values = vec![project.into()];
+        values.extend(range.split().values());
+        values.extend([path.into(), limit.into()]);
+        fetch_all(db, SCROLL_DEPTH_ROLLUP, values).await?
     } else {
-        "SELECT COALESCE(path, '') AS path, (p = 0)::int AS views, GREATEST(d - p, 0) AS depth_sum, \
-                (p < 25 AND d >= 25)::int AS reached25, (p < 50 AND d >= 50)::int AS reached50, \
-                (p < 75 AND d >= 75)::int AS reached75, (p < 100 AND d >= 100)::int AS reached100 \
-         FROM (SELECT path, LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS d, \
-                      LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS p \
-               FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-                 AND event_type = 'page.scroll') e"
-            .to_string()
+        let values = vec![
+            project.into(),
+            range.from.into(),
+            range.to.into(),
+            path.into(),
+            limit.into(),
+        ];
+        fetch_all(db, SCROLL_DEPTH_RAW, values).await?
     };
-    let sql = format!(
-        "SELECT path, sum(views)::bigint, sum(depth_sum)::bigint, sum(reached25)::bigint, sum(reached50)::bigint, \
-                sum(reached75)::bigint, sum(reached100)::bigint \
-         FROM ({source}) s WHERE ($4::text IS NULL OR path = $4) GROUP BY path HAVING sum(views) > 0 \
-         ORDER BY 2 DESC, 1 LIMIT $5"
-    );
-    let rows: Vec<(String, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .bind(path)
-        .bind(limit.clamp(1, 500))
-        .fetch_all(db.read_pool())
-        .await?;
     Ok(rows
         .into_iter()
-        .map(|(path, views, sum, r25, r50, r75, r100)| ScrollDepth {
-            path,
-            views,
-            avg_depth: if views == 0 {
+        .map(|r| ScrollDepth {
+            path: r.path,
+            views: r.views,
+            avg_depth: if r.views == 0 {
                 0.0
             } else {
-                sum as f64 / views as f64
+                r.depth_sum as f64 / r.views as f64
             },
-            reached: [r25, r50, r75, r100],
+            reached: [r.reached25, r.reached50, r.reached75, r.reached100],
         })
         .collect())
 }
@@ -88,26 +84,58 @@ pub struct Step {
     pub path: Option<String>,
 }
 
+/// A funnel to measure: 1 to [`MAX_FUNNEL_STEPS`] steps, and how long after entering an actor
+/// may reach the later ones (a second to [`MAX_FUNNEL_WINDOW_DAYS`]). Only [`Funnel::new`]
+/// builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Funnel {
+    steps: Vec<Step>,
+    window: Duration,
+}
+
+/// Why a funnel was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunnelError {
+    #[error("a funnel has 1 to {MAX_FUNNEL_STEPS} steps, not {0}")]
+    StepCount(usize),
+    #[error(
+        "windowSeconds must be between 1 and {MAX_FUNNEL_WINDOW_SECONDS} \
+         ({MAX_FUNNEL_WINDOW_DAYS} days), not {0}"
+    )]
+    Window(i64),
+}
+
+impl Funnel {
+    pub fn new(steps: Vec<Step>, window: Duration) -> Result<Self, FunnelError> {
+        if steps.is_empty() || steps.len() > MAX_FUNNEL_STEPS {
+            return Err(FunnelError::StepCount(steps.len()));
+        }
+        if window < Duration::seconds(1) || window > Duration::days(MAX_FUNNEL_WINDOW_DAYS) {
+            return Err(FunnelError::Window(window.num_seconds()));
+        }
+        Ok(Self { steps, window })
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+}
+
+#[derive(FromQueryResult)]
+struct FunnelCounts {
+    users: Vec<i64>,
+}
+
 /// Actors (user id, else anonymous id) reaching each step in order. An actor enters at their
 /// first step-1 event in the range; each later step must follow the previous one and happen
-/// within `window` of the entry (and before the range ends).
+/// within the funnel's window of the entry (and before the range ends).
 pub async fn funnel(
     db: &Db,
     project: Uuid,
     range: &Range,
-    steps: &[Step],
-    window: Duration,
+    funnel: &Funnel,
 ) -> Result<Vec<i64>, StorageError> {
-    if steps.is_empty() || steps.len() > MAX_FUNNEL_STEPS {
-        return Err(StorageError::Invalid(format!(
-            "a funnel has 1 to {MAX_FUNNEL_STEPS} steps"
-        )));
-    }
-    if window <= Duration::zero() || window > Duration::days(90) {
-        return Err(StorageError::Invalid(
-            "windowSeconds must be between 1 and 90 days".into(),
-        ));
-    }
+    // One CTE per step, so the statement is written here for the number of steps.
     // $1 project, $2 from, $3 to, $4 window seconds, then (type, path) per step.
     let step_events = |i: usize| {
         let t = 5 + 2 * i;
@@ -123,7 +151,7 @@ pub async fn funnel(
         "WITH s0 AS (SELECT actor, min(t) AS entry, min(t) AS t FROM ({}) e GROUP BY actor)",
         step_events(0)
     );
-    for i in 1..steps.len() {
+    for i in 1..funnel.steps.len() {
         sql.push_str(&format!(
             ", s{i} AS (SELECT p.actor, p.entry, min(e.t) AS t FROM s{prev} p JOIN ({events}) e \
                 ON e.actor = p.actor AND e.t >= p.t AND e.t <= p.entry + make_interval(secs => $4) \
@@ -132,19 +160,22 @@ pub async fn funnel(
             events = step_events(i)
         ));
     }
-    let counts: Vec<String> = (0..steps.len())
+    let counts: Vec<String> = (0..funnel.steps.len())
         .map(|i| format!("(SELECT count(*) FROM s{i})::bigint"))
         .collect();
-    sql.push_str(&format!(" SELECT ARRAY[{}]", counts.join(", ")));
-    let mut q = sqlx::query_as::<_, (Vec<i64>,)>(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .bind(window.num_seconds() as f64);
-    for s in steps {
-        q = q.bind(&s.event_type).bind(s.path.as_deref());
+    sql.push_str(&format!(" SELECT ARRAY[{}] AS users", counts.join(", ")));
+    let mut values = vec![
+        project.into(),
+        range.from.into(),
+        range.to.into(),
+        (funnel.window.num_seconds() as f64).into(),
+    ];
+    for s in &funnel.steps {
+        values.push(s.event_type.clone().into());
+        values.push(s.path.clone().into());
     }
-    Ok(q.fetch_one(db.read_pool()).await?.0)
+    let row: FunnelCounts = fetch_one(db, &sql, values).await?;
+    Ok(row.users)
 }
 
 /// Cohort length.
@@ -162,6 +193,12 @@ pub struct Cohort {
     pub retained: Vec<i64>,
 }
 
+#[derive(FromQueryResult)]
+struct CohortRow {
+    start: NaiveDate,
+    retained: Vec<i64>,
+}
+
 /// Cohorts of actors by the UTC day (or ISO week) they were first seen, for cohorts starting in
 /// the range, with how many came back in each following period (from `actor_activity`).
 pub async fn retention(
@@ -172,38 +209,25 @@ pub async fn retention(
     periods: usize,
 ) -> Result<Vec<Cohort>, StorageError> {
     let periods = periods.clamp(1, 52);
-    let step = match period {
+    let step: i32 = match period {
         Period::Day => 1,
         Period::Week => 7,
     };
     let from = range.from.date_naive();
     let to = (range.to - Duration::nanoseconds(1)).date_naive();
-    // One pass over the cohort actors' rows: period k counts the actors with bit k of their
-    // day (or week) mask set. Bit 0 is the first period itself, so retained[0] is the size.
+    // One count per period: the statement's width is the number of periods.
     let counts: Vec<String> = (0..periods)
         .map(|k| format!("count(*) FILTER (WHERE m & (1::bigint << {k}) <> 0)"))
         .collect();
-    let sql = format!(
-        "SELECT c, ARRAY[{}]::bigint[] FROM (\
-           SELECT CASE WHEN $4 = 7 THEN sightline_week(first_day) ELSE first_day END AS c, \
-                  CASE WHEN $4 = 7 THEN weeks ELSE days END AS m \
-           FROM actor_activity WHERE project_id = $1 AND first_day >= $2 AND first_day <= $3) a \
-         GROUP BY c ORDER BY c",
-        counts.join(", ")
-    );
-    let rows: Vec<(NaiveDate, Vec<i64>)> = sqlx::query_as(&sql)
-        .bind(project)
-        .bind(from)
-        .bind(to)
-        .bind(step)
-        .fetch_all(db.read_pool())
-        .await?;
+    let sql = RETENTION.replace("{periods}", &counts.join(", "));
+    let values = vec![project.into(), from.into(), to.into(), step.into()];
+    let rows: Vec<CohortRow> = fetch_all(db, &sql, values).await?;
     Ok(rows
         .into_iter()
-        .map(|(start, retained)| Cohort {
-            start,
-            size: retained.first().copied().unwrap_or(0),
-            retained,
+        .map(|r| Cohort {
+            start: r.start,
+            size: r.retained.first().copied().unwrap_or(0),
+            retained: r.retained,
         })
         .collect())
 }
@@ -211,4 +235,41 @@ pub async fn retention(
 /// A cohort start as an instant (UTC midnight), for the API.
 pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(d.and_hms_opt(0, 0, 0).unwrap_or_default(), Utc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(n: usize) -> Vec<Step> {
+        (0..n)
+            .map(|i| Step {
+                event_type: format!("step.{i}"),
+                path: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn funnels_have_one_to_eight_steps_and_a_window_up_to_ninety_days() {
+        let day = Duration::days(1);
+        assert!(Funnel::new(steps(1), day).is_ok());
+        assert!(Funnel::new(steps(MAX_FUNNEL_STEPS), day).is_ok());
+        assert_eq!(Funnel::new(steps(0), day), Err(FunnelError::StepCount(0)));
+        assert_eq!(Funnel::new(steps(9), day), Err(FunnelError::StepCount(9)));
+        assert!(Funnel::new(steps(2), Duration::seconds(1)).is_ok());
+        assert!(Funnel::new(steps(2), Duration::days(90)).is_ok());
+        assert_eq!(
+            Funnel::new(steps(2), Duration::zero()),
+            Err(FunnelError::Window(0))
+        );
+        assert_eq!(
+            Funnel::new(steps(2), Duration::seconds(-5)),
+            Err(FunnelError::Window(-5))
+        );
+        assert_eq!(
+            Funnel::new(steps(2), Duration::days(90) + Duration::seconds(1)),
+            Err(FunnelError::Window(7_776_001))
+        );
+    }
 }

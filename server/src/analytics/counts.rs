@@ -2,10 +2,12 @@
 //! and active users. Rollups answer whenever the range and filter allow; raw rows otherwise.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use sqlx::PgPool;
+use sea_orm::FromQueryResult;
 use uuid::Uuid;
 
-use super::{raw_dimension, Filter, Interval, Range};
+use super::{
+    fetch_all, fetch_one, raw_values, Count, Filter, Interval, KeyCount, Range, RangeError,
+};
 use crate::storage::{Db, StorageError};
 
 /// Below this many events in the range, unique counts are computed exactly from raw rows; above
@@ -13,6 +15,31 @@ use crate::storage::{Db, StorageError};
 pub const EXACT_UNIQUES_UP_TO: i64 = 100_000;
 /// Most buckets one time series may have.
 pub const MAX_BUCKETS: usize = 2000;
+
+const GROUPED_ROLLUP: &str = include_str!("sql/grouped_rollup.sql");
+const GROUPED_RAW: &str = include_str!("sql/grouped_raw.sql");
+const UNIQUES_SKETCH: &str = include_str!("sql/uniques_sketch.sql");
+const UNIQUES_RAW: &str = include_str!("sql/uniques_raw.sql");
+const SESSIONS_ROLLUP: &str = include_str!("sql/sessions_rollup.sql");
+const SESSIONS_STARTED: &str = include_str!("sql/sessions_started.sql");
+const SESSIONS_MATCHING: &str = include_str!("sql/sessions_matching.sql");
+const SCROLL_TOTALS_ROLLUP: &str = include_str!("sql/scroll_totals_rollup.sql");
+const SCROLL_TOTALS_RAW: &str = include_str!("sql/scroll_totals_raw.sql");
+const SERIES_MINUTE: &str = include_str!("sql/series_minute.sql");
+const SERIES_HOUR: &str = include_str!("sql/series_hour.sql");
+const SERIES_UNIQUES_HOUR: &str = include_str!("sql/series_uniques_hour.sql");
+const SERIES_RAW: &str = include_str!("sql/series_raw.sql");
+const ACTIVE_USERS: &str = include_str!("sql/active_users.sql");
+
+/// The statements of this module over raw events (they share `raw_values`' filter clause).
+#[cfg(test)]
+pub(super) const RAW_STATEMENTS: &[(&str, &str)] = &[
+    ("grouped_raw.sql", GROUPED_RAW),
+    ("uniques_raw.sql", UNIQUES_RAW),
+    ("sessions_matching.sql", SESSIONS_MATCHING),
+    ("scroll_totals_raw.sql", SCROLL_TOTALS_RAW),
+    ("series_raw.sql", SERIES_RAW),
+];
 
 /// What a grouped count groups by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +52,8 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
-    /// The `rollup_hour.dim` holding this grouping (`''` groups the totals by type).
+    /// The rollup dimension holding this grouping (`rollup_hour.dim`, the `dim` argument of
+    /// `sightline_dim_key`); `''` is the totals dimension, grouped by type.
     fn dim(self) -> &'static str {
         match self {
             GroupBy::EventType => "",
@@ -56,83 +84,31 @@ pub async fn grouped(
     filter: &Filter,
     group: GroupBy,
     limit: i64,
-) -> Result<Vec<(String, i64)>, StorageError> {
+) -> Result<Vec<KeyCount>, StorageError> {
     let limit = limit.clamp(1, 1000);
+    let by_type = group == GroupBy::EventType;
     let path_ok = filter.path.is_none() || matches!(group, GroupBy::EventType | GroupBy::Path);
     if range.on_hours() && filter.rollup_friendly() && path_ok {
-        let (dim, key) = match (&filter.path, group) {
-            (Some(p), _) => ("path", Some(p.as_str())),
-            (None, g) => (g.dim(), None),
+        // A path filter reads the path dimension's row of that path (grouped by type, or the
+        // path itself); otherwise the grouping's own dimension, every key.
+        let (dim, key) = match &filter.path {
+            Some(p) => ("path", Some(p.clone())),
+            None => (group.dim(), None),
         };
-        let by_type = group == GroupBy::EventType;
-        return rollup_grouped(
-            db.read_pool(),
-            project,
-            range,
-            dim,
-            key,
-            filter.event_type.as_deref(),
-            by_type,
-            limit,
-        )
-        .await;
+        let mut values = vec![project.into()];
+        values.extend(range.split().values());
+        values.extend([
+            dim.into(),
+            key.into(),
+            filter.event_type.clone().into(),
+            by_type.into(),
+            limit.into(),
+        ]);
+        return fetch_all(db, GROUPED_ROLLUP, values).await;
     }
-    let expr = raw_dimension(group.dim());
-    let (conds, binds) = filter.raw_conditions(5);
-    let sql = format!(
-        "SELECT k, count(*)::bigint FROM (SELECT {expr} AS k FROM activities \
-         WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3{conds}) t \
-         WHERE k IS NOT NULL GROUP BY k ORDER BY 2 DESC, 1 LIMIT $4"
-    );
-    let mut q = sqlx::query_as::<_, (String, i64)>(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .bind(limit);
-    for b in binds {
-        q = q.bind(b);
-    }
-    Ok(q.fetch_all(db.read_pool()).await?)
-}
-
-/// Sums `rollup_day` over the range's whole UTC days and `rollup_hour` over its edges.
-#[allow(clippy::too_many_arguments)]
-async fn rollup_grouped(
-    pool: &PgPool,
-    project: Uuid,
-    range: &Range,
-    dim: &str,
-    key: Option<&str>,
-    event_type: Option<&str>,
-    by_type: bool,
-    limit: i64,
-) -> Result<Vec<(String, i64)>, StorageError> {
-    let col = if by_type { "event_type" } else { "key" };
-    let conds = "AND dim = $4 AND ($9::text IS NULL OR key = $9) AND ($10::text IS NULL OR event_type = $10)";
-    let sql = format!(
-        "SELECT k, sum(n)::bigint FROM (\
-           SELECT {col} AS k, events AS n FROM rollup_day \
-            WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 {conds} \
-           UNION ALL \
-           SELECT {col}, events FROM rollup_hour \
-            WHERE project_id = $1 AND ((bucket >= $5 AND bucket < $6) OR (bucket >= $7 AND bucket < $8)) {conds}\
-         ) t GROUP BY k ORDER BY 2 DESC, 1 LIMIT $11"
-    );
-    let s = range.split();
-    Ok(sqlx::query_as(&sql)
-        .bind(project)
-        .bind(s.days.0)
-        .bind(s.days.1)
-        .bind(dim)
-        .bind(s.head.0)
-        .bind(s.head.1)
-        .bind(s.tail.0)
-        .bind(s.tail.1)
-        .bind(key)
-        .bind(event_type)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+    let mut values = raw_values(project, range, filter);
+    values.extend([by_type.into(), group.dim().into(), limit.into()]);
+    fetch_all(db, GROUPED_RAW, values).await
 }
 
 pub async fn overview(
@@ -143,27 +119,29 @@ pub async fn overview(
 ) -> Result<Overview, StorageError> {
     // Independent reads: run them at once on the pool, so the answer takes the slowest one's
     // time rather than the sum.
-    let (by_type, (sessions, bounced), (views, depth_sum)) = tokio::try_join!(
+    let (by_type, sessions, scroll) = tokio::try_join!(
         grouped(db, project, range, filter, GroupBy::EventType, 1000),
         sessions(db, project, range, filter),
         scroll_totals(db, project, range, filter),
     )?;
-    let events: i64 = by_type.iter().map(|(_, n)| n).sum();
+    let events: i64 = by_type.iter().map(|r| r.count).sum();
     let page_views = by_type
         .iter()
-        .find(|(t, _)| t == "page.view")
-        .map_or(0, |(_, n)| *n);
+        .find(|r| r.key == "page.view")
+        .map_or(0, |r| r.count);
     // Needs the event count: exact below a threshold, sketched above it.
     let (unique_users, unique_users_exact) =
         unique_actors(db, project, range, filter, events).await?;
+    let sessions_n = sessions.sessions.unwrap_or(0);
+    let views = scroll.views.unwrap_or(0);
     Ok(Overview {
         events,
         unique_users,
         unique_users_exact,
-        sessions,
+        sessions: sessions_n,
         page_views,
-        bounce_rate: ratio(bounced, sessions),
-        avg_scroll_depth: ratio(depth_sum, views),
+        bounce_rate: ratio(sessions.bounced.unwrap_or(0), sessions_n),
+        avg_scroll_depth: ratio(scroll.depth_sum.unwrap_or(0), views),
     })
 }
 
@@ -173,6 +151,12 @@ fn ratio(a: i64, b: i64) -> f64 {
     } else {
         a as f64 / b as f64
     }
+}
+
+/// An estimate from HyperLogLog sketches (NULL over no sketch).
+#[derive(FromQueryResult)]
+struct Estimate {
+    n: Option<f64>,
 }
 
 /// Distinct actors (user id, else anonymous id): exact on small or filtered ranges, from the
@@ -189,38 +173,20 @@ async fn unique_actors(
         && filter.path.is_none()
         && filter.event_type.is_none();
     if sketchable && events > EXACT_UNIQUES_UP_TO {
-        let s = range.split();
-        let (n,): (Option<f64>,) = sqlx::query_as(
-            "SELECT hll_cardinality(hll_union_agg(actors)) FROM (\
-               SELECT actors FROM rollup_uniques_day WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 \
-               UNION ALL \
-               SELECT actors FROM rollup_uniques_hour WHERE project_id = $1 \
-                 AND ((bucket >= $4 AND bucket < $5) OR (bucket >= $6 AND bucket < $7))) t",
-        )
-        .bind(project)
-        .bind(s.days.0)
-        .bind(s.days.1)
-        .bind(s.head.0)
-        .bind(s.head.1)
-        .bind(s.tail.0)
-        .bind(s.tail.1)
-        .fetch_one(db.read_pool())
-        .await?;
-        return Ok((n.unwrap_or(0.0).round() as i64, false));
+        let mut values = vec![project.into()];
+        values.extend(range.split().values());
+        let e: Estimate = fetch_one(db, UNIQUES_SKETCH, values).await?;
+        return Ok((e.n.unwrap_or(0.0).round() as i64, false));
     }
-    let (conds, binds) = filter.raw_conditions(4);
-    let sql = format!(
-        "SELECT count(DISTINCT COALESCE(user_id, anonymous_id))::bigint FROM activities \
-         WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3{conds}"
-    );
-    let mut q = sqlx::query_as::<_, (i64,)>(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to);
-    for b in binds {
-        q = q.bind(b);
-    }
-    Ok((q.fetch_one(db.read_pool()).await?.0, true))
+    let c: Count = fetch_one(db, UNIQUES_RAW, raw_values(project, range, filter)).await?;
+    Ok((c.n, true))
+}
+
+/// Sessions, and those that bounced; sums over no rows are NULL.
+#[derive(FromQueryResult)]
+struct Sessions {
+    sessions: Option<i64>,
+    bounced: Option<i64>,
 }
 
 /// Sessions and bounced sessions (at most one page view). Unfiltered: sessions *started* in the
@@ -231,98 +197,52 @@ async fn sessions(
     project: Uuid,
     range: &Range,
     filter: &Filter,
-) -> Result<(i64, i64), StorageError> {
+) -> Result<Sessions, StorageError> {
     let unfiltered =
         filter.event_type.is_none() && filter.path.is_none() && filter.rollup_friendly();
-    if unfiltered && range.on_hours() {
-        let row: (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT sum(sessions)::bigint, sum(bounced)::bigint FROM rollup_sessions_hour \
-             WHERE project_id = $1 AND bucket >= $2 AND bucket < $3",
-        )
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .fetch_one(db.read_pool())
-        .await?;
-        return Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)));
-    }
     if unfiltered {
-        let row: (i64, i64) = sqlx::query_as(
-            "SELECT count(*)::bigint, (count(*) FILTER (WHERE page_views <= 1))::bigint FROM sessions \
-             WHERE project_id = $1 AND started_at >= $2 AND started_at < $3",
-        )
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .fetch_one(db.read_pool())
-        .await?;
-        return Ok(row);
+        let sql = if range.on_hours() {
+            SESSIONS_ROLLUP
+        } else {
+            SESSIONS_STARTED
+        };
+        let values = vec![project.into(), range.from.into(), range.to.into()];
+        return fetch_one(db, sql, values).await;
     }
-    let (conds, binds) = filter.raw_conditions(4);
-    let sql = format!(
-        "SELECT count(*)::bigint, (count(*) FILTER (WHERE page_views <= 1))::bigint FROM sessions \
-         WHERE project_id = $1 AND session_id IN (SELECT session_id FROM activities \
-           WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND session_id IS NOT NULL{conds})"
-    );
-    let mut q = sqlx::query_as::<_, (i64, i64)>(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to);
-    for b in binds {
-        q = q.bind(b);
-    }
-    Ok(q.fetch_one(db.read_pool()).await?)
+    fetch_one(db, SESSIONS_MATCHING, raw_values(project, range, filter)).await
 }
 
 /// Page views that reported scrolling, and the sum of their maximum depths.
+#[derive(FromQueryResult)]
+struct ScrollTotals {
+    views: Option<i64>,
+    depth_sum: Option<i64>,
+}
+
 async fn scroll_totals(
     db: &Db,
     project: Uuid,
     range: &Range,
     filter: &Filter,
-) -> Result<(i64, i64), StorageError> {
+) -> Result<ScrollTotals, StorageError> {
     if range.on_hours() && filter.rollup_friendly() {
-        let s = range.split();
-        let row: (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT sum(views)::bigint, sum(depth_sum)::bigint FROM (\
-               SELECT views, depth_sum FROM rollup_scroll_day WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 AND path = $8 \
-               UNION ALL \
-               SELECT views, depth_sum FROM rollup_scroll_hour WHERE project_id = $1 AND path = $8 \
-                 AND ((bucket >= $4 AND bucket < $5) OR (bucket >= $6 AND bucket < $7))) t",
-        )
-        .bind(project)
-        .bind(s.days.0)
-        .bind(s.days.1)
-        .bind(s.head.0)
-        .bind(s.head.1)
-        .bind(s.tail.0)
-        .bind(s.tail.1)
+        let mut values = vec![project.into()];
+        values.extend(range.split().values());
         // '*' holds the site-wide totals.
-        .bind(filter.path.as_deref().unwrap_or("*"))
-        .fetch_one(db.read_pool())
-        .await?;
-        return Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)));
+        values.push(filter.path.as_deref().unwrap_or("*").into());
+        return fetch_one(db, SCROLL_TOTALS_ROLLUP, values).await;
     }
+    // Scroll reports are their own event type: a type filter does not narrow them.
     let scroll_only = Filter {
         event_type: None,
         ..filter.clone()
     };
-    let (conds, binds) = scroll_only.raw_conditions(4);
-    let sql = format!(
-        "SELECT (count(*) FILTER (WHERE p = 0))::bigint, COALESCE(sum(GREATEST(d - p, 0)), 0)::bigint FROM (\
-           SELECT LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS d, \
-                  LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS p \
-           FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-             AND event_type = 'page.scroll'{conds}) t"
-    );
-    let mut q = sqlx::query_as::<_, (i64, i64)>(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to);
-    for b in binds {
-        q = q.bind(b);
-    }
-    Ok(q.fetch_one(db.read_pool()).await?)
+    fetch_one(
+        db,
+        SCROLL_TOTALS_RAW,
+        raw_values(project, range, &scroll_only),
+    )
+    .await
 }
 
 /// What a time series measures.
@@ -335,16 +255,69 @@ pub enum Metric {
     Sessions,
 }
 
+/// A time series to draw: a metric over a range in buckets of an interval, at most
+/// [`MAX_BUCKETS`] of them. Only [`Series::new`] builds one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    range: Range,
+    metric: Metric,
+    interval: Interval,
+    /// Bucket starts in the range's time zone, so empty buckets appear as zeros.
+    buckets: Vec<DateTime<Utc>>,
+}
+
+/// Why a series was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeriesError {
+    #[error(transparent)]
+    Range(#[from] RangeError),
+    #[error(
+        "too many {interval} buckets for this range (at most {MAX_BUCKETS}): use a wider interval"
+    )]
+    TooManyBuckets { interval: &'static str },
+}
+
+impl Series {
+    pub fn new(range: Range, metric: Metric, interval: Interval) -> Result<Self, SeriesError> {
+        let buckets = interval
+            .buckets(&range, MAX_BUCKETS)
+            .ok_or(SeriesError::TooManyBuckets {
+                interval: interval.sql(),
+            })?;
+        Ok(Self {
+            range,
+            metric,
+            interval,
+            buckets,
+        })
+    }
+
+    pub fn range(&self) -> &Range {
+        &self.range
+    }
+}
+
+/// One bucket's value.
+#[derive(FromQueryResult)]
+struct Point {
+    bucket: DateTime<Utc>,
+    value: f64,
+}
+
 /// One value per bucket start (zeros included), in the range's time zone.
 pub async fn timeseries(
     db: &Db,
     project: Uuid,
-    range: &Range,
+    series: &Series,
     filter: &Filter,
-    metric: Metric,
-    interval: Interval,
 ) -> Result<Vec<(DateTime<Utc>, f64)>, StorageError> {
-    let buckets = interval.buckets(range, MAX_BUCKETS)?;
+    let Series {
+        range,
+        metric,
+        interval,
+        buckets,
+    } = series;
+    let (metric, interval) = (*metric, *interval);
     let mut filter = filter.clone();
     match metric {
         Metric::PageViews => filter.event_type = Some("page.view".into()),
@@ -353,48 +326,35 @@ pub async fn timeseries(
     }
     // Rollup rows are whole UTC hours: usable when every bucket edge is one.
     let hour_edges = range.on_hours() && buckets.iter().all(|b| b.minute() == 0 && b.second() == 0);
-    let rows: Vec<(DateTime<Utc>, f64)> = match metric {
+    let span =
+        || -> Vec<sea_orm::Value> { vec![project.into(), range.from.into(), range.to.into()] };
+    let rows: Vec<Point> = match metric {
         Metric::Events | Metric::PageViews | Metric::Clicks => {
             if interval == Interval::Minute
                 && filter.rollup_friendly()
                 && filter.path.is_none()
                 && whole_minutes(range)
             {
-                sqlx::query_as(
-                    "SELECT bucket, sum(events)::float8 FROM rollup_minute \
-                     WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 AND ($4::text IS NULL OR event_type = $4) \
-                     GROUP BY 1",
-                )
-                .bind(project)
-                .bind(range.from)
-                .bind(range.to)
-                .bind(filter.event_type.as_deref())
-                .fetch_all(db.read_pool())
-                .await?
+                let mut values = span();
+                values.push(filter.event_type.clone().into());
+                fetch_all(db, SERIES_MINUTE, values).await?
             } else if interval != Interval::Minute && hour_edges && filter.rollup_friendly() {
                 let dim = if filter.path.is_some() { "path" } else { "" };
-                sqlx::query_as(
-                    "SELECT date_trunc($5, bucket, $6), sum(events)::float8 FROM rollup_hour \
-                     WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 AND dim = $4 \
-                       AND ($7::text IS NULL OR key = $7) AND ($8::text IS NULL OR event_type = $8) \
-                     GROUP BY 1",
-                )
-                .bind(project)
-                .bind(range.from)
-                .bind(range.to)
-                .bind(dim)
-                .bind(interval.sql())
-                .bind(range.tz.name())
-                .bind(filter.path.as_deref())
-                .bind(filter.event_type.as_deref())
-                .fetch_all(db.read_pool())
-                .await?
+                let mut values = span();
+                values.extend([
+                    dim.into(),
+                    interval.sql().into(),
+                    range.tz.name().into(),
+                    filter.path.clone().into(),
+                    filter.event_type.clone().into(),
+                ]);
+                fetch_all(db, SERIES_HOUR, values).await?
             } else {
-                raw_series(db, project, range, &filter, interval, "count(*)::float8").await?
+                raw_series(db, project, range, &filter, interval, "events").await?
             }
         }
         Metric::UniqueUsers | Metric::Sessions => {
-            let sketch = if metric == Metric::UniqueUsers {
+            let measure = if metric == Metric::UniqueUsers {
                 "actors"
             } else {
                 "sessions"
@@ -402,32 +362,23 @@ pub async fn timeseries(
             let plain =
                 filter.rollup_friendly() && filter.path.is_none() && filter.event_type.is_none();
             if interval != Interval::Minute && hour_edges && plain {
-                let sql = format!(
-                    "SELECT date_trunc($4, bucket, $5), hll_cardinality(hll_union_agg({sketch}))::float8 \
-                     FROM rollup_uniques_hour WHERE project_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1"
-                );
-                sqlx::query_as(&sql)
-                    .bind(project)
-                    .bind(range.from)
-                    .bind(range.to)
-                    .bind(interval.sql())
-                    .bind(range.tz.name())
-                    .fetch_all(db.read_pool())
-                    .await?
+                let mut values = span();
+                values.extend([
+                    interval.sql().into(),
+                    range.tz.name().into(),
+                    measure.into(),
+                ]);
+                fetch_all(db, SERIES_UNIQUES_HOUR, values).await?
             } else {
-                let expr = if metric == Metric::UniqueUsers {
-                    "count(DISTINCT COALESCE(user_id, anonymous_id))::float8"
-                } else {
-                    "count(DISTINCT session_id)::float8"
-                };
-                raw_series(db, project, range, &filter, interval, expr).await?
+                raw_series(db, project, range, &filter, interval, measure).await?
             }
         }
     };
-    let mut values: std::collections::HashMap<DateTime<Utc>, f64> = rows.into_iter().collect();
+    let mut values: std::collections::HashMap<DateTime<Utc>, f64> =
+        rows.into_iter().map(|p| (p.bucket, p.value)).collect();
     Ok(buckets
-        .into_iter()
-        .map(|b| (b, values.remove(&b).unwrap_or(0.0)))
+        .iter()
+        .map(|b| (*b, values.remove(b).unwrap_or(0.0)))
         .collect())
 }
 
@@ -438,29 +389,22 @@ fn whole_minutes(range: &Range) -> bool {
         && range.to.nanosecond() == 0
 }
 
+/// `measure`: `events`, `actors` or `sessions` (`series_raw.sql`'s `$11`).
 async fn raw_series(
     db: &Db,
     project: Uuid,
     range: &Range,
     filter: &Filter,
     interval: Interval,
-    value: &str,
-) -> Result<Vec<(DateTime<Utc>, f64)>, StorageError> {
-    let (conds, binds) = filter.raw_conditions(6);
-    let sql = format!(
-        "SELECT date_trunc($4, occurred_at, $5), {value} FROM activities \
-         WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3{conds} GROUP BY 1"
-    );
-    let mut q = sqlx::query_as::<_, (DateTime<Utc>, f64)>(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .bind(interval.sql())
-        .bind(range.tz.name());
-    for b in binds {
-        q = q.bind(b);
-    }
-    Ok(q.fetch_all(db.read_pool()).await?)
+    measure: &'static str,
+) -> Result<Vec<Point>, StorageError> {
+    let mut values = raw_values(project, range, filter);
+    values.extend([
+        interval.sql().into(),
+        range.tz.name().into(),
+        measure.into(),
+    ]);
+    fetch_all(db, SERIES_RAW, values).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -468,6 +412,14 @@ pub struct ActiveUsers {
     pub dau: i64,
     pub wau: i64,
     pub mau: i64,
+}
+
+/// The three estimates (NULL over no sketch).
+#[derive(FromQueryResult)]
+struct ActiveRow {
+    dau: Option<f64>,
+    wau: Option<f64>,
+    mau: Option<f64>,
 }
 
 /// Distinct actors on the UTC day of `at` and the 7 and 30 days ending with it (HyperLogLog
@@ -478,22 +430,53 @@ pub async fn active_users(
     at: DateTime<Utc>,
 ) -> Result<ActiveUsers, StorageError> {
     let day = super::floor_day(at);
-    let row: (Option<f64>, Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT hll_cardinality(hll_union_agg(actors) FILTER (WHERE bucket = $2)), \
-                hll_cardinality(hll_union_agg(actors) FILTER (WHERE bucket >= $3)), \
-                hll_cardinality(hll_union_agg(actors)) \
-         FROM rollup_uniques_day WHERE project_id = $1 AND bucket >= $4 AND bucket <= $2",
-    )
-    .bind(project)
-    .bind(day)
-    .bind(day - Duration::days(6))
-    .bind(day - Duration::days(29))
-    .fetch_one(db.read_pool())
-    .await?;
+    let values = vec![
+        project.into(),
+        day.into(),
+        (day - Duration::days(6)).into(),
+        (day - Duration::days(29)).into(),
+    ];
+    let row: ActiveRow = fetch_one(db, ACTIVE_USERS, values).await?;
     let n = |v: Option<f64>| v.unwrap_or(0.0).round() as i64;
     Ok(ActiveUsers {
-        dau: n(row.0),
-        wau: n(row.1),
-        mau: n(row.2),
+        dau: n(row.dau),
+        wau: n(row.wau),
+        mau: n(row.mau),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono_tz::Tz;
+
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_series_has_at_most_max_buckets() {
+        let day = Range::new(
+            t("2026-11-01T00:00:00Z"),
+            t("2026-11-02T00:00:00Z"),
+            Tz::UTC,
+        )
+        .expect("a range");
+        let s = Series::new(day, Metric::Events, Interval::Hour).expect("24 buckets");
+        assert_eq!(s.buckets.len(), 24);
+        let month = Range::new(
+            t("2026-10-01T00:00:00Z"),
+            t("2026-11-01T00:00:00Z"),
+            Tz::UTC,
+        )
+        .expect("a range");
+        assert_eq!(
+            Series::new(month, Metric::Events, Interval::Minute),
+            Err(SeriesError::TooManyBuckets { interval: "minute" })
+        );
+        assert!(Series::new(month, Metric::Sessions, Interval::Hour).is_ok());
+    }
 }

@@ -1,5 +1,6 @@
-//! Analytics queries: the read side behind the GraphQL API. Each function takes a validated
-//! [`Range`] and [`Filter`], picks the cheapest exact source and returns plain data.
+//! Analytics queries: the read side behind the GraphQL API. Each function takes validated types
+//! ([`Range`], [`Filter`], [`counts::Series`], [`behaviour::Funnel`], [`people::Page`]), picks the
+//! cheapest exact source and returns plain data; it fails only when the database does.
 //!
 //! Sources, cheapest first (all written by the worker's insert statement, `storage::events`):
 //! - `rollup_day` / `rollup_hour` (counts per type and dimension) and `rollup_uniques_*` (HLL);
@@ -8,9 +9,21 @@
 //! - raw `activities` for drill-down: filters rollups do not carry (user, community), ranges not
 //!   on whole hours, funnels, timelines and raw event pages.
 //!
+//! SQL: every fixed statement is a file in `sql/`, run through SeaORM's connection with bound
+//! values. What varies from call to call (an absent filter, the dimension, the measure) is a
+//! bound value, not a different text: connections plan each execution with its values
+//! (`plan_cache_mode = force_custom_plan`, `storage::connect_one`), so the planner folds
+//! `($4::text IS NULL OR event_type = $4)` to nothing or to `event_type = '...'`, and a `CASE`
+//! on a parameter to its one branch, and the plan is the one the written-out statement would
+//! get (`tests/api/analytics_plans.rs` compares them). Only funnels (one CTE per step) and
+//! retention (one column per period) are assembled with `format!`, and bind every value.
+//! Statements over raw events share one parameter layout: see [`raw_values`].
+//!
 //! Invariants: every statement is scoped by `project_id` (the caller was authorized for it in the
-//! resolver); reads go to the read pool (a replica when configured); counts from rollups equal
-//! counts from raw rows (checked by `sightline rollup verify` and by the API tests).
+//! resolver); reads go to the read connection (a replica when configured); counts from rollups
+//! equal counts from raw rows (checked by `sightline rollup verify` and by the API tests); raw
+//! dimension keys and scroll arithmetic are the SQL functions the rollups are written with
+//! (`sightline_dim_key`, `sightline_scroll_pct`, `sightline_scroll_delta`, migration 0008).
 
 pub mod behaviour;
 pub mod counts;
@@ -18,38 +31,56 @@ pub mod people;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+use sea_orm::{DbBackend, DbErr, FromQueryResult, Statement, Value};
+use serde_json::Map;
+use uuid::Uuid;
 
-use crate::storage::StorageError;
+use crate::storage::{Db, StorageError};
 
 /// Longest range a query may span.
 pub const MAX_RANGE_DAYS: i64 = 400;
 
-/// A validated half-open time range `[from, to)` and the time zone buckets are cut in.
-#[derive(Debug, Clone, Copy)]
+/// A half-open time range `[from, to)` of at most [`MAX_RANGE_DAYS`], and the time zone buckets
+/// are cut in. Only [`Range::new`] builds one, so every `Range` is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+}
+
+/// Why a range was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    #[error("range: `from` must be before `to`")]
+    NotOrdered,
+    #[error("range: at most {MAX_RANGE_DAYS} days")]
+    TooLong,
+    #[error("unknown time zone `{0}` (use an IANA name such as Europe/Paris)")]
+    UnknownTimeZone(String),
 }
 
 impl Range {
-    pub fn new(
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        time_zone: Option<&str>,
-    ) -> Result<Self, StorageError> {
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> Result<Self, RangeError> {
         if from >= to {
-            return Err(StorageError::Invalid(
-                "range: `from` must be before `to`".into(),
-            ));
+            return Err(RangeError::NotOrdered);
         }
         if to - from > Duration::days(MAX_RANGE_DAYS) {
-            return Err(StorageError::Invalid(format!(
-                "range: at most {MAX_RANGE_DAYS} days"
-            )));
+            return Err(RangeError::TooLong);
         }
-        let tz = parse_tz(time_zone)?;
         Ok(Self { from, to, tz })
+    }
+
+    pub fn from(&self) -> DateTime<Utc> {
+        self.from
+    }
+
+    pub fn to(&self) -> DateTime<Utc> {
+        self.to
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
     }
 
     /// Rollups hold whole UTC hours: only ranges on hour boundaries can be answered from them.
@@ -86,14 +117,18 @@ pub struct Split {
     pub tail: (DateTime<Utc>, DateTime<Utc>),
 }
 
-pub fn parse_tz(name: Option<&str>) -> Result<Tz, StorageError> {
-    match name.map(str::trim) {
-        None | Some("") => Ok(Tz::UTC),
-        Some(n) => n.parse::<Tz>().map_err(|_| {
-            StorageError::Invalid(format!(
-                "unknown time zone `{n}` (use an IANA name such as Europe/Paris)"
-            ))
-        }),
+impl Split {
+    /// The six bounds in the order the rollup statements take them: days, head hours, tail
+    /// hours.
+    fn values(&self) -> [Value; 6] {
+        [
+            self.days.0.into(),
+            self.days.1.into(),
+            self.head.0.into(),
+            self.head.1.into(),
+            self.tail.0.into(),
+            self.tail.1.into(),
+        ]
     }
 }
 
@@ -115,74 +150,152 @@ fn ceil_day(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Optional narrowing of a query. Rollups carry event type and path; user, community and
-/// property filters are answered from raw events.
-#[derive(Debug, Clone, Default)]
+/// property filters are answered from raw events. Any strings are valid (a value no event has
+/// matches nothing); the property filter is checked when it is built ([`Props::new`]).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
     pub event_type: Option<String>,
     pub path: Option<String>,
     pub community_id: Option<String>,
     pub user_id: Option<String>,
-    /// Events whose properties contain this JSON object (`metadata @> props`, served by the
-    /// GIN index on `activities.metadata`), as JSON text; checked by [`Filter::props_json`].
-    pub props: Option<String>,
+    /// Events whose properties contain this object (`metadata @> props`, served by the GIN
+    /// index on `activities.metadata`).
+    pub props: Option<Props>,
+}
+
+impl Filter {
+    pub fn rollup_friendly(&self) -> bool {
+        self.community_id.is_none() && self.user_id.is_none() && self.props.is_none()
+    }
 }
 
 /// Serialized size of a property filter at most: far above any real filter, far below what
 /// would make the containment test itself costly.
 pub const MAX_PROPS_FILTER_BYTES: usize = 2048;
 
-impl Filter {
-    pub fn rollup_friendly(&self) -> bool {
-        self.community_id.is_none() && self.user_id.is_none() && self.props.is_none()
-    }
+/// A property filter: a non-empty JSON object of at most [`MAX_PROPS_FILTER_BYTES`] of JSON,
+/// matched by containment (PostgreSQL's `@>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Props(Map<String, serde_json::Value>);
 
-    /// The JSON text of a property filter: `None` for an empty object (it matches every event),
-    /// an error for anything but an object of at most [`MAX_PROPS_FILTER_BYTES`].
-    pub fn props_json(props: &serde_json::Value) -> Result<Option<String>, StorageError> {
-        let Some(obj) = props.as_object() else {
-            return Err(StorageError::Invalid(
-                "filter props must be a JSON object of the properties to match, e.g. {\"plan\": \"pro\"}"
-                    .into(),
-            ));
+/// Why a filter was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error(
+        "filter props must be a JSON object of the properties to match, e.g. {{\"plan\": \"pro\"}}"
+    )]
+    PropsNotAnObject,
+    #[error("filter props is {0} bytes of JSON; at most {MAX_PROPS_FILTER_BYTES}")]
+    PropsTooLarge(usize),
+}
+
+impl Props {
+    /// `None` for an empty object (it matches every event); an error for anything but an
+    /// object, or one larger than [`MAX_PROPS_FILTER_BYTES`].
+    pub fn new(props: serde_json::Value) -> Result<Option<Self>, FilterError> {
+        let serde_json::Value::Object(obj) = props else {
+            return Err(FilterError::PropsNotAnObject);
         };
         if obj.is_empty() {
             return Ok(None);
         }
-        let text = props.to_string();
-        if text.len() > MAX_PROPS_FILTER_BYTES {
-            return Err(StorageError::Invalid(format!(
-                "filter props is {} bytes of JSON; at most {MAX_PROPS_FILTER_BYTES}",
-                text.len()
-            )));
+        // Measured as JSON text, compact (what `Value::to_string` writes).
+        let bytes = serde_json::to_vec(&obj).map_or(usize::MAX, |text| text.len());
+        if bytes > MAX_PROPS_FILTER_BYTES {
+            return Err(FilterError::PropsTooLarge(bytes));
         }
-        Ok(Some(text))
+        Ok(Some(Self(obj)))
     }
 
-    /// SQL conditions on `activities` for this filter, binding from parameter `$first` on.
-    /// Returns the SQL and the values in order.
-    fn raw_conditions(&self, first: usize) -> (String, Vec<String>) {
-        let mut sql = String::new();
-        let mut binds = Vec::new();
-        for (col, v) in [
-            ("event_type", &self.event_type),
-            ("path", &self.path),
-            ("community_id", &self.community_id),
-            ("user_id", &self.user_id),
-        ] {
-            if let Some(v) = v {
-                binds.push(v.clone());
-                sql.push_str(&format!(" AND {col} = ${}", first + binds.len() - 1));
-            }
-        }
-        if let Some(p) = &self.props {
-            binds.push(p.clone());
-            sql.push_str(&format!(
-                " AND metadata @> ${}::jsonb",
-                first + binds.len() - 1
-            ));
-        }
-        (sql, binds)
+    pub fn as_map(&self) -> &Map<String, serde_json::Value> {
+        &self.0
     }
+
+    pub fn into_map(self) -> Map<String, serde_json::Value> {
+        self.0
+    }
+}
+
+/// Bind values of the statements over raw events, `$1` to `$8`: project, `from`, `to`, then the
+/// filter (event type, path, community, user, properties), each NULL when absent. Those
+/// statements' `WHERE` clauses all start the same way:
+///
+/// ```sql
+/// WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+///   AND ($4::text IS NULL OR event_type = $4)
+///   AND ($5::text IS NULL OR path = $5)
+///   AND ($6::text IS NULL OR community_id = $6)
+///   AND ($7::text IS NULL OR user_id = $7)
+///   AND ($8::jsonb IS NULL OR metadata @> $8)
+/// ```
+///
+/// and take their own values from `$9` on (a unit test checks each file has that clause).
+fn raw_values(project: Uuid, range: &Range, filter: &Filter) -> Vec<Value> {
+    vec![
+        project.into(),
+        range.from.into(),
+        range.to.into(),
+        filter.event_type.clone().into(),
+        filter.path.clone().into(),
+        filter.community_id.clone().into(),
+        filter.user_id.clone().into(),
+        Value::Json(
+            filter
+                .props
+                .as_ref()
+                .map(|p| Box::new(serde_json::Value::Object(p.0.clone()))),
+        ),
+    ]
+}
+
+fn statement(sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// Every row of a read statement, on the read connection.
+async fn fetch_all<T: FromQueryResult>(
+    db: &Db,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<T>, StorageError> {
+    Ok(T::find_by_statement(statement(sql, values))
+        .all(&db.read)
+        .await?)
+}
+
+/// The first row of a read statement, if any.
+async fn fetch_optional<T: FromQueryResult>(
+    db: &Db,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Option<T>, StorageError> {
+    Ok(T::find_by_statement(statement(sql, values))
+        .one(&db.read)
+        .await?)
+}
+
+/// The one row of an aggregate without `GROUP BY` (which always has exactly one).
+async fn fetch_one<T: FromQueryResult>(
+    db: &Db,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<T, StorageError> {
+    fetch_optional(db, sql, values)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("an aggregate returned no row".into()).into())
+}
+
+/// An exact count.
+#[derive(FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
+/// A key and its count, largest first: grouped counts and top lists.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct KeyCount {
+    pub key: String,
+    pub count: i64,
 }
 
 /// Bucket width of a time series.
@@ -194,6 +307,7 @@ pub enum Interval {
 }
 
 impl Interval {
+    /// The unit's name for `date_trunc` (and for messages).
     pub fn sql(self) -> &'static str {
         match self {
             Interval::Minute => "minute",
@@ -203,8 +317,8 @@ impl Interval {
     }
 
     /// Bucket starts covering `range` in its time zone (local midnight for days), so empty
-    /// buckets appear as zeros. At most `max` buckets.
-    pub fn buckets(self, range: &Range, max: usize) -> Result<Vec<DateTime<Utc>>, StorageError> {
+    /// buckets appear as zeros; `None` when there would be more than `max`.
+    pub fn buckets(self, range: &Range, max: usize) -> Option<Vec<DateTime<Utc>>> {
         let mut out = Vec::new();
         let local = range.from.with_timezone(&range.tz);
         let mut t = match self {
@@ -224,10 +338,7 @@ impl Interval {
         };
         while t < range.to {
             if out.len() >= max {
-                return Err(StorageError::Invalid(format!(
-                    "too many {} buckets for this range (at most {max}): use a wider interval",
-                    self.sql()
-                )));
+                return None;
             }
             out.push(t);
             t = match self {
@@ -239,7 +350,7 @@ impl Interval {
                 }
             };
         }
-        Ok(out)
+        Some(out)
     }
 }
 
@@ -257,20 +368,10 @@ fn local_midnight(tz: Tz, d: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
 
-/// Raw-event expressions for each grouping dimension: the same definitions the worker uses to
-/// fill `rollup_hour.key` (storage::events), so raw and rollup answers agree.
-pub fn raw_dimension(dim: &str) -> &'static str {
-    match dim {
-        "path" => "path",
-        "element" => "CASE WHEN event_type = 'element.click' THEN COALESCE(metadata->>'selector', entity_id) END",
-        "referrer" => "CASE WHEN event_type = 'page.view' THEN substring(referrer FROM '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+') END",
-        "entity_type" => "entity_type",
-        _ => "event_type",
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -279,10 +380,13 @@ mod tests {
             .unwrap_or_default()
     }
 
+    fn range(from: &str, to: &str) -> Range {
+        Range::new(t(from), t(to), Tz::UTC).expect("a valid range")
+    }
+
     #[test]
     fn split_uses_whole_days_inside_and_hours_at_the_edges() {
-        let r =
-            Range::new(t("2026-11-01T05:00:00Z"), t("2026-11-04T02:00:00Z"), None).expect("range");
+        let r = range("2026-11-01T05:00:00Z", "2026-11-04T02:00:00Z");
         let s = r.split();
         assert_eq!(
             s.days,
@@ -296,55 +400,85 @@ mod tests {
             s.tail,
             (t("2026-11-04T00:00:00Z"), t("2026-11-04T02:00:00Z"))
         );
-        let short =
-            Range::new(t("2026-11-01T05:00:00Z"), t("2026-11-01T09:00:00Z"), None).expect("range");
+        let short = range("2026-11-01T05:00:00Z", "2026-11-01T09:00:00Z");
         assert_eq!(short.split().head, (short.from, short.to));
         assert_eq!(short.split().days.0, short.split().days.1);
     }
 
     #[test]
     fn ranges_are_checked() {
-        assert!(Range::new(t("2026-11-02T00:00:00Z"), t("2026-11-01T00:00:00Z"), None).is_err());
-        assert!(Range::new(t("2024-01-01T00:00:00Z"), t("2026-11-01T00:00:00Z"), None).is_err());
-        assert!(Range::new(
-            t("2026-11-01T00:00:00Z"),
-            t("2026-11-02T00:00:00Z"),
-            Some("Mars/Base")
-        )
-        .is_err());
-        assert!(
-            !Range::new(t("2026-11-01T00:30:00Z"), t("2026-11-02T00:00:00Z"), None)
-                .expect("r")
-                .on_hours()
+        let new = |a: &str, b: &str| Range::new(t(a), t(b), Tz::UTC);
+        assert_eq!(
+            new("2026-11-02T00:00:00Z", "2026-11-01T00:00:00Z"),
+            Err(RangeError::NotOrdered)
         );
+        assert_eq!(
+            new("2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+            Err(RangeError::NotOrdered)
+        );
+        assert_eq!(
+            new("2024-01-01T00:00:00Z", "2026-11-01T00:00:00Z"),
+            Err(RangeError::TooLong)
+        );
+        assert!(new("2025-09-27T00:00:00Z", "2026-11-01T00:00:00Z").is_ok());
+        assert!(!range("2026-11-01T00:30:00Z", "2026-11-02T00:00:00Z").on_hours());
     }
 
     #[test]
     fn day_buckets_follow_the_local_calendar_across_dst() {
         // Europe/Paris leaves summer time on 2026-10-25: that day is 25 hours long.
-        let r = Range::new(
-            t("2026-10-24T22:00:00Z"),
-            t("2026-10-26T23:00:00Z"),
-            Some("Europe/Paris"),
-        )
-        .expect("r");
+        let paris: Tz = "Europe/Paris".parse().expect("a zone");
+        let r = Range::new(t("2026-10-24T22:00:00Z"), t("2026-10-26T23:00:00Z"), paris)
+            .expect("a valid range");
         let b = Interval::Day.buckets(&r, 100).expect("buckets");
         assert_eq!(
             b,
             vec![t("2026-10-24T22:00:00Z"), t("2026-10-25T23:00:00Z")]
         );
         let hours = Interval::Hour
-            .buckets(
-                &Range::new(t("2026-11-01T00:00:00Z"), t("2026-11-01T03:00:00Z"), None).expect("r"),
-                100,
-            )
+            .buckets(&range("2026-11-01T00:00:00Z", "2026-11-01T03:00:00Z"), 100)
             .expect("b");
         assert_eq!(hours.len(), 3);
         assert!(Interval::Minute
-            .buckets(
-                &Range::new(t("2026-11-01T00:00:00Z"), t("2026-11-05T00:00:00Z"), None).expect("r"),
-                1000
-            )
-            .is_err());
+            .buckets(&range("2026-11-01T00:00:00Z", "2026-11-05T00:00:00Z"), 1000)
+            .is_none());
+    }
+
+    #[test]
+    fn property_filters_are_non_empty_bounded_objects() {
+        assert_eq!(Props::new(json!({})), Ok(None));
+        let p = Props::new(json!({"plan": "pro"}))
+            .expect("an object")
+            .expect("not empty");
+        assert_eq!(p.as_map().get("plan"), Some(&json!("pro")));
+        for bad in [json!(["plan"]), json!("plan"), json!(3), json!(null)] {
+            assert_eq!(Props::new(bad), Err(FilterError::PropsNotAnObject));
+        }
+        let big = json!({ "k": "x".repeat(MAX_PROPS_FILTER_BYTES) });
+        assert_eq!(
+            Props::new(big),
+            Err(FilterError::PropsTooLarge(MAX_PROPS_FILTER_BYTES + 8))
+        );
+    }
+
+    /// Every statement over raw events filters with the same clause, bound by [`raw_values`].
+    #[test]
+    fn raw_statements_share_the_filter_clause() {
+        let scope = "WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3";
+        let filter = [
+            "AND ($4::text IS NULL OR event_type = $4)",
+            "AND ($5::text IS NULL OR path = $5)",
+            "AND ($6::text IS NULL OR community_id = $6)",
+            "AND ($7::text IS NULL OR user_id = $7)",
+            "AND ($8::jsonb IS NULL OR metadata @> $8)",
+        ];
+        for (name, sql) in counts::RAW_STATEMENTS.iter().chain(people::RAW_STATEMENTS) {
+            let lines: Vec<&str> = sql.lines().map(str::trim).collect();
+            assert!(lines.contains(&scope), "{name} is not scoped as the others");
+            assert!(
+                lines.windows(filter.len()).any(|w| w == filter),
+                "{name} does not filter with the shared clause"
+            );
+        }
     }
 }

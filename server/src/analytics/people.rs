@@ -1,99 +1,54 @@
 //! Person- and group-level reads: a tracked user's profile and timeline, a community's stats and
-//! members, and raw event pages (keyset pagination, newest first).
+//! members, and raw event pages (keyset pagination, newest first). Events come back as
+//! [`activity::Model`], the one event row of the code base.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use entity::{activity, community, user};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter};
 use uuid::Uuid;
 
-use super::{Filter, Range};
+use super::{fetch_all, fetch_one, raw_values, Count, Filter, KeyCount, Range};
 use crate::storage::{Db, StorageError};
 
 /// Most events one page may hold.
 pub const MAX_PAGE: i64 = 500;
 
-/// A stored event as the API shows it.
-#[derive(Debug, Clone)]
-pub struct StoredEvent {
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub occurred_at: DateTime<Utc>,
-    pub received_at: DateTime<Utc>,
-    pub user_id: Option<String>,
-    pub anonymous_id: Option<String>,
-    pub session_id: Option<String>,
-    pub community_id: Option<String>,
-    pub entity_type: Option<String>,
-    pub entity_id: Option<String>,
-    pub path: Option<String>,
-    pub referrer: Option<String>,
-    pub metadata: Value,
-}
+const USER_EVENTS: &str = include_str!("sql/user_events.sql");
+const TIMELINE: &str = include_str!("sql/timeline.sql");
+const COMMUNITY_BY_TYPE: &str = include_str!("sql/community_by_type.sql");
+const COMMUNITY_MEMBER_COUNT: &str = include_str!("sql/community_member_count.sql");
+const COMMUNITY_MEMBERS: &str = include_str!("sql/community_members.sql");
+const EVENTS_PAGE: &str = include_str!("sql/events_page.sql");
 
-impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for StoredEvent {
-    fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        use sqlx::Row;
-        Ok(Self {
-            event_id: row.try_get("event_id")?,
-            event_type: row.try_get("event_type")?,
-            occurred_at: row.try_get("occurred_at")?,
-            received_at: row.try_get("received_at")?,
-            user_id: row.try_get("user_id")?,
-            anonymous_id: row.try_get("anonymous_id")?,
-            session_id: row.try_get("session_id")?,
-            community_id: row.try_get("community_id")?,
-            entity_type: row.try_get("entity_type")?,
-            entity_id: row.try_get("entity_id")?,
-            path: row.try_get("path")?,
-            referrer: row.try_get("referrer")?,
-            metadata: row.try_get("metadata")?,
-        })
-    }
-}
+/// The statements of this module over raw events (they share `raw_values`' filter clause).
+#[cfg(test)]
+pub(super) const RAW_STATEMENTS: &[(&str, &str)] = &[("events_page.sql", EVENTS_PAGE)];
 
-const EVENT_COLUMNS: &str =
-    "event_id, event_type, occurred_at, received_at, user_id, anonymous_id, session_id, \
-     community_id, entity_type, entity_id, path, referrer, metadata";
-
+/// A tracked user's stored record and how many events they have.
 #[derive(Debug, Clone)]
 pub struct TrackedUser {
-    pub external_id: String,
-    pub email: Option<String>,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
+    pub user: user::Model,
     pub events: i64,
 }
-
-/// external_id, email, first_seen, last_seen.
-type UserRow = (String, Option<String>, DateTime<Utc>, DateTime<Utc>);
 
 pub async fn user(
     db: &Db,
     project: Uuid,
     external_id: &str,
 ) -> Result<Option<TrackedUser>, StorageError> {
-    let row: Option<UserRow> = sqlx::query_as(
-        "SELECT external_id, email, first_seen, last_seen FROM users WHERE project_id = $1 AND external_id = $2",
-    )
-    .bind(project)
-    .bind(external_id)
-    .fetch_optional(db.read_pool())
-    .await?;
-    let Some((external_id, email, first_seen, last_seen)) = row else {
+    let found = user::Entity::find()
+        .filter(user::Column::ProjectId.eq(project))
+        .filter(user::Column::ExternalId.eq(external_id))
+        .one(&db.read)
+        .await?;
+    let Some(user) = found else {
         return Ok(None);
     };
-    let (events,): (i64,) = sqlx::query_as(
-        "SELECT count(*)::bigint FROM activities WHERE project_id = $1 AND user_id = $2",
-    )
-    .bind(project)
-    .bind(&external_id)
-    .fetch_one(db.read_pool())
-    .await?;
+    let values = vec![project.into(), user.external_id.clone().into()];
+    let events: Count = fetch_one(db, USER_EVENTS, values).await?;
     Ok(Some(TrackedUser {
-        external_id,
-        email,
-        first_seen,
-        last_seen,
-        events,
+        user,
+        events: events.n,
     }))
 }
 
@@ -102,28 +57,20 @@ pub async fn timeline(
     db: &Db,
     project: Uuid,
     external_id: &str,
-    first: i64,
-) -> Result<Vec<StoredEvent>, StorageError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM activities WHERE project_id = $1 AND user_id = $2 \
-         ORDER BY occurred_at DESC, event_id DESC LIMIT $3"
-    );
-    Ok(sqlx::query_as(&sql)
-        .bind(project)
-        .bind(external_id)
-        .bind(first.clamp(1, MAX_PAGE))
-        .fetch_all(db.read_pool())
-        .await?)
+    size: PageSize,
+) -> Result<Vec<activity::Model>, StorageError> {
+    let values = vec![project.into(), external_id.into(), size.get().into()];
+    fetch_all(db, TIMELINE, values).await
 }
 
+/// A community's stored record and its activity.
 #[derive(Debug, Clone)]
 pub struct Community {
-    pub external_id: String,
-    pub name: Option<String>,
-    pub created_at: DateTime<Utc>,
+    pub community: community::Model,
     pub events: i64,
     pub members: i64,
-    pub top_event_types: Vec<(String, i64)>,
+    /// The ten most frequent event types.
+    pub top_event_types: Vec<KeyCount>,
 }
 
 pub async fn community(
@@ -131,39 +78,28 @@ pub async fn community(
     project: Uuid,
     external_id: &str,
 ) -> Result<Option<Community>, StorageError> {
-    let row: Option<(String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT external_id, name, created_at FROM communities WHERE project_id = $1 AND external_id = $2",
-    )
-    .bind(project)
-    .bind(external_id)
-    .fetch_optional(db.read_pool())
-    .await?;
-    let Some((external_id, name, created_at)) = row else {
+    let found = community::Entity::find()
+        .filter(community::Column::ProjectId.eq(project))
+        .filter(community::Column::ExternalId.eq(external_id))
+        .one(&db.read)
+        .await?;
+    let Some(community) = found else {
         return Ok(None);
     };
-    let by_type: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT event_type, count(*)::bigint FROM activities \
-         WHERE project_id = $1 AND community_id = $2 GROUP BY 1 ORDER BY 2 DESC, 1",
-    )
-    .bind(project)
-    .bind(&external_id)
-    .fetch_all(db.read_pool())
-    .await?;
-    let (members,): (i64,) = sqlx::query_as(
-        "SELECT count(DISTINCT user_id)::bigint FROM activities WHERE project_id = $1 AND community_id = $2 AND user_id IS NOT NULL",
-    )
-    .bind(project)
-    .bind(&external_id)
-    .fetch_one(db.read_pool())
-    .await?;
+    let values = || vec![project.into(), community.external_id.clone().into()];
+    let by_type: Vec<KeyCount> = fetch_all(db, COMMUNITY_BY_TYPE, values()).await?;
+    let members: Count = fetch_one(db, COMMUNITY_MEMBER_COUNT, values()).await?;
     Ok(Some(Community {
-        external_id,
-        name,
-        created_at,
-        events: by_type.iter().map(|r| r.1).sum(),
-        members,
+        events: by_type.iter().map(|r| r.count).sum(),
+        members: members.n,
         top_event_types: by_type.into_iter().take(10).collect(),
+        community,
     }))
+}
+
+#[derive(FromQueryResult)]
+struct Member {
+    user_id: String,
 }
 
 /// Users with events in a community, most active first.
@@ -171,18 +107,52 @@ pub async fn community_members(
     db: &Db,
     project: Uuid,
     external_id: &str,
-    first: i64,
+    size: PageSize,
 ) -> Result<Vec<String>, StorageError> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT user_id FROM activities WHERE project_id = $1 AND community_id = $2 AND user_id IS NOT NULL \
-         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT $3",
-    )
-    .bind(project)
-    .bind(external_id)
-    .bind(first.clamp(1, MAX_PAGE))
-    .fetch_all(db.read_pool())
-    .await?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
+    let values = vec![project.into(), external_id.into(), size.get().into()];
+    let rows: Vec<Member> = fetch_all(db, COMMUNITY_MEMBERS, values).await?;
+    Ok(rows.into_iter().map(|m| m.user_id).collect())
+}
+
+/// How many items a page holds: 1 to [`MAX_PAGE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(i64);
+
+impl PageSize {
+    /// Refuses a size out of bounds (raw event pages: asking for more than a page holds is an
+    /// error, not a silent truncation).
+    pub fn new(n: i64) -> Result<Self, PageError> {
+        if (1..=MAX_PAGE).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(PageError::Size(n))
+        }
+    }
+
+    /// Brings a size into bounds (timelines and member lists, which have always done so).
+    pub fn clamped(n: i64) -> Self {
+        Self(n.clamp(1, MAX_PAGE))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A page of raw events to read: its size, and where the previous page ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub size: PageSize,
+    pub after: Option<Cursor>,
+}
+
+/// Why a page request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("first must be between 1 and {MAX_PAGE}, not {0}")]
+    Size(i64),
+    #[error("`after` is not a cursor returned by this API")]
+    Cursor,
 }
 
 /// Position after which a page continues: the last event's time and id.
@@ -193,6 +163,14 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The position just after this event.
+    pub fn after(e: &activity::Model) -> Self {
+        Self {
+            occurred_at: e.occurred_at.with_timezone(&Utc),
+            event_id: e.event_id,
+        }
+    }
+
     pub fn encode(&self) -> String {
         format!(
             "{}_{}",
@@ -201,13 +179,12 @@ impl Cursor {
         )
     }
 
-    pub fn decode(s: &str) -> Result<Self, StorageError> {
-        let bad = || StorageError::Invalid("`after` is not a cursor returned by this API".into());
-        let (micros, id) = s.split_once('_').ok_or_else(bad)?;
-        let micros: i64 = micros.parse().map_err(|_| bad())?;
+    pub fn decode(s: &str) -> Result<Self, PageError> {
+        let (micros, id) = s.split_once('_').ok_or(PageError::Cursor)?;
+        let micros: i64 = micros.parse().map_err(|_| PageError::Cursor)?;
         Ok(Self {
-            occurred_at: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
-            event_id: Uuid::parse_str(id).map_err(|_| bad())?,
+            occurred_at: DateTime::from_timestamp_micros(micros).ok_or(PageError::Cursor)?,
+            event_id: Uuid::parse_str(id).map_err(|_| PageError::Cursor)?,
         })
     }
 }
@@ -218,29 +195,18 @@ pub async fn events(
     project: Uuid,
     range: &Range,
     filter: &Filter,
-    first: i64,
-    after: Option<Cursor>,
-) -> Result<(Vec<StoredEvent>, bool), StorageError> {
-    let first = first.clamp(1, MAX_PAGE);
-    let (conds, binds) = filter.raw_conditions(7);
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-           AND ($4::timestamptz IS NULL OR (occurred_at, event_id) < ($4, $5)){conds} \
-         ORDER BY occurred_at DESC, event_id DESC LIMIT $6"
-    );
-    let mut q = sqlx::query_as::<_, StoredEvent>(&sql)
-        .bind(project)
-        .bind(range.from)
-        .bind(range.to)
-        .bind(after.map(|c| c.occurred_at))
-        .bind(after.map(|c| c.event_id))
-        .bind(first + 1);
-    for b in binds {
-        q = q.bind(b);
-    }
-    let mut rows = q.fetch_all(db.read_pool()).await?;
-    let more = rows.len() as i64 > first;
-    rows.truncate(first as usize);
+    page: &Page,
+) -> Result<(Vec<activity::Model>, bool), StorageError> {
+    let size = page.size.get();
+    let mut values = raw_values(project, range, filter);
+    values.extend([
+        page.after.map(|c| c.occurred_at).into(),
+        page.after.map(|c| c.event_id).into(),
+        (size + 1).into(),
+    ]);
+    let mut rows: Vec<activity::Model> = fetch_all(db, EVENTS_PAGE, values).await?;
+    let more = rows.len() as i64 > size;
+    rows.truncate(size as usize);
     Ok((rows, more))
 }
 
@@ -254,14 +220,25 @@ mod tests {
             occurred_at: DateTime::from_timestamp_micros(1_763_820_000_123_456).unwrap_or_default(),
             event_id: Uuid::from_u128(7),
         };
-        assert_eq!(Cursor::decode(&c.encode()).ok(), Some(c));
+        assert_eq!(Cursor::decode(&c.encode()), Ok(c));
         for bad in [
             "",
             "x",
             "12_notauuid",
             "abc_00000000000000000000000000000007",
+            "99999999999999999999_00000000000000000000000000000007",
         ] {
-            assert!(Cursor::decode(bad).is_err(), "{bad}");
+            assert_eq!(Cursor::decode(bad), Err(PageError::Cursor), "{bad}");
         }
+    }
+
+    #[test]
+    fn page_sizes_are_checked_or_clamped() {
+        assert_eq!(PageSize::new(1).map(PageSize::get), Ok(1));
+        assert_eq!(PageSize::new(MAX_PAGE).map(PageSize::get), Ok(MAX_PAGE));
+        assert_eq!(PageSize::new(0), Err(PageError::Size(0)));
+        assert_eq!(PageSize::new(501), Err(PageError::Size(501)));
+        assert_eq!(PageSize::clamped(0).get(), 1);
+        assert_eq!(PageSize::clamped(5000).get(), MAX_PAGE);
     }
 }

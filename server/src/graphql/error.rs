@@ -50,6 +50,26 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
+/// Inputs the edge refused while converting them into analytics' types (`types.rs`): the
+/// caller's mistake, told in the error's own words.
+macro_rules! bad_user_input {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<$error> for ApiError {
+            fn from(e: $error) -> Self {
+                ApiError::BadInput(e.to_string())
+            }
+        }
+    )+};
+}
+
+bad_user_input!(
+    crate::analytics::RangeError,
+    crate::analytics::FilterError,
+    crate::analytics::counts::SeriesError,
+    crate::analytics::behaviour::FunnelError,
+    crate::analytics::people::PageError,
+);
+
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
         match e {

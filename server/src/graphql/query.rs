@@ -1,14 +1,16 @@
 //! Query root: identity, projects and the analytics queries. Every resolver authorizes the caller
-//! for the project first (role and project scope), then calls `analytics` or `storage`.
+//! for the project first (role and project scope), parses its arguments into analytics' types
+//! (`types::parse`: BAD_USER_INPUT when refused), then calls `analytics` or `storage`.
 
 use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::context::{api, authorize, authorize_global, principal};
 use super::error::{ApiError, ApiResult};
 use super::types::*;
-use crate::analytics::{self, behaviour, counts, people, Range};
+use crate::analytics::people::{self, PageSize};
+use crate::analytics::{self, behaviour, counts, Range};
 use crate::auth::Role;
 use crate::storage::{accounts, events, projects};
 
@@ -24,10 +26,6 @@ fn project_for(ctx: &Context<'_>, project_id: &ID, min: Role) -> Result<Uuid, Ap
     let project = parse_id(project_id, "projectId")?;
     authorize(ctx, min, Some(project))?;
     Ok(project)
-}
-
-fn range_of(r: &TimeRange) -> Result<Range, ApiError> {
-    Ok(Range::new(r.from, r.to, r.time_zone.as_deref())?)
 }
 
 #[Object]
@@ -64,14 +62,11 @@ impl QueryRoot {
         filter: Option<EventFilter>,
     ) -> ApiResult<Overview> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        let o = counts::overview(
-            &api(ctx).db,
-            project,
-            &range_of(&range)?,
-            &analytics::Filter::try_from(filter)?,
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let range: Range = parse(range)?;
+        let filter: analytics::Filter = parse(filter)?;
+        let o = counts::overview(&api(ctx).db, project, &range, &filter)
+            .await
+            .map_err(ApiError::from)?;
         Ok(o.into())
     }
 
@@ -86,16 +81,15 @@ impl QueryRoot {
         filter: Option<EventFilter>,
     ) -> ApiResult<Vec<Point>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        let rows = counts::timeseries(
-            &api(ctx).db,
-            project,
-            &range_of(&range)?,
-            &analytics::Filter::try_from(filter)?,
-            metric.into(),
-            interval.into(),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let series: counts::Series = parse(SeriesArgs {
+            range,
+            metric,
+            interval,
+        })?;
+        let filter: analytics::Filter = parse(filter)?;
+        let rows = counts::timeseries(&api(ctx).db, project, &series, &filter)
+            .await
+            .map_err(ApiError::from)?;
         Ok(rows
             .into_iter()
             .map(|(t, value)| Point { t, value })
@@ -111,7 +105,8 @@ impl QueryRoot {
         time_zone: Option<String>,
     ) -> ApiResult<ActiveUsers> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        analytics::parse_tz(time_zone.as_deref()).map_err(ApiError::from)?;
+        // Accepted for symmetry with the ranges, and checked; days are UTC days.
+        super::types::time_zone(time_zone.as_deref()).map_err(ApiError::from)?;
         let a = counts::active_users(&api(ctx).db, project, at.unwrap_or_else(Utc::now))
             .await
             .map_err(ApiError::from)?;
@@ -133,11 +128,13 @@ impl QueryRoot {
         filter: Option<EventFilter>,
     ) -> ApiResult<Vec<KeyCount>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let range: Range = parse(range)?;
+        let filter: analytics::Filter = parse(filter)?;
         let rows = counts::grouped(
             &api(ctx).db,
             project,
-            &range_of(&range)?,
-            &analytics::Filter::try_from(filter)?,
+            &range,
+            &filter,
             group_by.into(),
             limit.into(),
         )
@@ -155,6 +152,7 @@ impl QueryRoot {
         #[graphql(default = 10)] limit: i32,
     ) -> ApiResult<Vec<KeyCount>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let range: Range = parse(range)?;
         let filter = analytics::Filter {
             event_type: Some("page.view".into()),
             ..Default::default()
@@ -162,7 +160,7 @@ impl QueryRoot {
         let rows = counts::grouped(
             &api(ctx).db,
             project,
-            &range_of(&range)?,
+            &range,
             &filter,
             counts::GroupBy::Path,
             limit.into(),
@@ -181,6 +179,7 @@ impl QueryRoot {
         #[graphql(default = 10)] limit: i32,
     ) -> ApiResult<Vec<KeyCount>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let range: Range = parse(range)?;
         let filter = analytics::Filter {
             event_type: Some("element.click".into()),
             ..Default::default()
@@ -188,7 +187,7 @@ impl QueryRoot {
         let rows = counts::grouped(
             &api(ctx).db,
             project,
-            &range_of(&range)?,
+            &range,
             &filter,
             counts::GroupBy::Element,
             limit.into(),
@@ -208,15 +207,11 @@ impl QueryRoot {
         #[graphql(default = 20)] limit: i32,
     ) -> ApiResult<Vec<ScrollDepth>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        let rows = behaviour::scroll_depth(
-            &api(ctx).db,
-            project,
-            &range_of(&range)?,
-            path.as_deref(),
-            limit.into(),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let range: Range = parse(range)?;
+        let rows =
+            behaviour::scroll_depth(&api(ctx).db, project, &range, path.as_deref(), limit.into())
+                .await
+                .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(ScrollDepth::from).collect())
     }
 
@@ -230,26 +225,20 @@ impl QueryRoot {
         #[graphql(default = 86400)] window_seconds: i32,
     ) -> ApiResult<Funnel> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        let spec: Vec<behaviour::Step> = steps
-            .iter()
-            .map(|s| behaviour::Step {
-                event_type: s.event_type.trim().to_string(),
-                path: s.path.clone().filter(|p| !p.is_empty()),
-            })
-            .collect();
-        let users = behaviour::funnel(
-            &api(ctx).db,
-            project,
-            &range_of(&range)?,
-            &spec,
-            Duration::seconds(window_seconds.into()),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let range: Range = parse(range)?;
+        let funnel: behaviour::Funnel = parse(FunnelArgs {
+            steps,
+            window_seconds,
+        })?;
+        let users = behaviour::funnel(&api(ctx).db, project, &range, &funnel)
+            .await
+            .map_err(ApiError::from)?;
         let first = users.first().copied().unwrap_or(0);
         Ok(Funnel {
-            steps: spec
-                .into_iter()
+            steps: funnel
+                .steps()
+                .iter()
+                .cloned()
                 .zip(users)
                 .map(|(s, n)| FunnelStep {
                     event_type: s.event_type,
@@ -275,15 +264,12 @@ impl QueryRoot {
         #[graphql(default = 8)] periods: i32,
     ) -> ApiResult<Vec<Cohort>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
-        let p = match period {
-            Period::Day => behaviour::Period::Day,
-            Period::Week => behaviour::Period::Week,
-        };
+        let range: Range = parse(range)?;
         let rows = behaviour::retention(
             &api(ctx).db,
             project,
-            &range_of(&range)?,
-            p,
+            &range,
+            period.into(),
             periods.max(1) as usize,
         )
         .await
@@ -311,10 +297,10 @@ impl QueryRoot {
             .map_err(ApiError::from)?;
         Ok(u.map(|u| TrackedUser {
             project,
-            id: u.external_id,
-            email: u.email,
-            first_seen: u.first_seen,
-            last_seen: u.last_seen,
+            id: u.user.external_id,
+            email: u.user.email,
+            first_seen: u.user.first_seen.with_timezone(&Utc),
+            last_seen: u.user.last_seen.with_timezone(&Utc),
             events: u.events,
         }))
     }
@@ -332,9 +318,9 @@ impl QueryRoot {
             .map_err(ApiError::from)?;
         Ok(c.map(|c| Community {
             project,
-            id: c.external_id,
-            name: c.name,
-            created_at: c.created_at,
+            id: c.community.external_id,
+            name: c.community.name,
+            created_at: c.community.created_at.with_timezone(&Utc),
             events: c.events,
             members: c.members,
             top_event_types: KeyCount::list(c.top_event_types),
@@ -352,36 +338,16 @@ impl QueryRoot {
         after: Option<String>,
     ) -> ApiResult<EventConnection> {
         let project = project_for(ctx, &project_id, Role::Analyst)?;
-        if !(1..=people::MAX_PAGE as i32).contains(&first) {
-            return Err(ApiError::BadInput(format!(
-                "first must be between 1 and {}",
-                people::MAX_PAGE
-            ))
-            .into());
-        }
-        let after = after
-            .as_deref()
-            .map(people::Cursor::decode)
-            .transpose()
+        let range: Range = parse(range)?;
+        let filter: analytics::Filter = parse(filter)?;
+        let page: people::Page = parse(PageArgs { first, after })?;
+        let (rows, more) = people::events(&api(ctx).db, project, &range, &filter, &page)
+            .await
             .map_err(ApiError::from)?;
-        let (rows, more) = people::events(
-            &api(ctx).db,
-            project,
-            &range_of(&range)?,
-            &analytics::Filter::try_from(filter)?,
-            first.into(),
-            after,
-        )
-        .await
-        .map_err(ApiError::from)?;
         let edges: Vec<EventEdge> = rows
             .into_iter()
             .map(|e| EventEdge {
-                cursor: people::Cursor {
-                    occurred_at: e.occurred_at,
-                    event_id: e.event_id,
-                }
-                .encode(),
+                cursor: people::Cursor::after(&e).encode(),
                 node: Event::from(e),
             })
             .collect();
@@ -467,7 +433,8 @@ impl TrackedUser {
         #[graphql(default = 50)] first: i32,
     ) -> ApiResult<Vec<Event>> {
         authorize(ctx, Role::Analyst, Some(self.project))?;
-        let rows = people::timeline(&api(ctx).db, self.project, &self.id, first.into())
+        let size = PageSize::clamped(first.into());
+        let rows = people::timeline(&api(ctx).db, self.project, &self.id, size)
             .await
             .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(Event::from).collect())
@@ -498,8 +465,9 @@ impl Community {
         #[graphql(default = 50)] first: i32,
     ) -> ApiResult<Vec<String>> {
         authorize(ctx, Role::Analyst, Some(self.project))?;
+        let size = PageSize::clamped(first.into());
         Ok(
-            people::community_members(&api(ctx).db, self.project, &self.id, first.into())
+            people::community_members(&api(ctx).db, self.project, &self.id, size)
                 .await
                 .map_err(ApiError::from)?,
         )

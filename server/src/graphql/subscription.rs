@@ -17,9 +17,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::context::{api, authorize};
 use super::query::parse_id;
-use super::types::{Event, KeyCount, LiveEvent, LiveFilter, LiveStats};
+use super::types::{parse, Event, KeyCount, LiveEvent, LiveFilter, LiveStats};
 use crate::auth::Role;
-use crate::live::LiveMessage;
+use crate::live::{LiveMatch, LiveMessage};
 
 pub struct SubscriptionRoot;
 
@@ -68,7 +68,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = LiveEvent>> {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Analyst, Some(project))?;
-        let only = crate::live::LiveMatch::try_from(filter)?;
+        let only: LiveMatch = parse(filter)?;
         let mut rx = api(ctx).live.subscribe(project);
         Ok(async_stream::stream! {
             let _open = Open::new();

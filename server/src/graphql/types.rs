@@ -1,12 +1,31 @@
-//! GraphQL output types, converted from storage models (never derived on them: a column change
-//! must not silently change the public API).
+//! GraphQL types. Output types are converted from storage models and analytics results (never
+//! derived on them: a column change must not silently change the public API). Input types are
+//! parsed into analytics' validated types here, at the edge, by `TryFrom` (each refusal an error
+//! enum that [`ApiError`] turns into BAD_USER_INPUT); past this module, nothing is re-checked.
 
 use async_graphql::{ComplexObject, Enum, InputObject, Json, SimpleObject, ID};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use entity::activity;
 
 use super::error::ApiError;
-use crate::analytics::{self, behaviour, counts, people};
+use crate::analytics::behaviour::{self, FunnelError};
+use crate::analytics::counts::{self, Series, SeriesError};
+use crate::analytics::people::{Cursor, Page, PageError, PageSize};
+use crate::analytics::{self, FilterError, Props, Range, RangeError};
 use crate::auth::{Principal, Role};
+use crate::live::LiveMatch;
+
+/// An input converted into the type it stands for; a refusal becomes BAD_USER_INPUT through
+/// [`ApiError`] (never through async-graphql's conversion of any `Display` error, which would
+/// carry no code).
+pub fn parse<I, T>(input: I) -> Result<T, ApiError>
+where
+    T: TryFrom<I>,
+    ApiError: From<T::Error>,
+{
+    T::try_from(input).map_err(ApiError::from)
+}
 
 #[derive(SimpleObject)]
 pub struct Me {
@@ -121,6 +140,24 @@ pub struct TimeRange {
     pub time_zone: Option<String>,
 }
 
+impl TryFrom<TimeRange> for Range {
+    type Error = RangeError;
+
+    fn try_from(r: TimeRange) -> Result<Self, RangeError> {
+        Range::new(r.from, r.to, time_zone(r.time_zone.as_deref())?)
+    }
+}
+
+/// An IANA time zone name; absent or blank is UTC.
+pub fn time_zone(name: Option<&str>) -> Result<Tz, RangeError> {
+    match name.map(str::trim) {
+        None | Some("") => Ok(Tz::UTC),
+        Some(n) => n
+            .parse::<Tz>()
+            .map_err(|_| RangeError::UnknownTimeZone(n.to_string())),
+    }
+}
+
 #[derive(InputObject, Clone, Default)]
 pub struct EventFilter {
     pub event_type: Option<String>,
@@ -132,22 +169,22 @@ pub struct EventFilter {
     pub props: Option<Json<serde_json::Value>>,
 }
 
-impl TryFrom<Option<EventFilter>> for analytics::Filter {
-    type Error = ApiError;
+/// A text argument as a filter value: trimmed, and blank meaning absent.
+fn clean(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
 
-    fn try_from(f: Option<EventFilter>) -> Result<Self, ApiError> {
+impl TryFrom<Option<EventFilter>> for analytics::Filter {
+    type Error = FilterError;
+
+    fn try_from(f: Option<EventFilter>) -> Result<Self, FilterError> {
         let f = f.unwrap_or_default();
-        let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let props = match &f.props {
-            Some(Json(p)) => analytics::Filter::props_json(p)?,
-            None => None,
-        };
         Ok(Self {
             event_type: clean(f.event_type),
             path: clean(f.path),
             community_id: clean(f.community_id),
             user_id: clean(f.user_id),
-            props,
+            props: f.props.map(|Json(p)| Props::new(p)).transpose()?.flatten(),
         })
     }
 }
@@ -217,6 +254,34 @@ pub enum Period {
     Week,
 }
 
+impl From<Period> for behaviour::Period {
+    fn from(p: Period) -> Self {
+        match p {
+            Period::Day => Self::Day,
+            Period::Week => Self::Week,
+        }
+    }
+}
+
+/// The `timeseries` arguments that make a series.
+pub struct SeriesArgs {
+    pub range: TimeRange,
+    pub metric: Metric,
+    pub interval: Interval,
+}
+
+impl TryFrom<SeriesArgs> for Series {
+    type Error = SeriesError;
+
+    fn try_from(a: SeriesArgs) -> Result<Self, SeriesError> {
+        Series::new(
+            Range::try_from(a.range)?,
+            a.metric.into(),
+            a.interval.into(),
+        )
+    }
+}
+
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(name = "Role")]
 pub enum RoleName {
@@ -284,11 +349,18 @@ pub struct KeyCount {
     pub count: i64,
 }
 
+impl From<analytics::KeyCount> for KeyCount {
+    fn from(k: analytics::KeyCount) -> Self {
+        Self {
+            key: k.key,
+            count: k.count,
+        }
+    }
+}
+
 impl KeyCount {
-    pub fn list(rows: Vec<(String, i64)>) -> Vec<Self> {
-        rows.into_iter()
-            .map(|(key, count)| Self { key, count })
-            .collect()
+    pub fn list(rows: Vec<analytics::KeyCount>) -> Vec<Self> {
+        rows.into_iter().map(Self::from).collect()
     }
 }
 
@@ -322,6 +394,32 @@ impl From<behaviour::ScrollDepth> for ScrollDepth {
 pub struct FunnelStepInput {
     pub event_type: String,
     pub path: Option<String>,
+}
+
+impl From<FunnelStepInput> for behaviour::Step {
+    fn from(s: FunnelStepInput) -> Self {
+        Self {
+            event_type: s.event_type.trim().to_string(),
+            path: s.path.filter(|p| !p.is_empty()),
+        }
+    }
+}
+
+/// The `funnel` arguments that make a funnel.
+pub struct FunnelArgs {
+    pub steps: Vec<FunnelStepInput>,
+    pub window_seconds: i32,
+}
+
+impl TryFrom<FunnelArgs> for behaviour::Funnel {
+    type Error = FunnelError;
+
+    fn try_from(a: FunnelArgs) -> Result<Self, FunnelError> {
+        Self::new(
+            a.steps.into_iter().map(behaviour::Step::from).collect(),
+            Duration::seconds(a.window_seconds.into()),
+        )
+    }
 }
 
 #[derive(SimpleObject)]
@@ -365,13 +463,13 @@ pub struct Event {
     pub props: Json<serde_json::Value>,
 }
 
-impl From<people::StoredEvent> for Event {
-    fn from(e: people::StoredEvent) -> Self {
+impl From<activity::Model> for Event {
+    fn from(e: activity::Model) -> Self {
         Self {
             id: ID(e.event_id.to_string()),
             event_type: e.event_type,
-            occurred_at: e.occurred_at,
-            received_at: e.received_at,
+            occurred_at: e.occurred_at.with_timezone(&Utc),
+            received_at: e.received_at.with_timezone(&Utc),
             user_id: e.user_id,
             anonymous_id: e.anonymous_id,
             session_id: e.session_id,
@@ -401,6 +499,23 @@ pub struct EventEdge {
 pub struct PageInfo {
     pub has_next_page: bool,
     pub end_cursor: Option<String>,
+}
+
+/// The `events` arguments that say which page to read.
+pub struct PageArgs {
+    pub first: i32,
+    pub after: Option<String>,
+}
+
+impl TryFrom<PageArgs> for Page {
+    type Error = PageError;
+
+    fn try_from(a: PageArgs) -> Result<Self, PageError> {
+        Ok(Self {
+            size: PageSize::new(a.first.into())?,
+            after: a.after.as_deref().map(Cursor::decode).transpose()?,
+        })
+    }
 }
 
 #[derive(SimpleObject)]
@@ -457,26 +572,23 @@ pub struct LiveFilter {
     pub props: Option<Json<serde_json::Value>>,
 }
 
-impl TryFrom<Option<LiveFilter>> for crate::live::LiveMatch {
-    type Error = ApiError;
+impl TryFrom<Option<LiveFilter>> for LiveMatch {
+    type Error = FilterError;
 
-    fn try_from(f: Option<LiveFilter>) -> Result<Self, ApiError> {
+    fn try_from(f: Option<LiveFilter>) -> Result<Self, FilterError> {
         let f = f.unwrap_or_default();
-        let clean = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        // Checked as the stored-events filter checks it (an object, bounded), so a filter
-        // either works on both or is refused by both.
-        let props = match f.props {
-            Some(Json(p)) => {
-                analytics::Filter::props_json(&p)?;
-                p.as_object().filter(|m| !m.is_empty()).cloned()
-            }
-            None => None,
-        };
         Ok(Self {
             event_types: f.event_types.filter(|t| !t.is_empty()),
             path: clean(f.path),
             user_id: clean(f.user_id),
-            props,
+            // Checked as the stored-events filter checks it (an object, bounded), so a filter
+            // either works on both or is refused by both.
+            props: f
+                .props
+                .map(|Json(p)| Props::new(p))
+                .transpose()?
+                .flatten()
+                .map(Props::into_map),
         })
     }
 }
@@ -495,4 +607,374 @@ pub struct LiveStats {
     pub at: DateTime<Utc>,
     pub events: i64,
     pub by_type: Vec<KeyCount>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn time_range(from: &str, to: &str, tz: Option<&str>) -> TimeRange {
+        TimeRange {
+            from: t(from),
+            to: t(to),
+            time_zone: tz.map(str::to_string),
+        }
+    }
+
+    /// The refusal as a client sees it: its code and message.
+    fn refused<E>(e: E) -> (&'static str, String)
+    where
+        ApiError: From<E>,
+    {
+        let e = ApiError::from(e);
+        (e.code(), e.message())
+    }
+
+    #[test]
+    fn a_time_range_becomes_a_range_in_its_zone() {
+        let r = Range::try_from(time_range(
+            "2026-11-01T00:00:00Z",
+            "2026-11-02T00:00:00Z",
+            Some(" Europe/Paris "),
+        ))
+        .expect("a valid range");
+        assert_eq!(
+            (r.from(), r.to(), r.tz()),
+            (
+                t("2026-11-01T00:00:00Z"),
+                t("2026-11-02T00:00:00Z"),
+                Tz::Europe__Paris
+            )
+        );
+        for blank in [None, Some(""), Some("  ")] {
+            let r = Range::try_from(time_range(
+                "2026-11-01T00:00:00Z",
+                "2026-11-02T00:00:00Z",
+                blank,
+            ));
+            assert_eq!(r.map(|r| r.tz()), Ok(Tz::UTC), "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_time_range_is_refused_as_bad_user_input() {
+        for (range, error, message) in [
+            (
+                time_range("2026-11-02T00:00:00Z", "2026-11-01T00:00:00Z", None),
+                RangeError::NotOrdered,
+                "range: `from` must be before `to`",
+            ),
+            (
+                time_range("2026-11-01T00:00:00Z", "2026-11-01T00:00:00Z", None),
+                RangeError::NotOrdered,
+                "range: `from` must be before `to`",
+            ),
+            (
+                time_range("2025-01-01T00:00:00Z", "2026-11-01T00:00:00Z", None),
+                RangeError::TooLong,
+                "range: at most 400 days",
+            ),
+            (
+                time_range(
+                    "2026-11-01T00:00:00Z",
+                    "2026-11-02T00:00:00Z",
+                    Some("Nowhere/City"),
+                ),
+                RangeError::UnknownTimeZone("Nowhere/City".into()),
+                "unknown time zone `Nowhere/City` (use an IANA name such as Europe/Paris)",
+            ),
+        ] {
+            let e = Range::try_from(range).expect_err("refused");
+            assert_eq!(e, error);
+            assert_eq!(refused(e), ("BAD_USER_INPUT", message.to_string()));
+        }
+    }
+
+    #[test]
+    fn an_event_filter_is_trimmed_and_blank_parts_are_absent() {
+        assert_eq!(
+            analytics::Filter::try_from(None),
+            Ok(analytics::Filter::default())
+        );
+        let f = analytics::Filter::try_from(Some(EventFilter {
+            event_type: Some(" page.view ".into()),
+            path: Some("".into()),
+            community_id: Some("  ".into()),
+            user_id: Some("u-1".into()),
+            props: Some(Json(json!({"plan": "pro"}))),
+        }))
+        .expect("a valid filter");
+        assert_eq!(f.event_type.as_deref(), Some("page.view"));
+        assert_eq!((f.path, f.community_id), (None, None));
+        assert_eq!(f.user_id.as_deref(), Some("u-1"));
+        assert_eq!(
+            f.props.map(Props::into_map),
+            json!({"plan": "pro"}).as_object().cloned()
+        );
+        // An empty object matches every event: no property filter at all, so rollups may answer.
+        let empty = analytics::Filter::try_from(Some(EventFilter {
+            props: Some(Json(json!({}))),
+            ..Default::default()
+        }))
+        .expect("a valid filter");
+        assert!(empty.props.is_none() && empty.rollup_friendly());
+    }
+
+    #[test]
+    fn a_bad_property_filter_is_refused_as_bad_user_input() {
+        let with = |props: serde_json::Value| {
+            analytics::Filter::try_from(Some(EventFilter {
+                props: Some(Json(props)),
+                ..Default::default()
+            }))
+        };
+        for bad in [json!(["plan"]), json!("main"), json!(3), json!(null)] {
+            let e = with(bad.clone()).expect_err("refused");
+            assert_eq!(e, FilterError::PropsNotAnObject, "{bad}");
+            let (code, message) = refused(e);
+            assert_eq!(code, "BAD_USER_INPUT");
+            assert!(message.contains("must be a JSON object"), "{message}");
+        }
+        let e = with(json!({ "k": "x".repeat(3000) })).expect_err("refused");
+        assert_eq!(e, FilterError::PropsTooLarge(3008));
+        assert_eq!(
+            refused(e),
+            (
+                "BAD_USER_INPUT",
+                "filter props is 3008 bytes of JSON; at most 2048".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn series_arguments_become_a_series_of_at_most_max_buckets() {
+        let args = |from: &str, to: &str, interval| SeriesArgs {
+            range: time_range(from, to, None),
+            metric: Metric::Events,
+            interval,
+        };
+        assert!(Series::try_from(args(
+            "2026-11-01T00:00:00Z",
+            "2026-11-02T00:00:00Z",
+            Interval::Minute
+        ))
+        .is_ok());
+        let e = Series::try_from(args(
+            "2026-10-01T00:00:00Z",
+            "2026-11-01T00:00:00Z",
+            Interval::Minute,
+        ))
+        .expect_err("refused");
+        assert_eq!(e, SeriesError::TooManyBuckets { interval: "minute" });
+        assert_eq!(
+            refused(e),
+            (
+                "BAD_USER_INPUT",
+                "too many minute buckets for this range (at most 2000): use a wider interval"
+                    .to_string()
+            )
+        );
+        let e = Series::try_from(args(
+            "2026-11-02T00:00:00Z",
+            "2026-11-01T00:00:00Z",
+            Interval::Day,
+        ))
+        .expect_err("refused");
+        assert_eq!(e, SeriesError::Range(RangeError::NotOrdered));
+        assert_eq!(
+            refused(e),
+            (
+                "BAD_USER_INPUT",
+                "range: `from` must be before `to`".to_string()
+            )
+        );
+    }
+
+    fn step(event_type: &str, path: Option<&str>) -> FunnelStepInput {
+        FunnelStepInput {
+            event_type: event_type.into(),
+            path: path.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn funnel_arguments_become_a_funnel() {
+        let f = behaviour::Funnel::try_from(FunnelArgs {
+            steps: vec![
+                step(" page.view ", Some("/pricing")),
+                step("signup.completed", Some("")),
+            ],
+            window_seconds: 3600,
+        })
+        .expect("a valid funnel");
+        assert_eq!(
+            f.steps(),
+            &[
+                behaviour::Step {
+                    event_type: "page.view".into(),
+                    path: Some("/pricing".into())
+                },
+                behaviour::Step {
+                    event_type: "signup.completed".into(),
+                    path: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_funnel_is_refused_as_bad_user_input() {
+        let args = |n: usize, window_seconds| FunnelArgs {
+            steps: (0..n).map(|_| step("page.view", None)).collect(),
+            window_seconds,
+        };
+        for (args, error, message) in [
+            (
+                args(0, 3600),
+                FunnelError::StepCount(0),
+                "a funnel has 1 to 8 steps, not 0",
+            ),
+            (
+                args(9, 3600),
+                FunnelError::StepCount(9),
+                "a funnel has 1 to 8 steps, not 9",
+            ),
+            (
+                args(2, 0),
+                FunnelError::Window(0),
+                "windowSeconds must be between 1 and 7776000 (90 days), not 0",
+            ),
+            (
+                args(2, -1),
+                FunnelError::Window(-1),
+                "windowSeconds must be between 1 and 7776000 (90 days), not -1",
+            ),
+            (
+                args(2, 7_776_001),
+                FunnelError::Window(7_776_001),
+                "windowSeconds must be between 1 and 7776000 (90 days), not 7776001",
+            ),
+        ] {
+            let e = behaviour::Funnel::try_from(args).expect_err("refused");
+            assert_eq!(e, error);
+            assert_eq!(refused(e), ("BAD_USER_INPUT", message.to_string()));
+        }
+    }
+
+    #[test]
+    fn page_arguments_become_a_page() {
+        let first = Page::try_from(PageArgs {
+            first: 50,
+            after: None,
+        })
+        .expect("a valid page");
+        assert_eq!((first.size.get(), first.after), (50, None));
+        let cursor = Cursor {
+            occurred_at: t("2026-11-01T12:00:00.123456Z"),
+            event_id: uuid::Uuid::from_u128(42),
+        };
+        let next = Page::try_from(PageArgs {
+            first: 500,
+            after: Some(cursor.encode()),
+        })
+        .expect("a valid page");
+        assert_eq!((next.size.get(), next.after), (500, Some(cursor)));
+    }
+
+    #[test]
+    fn a_bad_page_is_refused_as_bad_user_input() {
+        for (args, error, message) in [
+            (
+                PageArgs {
+                    first: 0,
+                    after: None,
+                },
+                PageError::Size(0),
+                "first must be between 1 and 500, not 0",
+            ),
+            (
+                PageArgs {
+                    first: 5000,
+                    after: None,
+                },
+                PageError::Size(5000),
+                "first must be between 1 and 500, not 5000",
+            ),
+            (
+                PageArgs {
+                    first: 10,
+                    after: Some("garbage".into()),
+                },
+                PageError::Cursor,
+                "`after` is not a cursor returned by this API",
+            ),
+            (
+                PageArgs {
+                    first: 10,
+                    after: Some("12_notauuid".into()),
+                },
+                PageError::Cursor,
+                "`after` is not a cursor returned by this API",
+            ),
+        ] {
+            let e = Page::try_from(args).expect_err("refused");
+            assert_eq!(e, error);
+            assert_eq!(refused(e), ("BAD_USER_INPUT", message.to_string()));
+        }
+    }
+
+    #[test]
+    fn a_live_filter_becomes_a_live_match() {
+        let m = LiveMatch::try_from(Some(LiveFilter {
+            event_types: Some(vec!["page.view".into()]),
+            path: Some(" /pricing ".into()),
+            user_id: Some("".into()),
+            props: Some(Json(json!({"plan": "pro"}))),
+        }))
+        .expect("a valid filter");
+        assert_eq!(m.event_types, Some(vec!["page.view".to_string()]));
+        assert_eq!(m.path.as_deref(), Some("/pricing"));
+        assert_eq!(m.user_id, None);
+        assert_eq!(m.props, json!({"plan": "pro"}).as_object().cloned());
+        let none = LiveMatch::try_from(Some(LiveFilter {
+            event_types: Some(vec![]),
+            props: Some(Json(json!({}))),
+            ..Default::default()
+        }))
+        .expect("a valid filter");
+        assert_eq!((none.event_types, none.props), (None, None));
+    }
+
+    #[test]
+    fn a_live_filter_refuses_what_the_stored_filter_refuses() {
+        let with = |props: serde_json::Value| {
+            LiveMatch::try_from(Some(LiveFilter {
+                props: Some(Json(props)),
+                ..Default::default()
+            }))
+        };
+        let e = with(json!(["plan"])).expect_err("refused");
+        assert_eq!(e, FilterError::PropsNotAnObject);
+        assert_eq!(refused(e).0, "BAD_USER_INPUT");
+        let e = with(json!({ "k": "x".repeat(3000) })).expect_err("refused");
+        assert_eq!(e, FilterError::PropsTooLarge(3008));
+        assert_eq!(refused(e).0, "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_refused() {
+        assert_eq!(time_zone(Some("UTC")), Ok(Tz::UTC));
+        assert_eq!(
+            time_zone(Some("Mars/Base")),
+            Err(RangeError::UnknownTimeZone("Mars/Base".into()))
+        );
+    }
 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod analytics;
+mod analytics_plans;
 mod bench;
 mod compose;
 mod config_cli;

@@ -1,0 +1,15 @@
+-- Sessions with a matching event in the range, and how many bounced (at most one page view).
+-- $1..$8 the raw filter (analytics::raw_values).
+SELECT count(*)::bigint AS sessions, (count(*) FILTER (WHERE page_views <= 1))::bigint AS bounced
+FROM sessions
+WHERE project_id = $1 AND session_id IN (
+    SELECT session_id
+    FROM activities
+    WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+      AND ($4::text IS NULL OR event_type = $4)
+      AND ($5::text IS NULL OR path = $5)
+      AND ($6::text IS NULL OR community_id = $6)
+      AND ($7::text IS NULL OR user_id = $7)
+      AND ($8::jsonb IS NULL OR metadata @> $8)
+      AND session_id IS NOT NULL
+)

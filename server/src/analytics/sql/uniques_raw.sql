@@ -1,0 +1,10 @@
+-- Distinct actors (user id, else anonymous id) of the matching raw events, exactly.
+-- $1..$8 the raw filter (analytics::raw_values).
+SELECT count(DISTINCT COALESCE(user_id, anonymous_id))::bigint AS n
+FROM activities
+WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+  AND ($4::text IS NULL OR event_type = $4)
+  AND ($5::text IS NULL OR path = $5)
+  AND ($6::text IS NULL OR community_id = $6)
+  AND ($7::text IS NULL OR user_id = $7)
+  AND ($8::jsonb IS NULL OR metadata @> $8)
