@@ -68,14 +68,13 @@ bad_user_input!(
     crate::analytics::counts::SeriesError,
     crate::analytics::behaviour::FunnelError,
     crate::analytics::people::PageError,
+    crate::domain::InvalidInput,
 );
 
+/// Storage fails only on the database or the archive store (its inputs are validated types).
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
-        match e {
-            crate::storage::StorageError::Invalid(m) => ApiError::BadInput(m),
-            other => ApiError::Internal(other.to_string()),
-        }
+        ApiError::Internal(e.to_string())
     }
 }
 

@@ -10,19 +10,12 @@ use super::error::{ApiError, ApiResult};
 use super::query::parse_id;
 use super::types::*;
 use crate::auth::{password, Role};
-use crate::domain::{
-    AccountScope, Email, InvalidInput, Origin, ProjectName, RetentionDays, TrackedUserId,
-};
+use crate::domain::{AccountScope, Email, Origin, ProjectName, RetentionDays, TrackedUserId};
 use crate::event::Dialect;
 use crate::ingest::{Batch, IngestError, ProjectInfo};
 use crate::storage::{accounts, projects, users};
 
 pub struct MutationRoot;
-
-/// An input the domain types refused: the caller's error.
-fn bad(e: InvalidInput) -> ApiError {
-    ApiError::BadInput(e.to_string())
-}
 
 /// Longest password accepted (argon2 input; longer is a denial-of-service vector, not security).
 const MAX_PASSWORD: usize = 256;
@@ -119,8 +112,8 @@ impl MutationRoot {
         #[graphql(default)] allowed_origins: Vec<String>,
     ) -> ApiResult<ProjectWithKeys> {
         authorize_global(ctx)?;
-        let name = ProjectName::try_from(name.as_str()).map_err(bad)?;
-        let origins = Origin::parse_all(&allowed_origins).map_err(bad)?;
+        let name = ProjectName::try_from(name.as_str()).map_err(ApiError::from)?;
+        let origins = Origin::parse_all(&allowed_origins).map_err(ApiError::from)?;
         let (m, keys) = projects::create(&api(ctx).db, &name, &origins)
             .await
             .map_err(ApiError::from)?;
@@ -144,15 +137,15 @@ impl MutationRoot {
                 .as_deref()
                 .map(ProjectName::try_from)
                 .transpose()
-                .map_err(bad)?,
+                .map_err(ApiError::from)?,
             allowed_origins: allowed_origins
                 .as_deref()
                 .map(Origin::parse_all)
                 .transpose()
-                .map_err(bad)?,
-            retention_days: days(retention_days, "retentionDays").map_err(bad)?,
+                .map_err(ApiError::from)?,
+            retention_days: days(retention_days, "retentionDays").map_err(ApiError::from)?,
             rollup_retention_days: days(rollup_retention_days, "rollupRetentionDays")
-                .map_err(bad)?,
+                .map_err(ApiError::from)?,
         };
         let m = projects::update(&api(ctx).db, project, change)
             .await
@@ -183,8 +176,8 @@ impl MutationRoot {
     ) -> ApiResult<Account> {
         let ids = parse_project_ids(project_ids)?;
         check_grant(ctx, role.into(), &ids)?;
-        let email = Email::try_from(email.as_str()).map_err(bad)?;
-        let scope = AccountScope::new(role.into(), ids).map_err(bad)?;
+        let email = Email::try_from(email.as_str()).map_err(ApiError::from)?;
+        let scope = AccountScope::new(role.into(), ids).map_err(ApiError::from)?;
         if password.chars().count() < 10 || password.len() > MAX_PASSWORD {
             return Err(ApiError::BadInput(format!(
                 "password must have 10 to {MAX_PASSWORD} characters"
@@ -217,7 +210,7 @@ impl MutationRoot {
         authorize_global(ctx)?;
         let account = parse_id(&id, "id")?;
         let ids = parse_project_ids(project_ids)?;
-        let scope = AccountScope::new(role.into(), ids).map_err(bad)?;
+        let scope = AccountScope::new(role.into(), ids).map_err(ApiError::from)?;
         let m = accounts::set_role(&api(ctx).db, account, &scope)
             .await
             .map_err(ApiError::from)?;
@@ -330,7 +323,7 @@ impl MutationRoot {
     ) -> ApiResult<PurgeResult> {
         let project = parse_id(&project_id, "projectId")?;
         authorize(ctx, Role::Admin, Some(project))?;
-        let user = TrackedUserId::try_from(user_id.as_str()).map_err(bad)?;
+        let user = TrackedUserId::try_from(user_id.as_str()).map_err(ApiError::from)?;
         let r = users::purge(&api(ctx).db, project, &user)
             .await
             .map_err(ApiError::from)?;

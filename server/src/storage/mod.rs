@@ -36,10 +36,6 @@ pub enum StorageError {
     /// exist).
     #[error("archive: {0}")]
     Archive(String),
-    /// Transitional: the analytics reads still report bad input here until they take validated
-    /// types (being moved to the GraphQL edge).
-    #[error("{0}")]
-    Invalid(String),
 }
 
 /// Errors of the `COPY` streams (the sqlx pool under SeaORM's connection) are database errors
@@ -116,12 +112,6 @@ impl Db {
     /// the archive's export and restore.
     pub fn copy_pool(&self) -> &sqlx::PgPool {
         self.primary.get_postgres_connection_pool()
-    }
-
-    /// Transitional: the sqlx pool of the read connection, for the analytics reads not yet on
-    /// SeaORM statements.
-    pub fn read_pool(&self) -> &sqlx::PgPool {
-        self.read.get_postgres_connection_pool()
     }
 
     pub async fn ping(&self) -> Result<(), StorageError> {
