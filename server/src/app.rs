@@ -129,8 +129,9 @@ impl Application {
     }
 
     /// Runs until `shutdown` is cancelled, then drains: HTTP stops accepting, in-flight
-    /// requests finish, the worker finishes or releases its batch.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    /// requests finish, the worker finishes or releases its batch. Nothing in here ends the
+    /// process on its own: failures are logged and retried by the part that had them.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         let mut tasks = tokio::task::JoinSet::new();
         let settings = self.settings;
         if self.mode.works() {
@@ -177,7 +178,6 @@ impl Application {
             });
         }
         while tasks.join_next().await.is_some() {}
-        Ok(())
     }
 }
 

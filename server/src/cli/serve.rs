@@ -11,5 +11,6 @@ pub async fn run(mode: Mode) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(shutdown_on_signal(shutdown.clone()));
-    app.run_until_stopped(shutdown).await
+    app.run_until_stopped(shutdown).await;
+    Ok(())
 }

@@ -133,7 +133,7 @@ pub async fn start(
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move {
-        app.run_until_stopped(stop).await.expect("application runs");
+        app.run_until_stopped(stop).await;
     });
     let project = match project {
         Some(p) => TestProject {
