@@ -416,7 +416,7 @@ test('the tracker listens passively only (scroll and every other listener it add
     const { listeners } = await cdp.send('DOMDebugger.getEventListeners', { objectId: result.objectId });
     for (const l of listeners) {
       const entry = { target, type: l.type, passive: l.passive, url: scripts.get(l.scriptId) || '' };
-      // The loader registers the glue's exported `on_event` (defined in /tracker/tracker_wasm.js).
+      // The loader (with the wasm-bindgen glue linked in) registers every listener itself.
       (/\/sightline\.js$|\/tracker\//.test(entry.url) ? mine : others).push(entry);
     }
   }
