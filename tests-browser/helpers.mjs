@@ -12,8 +12,10 @@ export const env = (name) => {
   return v;
 };
 
-export async function browser() {
+// `options` are Playwright's context options (locale, viewport, ...).
+export async function browser(options = {}) {
   return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'sightline-chromium-')), {
+    ...options,
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -67,3 +69,26 @@ export function collectRequests(page) {
   });
   return bodies;
 }
+
+// Opens `url` (a demo page) with `attrs` set on its tracker script tag: the wasm is held back
+// until they are set, and the tracker reads its options only when the wasm starts. (A page
+// made up with route.fulfill would not do: Chromium then treats the document as public and
+// refuses its requests to the loopback server.)
+export async function openWithAttrs(page, url, attrs) {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await page.route('**/tracker/tracker_wasm_bg.wasm', async (route) => { await held; await route.continue(); });
+  await page.goto(url);
+  await page.waitForFunction(() => window.sightline);
+  await page.evaluate((a) => {
+    const tag = document.querySelector('script[data-key]');
+    for (const [k, v] of Object.entries(a)) {
+      if (v === null) tag.removeAttribute(k); else tag.setAttribute(k, v);
+    }
+  }, attrs);
+  release();
+  await page.waitForFunction(() => window.sightline && sightline.ready, null, { timeout: 15000 });
+}
+
+// Every event the page sent to /collect so far (from `collectRequests`' bodies), in order.
+export const sentEvents = (bodies) => bodies.flatMap((b) => b.events || []);

@@ -4,6 +4,10 @@
 //! it answers 202 for, the worker again for jobs that other producers (a Node BullMQ `Queue.add`)
 //! enqueued. Past this module, an [`Event`] is trusted: its id is a UUID, its type a dotted
 //! lower-case name, its strings bounded and its properties an object free of deny-listed keys.
+//!
+//! The URL privacy rule ([`strip_url_secrets`]) is the same one the browser tracker applies
+//! before sending (`tracker-wasm/src/url.rs`): it runs here again because server-side senders and
+//! other trackers do not apply it, and a URL holding a credential must never be stored.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +20,10 @@ pub const MAX_TYPE_LEN: usize = 64;
 pub const MAX_ID_LEN: usize = 128;
 pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_TITLE_LEN: usize = 512;
+/// Bound for `language` (a BCP 47 tag: 35 characters covers every registered form).
+pub const MAX_LANGUAGE_LEN: usize = 35;
+/// Largest `screen_width` accepted, in CSS pixels (far above any real viewport).
+pub const MAX_SCREEN_WIDTH: u32 = 100_000;
 /// Bound for any string value inside `props`.
 pub const MAX_PROP_STRING_LEN: usize = 1024;
 pub const MAX_PROPS_BYTES: usize = 8 * 1024;
@@ -50,6 +58,17 @@ pub struct Event {
     pub title: Option<String>,
     #[serde(default)]
     pub props: Map<String, Value>,
+    /// The viewport's width in CSS pixels (`window.innerWidth`), sent by the tracker on page
+    /// views.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen_width: Option<u32>,
+    /// The browser's preferred language (`navigator.language`, like `en-US`), on page views.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The sending browser reported `navigator.webdriver === true` (automation, headless
+    /// browsers). A signal for bot tagging, which is the server's decision (`bot`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub webdriver: bool,
     /// Set by the server when the sender's user agent is an obvious bot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bot: bool,
@@ -66,31 +85,111 @@ impl Event {
         DateTime::from_timestamp_millis(self.ts).unwrap_or_default()
     }
 
-    /// The path of the page URL (no scheme, host, query or fragment).
+    /// The path of the page URL (no scheme, host or query; a route fragment kept, see
+    /// [`url_path`]).
     pub fn path(&self) -> Option<String> {
         self.url.as_deref().map(url_path)
     }
 }
 
-/// Path part of an absolute or relative URL: `https://a.example/x/y?q#f` -> `/x/y`.
+/// Path part of an absolute or relative URL: `https://a.example/x/y?q#f` -> `/x/y`. A route
+/// fragment (one starting with `#/`, as hash-routed single-page apps navigate) is part of the
+/// page, so it is kept without its own query: `https://a.example/app?x=1#/settings/2?tab=3` ->
+/// `/app#/settings/2`.
 pub fn url_path(url: &str) -> String {
+    let (url, fragment) = match url.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (url, None),
+    };
     let after_scheme = match url.find("://") {
         Some(i) => {
             let rest = &url[i + 3..];
-            match rest.find(['/', '?', '#']) {
+            match rest.find(['/', '?']) {
                 Some(j) => &rest[j..],
                 None => "",
             }
         }
         None => url,
     };
-    let end = after_scheme.find(['?', '#']).unwrap_or(after_scheme.len());
-    let path = &after_scheme[..end];
-    if path.is_empty() {
-        "/".to_string()
-    } else {
-        path.to_string()
+    let end = after_scheme.find('?').unwrap_or(after_scheme.len());
+    let mut path = match &after_scheme[..end] {
+        "" => "/".to_string(),
+        p => p.to_string(),
+    };
+    if let Some(route) = fragment.filter(|f| is_route(f)) {
+        path.push('#');
+        path.push_str(route.split('?').next().unwrap_or(route));
     }
+    path
+}
+
+/// Query parameter names that carry credentials, removed from `url` and `referrer` (compared
+/// ASCII case-insensitively, as written: not percent-decoded). The tracker's list is the same
+/// (`tracker-wasm/src/url.rs`).
+pub const CREDENTIAL_PARAMS: &[&str] = &[
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "token",
+    "code",
+    "state",
+    "auth",
+    "authorization",
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "session_token",
+    "sessionid",
+    "jwt",
+];
+
+/// A fragment (without its `#`) that is a route of a hash-routed app: `/settings/2`.
+fn is_route(fragment: &str) -> bool {
+    fragment.starts_with('/')
+}
+
+/// The URL privacy rule, shared with the tracker: the fragment is kept only when it is a route
+/// (`#/...`), any other fragment (`#access_token=...`, `#section`) is dropped; query parameters
+/// named in [`CREDENTIAL_PARAMS`] are removed, from the URL's query and from a route fragment's
+/// own query (`#/callback?code=...`). The rest is unchanged, remaining parameters in their order;
+/// empty parameters (`&&`) and a query left empty (`?`) are dropped with them. Idempotent.
+pub fn strip_url_secrets(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let (before, fragment) = match url.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (url, None),
+    };
+    push_without_credentials(&mut out, before);
+    if let Some(route) = fragment.filter(|f| is_route(f)) {
+        out.push('#');
+        push_without_credentials(&mut out, route);
+    }
+    out
+}
+
+/// Appends `s` (a URL or route without fragment) with its credential parameters removed.
+fn push_without_credentials(out: &mut String, s: &str) {
+    let (base, query) = s.split_once('?').unwrap_or((s, ""));
+    out.push_str(base);
+    let mut sep = '?';
+    for pair in query.split('&') {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        if pair.is_empty() || is_credential_param(name) {
+            continue;
+        }
+        out.push(sep);
+        out.push_str(pair);
+        sep = '&';
+    }
+}
+
+/// Whether a parameter name, as written, is a credential's.
+fn is_credential_param(name: &str) -> bool {
+    CREDENTIAL_PARAMS
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name))
 }
 
 /// Which field names an endpoint accepts. The server-side endpoint also takes the camelCase names
@@ -224,6 +323,9 @@ impl Validator {
             referrer: None,
             title: None,
             props: Map::new(),
+            screen_width: None,
+            language: None,
+            webdriver: false,
             bot: false,
             ip: None,
             user_agent: None,
@@ -249,6 +351,19 @@ impl Validator {
                 ("url", _) => "url",
                 ("referrer", _) => "referrer",
                 ("title", _) => "title",
+                ("language", _) => "language",
+                ("screen_width", _) | ("screenWidth", Dialect::Server | Dialect::Job) => {
+                    ev.screen_width = parse_screen_width(&val)?;
+                    continue;
+                }
+                ("webdriver", _) => {
+                    ev.webdriver = match val {
+                        Value::Bool(b) => b,
+                        Value::Null => false,
+                        _ => return Err("webdriver must be true or false".into()),
+                    };
+                    continue;
+                }
                 ("bot", Dialect::Job) => {
                     ev.bot = val.as_bool().unwrap_or(false);
                     continue;
@@ -287,12 +402,14 @@ impl Validator {
                         Value::Number(n) if field.ends_with("_id") => n.to_string(),
                         _ => return Err(format!("{field} must be a string")),
                     };
-                    let max = match field {
-                        "url" | "referrer" => MAX_URL_LEN,
-                        "title" | "user_agent" => MAX_TITLE_LEN,
-                        _ => MAX_ID_LEN,
+                    let text = match field {
+                        // Credentials are removed before bounding, so a cut cannot hide a
+                        // parameter's name and leave its value behind.
+                        "url" | "referrer" => bounded(&strip_url_secrets(&text), MAX_URL_LEN),
+                        "title" | "user_agent" => bounded(&text, MAX_TITLE_LEN),
+                        "language" => bounded(&text, MAX_LANGUAGE_LEN),
+                        _ => bounded(&text, MAX_ID_LEN),
                     };
-                    let text = bounded(&text, max);
                     if text.is_empty() {
                         continue;
                     }
@@ -307,6 +424,7 @@ impl Validator {
                         "referrer" => &mut ev.referrer,
                         "ip" => &mut ev.ip,
                         "user_agent" => &mut ev.user_agent,
+                        "language" => &mut ev.language,
                         _ => &mut ev.title,
                     };
                     *slot = Some(text);
@@ -382,6 +500,20 @@ impl Validator {
             }
             other => other,
         })
+    }
+}
+
+/// `screen_width`: an integer number of CSS pixels within `0..=MAX_SCREEN_WIDTH`; null is none.
+fn parse_screen_width(v: &Value) -> Result<Option<u32>, String> {
+    match v {
+        Value::Null => Ok(None),
+        _ => v
+            .as_u64()
+            .filter(|w| *w <= u64::from(MAX_SCREEN_WIDTH))
+            .map(|w| Some(w as u32))
+            .ok_or_else(|| {
+                format!("screen_width must be an integer from 0 to {MAX_SCREEN_WIDTH} (CSS pixels)")
+            }),
     }
 }
 
@@ -682,6 +814,245 @@ mod tests {
         assert_eq!(url_path("https://a.example"), "/");
         assert_eq!(url_path("https://a.example?x"), "/");
         assert_eq!(url_path("/docs#intro"), "/docs");
+        assert_eq!(url_path("https://a.example#f/x"), "/");
+    }
+
+    #[test]
+    fn url_path_keeps_a_route_fragment_without_its_query() {
+        assert_eq!(
+            url_path("https://a.example/app?x=1#/settings/2"),
+            "/app#/settings/2"
+        );
+        assert_eq!(url_path("https://a.example#/x"), "/#/x");
+        assert_eq!(url_path("https://a.example/app#/cart?tab=2"), "/app#/cart");
+        assert_eq!(url_path("/app/#/"), "/app/#/");
+        assert_eq!(url_path("https://a.example/app#!/x"), "/app");
+        assert_eq!(url_path("https://a.example/app#section/x"), "/app");
+    }
+
+    #[test]
+    fn url_secrets_rule() {
+        let cases = [
+            // Fragments: a route is kept, anything else dropped.
+            (
+                "https://a.example/app#/settings/2",
+                "https://a.example/app#/settings/2",
+            ),
+            ("https://a.example/app#/", "https://a.example/app#/"),
+            ("https://a.example/doc#section", "https://a.example/doc"),
+            (
+                "https://a.example/cb#access_token=abc&state=x",
+                "https://a.example/cb",
+            ),
+            ("https://a.example/cb#token=abc", "https://a.example/cb"),
+            ("https://a.example/x#", "https://a.example/x"),
+            ("https://a.example/x#!/route", "https://a.example/x"),
+            (
+                "https://a.example/x?a=1#frag?token=t",
+                "https://a.example/x?a=1",
+            ),
+            // Credential parameters, case-insensitive, wherever they stand.
+            ("https://a.example/x?token=1", "https://a.example/x"),
+            (
+                "https://a.example/x?a=1&TOKEN=2&b=3",
+                "https://a.example/x?a=1&b=3",
+            ),
+            (
+                "https://a.example/x?Access_Token=s&plan=pro",
+                "https://a.example/x?plan=pro",
+            ),
+            (
+                "https://a.example/x?plan=pro&code=c&state=s",
+                "https://a.example/x?plan=pro",
+            ),
+            (
+                "https://a.example/x?id_token=1&refresh_token=2&auth=3&authorization=4",
+                "https://a.example/x",
+            ),
+            (
+                "https://a.example/x?password=1&passwd=2&secret=3&api_key=4&apikey=5",
+                "https://a.example/x",
+            ),
+            (
+                "https://a.example/x?session_token=1&sessionid=2&jwt=3&q=4",
+                "https://a.example/x?q=4",
+            ),
+            ("https://a.example/x?token", "https://a.example/x"),
+            ("https://a.example/x?token=&x=", "https://a.example/x?x="),
+            // Names are compared as written (not percent-decoded), like the tracker does.
+            (
+                "https://a.example/x?%74oken=1&a=b",
+                "https://a.example/x?%74oken=1&a=b",
+            ),
+            // Look-alikes are not credentials.
+            (
+                "https://a.example/x?tokens=1&my_token=2&codex=3",
+                "https://a.example/x?tokens=1&my_token=2&codex=3",
+            ),
+            (
+                "https://a.example/x?email=e&key=k&session=s&sid=i",
+                "https://a.example/x?email=e&key=k&session=s&sid=i",
+            ),
+            (
+                "https://a.example/x?q=token&v=code",
+                "https://a.example/x?q=token&v=code",
+            ),
+            // Order kept, empty parameters and an empty query dropped.
+            (
+                "https://a.example/x?c=3&b=2&a=1",
+                "https://a.example/x?c=3&b=2&a=1",
+            ),
+            (
+                "https://a.example/x?a=1&&b=2&token=t",
+                "https://a.example/x?a=1&b=2",
+            ),
+            ("https://a.example/x?", "https://a.example/x"),
+            // A route fragment's own query is cleaned too.
+            (
+                "https://a.example/#/callback?code=c&next=%2Fhome",
+                "https://a.example/#/callback?next=%2Fhome",
+            ),
+            (
+                "https://a.example/app?token=t#/r?jwt=j",
+                "https://a.example/app#/r",
+            ),
+            // No query, no fragment, relative URLs, non-ASCII.
+            ("https://a.example/x", "https://a.example/x"),
+            ("/docs?token=1&page=2#intro", "/docs?page=2"),
+            (
+                "https://a.example/caf\u{e9}?q=\u{fc}&token=\u{e9}",
+                "https://a.example/caf\u{e9}?q=\u{fc}",
+            ),
+            ("", ""),
+        ];
+        for (url, want) in cases {
+            assert_eq!(strip_url_secrets(url), want, "{url}");
+            assert_eq!(strip_url_secrets(want), want, "idempotent on {want}");
+        }
+    }
+
+    #[test]
+    fn the_validator_strips_secrets_from_url_and_referrer_in_every_dialect() {
+        for dialect in [Dialect::Browser, Dialect::Server, Dialect::Job] {
+            let mut e = ok();
+            e["url"] = json!("https://a.example/app?token=t&plan=pro#/settings/2");
+            e["referrer"] = json!("https://login.example/cb?code=c#access_token=x");
+            let ev = v().event(e, dialect).expect("valid");
+            assert_eq!(
+                ev.url.as_deref(),
+                Some("https://a.example/app?plan=pro#/settings/2"),
+                "{dialect:?}"
+            );
+            assert_eq!(ev.referrer.as_deref(), Some("https://login.example/cb"));
+            assert_eq!(ev.path().as_deref(), Some("/app#/settings/2"));
+        }
+        let mut e = ok();
+        e["url"] = json!("?token=t");
+        assert_eq!(v().event(e, Dialect::Browser).expect("valid").url, None);
+    }
+
+    #[test]
+    fn page_view_context_fields_are_accepted_and_bounded() {
+        let mut e = ok();
+        e["screen_width"] = json!(1280);
+        e["language"] = json!("en-US");
+        e["webdriver"] = json!(true);
+        let ev = v().event(e, Dialect::Browser).expect("valid");
+        assert_eq!(ev.screen_width, Some(1280));
+        assert_eq!(ev.language.as_deref(), Some("en-US"));
+        assert!(ev.webdriver);
+
+        for (w, want) in [
+            (json!(0), Some(0)),
+            (json!(100_000), Some(100_000)),
+            (Value::Null, None),
+        ] {
+            let mut e = ok();
+            e["screen_width"] = w;
+            assert_eq!(
+                v().event(e, Dialect::Browser).expect("valid").screen_width,
+                want
+            );
+        }
+        for bad in [
+            json!(100_001),
+            json!(-1),
+            json!(12.5),
+            json!("1280"),
+            json!(true),
+            json!(u64::MAX),
+        ] {
+            let mut e = ok();
+            e["screen_width"] = bad.clone();
+            assert_eq!(
+                v().event(e, Dialect::Browser).expect_err("refused"),
+                "screen_width must be an integer from 0 to 100000 (CSS pixels)",
+                "{bad}"
+            );
+        }
+
+        let mut e = ok();
+        e["language"] = json!(format!("  {}  ", "x".repeat(50)));
+        let ev = v().event(e, Dialect::Browser).expect("valid");
+        assert_eq!(ev.language.as_deref().map(str::len), Some(MAX_LANGUAGE_LEN));
+        let mut e = ok();
+        e["language"] = json!(" ");
+        assert_eq!(
+            v().event(e, Dialect::Browser).expect("valid").language,
+            None
+        );
+        let mut e = ok();
+        e["language"] = json!(7);
+        assert_eq!(
+            v().event(e, Dialect::Browser).expect_err("refused"),
+            "language must be a string"
+        );
+
+        let mut e = ok();
+        e["webdriver"] = json!("yes");
+        assert_eq!(
+            v().event(e, Dialect::Browser).expect_err("refused"),
+            "webdriver must be true or false"
+        );
+        let mut e = ok();
+        e["webdriver"] = json!(false);
+        assert!(!v().event(e, Dialect::Browser).expect("valid").webdriver);
+    }
+
+    #[test]
+    fn context_fields_in_the_server_and_job_dialects() {
+        let mut e = ok();
+        e["screenWidth"] = json!(390);
+        e["language"] = json!("de");
+        e["webdriver"] = json!(true);
+        let ev = v().event(e.clone(), Dialect::Server).expect("valid");
+        assert_eq!(
+            (ev.screen_width, ev.language.as_deref(), ev.webdriver),
+            (Some(390), Some("de"), true)
+        );
+        assert!(
+            v().event(e, Dialect::Browser).is_err(),
+            "camelCase is for the server endpoint only"
+        );
+        let mut e = ok();
+        e["screen_width"] = json!(390);
+        assert_eq!(
+            v().event(e, Dialect::Server).expect("valid").screen_width,
+            Some(390)
+        );
+
+        // A job carries them in the snake_case names `Event` serializes to, and only when set.
+        let job = serde_json::to_value(&ev).expect("json");
+        assert_eq!(
+            (&job["screen_width"], &job["language"], &job["webdriver"]),
+            (&json!(390), &json!("de"), &json!(true))
+        );
+        assert_eq!(v().event(job, Dialect::Job).expect("valid"), ev);
+        let plain = v().event(ok(), Dialect::Browser).expect("valid");
+        let text = serde_json::to_string(&plain).expect("json");
+        for k in ["screen_width", "language", "webdriver"] {
+            assert!(!text.contains(k), "{k} left out when unset: {text}");
+        }
     }
 
     #[test]

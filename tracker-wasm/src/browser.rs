@@ -1,33 +1,35 @@
-//! The DOM glue (wasm32 only): reads the page, keeps the tracker's state, and delivers.
+//! The page's tracker state and what it does on each call (wasm32 only).
 //!
-//! One state object per page ([`TRACKER`]). The loader (`js/sightline.js`) registers the
-//! listeners (all passive) and calls [`on_event`] for every DOM event and timer tick, and
-//! [`sent`] when a `fetch` it made for us settles. Every call does a bounded amount of work (a
-//! click walks its ancestors once; a scroll reads three numbers), so the tracker never causes a
-//! long main-thread task.
+//! One state object per page ([`TRACKER`]). The loader (`js/sightline.js`) is the DOM glue: it
+//! registers the listeners (all passive), describes a click (the element, its selector, text,
+//! position and data attributes: DOM reading that is a fraction of the size in JS), and hands
+//! [`init`] a [`ffi::Host`] of small helpers (read a property path, storage that never throws,
+//! random bytes, a send, a timer). Everything else is decided here: ids and sessions, privacy
+//! and storage modes, the URL privacy rule, page views, scroll reports, the event JSON,
+//! batching, retries.
 //!
-//! Size: every import wasm-bindgen generates costs JS glue plus an import entry, and web-sys /
-//! js-sys also link in exports of their own (closure adapters, futures machinery). So this
-//! module declares the dozen imports it needs by hand ([`ffi`]), reads plain properties through
-//! one `Reflect.get`, and uses no wasm-bindgen closures: timers and fetch callbacks come back
-//! through the loader as exported calls.
+//! Size: each export and each import costs wasm-bindgen glue and wasm wrapper code, and every
+//! `JsValue` read costs conversions and drops. So the wasm exports three functions (commands,
+//! DOM events and send outcomes go through one [`call`] with an op code), holds one JS object
+//! (the host), and gets plain strings and numbers back from it.
 //!
 //! Delivery invariants: an event is in exactly one of the batch, a beacon/fetch in flight, or
 //! the retry queue; the retry queue's events stay stored until a send of them is confirmed
 //! (at-least-once; the server dedupes by event id). Nothing is captured or stored while opted
-//! out or while a honoured DNT/GPC signal is on, except the opt-out flag itself.
+//! out or while a honoured DNT/GPC signal is on, except the opt-out flag itself. With
+//! `data-storage="none"` nothing is written to the browser's storage but the opt-out flag the
+//! visitor asks for, and events carry neither an anonymous nor a session id.
 
 use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::batch::{self, Batch};
 use crate::config::{self, Options};
 use crate::json::{self, Obj};
-use crate::{ids, retry, scroll, selector, text, url};
+use crate::{ids, retry, scroll, url};
 
-use ffi::{Attrs, Crypto, Element, Host, Navigator, Storage};
+use ffi::Host;
 
 const K_AID: &str = "sightline_aid";
 const K_SID: &str = "sightline_sid";
@@ -37,108 +39,65 @@ const K_CID: &str = "sightline_cid";
 const K_OPTOUT: &str = "sightline_optout";
 const K_QUEUE: &str = "sightline_q";
 
-/// Property names a `data-sightline-*` attribute may not overwrite (the click's own fields).
-const RESERVED_PROPS: [&str; 13] = [
-    "tag", "id", "classes", "selector", "text", "href", "x", "y", "page_x", "page_y", "doc_w",
-    "doc_h", "vw",
-];
-
-/// The browser APIs the tracker uses, declared by hand (see the module doc for why).
+/// The loader's helpers, declared by hand (see the module doc for why).
 mod ffi {
     use wasm_bindgen::prelude::*;
 
     #[wasm_bindgen]
     extern "C" {
-        #[wasm_bindgen(thread_local_v2, js_name = window)]
-        pub static WINDOW: JsValue;
-        #[wasm_bindgen(js_namespace = Date)]
-        pub fn now() -> f64;
-        /// A plain property read; a throwing getter (`localStorage` when storage is blocked)
-        /// reads as an error.
-        #[wasm_bindgen(catch, js_namespace = Reflect, js_name = get)]
-        pub fn get(target: &JsValue, key: &str) -> Result<JsValue, JsValue>;
-
-        /// The loader's helpers: `post` fetches and reports back through `sent`, `timer`
-        /// calls `on_event()` after `ms`.
         pub type Host;
+        /// The string at a property path below `window` (`"document.title"`), else "".
         #[wasm_bindgen(method)]
-        pub fn post(this: &Host, url: &str, body: &str, keepalive: bool, token: u32);
+        pub fn s(this: &Host, path: &str) -> String;
+        /// The property at a path below `window` as a number (`true` is 1; NaN when missing);
+        /// `Date.now()` for "".
+        #[wasm_bindgen(method)]
+        pub fn n(this: &Host, path: &str) -> f64;
+        /// An attribute of the script tag.
+        #[wasm_bindgen(method)]
+        pub fn attr(this: &Host, name: &str) -> Option<String>;
+        /// `localStorage.getItem`; None also when storage is blocked.
+        #[wasm_bindgen(method)]
+        pub fn get(this: &Host, key: &str) -> Option<String>;
+        /// `localStorage.setItem`, or `removeItem` for ""; never throws.
+        #[wasm_bindgen(method)]
+        pub fn set(this: &Host, key: &str, value: &str);
+        /// The page URL's campaign parameters (`utm_source`, `utm_medium`, `utm_campaign`,
+        /// `utm_term`, `utm_content`; names in any case, empty values left out) decoded, as a
+        /// JSON object text.
+        #[wasm_bindgen(method)]
+        pub fn utm(this: &Host) -> String;
+        /// `crypto.getRandomValues`.
+        #[wasm_bindgen(method)]
+        pub fn rand(this: &Host, bytes: &mut [u8]);
+        /// Sends `events` (event JSON texts, one per line) to `/collect` in one body: a fresh
+        /// send as a beacon, or a `fetch` when the browser refuses the beacon; a retry
+        /// (`retrying`) always as a `fetch`. A `fetch` reports back through [`super::call`]
+        /// (`op::SENT`, `op::RETRIED`) with the same `events` and the HTTP status.
+        #[wasm_bindgen(method)]
+        pub fn post(this: &Host, events: &str, retrying: bool);
+        /// Calls the loader's event forwarder with no event (a tick) after `ms`.
         #[wasm_bindgen(method)]
         pub fn timer(this: &Host, ms: f64);
-
-        #[derive(Clone)]
-        pub type Storage;
-        #[wasm_bindgen(method, catch, js_name = getItem)]
-        pub fn get_item(this: &Storage, k: &str) -> Result<Option<String>, JsValue>;
-        #[wasm_bindgen(method, catch, js_name = setItem)]
-        pub fn set_item(this: &Storage, k: &str, v: &str) -> Result<(), JsValue>;
-        #[wasm_bindgen(method, catch, js_name = removeItem)]
-        pub fn remove_item(this: &Storage, k: &str) -> Result<(), JsValue>;
-
-        pub type Navigator;
-        #[wasm_bindgen(method, catch, js_name = sendBeacon)]
-        pub fn send_beacon(this: &Navigator, url: &str, body: &str) -> Result<bool, JsValue>;
-
-        pub type Crypto;
-        #[wasm_bindgen(method, catch, js_name = getRandomValues)]
-        pub fn fill(this: &Crypto, bytes: &mut [u8]) -> Result<(), JsValue>;
-
-        #[derive(Clone)]
-        pub type Element;
-        #[wasm_bindgen(method, catch)]
-        pub fn closest(this: &Element, selector: &str) -> Result<Option<Element>, JsValue>;
-        #[wasm_bindgen(method, js_name = getAttribute)]
-        pub fn attr(this: &Element, name: &str) -> Option<String>;
-
-        /// `element.attributes`.
-        pub type Attrs;
-        #[wasm_bindgen(method)]
-        pub fn item(this: &Attrs, i: u32) -> JsValue;
     }
 }
 
-/// `target[key]`, or `undefined` when it throws.
-fn prop(target: &JsValue, key: &str) -> JsValue {
-    ffi::get(target, key).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn prop_str(target: &JsValue, key: &str) -> String {
-    prop(target, key).as_string().unwrap_or_default()
-}
-
-fn prop_num(target: &JsValue, key: &str) -> f64 {
-    prop(target, key).as_f64().unwrap_or(0.0)
-}
-
-/// `target[key]` when it is an object (not null or undefined).
-fn prop_obj(target: &JsValue, key: &str) -> Option<JsValue> {
-    Some(prop(target, key)).filter(JsValue::is_object)
-}
-
-fn now() -> f64 {
-    ffi::now()
-}
-
 struct Tracker {
-    w: JsValue,
     host: Host,
-    nav: Navigator,
-    endpoint: String,
+    /// The project key (its length bounds a body's size).
     key: String,
     opts: Options,
-    /// localStorage, when the browser allows it (the opt-out flag lives there even cookieless).
-    local: Option<Storage>,
-    /// None in cookieless mode (and when the browser refuses storage): ids live in memory.
-    storage: Option<Storage>,
     /// Opted out, or a honoured DNT/GPC signal: capture nothing.
     blocked: bool,
     privacy_signal: bool,
+    /// `navigator.webdriver === true`: every event says so.
+    webdriver: bool,
     aid: String,
     sid: String,
     seen: i64,
     user_id: String,
     community_id: String,
-    /// The current page view's URL (sanitized); "" before the first view.
+    /// The current page view's URL (under the privacy rule); "" before the first view.
     page_url: String,
     /// The referrer for the page view being built (the previous view's URL after an SPA
     /// navigation).
@@ -146,82 +105,58 @@ struct Tracker {
     scroll: scroll::Scroll,
     batch: Batch,
     flush_at: Option<f64>,
-    /// The retry queue in cookieless mode (never written to storage there).
+    /// The retry queue when nothing may be stored (`data-storage="none"`).
     mem_queue: Vec<String>,
     retry_at: Option<f64>,
     retry_attempts: u32,
     /// Retry sends still in flight, and whether one of them failed.
     retry_pending: usize,
     retry_failed: bool,
-    /// `fetch` sends in flight: token, their events, and whether it is a retry.
-    in_flight: Vec<(u32, Vec<String>, bool)>,
-    next_token: u32,
 }
 
 thread_local! {
     static TRACKER: RefCell<Option<Tracker>> = const { RefCell::new(None) };
 }
 
-fn with<R>(f: impl FnOnce(&mut Tracker) -> R) -> Option<R> {
-    TRACKER.with(|t| t.try_borrow_mut().ok()?.as_mut().map(f))
+fn with(f: impl FnOnce(&mut Tracker)) {
+    TRACKER.with(|t| {
+        if let Ok(mut t) = t.try_borrow_mut() {
+            if let Some(t) = t.as_mut() {
+                f(t);
+            }
+        }
+    });
 }
 
-/// Starts the tracker: `origin` is the server's origin, `script` the tag carrying the options,
-/// `host` the loader's helpers ([`ffi::Host`]).
+/// Starts the tracker with the loader's helpers.
 #[wasm_bindgen]
-pub fn init(origin: &str, script: Element, host: Host) {
-    let w = ffi::WINDOW.with(JsValue::clone);
-    if !w.is_object() || TRACKER.with(|t| t.borrow().is_some()) {
+pub fn init(host: Host) {
+    if TRACKER.with(|t| t.borrow().is_some()) {
         return;
     }
-    let attr = |n: &str| script.attr(n);
-    let Some(key) = attr("data-key") else { return };
-    let opts = Options::parse(
-        attr("data-flush-events").as_deref(),
-        attr("data-flush-interval").as_deref(),
-        attr("data-cookieless").as_deref(),
-        attr("data-respect-dnt").as_deref(),
-    );
-    let nav = prop(&w, "navigator");
-    // `doNotTrack` is null when unset; `globalPrivacyControl` is absent in most browsers.
-    let dnt = prop(&nav, "doNotTrack").as_string();
-    let gpc = prop(&nav, "globalPrivacyControl")
-        .as_bool()
-        .unwrap_or(false);
-    let privacy_signal = opts.respect_dnt && config::privacy_signal(dnt.as_deref(), gpc);
-    let local: Option<Storage> = prop_obj(&w, "localStorage").map(JsCast::unchecked_into);
-    let opted_out = local
-        .as_ref()
-        .and_then(|s| s.get_item(K_OPTOUT).ok().flatten())
-        .is_some();
-    let storage = if opts.cookieless { None } else { local.clone() };
-    let get = |k: &str| {
-        storage
-            .as_ref()
-            .and_then(|s| s.get_item(k).ok().flatten())
-            .unwrap_or_default()
+    let Some(key) = host.attr("data-key") else {
+        return;
     };
-    let (user_id, community_id) = (get(K_UID), get(K_CID));
-
-    let mut endpoint = String::from(text::trim(origin, b'/', false));
-    endpoint.push_str("/collect");
-    let t = Tracker {
+    let opts = Options::parse(|name| host.attr(name));
+    // `doNotTrack` is null when unset; `globalPrivacyControl` is absent in most browsers.
+    let privacy_signal = opts.respect_dnt
+        && config::privacy_signal(
+            &host.s("navigator.doNotTrack"),
+            host.n("navigator.globalPrivacyControl") == 1.0,
+        );
+    let mut t = Tracker {
         batch: Batch::new(opts.flush_events),
-        w,
+        blocked: privacy_signal || host.get(K_OPTOUT).is_some(),
+        webdriver: host.n("navigator.webdriver") == 1.0,
         host,
-        nav: nav.unchecked_into(),
-        endpoint,
         key,
         opts,
-        local,
-        storage,
-        blocked: opted_out || privacy_signal,
         privacy_signal,
         aid: String::new(),
         sid: String::new(),
         seen: 0,
-        user_id,
-        community_id,
+        user_id: String::new(),
+        community_id: String::new(),
         page_url: String::new(),
         referrer: String::new(),
         scroll: scroll::Scroll::default(),
@@ -231,178 +166,124 @@ pub fn init(origin: &str, script: Element, host: Host) {
         retry_attempts: 0,
         retry_pending: 0,
         retry_failed: false,
-        in_flight: Vec::new(),
-        next_token: 0,
     };
+    t.user_id = t.get(K_UID).unwrap_or_default();
+    t.community_id = t.get(K_CID).unwrap_or_default();
+    t.page_view();
+    // Events left over from an earlier page (offline, failed sends) go out now.
+    t.retry();
     TRACKER.with(|s| *s.borrow_mut() = Some(t));
-    with(|t| {
-        t.page_view();
-        // Events left over from an earlier page (offline, failed sends) go out now.
-        t.retry();
+}
+
+/// The commands of `window.sightline`, numbered in the loader's order, and the DOM events and
+/// timer ticks the loader forwards.
+mod op {
+    /// `track(name = a, props = b)`.
+    pub const TRACK: u32 = 0;
+    /// `identify(userId = a, traits = b)`.
+    pub const IDENTIFY: u32 = 1;
+    /// `group(communityId = a)`.
+    pub const GROUP: u32 = 2;
+    pub const RESET: u32 = 3;
+    pub const OPT_OUT: u32 = 4;
+    pub const OPT_IN: u32 = 5;
+    pub const FLUSH: u32 = 6;
+    /// A DOM event of type `a`; "" for a timer tick.
+    pub const EVENT: u32 = 7;
+    /// The outcome of a fresh send's `fetch`: its events `a` (one per line), the HTTP status
+    /// `b` ("0" for a network error or a refused CORS answer).
+    pub const SENT: u32 = 8;
+    /// The same for a retry's `fetch`.
+    pub const RETRIED: u32 = 9;
+}
+
+/// Runs command `op` (see [`op`]) with its arguments; `b` is a JSON object text where one is
+/// expected.
+#[wasm_bindgen]
+pub fn call(op: u32, a: &str, b: &str) {
+    with(|t| match op {
+        op::TRACK => t.emit(a, b, "", ""),
+        op::IDENTIFY => t.identify(a, b),
+        op::GROUP => t.group(a),
+        op::RESET => t.reset(),
+        op::OPT_OUT => t.opt_out(),
+        op::OPT_IN => t.opt_in(),
+        op::FLUSH => t.flush(),
+        op::EVENT => t.on_event(a),
+        op::SENT | op::RETRIED => {
+            // Delivered, or refused for good (4xx other than 429): either way, not retried.
+            let status = json::parse_int(b).unwrap_or(0);
+            let ok = status != 0 && status != 429 && status < 500;
+            t.sent(retry::decode(a), ok, op == op::RETRIED);
+        }
+        _ => {}
     });
 }
 
-/// Records a custom event `name` with `props_json` (a JSON object text).
+/// A click, described by the loader: `props` its properties as a JSON object text (the
+/// element's tag, id, classes and selector, bounded text, position and `data-sightline-*`
+/// attributes), `tag` and `id` the element's (the event's entity), `href` a link's URL, added
+/// here under the URL privacy rule.
 #[wasm_bindgen]
-pub fn track(name: &str, props_json: &str) {
-    with(|t| t.emit(name, props_json, "", ""));
-}
-
-/// Attaches `user_id` to this and every later event (persisted unless cookieless) and records
-/// a `user.identify` event carrying `traits_json`.
-#[wasm_bindgen]
-pub fn identify(user_id: &str, traits_json: &str) {
+pub fn click(props: &str, tag: &str, id: &str, href: &str) {
     with(|t| {
-        if t.blocked {
-            return;
-        }
-        t.user_id = user_id.to_string();
-        t.put(K_UID, user_id);
-        t.emit("user.identify", traits_json, "", "");
-    });
-}
-
-/// Attaches `community_id` (a team, workspace, organisation) to later events.
-#[wasm_bindgen]
-pub fn group(community_id: &str) {
-    with(|t| {
-        if t.blocked {
-            return;
-        }
-        t.community_id = community_id.to_string();
-        t.put(K_CID, community_id);
-        t.emit("user.group", "{}", "", "");
-    });
-}
-
-/// Stops all capture and delivery, drops what is queued, and remembers the choice.
-#[wasm_bindgen]
-pub fn opt_out() {
-    with(|t| {
-        t.blocked = true;
-        t.batch.take();
-        t.save_queue(&[]);
-        t.mem_queue.clear();
-        if let Some(s) = &t.local {
-            let _ = s.set_item(K_OPTOUT, "1");
-            for k in [K_AID, K_SID, K_SEEN, K_UID, K_CID] {
-                let _ = s.remove_item(k);
-            }
-        }
-        t.aid.clear();
-        t.sid.clear();
-    });
-}
-
-/// Undoes [`opt_out`] (a honoured DNT/GPC signal still wins).
-#[wasm_bindgen]
-pub fn opt_in() {
-    with(|t| {
-        if let Some(s) = &t.local {
-            let _ = s.remove_item(K_OPTOUT);
-        }
-        t.blocked = t.privacy_signal;
-    });
-}
-
-/// Sends everything queued now.
-#[wasm_bindgen]
-pub fn flush() {
-    with(Tracker::flush);
-}
-
-/// Every DOM event the loader listens to, and every timer tick (called with `undefined`).
-#[wasm_bindgen]
-pub fn on_event(ev: JsValue) {
-    with(|t| {
-        if !ev.is_object() {
-            return t.on_tick();
-        }
-        match prop_str(&ev, "type").as_str() {
-            "click" => t.on_click(&ev),
-            "scroll" => t.on_scroll(),
-            "visibilitychange" => {
-                if prop(&t.doc(), "hidden").as_bool() == Some(true) {
-                    t.on_hide();
-                }
-            }
-            "pagehide" => t.on_hide(),
-            "online" => {
-                t.retry_at = None;
-                t.retry();
-                t.flush();
-            }
-            _ => t.on_navigate(),
-        }
-    });
-}
-
-/// The loader's report on the `fetch` started with `token`: the HTTP status, 0 for a network
-/// error or a refused CORS answer.
-#[wasm_bindgen]
-pub fn sent(token: u32, status: u32) {
-    with(|t| {
-        let Some(i) = t.in_flight.iter().position(|f| f.0 == token) else {
-            return;
-        };
-        let (_, events, retrying) = t.in_flight.swap_remove(i);
-        // Delivered, or refused for good (4xx other than 429): either way, not retried.
-        let ok = status != 0 && status != 429 && status < 500;
-        t.sent(events, ok, retrying);
+        let mut p = Obj::extend(props);
+        p.opt("href", &url::sanitize(href));
+        t.emit("element.click", &p.finish(), tag, id);
     });
 }
 
 impl Tracker {
-    fn doc(&self) -> JsValue {
-        prop(&self.w, "document")
-    }
-
+    /// Storage, unless nothing may be stored.
     fn get(&self, k: &str) -> Option<String> {
-        self.storage.as_ref()?.get_item(k).ok().flatten()
+        if self.opts.no_storage {
+            return None;
+        }
+        self.host.get(k)
     }
 
+    /// Writes (or, for "", removes) `k`, unless nothing may be stored.
     fn put(&self, k: &str, v: &str) {
-        if let Some(s) = &self.storage {
-            let _ = s.set_item(k, v);
+        if !self.opts.no_storage {
+            self.host.set(k, v);
         }
-    }
-
-    fn random_bytes(&self) -> [u8; 16] {
-        let mut bytes = [0u8; 16];
-        if let Some(c) = prop_obj(&self.w, "crypto") {
-            let _ = c.unchecked_into::<Crypto>().fill(&mut bytes);
-        }
-        bytes
     }
 
     fn uuid(&self) -> String {
         ids::uuid_v4(self.random_bytes())
     }
 
+    fn random_bytes(&self) -> [u8; 16] {
+        let mut bytes = [0u8; 16];
+        self.host.rand(&mut bytes);
+        bytes
+    }
+
     /// The anonymous and session ids for an event at `now`: from storage (shared by the
-    /// site's tabs) unless cookieless; a new session after 30 idle minutes.
+    /// site's tabs, so storage wins over memory), else from memory; a new session after 30
+    /// idle minutes. None at all when nothing may be stored.
     fn touch_ids(&mut self, now: i64) {
+        if self.opts.no_storage {
+            return;
+        }
         if self.aid.is_empty() {
             self.aid = self.get(K_AID).unwrap_or_else(|| self.uuid());
-            self.put(K_AID, &self.aid.clone());
         }
-        if self.storage.is_some() {
-            let seen = self.get(K_SEEN).as_deref().and_then(json::parse_int);
-            match self.get(K_SID) {
-                Some(sid) if ids::session_continues(now, seen) => self.sid = sid,
-                _ => self.sid.clear(),
-            }
-        } else if !ids::session_continues(now, Some(self.seen)) {
-            self.sid.clear();
+        if let Some(sid) = self.get(K_SID) {
+            self.sid = sid;
         }
-        if self.sid.is_empty() {
+        if let Some(seen) = self.get(K_SEEN).as_deref().and_then(json::parse_int) {
+            self.seen = seen;
+        }
+        if self.sid.is_empty() || !ids::session_continues(now, Some(self.seen)) {
             self.sid = self.uuid();
-            self.put(K_SID, &self.sid.clone());
         }
         self.seen = now;
-        let mut s = String::new();
-        json::push_int(&mut s, now);
-        self.put(K_SEEN, &s);
+        let mut seen = String::new();
+        json::push_int(&mut seen, now);
+        self.put(K_AID, &self.aid);
+        self.put(K_SID, &self.sid);
+        self.put(K_SEEN, &seen);
     }
 
     /// Builds one event and queues it; flushes when the batch is full, else arms the timer.
@@ -410,17 +291,20 @@ impl Tracker {
         if self.blocked {
             return;
         }
-        let ts = now();
+        let ts = self.host.n("");
         self.touch_ids(ts as i64);
-        let id = ids::uuid_v7(ts as u64, self.random_bytes());
-        let title = prop_str(&self.doc(), "title");
-        let referrer = if ty == "page.view" {
-            std::mem::take(&mut self.referrer)
+        let page_view = ty == "page.view";
+        let (referrer, screen_width, language) = if page_view {
+            (
+                std::mem::take(&mut self.referrer),
+                Some(self.host.n("innerWidth").max(0.0) as u32),
+                self.host.s("navigator.language"),
+            )
         } else {
-            String::new()
+            (String::new(), None, String::new())
         };
         let e = json::event(&json::EventFields {
-            id: &id,
+            id: &ids::uuid_v7(ts as u64, self.random_bytes()),
             event_type: ty,
             ts,
             anonymous_id: &self.aid,
@@ -431,7 +315,10 @@ impl Tracker {
             entity_id,
             url: &self.page_url,
             referrer: &referrer,
-            title: &title,
+            title: &self.host.s("document.title"),
+            screen_width,
+            language: &language,
+            webdriver: self.webdriver,
             props_json: props,
         });
         if self.batch.push(e) {
@@ -442,55 +329,122 @@ impl Tracker {
         }
     }
 
-    fn on_tick(&mut self) {
-        let t = now();
-        if self.flush_at.is_some_and(|at| t >= at - 5.0) {
-            self.flush();
+    /// Attaches `user_id` to this and every later event (stored unless nothing may be) and
+    /// records a `user.identify` event carrying `traits`.
+    fn identify(&mut self, user_id: &str, traits: &str) {
+        if self.blocked {
+            return;
         }
-        if self.retry_at.is_some_and(|at| t >= at - 5.0) {
-            self.retry_at = None;
-            self.retry();
+        self.user_id = user_id.to_string();
+        self.put(K_UID, user_id);
+        self.emit("user.identify", traits, "", "");
+    }
+
+    /// Attaches `community_id` (a team, workspace, organisation) to later events.
+    fn group(&mut self, community_id: &str) {
+        if self.blocked {
+            return;
+        }
+        self.community_id = community_id.to_string();
+        self.put(K_CID, community_id);
+        self.emit("user.group", "{}", "", "");
+    }
+
+    /// Sign-out: a new anonymous visitor (new anonymous id, new session), without user or
+    /// community; what is already queued keeps the ids it was recorded with.
+    fn reset(&mut self) {
+        for k in [K_AID, K_SID, K_SEEN, K_UID, K_CID] {
+            self.put(k, "");
+        }
+        self.aid.clear();
+        self.sid.clear();
+        self.user_id.clear();
+        self.community_id.clear();
+        if !self.blocked {
+            self.touch_ids(self.host.n("") as i64);
+        }
+    }
+
+    /// Stops all capture and delivery, drops what is queued, and remembers the choice.
+    fn opt_out(&mut self) {
+        self.blocked = true;
+        self.batch.take();
+        self.mem_queue.clear();
+        self.put(K_QUEUE, "");
+        // Written even when nothing else may be: the visitor asked for it, and it identifies
+        // no one.
+        self.host.set(K_OPTOUT, "1");
+        self.reset();
+    }
+
+    /// Undoes [`Self::opt_out`] (a honoured DNT/GPC signal still wins).
+    fn opt_in(&mut self) {
+        self.host.set(K_OPTOUT, "");
+        self.blocked = self.privacy_signal;
+    }
+
+    fn on_event(&mut self, ty: &str) {
+        match ty {
+            "" => {
+                let t = self.host.n("");
+                if self.flush_at.is_some_and(|at| t >= at - 5.0) {
+                    self.flush();
+                }
+                if self.retry_at.is_some_and(|at| t >= at - 5.0) {
+                    self.retry_at = None;
+                    self.retry();
+                }
+            }
+            "scroll" => {
+                let d = scroll::depth(
+                    self.host.n("scrollY"),
+                    self.host.n("innerHeight"),
+                    self.host.n("document.documentElement.scrollHeight"),
+                );
+                self.report_scroll(Some(d));
+            }
+            "visibilitychange" | "pagehide" => {
+                if ty == "pagehide" || self.host.n("document.hidden") == 1.0 {
+                    self.report_scroll(None);
+                    self.flush();
+                }
+            }
+            "online" => {
+                self.retry_at = None;
+                self.retry();
+                self.flush();
+            }
+            // History API, popstate, hashchange: close the old page view's scroll, then count
+            // the new one.
+            _ => {
+                if self.location() != self.page_url {
+                    self.report_scroll(None);
+                    self.page_view();
+                }
+            }
         }
     }
 
     fn location(&self) -> String {
-        url::sanitize(&prop_str(&prop(&self.w, "location"), "href"))
+        url::sanitize(&self.host.s("location.href"))
     }
 
     /// A page view for the current location, unless it is the one already counted (a
-    /// `replaceState` that changed nothing, a `popstate` back to the same URL).
+    /// `replaceState` that changed nothing, a `popstate` back to the same URL, a jump to an
+    /// anchor: the privacy rule drops non-route fragments).
     fn page_view(&mut self) {
         let here = self.location();
         if here == self.page_url {
             return;
         }
         self.referrer = if self.page_url.is_empty() {
-            url::sanitize(&prop_str(&self.doc(), "referrer"))
+            url::sanitize(&self.host.s("document.referrer"))
         } else {
             std::mem::take(&mut self.page_url)
         };
         self.page_url = here;
         self.scroll.reset();
-        let mut p = Obj::default();
-        p.opt("hash", url::hash(&self.page_url));
-        for (k, v) in url::utm(&self.page_url) {
-            p.str(k, &v);
-        }
-        self.emit("page.view", &p.finish(), "", "");
-    }
-
-    /// Single-page-app navigation: close the old page view's scroll, then count the new one.
-    fn on_navigate(&mut self) {
-        if self.location() == self.page_url {
-            return;
-        }
-        self.report_scroll(None);
-        self.page_view();
-    }
-
-    fn on_hide(&mut self) {
-        self.report_scroll(None);
-        self.flush();
+        self.emit("page.view", &self.host.utm(), "", "");
     }
 
     fn report_scroll(&mut self, depth: Option<u8>) {
@@ -507,161 +461,37 @@ impl Tracker {
         }
     }
 
-    fn root(&self) -> JsValue {
-        prop(&self.doc(), "documentElement")
-    }
-
-    fn on_scroll(&mut self) {
-        let d = scroll::depth(
-            prop_num(&self.w, "scrollY"),
-            prop_num(&self.w, "innerHeight"),
-            prop_num(&self.root(), "scrollHeight"),
-        );
-        self.report_scroll(Some(d));
-    }
-
-    fn on_click(&mut self, ev: &JsValue) {
-        if self.blocked {
-            return;
-        }
-        let Some(mut target) = prop_obj(ev, "target") else {
-            return;
-        };
-        // A text node's click belongs to its element.
-        if prop_num(&target, "nodeType") != 1.0 {
-            match prop_obj(&target, "parentElement") {
-                Some(p) => target = p,
-                None => return,
-            }
-        }
-        let target: Element = target.unchecked_into();
-        if target.closest(selector::IGNORE).ok().flatten().is_some() {
-            return;
-        }
-        let actionable = target.closest(selector::ACTIONABLE).ok().flatten();
-        let el = actionable.clone().unwrap_or(target);
-        let tag_of = |e: &JsValue| prop_str(e, "tagName").to_ascii_lowercase();
-        let tag = tag_of(&el);
-        let id = prop_str(&el, "id");
-
-        let mut p = Obj::default();
-        p.str("tag", &tag).opt("id", &id);
-        let class = el.attr("class").unwrap_or_default();
-        p.opt("classes", &text::join(&selector::classes(&class), " "));
-
-        let mut path = Vec::new();
-        let mut cur = Some(JsValue::from(el.clone()));
-        let mut data_keys: Vec<String> = Vec::new();
-        while let Some(e) = cur {
-            let e: Element = e.unchecked_into();
-            if path.len() < selector::MAX_DEPTH {
-                path.push(selector::Node {
-                    tag: tag_of(&e),
-                    id: prop_str(&e, "id"),
-                    class: e.attr("class").unwrap_or_default(),
-                });
-            }
-            // data-sightline-* from the element and its ancestors; the nearest wins.
-            let attrs: Attrs = prop(&e, "attributes").unchecked_into();
-            for i in 0..prop_num(&attrs, "length") as u32 {
-                let a = attrs.item(i);
-                let name = prop_str(&a, "name");
-                if let Some(k) = selector::prop_name(&name) {
-                    if !data_keys.iter().any(|d| d == k) && !RESERVED_PROPS.contains(&k) {
-                        p.str(k, &prop_str(&a, "value"));
-                        data_keys.push(k.to_string());
-                    }
-                }
-            }
-            cur = prop_obj(&e, "parentElement");
-        }
-        p.str("selector", &selector::selector(&path));
-        // Text only from actionable elements (a container's text can be the whole page), and
-        // never from form fields.
-        if actionable.is_some() && !selector::is_field(&tag) {
-            p.opt(
-                "text",
-                &selector::bounded_text(&prop_str(&el, "textContent")),
-            );
-        }
-        if tag == "a" {
-            if let Some(href) = prop(&el, "href").as_string() {
-                p.opt("href", &url::sanitize(&href));
-            }
-        }
-        // Mouse position (a keyboard-triggered click has it too, as 0).
-        if let Some(px) = prop(ev, "pageX").as_f64() {
-            let root = self.root();
-            // Whole CSS pixels, as MouseEvent's integer coordinates used to be.
-            let int = |v: f64| v.max(0.0) as i64;
-            let (dw, dh) = (
-                int(prop_num(&root, "scrollWidth")),
-                int(prop_num(&root, "scrollHeight")),
-            );
-            let (x, y) = (int(px), int(prop_num(ev, "pageY")));
-            let rel = |v: i64, of: i64| {
-                if of > 0 {
-                    (v * 10_000 / of).min(10_000)
-                } else {
-                    0
-                }
-            };
-            p.int("x", rel(x, dw))
-                .int("y", rel(y, dh))
-                .int("page_x", x)
-                .int("page_y", y);
-            p.int("doc_w", dw)
-                .int("doc_h", dh)
-                .int("vw", int(prop_num(&self.w, "innerWidth")));
-        }
-        self.emit("element.click", &p.finish(), &tag, &id);
-    }
-
-    fn online(&self) -> bool {
-        prop(&self.nav, "onLine").as_bool() != Some(false)
-    }
-
     /// Sends the batch now: beacons under the size limit, `fetch(keepalive)` when a beacon is
     /// refused, the retry queue when offline or when that fails.
     fn flush(&mut self) {
         self.flush_at = None;
-        if self.batch.is_empty() {
-            return;
-        }
         let events = self.batch.take();
-        if self.blocked {
+        if self.blocked || events.is_empty() {
             return;
         }
-        if !self.online() {
+        // `navigator.onLine` is false only when the browser knows it is offline.
+        if self.host.n("navigator.onLine") == 0.0 {
             self.enqueue(events);
             return;
         }
         for chunk in batch::chunks(&self.key, events, batch::BEACON_LIMIT) {
-            let body = json::batch(&self.key, &chunk);
-            if !self.nav.send_beacon(&self.endpoint, &body).unwrap_or(false) {
-                self.fetch(body, chunk, false);
-            }
+            self.post(&chunk, false);
         }
     }
 
-    /// POSTs `body` through the loader's `fetch`; [`sent`] hears how it went. A fresh send
-    /// re-queues its events on failure; a retry (`retrying`) removes them from the stored queue
-    /// on success.
-    fn fetch(&mut self, body: String, events: Vec<String>, retrying: bool) {
-        let token = self.next_token;
-        self.next_token = self.next_token.wrapping_add(1);
-        self.in_flight.push((token, events, retrying));
-        // keepalive lets a send outlive the page, but browsers cap keepalive bodies in flight
-        // at 64 KiB in total: retries of a long offline spell go out as ordinary requests.
-        self.host.post(&self.endpoint, &body, !retrying, token);
+    /// Sends `events` through the loader: a fresh send as a beacon (falling back to a
+    /// keepalive `fetch`), a retry as an ordinary `fetch` (browsers cap keepalive bodies in
+    /// flight at 64 KiB in total, which a long offline spell exceeds). A fresh send's events
+    /// come back (`op::SENT`) only when its `fetch` settles: re-queued on failure. A retry's
+    /// come back (`op::RETRIED`) to leave the stored queue on success.
+    fn post(&mut self, events: &[String], retrying: bool) {
+        self.host.post(&retry::encode(events), retrying);
     }
 
     fn sent(&mut self, events: Vec<String>, ok: bool, retrying: bool) {
         if retrying {
             if ok {
-                let mut q = self.load_queue();
-                q.retain(|e| !events.contains(e));
-                self.save_queue(&q);
+                self.update_queue(&events, Vec::new());
             }
             self.retry_failed |= !ok;
             self.retry_pending = self.retry_pending.saturating_sub(1);
@@ -678,19 +508,23 @@ impl Tracker {
     }
 
     fn load_queue(&self) -> Vec<String> {
-        match &self.storage {
-            Some(_) => retry::decode(&self.get(K_QUEUE).unwrap_or_default()),
-            None => self.mem_queue.clone(),
+        if self.opts.no_storage {
+            return self.mem_queue.clone();
         }
+        retry::decode(&self.get(K_QUEUE).unwrap_or_default())
     }
 
-    fn save_queue(&mut self, q: &[String]) {
-        match &self.storage {
-            Some(s) if q.is_empty() => {
-                let _ = s.remove_item(K_QUEUE);
-            }
-            Some(_) => self.put(K_QUEUE, &retry::encode(q)),
-            None => self.mem_queue = q.to_vec(),
+    /// The one change to the retry queue: re-read it (another tab of the site may have changed
+    /// the stored one), drop `delivered`, append `more` within the bounds, store it (an empty
+    /// queue is removed).
+    fn update_queue(&mut self, delivered: &[String], more: Vec<String>) {
+        let mut q = self.load_queue();
+        q.retain(|e| !delivered.contains(e));
+        retry::push_bounded(&mut q, more);
+        if self.opts.no_storage {
+            self.mem_queue = q;
+        } else {
+            self.put(K_QUEUE, &retry::encode(&q));
         }
     }
 
@@ -698,9 +532,7 @@ impl Tracker {
         if self.blocked {
             return;
         }
-        let mut q = self.load_queue();
-        retry::push_bounded(&mut q, events);
-        self.save_queue(&q);
+        self.update_queue(&[], events);
         if self.retry_pending == 0 {
             self.schedule_retry();
         }
@@ -712,26 +544,21 @@ impl Tracker {
         }
         let delay = retry::backoff_ms(self.retry_attempts);
         self.retry_attempts += 1;
-        self.retry_at = Some(now() + delay);
+        self.retry_at = Some(self.host.n("") + delay);
         self.host.timer(delay);
     }
 
     /// Sends the stored retry queue (at page load, on `online`, and after each backoff).
     fn retry(&mut self) {
-        if self.blocked || self.retry_pending > 0 {
+        // Offline, the `online` event retries: no point burning attempts meanwhile.
+        if self.blocked || self.retry_pending > 0 || self.host.n("navigator.onLine") == 0.0 {
             return;
         }
-        if !self.online() {
-            // The `online` event retries; no point burning attempts meanwhile.
-            return;
-        }
-        let q = self.load_queue();
-        let chunks = batch::chunks(&self.key, q, batch::BEACON_LIMIT);
+        let chunks = batch::chunks(&self.key, self.load_queue(), batch::BEACON_LIMIT);
         self.retry_pending = chunks.len();
         self.retry_failed = false;
         for chunk in chunks {
-            let body = json::batch(&self.key, &chunk);
-            self.fetch(body, chunk, true);
+            self.post(&chunk, true);
         }
     }
 }

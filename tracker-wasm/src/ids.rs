@@ -30,14 +30,15 @@ pub fn uuid_v7(ms: u64, mut random: [u8; 16]) -> String {
 /// Sets the RFC 4122 variant bits and writes the hyphenated lower-case text.
 fn format_uuid(mut b: [u8; 16]) -> String {
     b[8] = (b[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const HEX: &str = "0123456789abcdef";
     let mut out = String::with_capacity(36);
     for (i, byte) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
+            out.push_str("-");
         }
-        out.push(HEX[(byte >> 4) as usize] as char);
-        out.push(HEX[(byte & 0x0f) as usize] as char);
+        for d in [usize::from(byte >> 4), usize::from(byte & 0x0f)] {
+            out.push_str(&HEX[d..d + 1]);
+        }
     }
     out
 }

@@ -4,7 +4,15 @@
 
 /// Byte index of the first `sep` (an ASCII byte, so always a character boundary).
 pub fn find(s: &str, sep: u8) -> Option<usize> {
-    s.bytes().position(|b| b == sep)
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == sep {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// `s` split at its first `sep`: what is before it, and what is after it if `sep` was there.
@@ -32,18 +40,6 @@ impl<'a> Iterator for Parts<'a> {
         let (piece, rest) = cut(self.rest?, self.sep);
         self.rest = rest;
         Some(piece)
-    }
-}
-
-/// `s` without any leading (`front`) or trailing `c` bytes.
-pub fn trim(s: &str, c: u8, front: bool) -> &str {
-    let b = s.as_bytes();
-    if front {
-        let n = b.iter().take_while(|&&x| x == c).count();
-        &s[n..]
-    } else {
-        let n = b.iter().rev().take_while(|&&x| x == c).count();
-        &s[..s.len() - n]
     }
 }
 
@@ -76,10 +72,7 @@ mod tests {
     }
 
     #[test]
-    fn trim_and_join() {
-        assert_eq!(trim("##a#", b'#', true), "a#");
-        assert_eq!(trim("https://h//", b'/', false), "https://h");
-        assert_eq!(trim("", b'/', false), "");
+    fn join_with_separators() {
         assert_eq!(join(&["a", "b", "c"], " > "), "a > b > c");
         assert_eq!(join::<&str>(&[], " "), "");
     }

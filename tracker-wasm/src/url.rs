@@ -1,107 +1,65 @@
-//! URL hygiene: query parameters that commonly carry secrets or personal data never leave the
-//! page; campaign (UTM) parameters are lifted into page-view properties.
+//! The URL privacy rule, applied to every URL the tracker sends (`url`, `referrer`, a clicked
+//! link's `href`).
+//!
+//! The rule is the server's too (`server/src/event.rs`, `strip_url_secrets`, which applies it
+//! again to whatever any sender sends): a fragment is kept only when it is a route (`#/...`);
+//! query parameters named in [`CREDENTIAL_PARAMS`] are removed, from the query and from a route
+//! fragment's own query; the rest is unchanged, remaining parameters in their order (empty ones
+//! and an empty query dropped).
 
-use crate::text::{cut, find, parts, trim};
+use crate::text::{cut, parts};
 
-/// Parameter names stripped from captured URLs (case-insensitive).
-pub const DENY_PARAMS: &[&str] = &[
-    "token",
+/// Query parameter names that carry credentials (compared ASCII case-insensitively, as written:
+/// not percent-decoded). The same list as the server's `CREDENTIAL_PARAMS`.
+pub const CREDENTIAL_PARAMS: &[&str] = &[
     "access_token",
     "id_token",
     "refresh_token",
+    "token",
+    "code",
+    "state",
     "auth",
+    "authorization",
     "password",
     "passwd",
     "secret",
-    "email",
-    "key",
     "api_key",
     "apikey",
-    "code",
-    "session",
+    "session_token",
     "sessionid",
-    "sid",
     "jwt",
-    "otp",
 ];
-pub const UTM_PARAMS: &[&str] = &[
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-];
-
-/// `(before the query, the query without '?', the fragment with its '#')`.
-fn split(url: &str) -> (&str, &str, &str) {
-    let (before_hash, hash) = match find(url, b'#') {
-        Some(i) => (&url[..i], &url[i..]),
-        None => (url, ""),
-    };
-    let (base, query) = cut(before_hash, b'?');
-    (base, query.unwrap_or(""), hash)
+/// The URL privacy rule (see the module doc).
+pub fn sanitize(url: &str) -> String {
+    let (before, fragment) = cut(url, b'#');
+    let mut out = String::with_capacity(url.len());
+    push_clean(&mut out, before);
+    // A route: `#/settings/2`, as hash-routed single-page apps navigate.
+    if let Some(route) = fragment.filter(|f| f.as_bytes().first() == Some(&b'/')) {
+        out.push_str("#");
+        push_clean(&mut out, route);
+    }
+    out
 }
 
-/// Removes deny-listed query parameters, keeping the rest (and the fragment) as they were.
-pub fn sanitize(url: &str) -> String {
-    let (base, query, hash) = split(url);
-    let mut out = String::with_capacity(url.len());
+/// Appends `s` (a URL or a route, without fragment) without its credential parameters.
+fn push_clean(out: &mut String, s: &str) {
+    let (base, query) = cut(s, b'?');
     out.push_str(base);
-    let mut first = true;
-    for pair in parts(query, b'&') {
-        let name = cut(pair, b'=').0.to_ascii_lowercase();
-        if pair.is_empty() || DENY_PARAMS.contains(&name.as_str()) {
+    let mut sep = "?";
+    for pair in parts(query.unwrap_or(""), b'&') {
+        let name = cut(pair, b'=').0;
+        if pair.is_empty()
+            || CREDENTIAL_PARAMS
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(name))
+        {
             continue;
         }
-        out.push(if first { '?' } else { '&' });
+        out.push_str(sep);
         out.push_str(pair);
-        first = false;
+        sep = "&";
     }
-    out.push_str(hash);
-    out
-}
-
-/// The fragment without `#` (hash-routed single-page apps navigate there).
-pub fn hash(url: &str) -> &str {
-    trim(split(url).2, b'#', true)
-}
-
-/// `(name, decoded value)` of the UTM parameters present in `url`.
-pub fn utm(url: &str) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    for pair in parts(split(url).1, b'&') {
-        let (name, value) = cut(pair, b'=');
-        let value = value.unwrap_or("");
-        if let Some(n) = UTM_PARAMS.iter().find(|u| name.eq_ignore_ascii_case(u)) {
-            if !value.is_empty() {
-                out.push((*n, decode(value)));
-            }
-        }
-    }
-    out
-}
-
-/// Percent-decoding (`+` as space); invalid escapes and invalid UTF-8 are kept as written.
-pub fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
 }
 
 #[cfg(test)]
@@ -109,36 +67,81 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_parameters_are_stripped() {
-        assert_eq!(
-            sanitize("https://a/x?token=1&plan=pro&Email=e#h"),
-            "https://a/x?plan=pro#h"
-        );
-        assert_eq!(sanitize("https://a/x?token=1"), "https://a/x");
-        assert_eq!(
-            sanitize("https://a/x?utm_source=n"),
-            "https://a/x?utm_source=n"
-        );
-        assert_eq!(sanitize("https://a/x"), "https://a/x");
-        assert_eq!(
-            sanitize("https://a/x?a=1&&b=2&session=s"),
-            "https://a/x?a=1&b=2"
-        );
+    fn fragments_are_kept_only_as_routes() {
+        for (url, want) in [
+            ("https://a/app#/settings/2", "https://a/app#/settings/2"),
+            ("https://a/app#/", "https://a/app#/"),
+            ("https://a/doc#section", "https://a/doc"),
+            ("https://a/cb#access_token=abc&state=x", "https://a/cb"),
+            ("https://a/cb#token=abc", "https://a/cb"),
+            ("https://a/x#", "https://a/x"),
+            ("https://a/x#!/route", "https://a/x"),
+            ("https://a/x?a=1#frag?token=t", "https://a/x?a=1"),
+        ] {
+            assert_eq!(sanitize(url), want, "{url}");
+        }
     }
 
     #[test]
-    fn utm_parameters_are_decoded() {
-        let u = utm("https://a/x?utm_source=news%20letter&x=1&UTM_MEDIUM=e+mail&utm_term=#h");
-        assert_eq!(
-            u,
-            vec![
-                ("utm_source", "news letter".to_string()),
-                ("utm_medium", "e mail".to_string())
-            ]
-        );
-        assert!(utm("https://a/x").is_empty());
-        assert_eq!(decode("caf%C3%A9%2"), "café%2");
-        assert_eq!(decode("%ff"), "%ff", "invalid UTF-8 is kept as written");
-        assert_eq!(hash("https://a/#/cart?x"), "/cart?x");
+    fn credential_parameters_are_stripped() {
+        for (url, want) in [
+            ("https://a/x?token=1", "https://a/x"),
+            ("https://a/x?a=1&TOKEN=2&b=3", "https://a/x?a=1&b=3"),
+            (
+                "https://a/x?Access_Token=s&plan=pro",
+                "https://a/x?plan=pro",
+            ),
+            (
+                "https://a/x?plan=pro&code=c&state=s",
+                "https://a/x?plan=pro",
+            ),
+            (
+                "https://a/x?id_token=1&refresh_token=2&auth=3&authorization=4",
+                "https://a/x",
+            ),
+            (
+                "https://a/x?password=1&passwd=2&secret=3&api_key=4&apikey=5",
+                "https://a/x",
+            ),
+            (
+                "https://a/x?session_token=1&sessionid=2&jwt=3&q=4",
+                "https://a/x?q=4",
+            ),
+            ("https://a/x?token", "https://a/x"),
+            ("https://a/x?token=&x=", "https://a/x?x="),
+            // Names are compared as written, not percent-decoded (the server does the same).
+            ("https://a/x?%74oken=1&a=b", "https://a/x?%74oken=1&a=b"),
+            // Look-alikes and values are not names.
+            (
+                "https://a/x?tokens=1&my_token=2&codex=3",
+                "https://a/x?tokens=1&my_token=2&codex=3",
+            ),
+            (
+                "https://a/x?email=e&key=k&session=s&sid=i",
+                "https://a/x?email=e&key=k&session=s&sid=i",
+            ),
+            ("https://a/x?q=token&v=code", "https://a/x?q=token&v=code"),
+            ("https://a/x?utm_source=n", "https://a/x?utm_source=n"),
+            // Order kept; empty parameters and an empty query dropped.
+            ("https://a/x?c=3&b=2&a=1", "https://a/x?c=3&b=2&a=1"),
+            ("https://a/x?a=1&&b=2&token=t", "https://a/x?a=1&b=2"),
+            ("https://a/x?", "https://a/x"),
+            // A route's own query is cleaned too.
+            (
+                "https://a/#/callback?code=c&next=%2Fhome",
+                "https://a/#/callback?next=%2Fhome",
+            ),
+            ("https://a/app?token=t#/r?jwt=j", "https://a/app#/r"),
+            ("https://a/x", "https://a/x"),
+            ("/docs?token=1&page=2#intro", "/docs?page=2"),
+            (
+                "https://a/caf\u{e9}?q=\u{fc}&token=\u{e9}",
+                "https://a/caf\u{e9}?q=\u{fc}",
+            ),
+            ("", ""),
+        ] {
+            assert_eq!(sanitize(url), want, "{url}");
+            assert_eq!(sanitize(want), want, "idempotent on {want}");
+        }
     }
 }

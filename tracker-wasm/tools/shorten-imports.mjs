@@ -1,13 +1,16 @@
-// Renames the wasm module's imports to short names, in the .wasm and in the wasm-bindgen glue
-// alike: `node shorten-imports.mjs GLUE.js MODULE.wasm` (both rewritten in place).
+// Renames the wasm module's imports, and wasm-bindgen's own exports, to short names, in the
+// .wasm and in the JS holding the wasm-bindgen glue alike: `node shorten-imports.mjs GLUE.js
+// MODULE.wasm` (both rewritten in place).
 //
 // Why: wasm-bindgen names each import `__wbg_<name>_<16 hex digits>` under the module
 // `./tracker_wasm_bg.js`, and every name is written twice (the wasm's import section and the
-// glue's import object); the hex digits do not compress. Short names save ~0.8 KB gzipped of
-// the tracker's 20 KB budget. Only names: types, order and code are untouched.
+// glue's import object); the hex digits do not compress. Short names saved ~0.8 KB gzipped.
+// Its exports `__wbindgen_malloc`, `__wbindgen_realloc` and `__wbindgen_free` are named once
+// in the wasm and a dozen times in the glue. Only names: types, order and code are untouched.
 //
 // Invariant: the rewrite is all or nothing. Every import of the module must be found as a key
-// in the glue exactly once, else the script exits non-zero and writes nothing.
+// in the glue exactly once, and every renamed export at least once, else the script exits
+// non-zero and writes nothing.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [gluePath, wasmPath] = process.argv.slice(2);
@@ -55,6 +58,34 @@ while (pos < wasm.length) {
   const id = wasm[pos];
   const [size, body] = readU32(wasm, pos + 1);
   const end = body + size;
+  if (id === 7) {
+    // The export section: (name, kind, index) for each export.
+    let p = body;
+    const [count, afterCount] = readU32(wasm, p);
+    p = afterCount;
+    const out = [u32(count)];
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      const [len, at] = readU32(wasm, p);
+      const field = wasm.toString('utf8', at, at + len);
+      const kind = wasm[at + len];
+      const descEnd = readU32(wasm, at + len + 1)[1];
+      let short = field;
+      if (kind === 0 && field.startsWith('__wbindgen_')) {
+        short = `_${n++}`;
+        const ref = new RegExp(`\\b${field}\\b`, 'g');
+        if (!glue.match(ref)) fail(`export ${field} is not named in the glue`);
+        glue = glue.replace(ref, short);
+      }
+      out.push(name(short), wasm.subarray(at + len, descEnd));
+      p = descEnd;
+    }
+    if (p !== end) fail('export section did not parse to its end');
+    const section = Buffer.concat(out);
+    parts.push(Buffer.from([7]), u32(section.length), section);
+    pos = end;
+    continue;
+  }
   if (id !== 2) {
     parts.push(wasm.subarray(pos, end));
     pos = end;
