@@ -203,6 +203,47 @@ pub enum Dialect {
     Job,
 }
 
+/// Why an event was refused: listed, as its text, in the 202 answer's `rejected` (the contract
+/// gives `reason` as a string; the texts say what is allowed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("event must be a JSON object")]
+    NotAnObject,
+    #[error("unknown field '{0}'")]
+    UnknownField(String),
+    #[error("id is required (a UUID: the idempotency key)")]
+    MissingId,
+    #[error("id must be a UUID")]
+    BadId,
+    #[error("type is required")]
+    MissingType,
+    #[error("type must be a dotted lower-case name of at most {MAX_TYPE_LEN} characters (like page.view)")]
+    BadType,
+    #[error("ts is required (milliseconds since the epoch)")]
+    MissingTs,
+    #[error("ts must be milliseconds since the epoch or an RFC 3339 time")]
+    BadTs,
+    #[error("ts is outside the accepted window (from {past_secs} s before to {future_secs} s after the server's clock)")]
+    TsOutOfWindow { past_secs: i64, future_secs: i64 },
+    #[error("{0} must be a string")]
+    NotAString(&'static str),
+    #[error("screen_width must be an integer from 0 to {MAX_SCREEN_WIDTH} (CSS pixels)")]
+    BadScreenWidth,
+    #[error("webdriver must be true or false")]
+    BadWebdriver,
+    #[error("props must be a JSON object")]
+    PropsNotAnObject,
+    #[error("props is {0} bytes; at most {MAX_PROPS_BYTES} are allowed")]
+    PropsTooLarge(usize),
+    #[error("props nests deeper than {MAX_PROPS_DEPTH} levels")]
+    PropsTooDeep,
+    #[error("props has more than {MAX_PROPS_KEYS} keys")]
+    PropsTooManyKeys,
+    /// The job's JSON for this event did not parse (worker side; a producer's bytes).
+    #[error("event is not valid JSON: {0}")]
+    NotJson(String),
+}
+
 /// What validation needs to know about the moment and the policy.
 #[derive(Clone, Debug)]
 pub struct Validator {
@@ -302,9 +343,9 @@ impl Validator {
     }
 
     /// Validates one event object. The error is the reason listed in the 202 answer.
-    pub fn event(&self, value: Value, dialect: Dialect) -> Result<Event, String> {
+    pub fn event(&self, value: Value, dialect: Dialect) -> Result<Event, Rejected> {
         let Value::Object(obj) = value else {
-            return Err("event must be a JSON object".into());
+            return Err(Rejected::NotAnObject);
         };
         let mut id = None;
         let mut event_type = None;
@@ -360,7 +401,7 @@ impl Validator {
                     ev.webdriver = match val {
                         Value::Bool(b) => b,
                         Value::Null => false,
-                        _ => return Err("webdriver must be true or false".into()),
+                        _ => return Err(Rejected::BadWebdriver),
                     };
                     continue;
                 }
@@ -372,19 +413,17 @@ impl Validator {
                 ("user_agent", Dialect::Job) => "user_agent",
                 // A client may not claim (or deny) being a bot; the server decides.
                 ("bot", _) => continue,
-                (other, _) => return Err(format!("unknown field '{}'", bounded(other, 64))),
+                (other, _) => return Err(Rejected::UnknownField(bounded(other, 64))),
             };
             match name {
                 "id" => {
-                    let s = val.as_str().ok_or("id must be a UUID string")?;
-                    id = Some(Uuid::parse_str(s).map_err(|_| "id must be a UUID".to_string())?);
+                    let s = val.as_str().ok_or(Rejected::BadId)?;
+                    id = Some(Uuid::parse_str(s).map_err(|_| Rejected::BadId)?);
                 }
                 "type" => {
-                    let s = val.as_str().ok_or("type must be a string")?;
+                    let s = val.as_str().ok_or(Rejected::BadType)?;
                     if !is_valid_type(s) {
-                        return Err(format!(
-                            "type must be a dotted lower-case name of at most {MAX_TYPE_LEN} characters (like page.view)"
-                        ));
+                        return Err(Rejected::BadType);
                     }
                     event_type = Some(s.to_string());
                 }
@@ -392,7 +431,7 @@ impl Validator {
                 "props" => match val {
                     Value::Object(map) => ev.props = self.props(map)?,
                     Value::Null => {}
-                    _ => return Err("props must be a JSON object".into()),
+                    _ => return Err(Rejected::PropsNotAnObject),
                 },
                 field => {
                     let text = match val {
@@ -400,7 +439,7 @@ impl Validator {
                         Value::String(s) => s,
                         // Backends often send numeric ids; keep them as text.
                         Value::Number(n) if field.ends_with("_id") => n.to_string(),
-                        _ => return Err(format!("{field} must be a string")),
+                        _ => return Err(Rejected::NotAString(field)),
                     };
                     let text = match field {
                         // Credentials are removed before bounding, so a cut cannot hide a
@@ -431,29 +470,26 @@ impl Validator {
                 }
             }
         }
-        ev.id = id.ok_or("id is required (a UUID: the idempotency key)")?;
-        ev.event_type = event_type.ok_or("type is required")?;
-        ev.ts = ts.ok_or("ts is required (milliseconds since the epoch)")?;
+        ev.id = id.ok_or(Rejected::MissingId)?;
+        ev.event_type = event_type.ok_or(Rejected::MissingType)?;
+        ev.ts = ts.ok_or(Rejected::MissingTs)?;
         if ev.ts < self.now_ms - self.max_past_ms || ev.ts > self.now_ms + self.max_future_ms {
-            return Err(format!(
-                "ts is outside the accepted window (from {} s before to {} s after the server's clock)",
-                self.max_past_ms / 1000,
-                self.max_future_ms / 1000
-            ));
+            return Err(Rejected::TsOutOfWindow {
+                past_secs: self.max_past_ms / 1000,
+                future_secs: self.max_future_ms / 1000,
+            });
         }
         Ok(ev)
     }
 
-    fn props(&self, map: Map<String, Value>) -> Result<Map<String, Value>, String> {
+    fn props(&self, map: Map<String, Value>) -> Result<Map<String, Value>, Rejected> {
         let mut keys = 0usize;
         let cleaned = self.clean_object(map, 1, &mut keys)?;
         let size = serde_json::to_vec(&cleaned)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);
         if size > MAX_PROPS_BYTES {
-            return Err(format!(
-                "props is {size} bytes; at most {MAX_PROPS_BYTES} are allowed"
-            ));
+            return Err(Rejected::PropsTooLarge(size));
         }
         Ok(cleaned)
     }
@@ -463,15 +499,15 @@ impl Validator {
         map: Map<String, Value>,
         depth: usize,
         keys: &mut usize,
-    ) -> Result<Map<String, Value>, String> {
+    ) -> Result<Map<String, Value>, Rejected> {
         if depth > MAX_PROPS_DEPTH {
-            return Err(format!("props nests deeper than {MAX_PROPS_DEPTH} levels"));
+            return Err(Rejected::PropsTooDeep);
         }
         let mut out = Map::with_capacity(map.len());
         for (k, v) in map {
             *keys += 1;
             if *keys > MAX_PROPS_KEYS {
-                return Err(format!("props has more than {MAX_PROPS_KEYS} keys"));
+                return Err(Rejected::PropsTooManyKeys);
             }
             if self.denied(&k) {
                 continue;
@@ -482,14 +518,14 @@ impl Validator {
         Ok(out)
     }
 
-    fn clean_value(&self, v: Value, depth: usize, keys: &mut usize) -> Result<Value, String> {
+    fn clean_value(&self, v: Value, depth: usize, keys: &mut usize) -> Result<Value, Rejected> {
         Ok(match v {
             Value::String(s) if looks_like_card_number(&s) => Value::String("[redacted]".into()),
             Value::String(s) => Value::String(bounded(&s, MAX_PROP_STRING_LEN)),
             Value::Object(m) => Value::Object(self.clean_object(m, depth + 1, keys)?),
             Value::Array(items) => {
                 if depth + 1 > MAX_PROPS_DEPTH {
-                    return Err(format!("props nests deeper than {MAX_PROPS_DEPTH} levels"));
+                    return Err(Rejected::PropsTooDeep);
                 }
                 Value::Array(
                     items
@@ -504,29 +540,27 @@ impl Validator {
 }
 
 /// `screen_width`: an integer number of CSS pixels within `0..=MAX_SCREEN_WIDTH`; null is none.
-fn parse_screen_width(v: &Value) -> Result<Option<u32>, String> {
+fn parse_screen_width(v: &Value) -> Result<Option<u32>, Rejected> {
     match v {
         Value::Null => Ok(None),
         _ => v
             .as_u64()
             .filter(|w| *w <= u64::from(MAX_SCREEN_WIDTH))
             .map(|w| Some(w as u32))
-            .ok_or_else(|| {
-                format!("screen_width must be an integer from 0 to {MAX_SCREEN_WIDTH} (CSS pixels)")
-            }),
+            .ok_or(Rejected::BadScreenWidth),
     }
 }
 
-fn parse_ts(v: &Value) -> Result<i64, String> {
+fn parse_ts(v: &Value) -> Result<i64, Rejected> {
     match v {
         Value::Number(n) => n
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-            .ok_or_else(|| "ts must be milliseconds since the epoch".to_string()),
+            .ok_or(Rejected::BadTs),
         Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map(|d| d.timestamp_millis())
-            .map_err(|_| "ts must be milliseconds since the epoch or an RFC 3339 time".to_string()),
-        _ => Err("ts must be milliseconds since the epoch".into()),
+            .map_err(|_| Rejected::BadTs),
+        _ => Err(Rejected::BadTs),
     }
 }
 
@@ -604,11 +638,14 @@ mod tests {
         assert!(v()
             .event(e, Dialect::Browser)
             .expect_err("refused")
+            .to_string()
             .contains("id is required"));
         let mut e = ok();
         e["id"] = json!("not-a-uuid");
         assert_eq!(
-            v().event(e, Dialect::Browser).expect_err("refused"),
+            v().event(e, Dialect::Browser)
+                .expect_err("refused")
+                .to_string(),
             "id must be a UUID"
         );
     }
@@ -648,6 +685,7 @@ mod tests {
         assert!(v()
             .event(e, Dialect::Browser)
             .expect_err("refused")
+            .to_string()
             .contains("window"));
         let mut e = ok();
         e["ts"] = json!(1_763_820_000_000i64 + 2 * 3_600_000);
@@ -672,6 +710,7 @@ mod tests {
         assert!(v()
             .event(e, Dialect::Browser)
             .expect_err("refused")
+            .to_string()
             .contains("deeper"));
 
         let many: Map<String, Value> = (0..=MAX_PROPS_KEYS)
@@ -682,6 +721,7 @@ mod tests {
         assert!(v()
             .event(e, Dialect::Browser)
             .expect_err("refused")
+            .to_string()
             .contains("keys"));
 
         let big: Map<String, Value> = (0..20)
@@ -692,6 +732,7 @@ mod tests {
         assert!(v()
             .event(e, Dialect::Browser)
             .expect_err("refused")
+            .to_string()
             .contains("bytes"));
     }
 
@@ -742,7 +783,9 @@ mod tests {
         let mut e = ok();
         e["colour"] = json!("red");
         assert_eq!(
-            v().event(e, Dialect::Browser).expect_err("refused"),
+            v().event(e, Dialect::Browser)
+                .expect_err("refused")
+                .to_string(),
             "unknown field 'colour'"
         );
         let mut e = ok();
@@ -985,7 +1028,9 @@ mod tests {
             let mut e = ok();
             e["screen_width"] = bad.clone();
             assert_eq!(
-                v().event(e, Dialect::Browser).expect_err("refused"),
+                v().event(e, Dialect::Browser)
+                    .expect_err("refused")
+                    .to_string(),
                 "screen_width must be an integer from 0 to 100000 (CSS pixels)",
                 "{bad}"
             );
@@ -1004,14 +1049,18 @@ mod tests {
         let mut e = ok();
         e["language"] = json!(7);
         assert_eq!(
-            v().event(e, Dialect::Browser).expect_err("refused"),
+            v().event(e, Dialect::Browser)
+                .expect_err("refused")
+                .to_string(),
             "language must be a string"
         );
 
         let mut e = ok();
         e["webdriver"] = json!("yes");
         assert_eq!(
-            v().event(e, Dialect::Browser).expect_err("refused"),
+            v().event(e, Dialect::Browser)
+                .expect_err("refused")
+                .to_string(),
             "webdriver must be true or false"
         );
         let mut e = ok();

@@ -188,7 +188,10 @@ pub fn validate_events(
     for (index, value) in events.into_iter().enumerate() {
         match validator.event(value, dialect) {
             Ok(ev) => valid.push((index, ev)),
-            Err(reason) => rejected.push(Rejection { index, reason }),
+            Err(why) => rejected.push(Rejection {
+                index,
+                reason: why.to_string(),
+            }),
         }
     }
     (valid, rejected)

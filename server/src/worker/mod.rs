@@ -30,7 +30,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::event::{Dialect, Event, Validator};
+use crate::event::{Dialect, Event, Rejected, Validator};
 use crate::live::LivePublisher;
 use crate::queue::{ClaimedJob, FailOutcome, Queue};
 use crate::redis_conn::RedisConn;
@@ -307,7 +307,7 @@ impl Worker {
         let mut live = Vec::new();
         for (i, raw) in data.events.iter().enumerate() {
             let checked = serde_json::from_str::<Value>(raw.get())
-                .map_err(|e| e.to_string())
+                .map_err(|e| Rejected::NotJson(e.to_string()))
                 .and_then(|v| self.validator.event(v, Dialect::Job));
             match checked {
                 Ok(ev) => {
