@@ -52,7 +52,7 @@ export async function ready(page) {
 // that unexpected extra events would show up too; rows oldest first.
 export async function eventsOf(client, anon, n, settleMs = 700) {
   const q = `SELECT event_id, event_type, path, referrer, entity_type, entity_id, session_id, metadata
-             FROM activities WHERE project_id = $1 AND anonymous_id = $2 ORDER BY occurred_at, id`;
+             FROM activities WHERE project_id = $1 AND anonymous_id = $2 ORDER BY occurred_at, event_id`;
   const args = [env('SIGHTLINE_PROJECT_ID'), anon];
   await poll(client, q, args, (r) => r.length >= n, 15000);
   await new Promise((r) => setTimeout(r, settleMs));

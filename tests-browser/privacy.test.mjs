@@ -26,7 +26,7 @@ const isReady = (page) => page.waitForFunction(() => window.sightline && sightli
 // is `anon`; polled until `n` are stored.
 const byMarker = (client, marker, n) => poll(client,
   `SELECT event_type, anonymous_id, session_id, user_id, path, referrer, metadata FROM activities
-   WHERE project_id = $1 AND metadata->>'marker' = $2 ORDER BY occurred_at, id`,
+   WHERE project_id = $1 AND metadata->>'marker' = $2 ORDER BY occurred_at, event_id`,
   [project(), marker], (r) => r.length >= n, 15000);
 
 test('page views carry the viewport width and the browser language; every event says webdriver under automation', run(async (ctx, client) => {
