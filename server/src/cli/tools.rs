@@ -245,6 +245,8 @@ pub struct DemoArgs {
 impl DemoArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         sightline::telemetry::init_tracing(false);
-        demo::serve(self.bind, self.server, self.key, self.dir).await
+        let stop = CancellationToken::new();
+        tokio::spawn(shutdown_on_signal(stop.clone()));
+        demo::serve(self.bind, self.server, self.key, self.dir, stop).await
     }
 }

@@ -16,11 +16,13 @@ struct Demo {
     key: String,
 }
 
+/// Serves the demo pages on `bind` until `shutdown` is cancelled.
 pub async fn serve(
     bind: SocketAddr,
     server: String,
     key: String,
     dir: PathBuf,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
     let state = Arc::new(Demo {
         dir,
@@ -30,8 +32,6 @@ pub async fn serve(
     let app = Router::new().fallback(page).with_state(state);
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(%bind, "demo site listening");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(sightline::app::shutdown_on_signal(shutdown.clone()));
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
