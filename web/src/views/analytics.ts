@@ -6,8 +6,9 @@ import { compact, esc, percent } from '../format';
 import { intervalFor } from '../range';
 import { bars, guarded, table } from '../ui';
 import type { Ctx } from './ctx';
-
-interface KeyCount { key: string; count: number }
+import type {
+  ActiveUsersQuery, FunnelQuery, OverviewCardsQuery, PagesElementsQuery, RetentionQuery, ScrollDepthQuery, SeriesQuery,
+} from '../generated/graphql';
 
 export async function overview(el: HTMLElement, ctx: Ctx): Promise<void> {
   el.innerHTML = `<h1>Overview</h1><section id="cards" aria-label="Headline numbers"></section>
@@ -22,8 +23,8 @@ export async function overview(el: HTMLElement, ctx: Ctx): Promise<void> {
   const metric = el.querySelector<HTMLSelectElement>('#metric')!;
   const drawSeries = () =>
     guarded(chart, async () => {
-      const d = await gql<{ timeseries: { t: string; value: number }[] }>(
-        `query($p: ID!, $r: TimeRange!, $m: Metric!, $i: Interval!) { timeseries(projectId: $p, range: $r, metric: $m, interval: $i) { t value } }`,
+      const d = await gql<SeriesQuery>(
+        /* GraphQL */ `query Series($p: ID!, $r: TimeRange!, $m: Metric!, $i: Interval!) { timeseries(projectId: $p, range: $r, metric: $m, interval: $i) { t value } }`,
         { p: ctx.project, r: ctx.range, m: metric.value, i: intervalFor(ctx.range) },
       );
       lineChart(chart, metric.options[metric.selectedIndex].text, d.timeseries, ctx.range.timeZone);
@@ -31,12 +32,12 @@ export async function overview(el: HTMLElement, ctx: Ctx): Promise<void> {
   metric.addEventListener('change', () => void drawSeries());
   await Promise.all([
     guarded(cards, async () => {
-      const d = await gql<{ overview: Record<string, number | boolean> }>(
-        `query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events uniqueUsers uniqueUsersExact sessions pageViews bounceRate avgScrollDepth } }`,
+      const d = await gql<OverviewCardsQuery>(
+        /* GraphQL */ `query OverviewCards($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events uniqueUsers uniqueUsersExact sessions pageViews bounceRate avgScrollDepth } }`,
         { p: ctx.project, r: ctx.range },
       );
       const o = d.overview;
-      const card = (id: string, label: string, value: string, title = '') =>
+      const card = (id: keyof typeof o, label: string, value: string, title = '') =>
         `<div class="card" data-testid="card-${id}" data-value="${esc(o[id])}"><span class="card-label">${esc(label)}</span><span class="card-value" title="${esc(title)}">${esc(value)}</span></div>`;
       cards.innerHTML = [
         card('events', 'Events', compact(Number(o.events))),
@@ -49,8 +50,8 @@ export async function overview(el: HTMLElement, ctx: Ctx): Promise<void> {
     }),
     drawSeries(),
     guarded(active, async () => {
-      const d = await gql<{ activeUsers: { dau: number; wau: number; mau: number } }>(
-        `query($p: ID!) { activeUsers(projectId: $p) { dau wau mau } }`, { p: ctx.project });
+      const d = await gql<ActiveUsersQuery>(
+        /* GraphQL */ `query ActiveUsers($p: ID!) { activeUsers(projectId: $p) { dau wau mau } }`, { p: ctx.project });
       const a = d.activeUsers;
       active.innerHTML = `<h2>Active users</h2><dl class="inline"><dt>Today</dt><dd>${compact(a.dau)}</dd><dt>7 days</dt><dd>${compact(a.wau)}</dd><dt>30 days</dt><dd>${compact(a.mau)}</dd></dl>`;
     }),
@@ -59,24 +60,24 @@ export async function overview(el: HTMLElement, ctx: Ctx): Promise<void> {
 
 export async function pages(el: HTMLElement, ctx: Ctx): Promise<void> {
   el.innerHTML = `<h1>Pages &amp; elements</h1><div class="grid"><section class="panel" id="p"></section><section class="panel" id="e"></section><section class="panel" id="r"></section></div>`;
-  const one = (id: string, caption: string, field: string, args: string) =>
-    guarded(el.querySelector<HTMLElement>(id)!, async () => {
-      const d = await gql<Record<string, KeyCount[]>>(`query($p: ID!, $r: TimeRange!) { ${field}(projectId: $p, range: $r${args}) { key count } }`, { p: ctx.project, r: ctx.range });
-      el.querySelector<HTMLElement>(id)!.innerHTML = table(caption, ['Key', 'Count'], d[field].map((k) => [k.key, compact(k.count)]), field);
-    });
-  await Promise.all([
-    one('#p', 'Top pages', 'topPages', ', limit: 15'),
-    one('#e', 'Top clicked elements', 'topElements', ', limit: 15'),
-    one('#r', 'Top referrers', 'eventCounts', ', groupBy: REFERRER, limit: 15'),
-  ]);
+  const d = await gql<PagesElementsQuery>(
+    /* GraphQL */ `query PagesElements($p: ID!, $r: TimeRange!) { topPages(projectId: $p, range: $r, limit: 15) { key count }
+      topElements(projectId: $p, range: $r, limit: 15) { key count } eventCounts(projectId: $p, range: $r, groupBy: REFERRER, limit: 15) { key count } }`,
+    { p: ctx.project, r: ctx.range });
+  const show = (id: string, caption: string, field: string, rows: { key: string; count: number }[]) => {
+    el.querySelector<HTMLElement>(id)!.innerHTML = table(caption, ['Key', 'Count'], rows.map((k) => [k.key, compact(k.count)]), field);
+  };
+  show('#p', 'Top pages', 'topPages', d.topPages);
+  show('#e', 'Top clicked elements', 'topElements', d.topElements);
+  show('#r', 'Top referrers', 'eventCounts', d.eventCounts);
 }
 
 export async function behaviour(el: HTMLElement, ctx: Ctx): Promise<void> {
   el.innerHTML = `<h1>Scroll depth</h1><section class="panel" id="s"></section>`;
   const s = el.querySelector<HTMLElement>('#s')!;
   await guarded(s, async () => {
-    const d = await gql<{ scrollDepth: { path: string; views: number; avgDepth: number; reached25: number; reached50: number; reached75: number; reached100: number }[] }>(
-      `query($p: ID!, $r: TimeRange!) { scrollDepth(projectId: $p, range: $r, limit: 15) { path views avgDepth reached25 reached50 reached75 reached100 } }`,
+    const d = await gql<ScrollDepthQuery>(
+      /* GraphQL */ `query ScrollDepth($p: ID!, $r: TimeRange!) { scrollDepth(projectId: $p, range: $r, limit: 15) { path views avgDepth reached25 reached50 reached75 reached100 } }`,
       { p: ctx.project, r: ctx.range });
     const rows = d.scrollDepth;
     const first = rows[0];
@@ -119,8 +120,8 @@ export async function funnel(el: HTMLElement, ctx: Ctx): Promise<void> {
         path: (li.querySelector<HTMLInputElement>('[name=path]')!.value || '').trim() || null,
       }));
       const w = Number(el.querySelector<HTMLInputElement>('#w')!.value) * 60;
-      const d = await gql<{ funnel: { steps: { eventType: string; path: string | null; users: number; conversion: number }[] } }>(
-        `query($p: ID!, $r: TimeRange!, $s: [FunnelStepInput!]!, $w: Int!) { funnel(projectId: $p, range: $r, steps: $s, windowSeconds: $w) { steps { eventType path users conversion } } }`,
+      const d = await gql<FunnelQuery>(
+        /* GraphQL */ `query Funnel($p: ID!, $r: TimeRange!, $s: [FunnelStepInput!]!, $w: Int!) { funnel(projectId: $p, range: $r, steps: $s, windowSeconds: $w) { steps { eventType path users conversion } } }`,
         { p: ctx.project, r: ctx.range, s: spec, w });
       out.innerHTML = bars('Users reaching each step', d.funnel.steps.map((s, i) => ({
         label: `${i + 1}. ${s.eventType}${s.path ? ` ${s.path}` : ''}`, value: s.users, text: `${compact(s.users)} · ${percent(s.conversion)}`,
@@ -136,8 +137,8 @@ export async function retention(el: HTMLElement, ctx: Ctx): Promise<void> {
   const period = el.querySelector<HTMLSelectElement>('#period')!;
   const run = () =>
     guarded(t, async () => {
-      const d = await gql<{ retention: { start: string; size: number; retained: number[] }[] }>(
-        `query($p: ID!, $r: TimeRange!, $k: Period!) { retention(projectId: $p, range: $r, period: $k, periods: 8) { start size retained } }`,
+      const d = await gql<RetentionQuery>(
+        /* GraphQL */ `query Retention($p: ID!, $r: TimeRange!, $k: Period!) { retention(projectId: $p, range: $r, period: $k, periods: 8) { start size retained } }`,
         { p: ctx.project, r: ctx.range, k: period.value });
       const unit = period.value === 'DAY' ? 'Day' : 'Week';
       const rows = d.retention;
