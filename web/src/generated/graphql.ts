@@ -20,6 +20,13 @@ export type FunnelStepInput = {
   path?: string | null | undefined;
 };
 
+export type GroupBy =
+  | 'ELEMENT'
+  | 'ENTITY_TYPE'
+  | 'EVENT_TYPE'
+  | 'PATH'
+  | 'REFERRER';
+
 export type Interval =
   | 'DAY'
   | 'HOUR'
@@ -65,6 +72,45 @@ export type TimeRange = {
   timeZone?: string | null | undefined;
   to: string;
 };
+
+export type OverviewHeadlineQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+  f?: EventFilter | null | undefined;
+}>;
+
+
+export type OverviewHeadlineQuery = { overview: { events: number, uniqueUsers: number, uniqueUsersExact: boolean, sessions: number, pageViews: number, bounceRate: number } };
+
+export type SeriesPointsQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+  m: Metric;
+  i: Interval;
+  f?: EventFilter | null | undefined;
+}>;
+
+
+export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number }> };
+
+export type PanelCountsQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+  g: GroupBy;
+  f?: EventFilter | null | undefined;
+  l: number;
+}>;
+
+
+export type PanelCountsQuery = { eventCounts: Array<{ key: string, count: number }> };
+
+export type KnownValuesQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+}>;
+
+
+export type KnownValuesQuery = { types: Array<{ key: string }>, paths: Array<{ key: string }> };
 
 export type ProjectFieldsFragment = { id: string, name: string, publicKey: string, allowedOrigins: Array<string>, retentionDays: number, snippet: string };
 
@@ -147,31 +193,6 @@ export type DiscardDeadLettersMutationVariables = Exact<{
 
 
 export type DiscardDeadLettersMutation = { discardDeadLetters: number };
-
-export type SeriesQueryVariables = Exact<{
-  p: string;
-  r: TimeRange;
-  m: Metric;
-  i: Interval;
-}>;
-
-
-export type SeriesQuery = { timeseries: Array<{ t: string, value: number }> };
-
-export type OverviewCardsQueryVariables = Exact<{
-  p: string;
-  r: TimeRange;
-}>;
-
-
-export type OverviewCardsQuery = { overview: { events: number, uniqueUsers: number, uniqueUsersExact: boolean, sessions: number, pageViews: number, bounceRate: number, avgScrollDepth: number } };
-
-export type ActiveUsersQueryVariables = Exact<{
-  p: string;
-}>;
-
-
-export type ActiveUsersQuery = { activeUsers: { dau: number, wau: number, mau: number } };
 
 export type PagesElementsQueryVariables = Exact<{
   p: string;
