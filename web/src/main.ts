@@ -99,6 +99,8 @@ function shell(email: string, role: string, allProjects: boolean, list: { id: st
     <nav aria-label="Views"><ul>${views.map((v) => `<li><a href="#/${v}" data-view="${v}">${LABELS[v]}</a></li>`).join('')}</ul></nav>
     <main id="main" tabindex="-1"></main>`;
   const main = app.querySelector<HTMLElement>('#main')!;
+  const [cfrom, cto] = (prefs.get('custom') ?? '').split('..');
+  if (cto) { app.querySelector<HTMLInputElement>('#cfrom')!.value = cfrom; app.querySelector<HTMLInputElement>('#cto')!.value = cto; }
   const rerender = () => void route(main, views, project ?? '', role, allProjects);
   app.querySelector<HTMLSelectElement>('#project')!.addEventListener('change', (e) => { project = (e.target as HTMLSelectElement).value; prefs.set('project', project); rerender(); });
   app.querySelector<HTMLSelectElement>('#preset')!.addEventListener('change', (e) => {
