@@ -7,16 +7,14 @@ import { esc } from './format';
 import { customRange, isValidTimeZone, localTimeZone, PRESETS, presetRange, type Preset, type Range } from './range';
 import { LABELS, viewsFor, type View } from './roles';
 import { failed, guarded } from './ui';
-import { behaviour, funnel, overview, pages, retention } from './views/analytics';
+import { behaviour, funnel, pages, retention } from './views/analytics';
 import { accounts, deadLetters, projects } from './views/admin';
 import { events, live, users } from './views/raw';
 import type { Ctx } from './views/ctx';
+import { overviewPage } from './overview/page';
+import { pinPrefs, prefs } from './urlstate';
 
 const app = document.getElementById('app')!;
-const prefs = {
-  get: (k: string) => localStorage.getItem(`sightline.${k}`),
-  set: (k: string, v: string) => localStorage.setItem(`sightline.${k}`, v),
-};
 
 let ctx: Ctx | null = null;
 
@@ -86,6 +84,7 @@ function shell(email: string, role: string, allProjects: boolean, list: { id: st
   let project = prefs.get('project');
   if (!list.some((p) => p.id === project)) project = list[0]?.id ?? '';
   const preset = prefs.get('preset') ?? '7d';
+  if (project) pinPrefs(project, preset, prefs.get('custom'), prefs.get('tz') ?? localTimeZone());
   app.innerHTML = `<header class="top">
       <a class="brand" href="#/overview">Sightline</a>
       <label class="sr" for="project">Project</label>
@@ -100,6 +99,8 @@ function shell(email: string, role: string, allProjects: boolean, list: { id: st
     <nav aria-label="Views"><ul>${views.map((v) => `<li><a href="#/${v}" data-view="${v}">${LABELS[v]}</a></li>`).join('')}</ul></nav>
     <main id="main" tabindex="-1"></main>`;
   const main = app.querySelector<HTMLElement>('#main')!;
+  const [cfrom, cto] = (prefs.get('custom') ?? '').split('..');
+  if (cto) { app.querySelector<HTMLInputElement>('#cfrom')!.value = cfrom; app.querySelector<HTMLInputElement>('#cto')!.value = cto; }
   const rerender = () => void route(main, views, project ?? '', role, allProjects);
   app.querySelector<HTMLSelectElement>('#project')!.addEventListener('change', (e) => { project = (e.target as HTMLSelectElement).value; prefs.set('project', project); rerender(); });
   app.querySelector<HTMLSelectElement>('#preset')!.addEventListener('change', (e) => {
@@ -138,7 +139,7 @@ async function route(main: HTMLElement, views: View[], project: string, role: st
   ctx = { project, range: currentRange(), role, allProjects };
   const c = ctx;
   const render: Record<View, () => Promise<void>> = {
-    overview: () => overview(main, c), pages: () => pages(main, c), behaviour: () => behaviour(main, c),
+    overview: () => overviewPage(main, c), pages: () => pages(main, c), behaviour: () => behaviour(main, c),
     funnel: () => funnel(main, c), retention: () => retention(main, c), users: () => users(main, c),
     events: () => events(main, c), live: () => live(main, c), projects: () => projects(main, c, addProjectOption),
     accounts: () => accounts(main, c), deadletters: () => deadLetters(main, c),

@@ -5,10 +5,15 @@ import { gql } from '../api';
 import { dateTime, esc } from '../format';
 import { failed, guarded, table } from '../ui';
 import type { Ctx } from './ctx';
+import type {
+  AccountsQuery, CreateAccountMutation, CreateProjectMutation, DeadLettersQuery, ProjectsQuery, QueueStateQuery,
+  RotateKeysMutation, UpdateOriginsMutation,
+} from '../generated/graphql';
 
-interface Project { id: string; name: string; publicKey: string; allowedOrigins: string[]; retentionDays: number; snippet: string }
-
-const PROJECT_FIELDS = `id name publicKey allowedOrigins retentionDays snippet(host: $host)`;
+const PROJECT_FIELDS = /* GraphQL */ `fragment ProjectFields on Project { id name publicKey allowedOrigins retentionDays snippet(host: $host) }`;
+const PROJECTS = /* GraphQL */ `query Projects($host: String) { projects { ...ProjectFields } }`;
+const CREATE_PROJECT = /* GraphQL */ `mutation CreateProject($n: String!, $o: [String!]!, $host: String) {
+  createProject(name: $n, allowedOrigins: $o) { project { ...ProjectFields } secretKey } }`;
 
 export async function projects(el: HTMLElement, ctx: Ctx, onCreated: (id: string, name: string) => void): Promise<void> {
   el.innerHTML = `<h1>Projects</h1>
@@ -22,7 +27,7 @@ export async function projects(el: HTMLElement, ctx: Ctx, onCreated: (id: string
   const snippetBox = (p: { snippet: string }, secret?: string) => `<div class="snippet panel" data-testid="snippet"><p>Add this tag to every page of the site:</p><pre><code>${esc(p.snippet)}</code></pre><button type="button" class="copy">Copy snippet</button>${secret ? `<p>Secret key for server-side tracking (shown once): <code data-testid="secret">${esc(secret)}</code></p>` : ''}</div>`;
   const wireCopy = (root: HTMLElement, text: string) => root.querySelector('.copy')?.addEventListener('click', () => void navigator.clipboard?.writeText(text));
   const render = () => guarded(list, async () => {
-    const d = await gql<{ projects: Project[] }>(`query($host: String) { projects { ${PROJECT_FIELDS} } }`, { host });
+    const d = await gql<ProjectsQuery>(PROJECTS + PROJECT_FIELDS, { host });
     list.innerHTML = d.projects.map((p) => `<article class="panel" data-project="${esc(p.id)}"><h2>${esc(p.name)}</h2>
       <p>Public key <code>${esc(p.publicKey)}</code> · raw events kept ${p.retentionDays} days</p>
       <form class="origins"><label>Allowed origins <input name="o" value="${esc(p.allowedOrigins.join(', '))}"></label> <button type="submit">Save</button></form>
@@ -35,12 +40,12 @@ export async function projects(el: HTMLElement, ctx: Ctx, onCreated: (id: string
       art.querySelector('.origins')!.addEventListener('submit', (ev) => {
         ev.preventDefault();
         const origins = art.querySelector<HTMLInputElement>('[name=o]')!.value.split(',').map((s) => s.trim()).filter(Boolean);
-        gql(`mutation($id: ID!, $o: [String!]) { updateProject(id: $id, allowedOrigins: $o) { id } }`, { id, o: origins })
+        gql<UpdateOriginsMutation>(/* GraphQL */ `mutation UpdateOrigins($id: ID!, $o: [String!]) { updateProject(id: $id, allowedOrigins: $o) { id } }`, { id, o: origins })
           .then(() => { msg.textContent = 'Saved.'; }).catch((e) => failed(msg, e));
       });
       art.querySelector('.rotate')!.addEventListener('click', () => {
         if (!confirm('Rotate keys? Sites using the old key stop being counted.')) return;
-        gql<{ rotateKeys: { secretKey: string } }>(`mutation($id: ID!) { rotateKeys(id: $id) { secretKey } }`, { id })
+        gql<RotateKeysMutation>(/* GraphQL */ `mutation RotateKeys($id: ID!) { rotateKeys(id: $id) { secretKey } }`, { id })
           .then((r) => { void render().then(() => { created.innerHTML = `<p class="panel">New secret key (shown once): <code>${esc(r.rotateKeys.secretKey)}</code></p>`; }); })
           .catch((e) => failed(msg, e));
       });
@@ -52,8 +57,8 @@ export async function projects(el: HTMLElement, ctx: Ctx, onCreated: (id: string
     const name = (f.elements.namedItem('name') as HTMLInputElement).value.trim();
     const origins = (f.elements.namedItem('origins') as HTMLInputElement).value.split(',').map((s) => s.trim()).filter(Boolean);
     void guarded(created, async () => {
-      const r = await gql<{ createProject: { project: Project; secretKey: string } }>(
-        `mutation($n: String!, $o: [String!]!, $host: String) { createProject(name: $n, allowedOrigins: $o) { project { ${PROJECT_FIELDS} } secretKey } }`,
+      const r = await gql<CreateProjectMutation>(
+        CREATE_PROJECT + PROJECT_FIELDS,
         { n: name, o: origins, host });
       created.innerHTML = `<h2>Created ${esc(r.createProject.project.name)}</h2>${snippetBox(r.createProject.project, r.createProject.secretKey)}`;
       wireCopy(created, r.createProject.project.snippet);
@@ -74,7 +79,7 @@ export async function accounts(el: HTMLElement, _ctx: Ctx): Promise<void> {
     <button type="submit">Create</button><div class="msg" role="status"></div></form><section id="list"></section>`;
   const list = el.querySelector<HTMLElement>('#list')!;
   const render = () => guarded(list, async () => {
-    const d = await gql<{ accounts: { id: string; email: string; role: string; projectIds: string[] | null; createdAt: string }[] }>(`{ accounts { id email role projectIds createdAt } }`);
+    const d = await gql<AccountsQuery>(/* GraphQL */ `query Accounts { accounts { id email role projectIds createdAt } }`);
     list.innerHTML = table('Accounts', ['Email', 'Role', 'Projects', 'Created'], d.accounts.map((a) => [a.email, a.role, a.projectIds ? a.projectIds.join(', ') : 'all', dateTime(a.createdAt, 'UTC')]), 'accounts');
   });
   el.querySelector('#create')!.addEventListener('submit', (ev) => {
@@ -83,15 +88,13 @@ export async function accounts(el: HTMLElement, _ctx: Ctx): Promise<void> {
     const v = (n: string) => (f.elements.namedItem(n) as HTMLInputElement).value.trim();
     const ids = v('projects').split(',').map((s) => s.trim()).filter(Boolean);
     const msg = f.querySelector<HTMLElement>('.msg')!;
-    gql(`mutation($e: String!, $p: String!, $r: Role!, $ids: [ID!]) { createAccount(email: $e, password: $p, role: $r, projectIds: $ids) { id } }`,
+    gql<CreateAccountMutation>(/* GraphQL */ `mutation CreateAccount($e: String!, $p: String!, $r: Role!, $ids: [ID!]) { createAccount(email: $e, password: $p, role: $r, projectIds: $ids) { id } }`,
       { e: v('email'), p: v('password'), r: v('role'), ids: ids.length ? ids : null })
       .then(() => { msg.textContent = 'Created.'; f.reset(); void render(); })
       .catch((e) => failed(msg, e));
   });
   await render();
 }
-
-interface QueueState { paused: boolean; waiting: number; active: number; delayed: number; failed: number }
 
 export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
   el.innerHTML = `<h1>Dead letters</h1>
@@ -105,7 +108,7 @@ export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
   const stateLine = queue.querySelector<HTMLElement>('[data-testid=queue-state]')!;
   const pause = queue.querySelector<HTMLButtonElement>('#pause')!;
   let paused = false;
-  const showQueue = () => gql<{ queueState: QueueState }>(`{ queueState { paused waiting active delayed failed } }`)
+  const showQueue = () => gql<QueueStateQuery>(/* GraphQL */ `query QueueState { queueState { paused waiting active delayed failed } }`)
     .then(({ queueState: q }) => {
       paused = q.paused;
       stateLine.dataset.paused = String(q.paused);
@@ -114,13 +117,13 @@ export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
     })
     .catch((e) => failed(queue.querySelector<HTMLElement>('.msg')!, e));
   pause.addEventListener('click', () => {
-    gql(paused ? 'mutation { resumeQueue }' : 'mutation { pauseQueue }')
+    gql(paused ? /* GraphQL */ `mutation ResumeQueue { resumeQueue }` : /* GraphQL */ `mutation PauseQueue { pauseQueue }`)
       .then(showQueue)
       .catch((e) => failed(queue.querySelector<HTMLElement>('.msg')!, e));
   });
   void showQueue();
   const render = () => guarded(list, async () => {
-    const d = await gql<{ deadLetters: { id: string; reason: string; failedAt: string; data: string }[] }>(`{ deadLetters(limit: 100) { id reason failedAt data } }`);
+    const d = await gql<DeadLettersQuery>(/* GraphQL */ `query DeadLetters { deadLetters(limit: 100) { id reason failedAt data } }`);
     if (d.deadLetters.length === 0) { list.innerHTML = '<p class="empty">The dead-letter queue is empty.</p>'; return; }
     list.innerHTML = d.deadLetters.map((j) => `<details class="panel"><summary>Job ${esc(j.id)}: ${esc(j.reason)} (${esc(dateTime(j.failedAt, 'UTC'))})</summary><pre>${esc(j.data.slice(0, 4000))}</pre>
       <button type="button" data-act="retry" data-id="${esc(j.id)}">Retry</button> <button type="button" data-act="discard" data-id="${esc(j.id)}">Discard</button></details>`).join('');
@@ -129,7 +132,7 @@ export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
     }
   });
   const act = (what: string, ids: string[] | null) =>
-    gql(`mutation($ids: [ID!]) { ${what === 'retry' ? 'retryDeadLetters' : 'discardDeadLetters'}(ids: $ids) }`, { ids }).then(render).catch((e) => failed(list, e));
+    gql(what === 'retry' ? /* GraphQL */ `mutation RetryDeadLetters($ids: [ID!]) { retryDeadLetters(ids: $ids) }` : /* GraphQL */ `mutation DiscardDeadLetters($ids: [ID!]) { discardDeadLetters(ids: $ids) }`, { ids }).then(render).catch((e) => failed(list, e));
   el.querySelector('#retry')!.addEventListener('click', () => void act('retry', null));
   el.querySelector('#discard')!.addEventListener('click', () => { if (confirm('Discard every dead letter?')) void act('discard', null); });
   await render();

@@ -4,6 +4,7 @@ import { gql, subscribe } from '../api';
 import { compact, dateTime, esc, parseProps } from '../format';
 import { failed, guarded, table } from '../ui';
 import type { Ctx } from './ctx';
+import type { LiveEventsSubscription, LiveStatsSubscription, RawEventsQuery, UserTimelineQuery } from '../generated/graphql';
 
 interface Ev { id: string; type: string; occurredAt: string; path: string | null; userId: string | null; anonymousId: string | null; props: unknown }
 
@@ -16,8 +17,8 @@ export async function users(el: HTMLElement, ctx: Ctx): Promise<void> {
     ev.preventDefault();
     const id = el.querySelector<HTMLInputElement>('#uid')!.value.trim();
     void guarded(out, async () => {
-      const d = await gql<{ user: null | { id: string; email: string | null; firstSeen: string; lastSeen: string; events: number; timeline: Ev[] } }>(
-        `query($p: ID!, $id: String!) { user(projectId: $p, id: $id) { id email firstSeen lastSeen events timeline(first: 100) { id type occurredAt path userId anonymousId props } } }`,
+      const d = await gql<UserTimelineQuery>(
+        /* GraphQL */ `query UserTimeline($p: ID!, $id: String!) { user(projectId: $p, id: $id) { id email firstSeen lastSeen events timeline(first: 100) { id type occurredAt path userId anonymousId props } } }`,
         { p: ctx.project, id });
       const u = d.user;
       if (!u) { out.innerHTML = `<p class="empty">No user ${esc(id)} in this project.</p>`; return; }
@@ -41,8 +42,8 @@ export async function events(el: HTMLElement, ctx: Ctx): Promise<void> {
     msg.textContent = typeof props === 'string' ? props : '';
     if (typeof props === 'string') return;
     const filter = type || props ? { ...(type ? { eventType: type } : {}), ...(props ? { props } : {}) } : null;
-    const d = await gql<{ events: { edges: { node: Ev }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(
-      `query($p: ID!, $r: TimeRange!, $f: EventFilter, $a: String) { events(projectId: $p, range: $r, filter: $f, first: 50, after: $a) { edges { node { id type occurredAt path userId anonymousId props } } pageInfo { hasNextPage endCursor } } }`,
+    const d = await gql<RawEventsQuery>(
+      /* GraphQL */ `query RawEvents($p: ID!, $r: TimeRange!, $f: EventFilter, $a: String) { events(projectId: $p, range: $r, filter: $f, first: 50, after: $a) { edges { node { id type occurredAt path userId anonymousId props } } pageInfo { hasNextPage endCursor } } }`,
       { p: ctx.project, r: ctx.range, f: filter, a: after });
     rows = rows.concat(d.events.edges.map((e) => e.node));
     after = d.events.pageInfo.endCursor;
@@ -77,8 +78,8 @@ export async function live(el: HTMLElement, ctx: Ctx): Promise<void> {
   let stopEvents = () => {};
   const follow = (filter: Record<string, unknown> | null) => {
     stopEvents();
-    stopEvents = subscribe<{ liveEvents: { lagged: number; event: Ev } }>(
-      `subscription($p: ID!, $f: LiveFilter) { liveEvents(projectId: $p, filter: $f) { lagged event { id type occurredAt path userId anonymousId props } } }`,
+    stopEvents = subscribe<LiveEventsSubscription>(
+      /* GraphQL */ `subscription LiveEvents($p: ID!, $f: LiveFilter) { liveEvents(projectId: $p, filter: $f) { lagged event { id type occurredAt path userId anonymousId props } } }`,
       { p: ctx.project, f: filter },
       (d) => {
         const { event: e, lagged } = d.liveEvents;
@@ -101,8 +102,8 @@ export async function live(el: HTMLElement, ctx: Ctx): Promise<void> {
     follow(type || props ? { ...(type ? { eventTypes: [type] } : {}), ...(props ? { props } : {}) } : null);
   });
   follow(null);
-  const stopStats = subscribe<{ liveStats: { events: number } }>(
-    `subscription($p: ID!) { liveStats(projectId: $p) { events } }`, { p: ctx.project },
+  const stopStats = subscribe<LiveStatsSubscription>(
+    /* GraphQL */ `subscription LiveStats($p: ID!) { liveStats(projectId: $p) { events } }`, { p: ctx.project },
     (d) => { rate.textContent = `${compact(d.liveStats.events)} events/s`; },
     (err) => { state.textContent = `${err.code}: ${err.message}`; },
   );

@@ -1,0 +1,250 @@
+// The overview page in Chromium against a project seeded here with known events: every figure
+// the page shows is compared with a count computed in this file from the events sent (never with
+// the API's own answers). A row click filters every panel and the cards; the page's URL reproduces
+// the view (filters, comparison, range, project) in a fresh browser; a panel's CSV equals its
+// rows; the funnel builder offers the project's event types and paths. Screenshots go to
+// $SIGHTLINE_ARTIFACTS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { browser, env } from './helpers.mjs';
+
+const base = () => env('SIGHTLINE_URL');
+const shots = () => env('SIGHTLINE_ARTIFACTS');
+const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+async function gql(query, variables = {}) {
+  const r = await fetch(`${base()}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${env('SIGHTLINE_ADMIN_TOKEN')}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const b = await r.json();
+  assert.ok(b.data, JSON.stringify(b));
+  return b.data;
+}
+
+// Days in UTC: the range is day D (two days ago), the comparison window the day before.
+const dayStart = (daysAgo) => { const d = new Date(); d.setUTCHours(0, 0, 0, 0); return d.getTime() - daysAgo * 86400e3; };
+const isoDay = (t) => new Date(t).toISOString().slice(0, 10);
+const D = dayStart(2);
+const P = dayStart(3);
+
+// [visitor, session, type, path, minutes after the day's 10:00, referrer]
+const CURRENT = [
+  ['v1', 's1', 'page.view', '/', 0],
+  ['v1', 's1', 'page.view', '/pricing', 1],
+  ['v1', 's1', 'signup.completed', '/pricing', 2],
+  ['v2', 's2', 'page.view', '/', 5],
+  ['v3', 's3', 'page.view', '/pricing', 60, 'https://news.example/story'],
+  ['v3', 's3', 'page.view', '/docs', 62],
+  ['v4', 's4', 'page.view', '/docs', 90],
+  ['v4', 's4', 'download.started', '/docs', 91],
+  ['v4', 's4', 'download.started', '/docs', 92],
+  ['v4', 's4', 'page.view', '/docs', 93],
+  ['v4', 's4', 'page.view', '/pricing', 95],
+  ['v1', 's5', 'page.view', '/pricing', 120],
+];
+const PREVIOUS = [
+  ['v5', 's6', 'page.view', '/', 0],
+  ['v6', 's7', 'page.view', '/pricing', 30],
+  ['v6', 's7', 'page.view', '/docs', 31],
+];
+
+function toEvents(rows, day, tag) {
+  return rows.map(([v, s, type, path, min, referrer]) => ({
+    id: randomUUID(), type, ts: day + 10 * 3600e3 + min * 60e3,
+    anonymous_id: `${tag}-${v}`, session_id: `${tag}-${s}`, url: `https://shop.example${path}`,
+    ...(referrer ? { referrer } : {}),
+  }));
+}
+
+// The truths, from the event tuples only.
+function expected(rows, pathFilter = null) {
+  const hit = rows.filter((r) => pathFilter === null || r[3] === pathFilter);
+  const views = hit.filter((r) => r[2] === 'page.view');
+  const sessions = [...new Set(hit.map((r) => r[1]))];
+  // A session bounces when it has at most one page view in all (not only the matching ones).
+  const viewsIn = (s) => rows.filter((r) => r[1] === s && r[2] === 'page.view').length;
+  const count = (xs, key) => { const m = new Map(); for (const x of xs) m.set(key(x), (m.get(key(x)) ?? 0) + 1); return m; };
+  const rank = (m) => [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return {
+    uniqueUsers: new Set(hit.map((r) => r[0])).size,
+    sessions: sessions.length,
+    pageViews: views.length,
+    events: hit.length,
+    bounceRate: sessions.filter((s) => viewsIn(s) <= 1).length / sessions.length,
+    pages: rank(count(views, (r) => r[3])),
+    types: rank(count(hit, (r) => r[2])),
+  };
+}
+
+async function collect(key, events) {
+  const r = await fetch(`${base()}/collect`, {
+    method: 'POST', headers: { 'content-type': 'text/plain', 'user-agent': CHROME_UA }, body: JSON.stringify({ key, events }),
+  });
+  assert.equal(r.status, 202, await r.text());
+}
+
+async function seed() {
+  const name = `overview-${randomUUID().slice(0, 6)}`;
+  const d = await gql('mutation($n: String!) { createProject(name: $n, allowedOrigins: []) { project { id publicKey } } }', { n: name });
+  const { id, publicKey } = d.createProject.project;
+  const sent = [...toEvents(CURRENT, D, 'c'), ...toEvents(PREVIOUS, P, 'p')];
+  await collect(publicKey, sent);
+  for (let i = 0; i < 100; i++) {
+    const c = await gql('query($p: ID!) { eventCount(projectId: $p) }', { p: id });
+    if (c.eventCount >= sent.length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  return { id, name };
+}
+
+async function signInAt(page, url) {
+  await page.goto(url);
+  await page.getByLabel('Email').fill(env('SIGHTLINE_ADMIN_EMAIL'));
+  await page.getByLabel('Password').fill(env('SIGHTLINE_ADMIN_PASSWORD'));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('nav').waitFor({ timeout: 10000 });
+}
+
+const card = (page, id) => page.locator(`[data-testid=card-${id}]`);
+
+async function waitCards(page, want) {
+  await page.waitForFunction((w) => {
+    const v = (id) => document.querySelector(`[data-testid=card-${id}]`)?.getAttribute('data-value');
+    return Number(v('uniqueUsers')) === w.uniqueUsers && Number(v('pageViews')) === w.pageViews && Number(v('events')) === w.events;
+  }, want, { timeout: 10000 }).catch(async (e) => {
+    await page.screenshot({ path: `${shots()}/overview-failed.png`, fullPage: true });
+    throw e;
+  });
+}
+
+async function assertCards(page, want) {
+  await waitCards(page, want);
+  for (const k of ['uniqueUsers', 'sessions', 'pageViews', 'events']) {
+    assert.equal(Number(await card(page, k).getAttribute('data-value')), want[k], `${k} card`);
+  }
+  assert.ok(Math.abs(Number(await card(page, 'bounceRate').getAttribute('data-value')) - want.bounceRate) < 1e-9, 'bounce rate card');
+  assert.equal(await card(page, 'bounceRate').locator('.card-value').textContent(), `${(want.bounceRate * 100).toFixed(1)}%`);
+  assert.equal(await card(page, 'viewsPerVisit').locator('.card-value').textContent(), (want.pageViews / want.sessions).toFixed(2));
+}
+
+// The rows a panel shows: [key, value, share text].
+async function panelRows(page, panel) {
+  const rows = page.locator(`[data-testid=panel-${panel}] [data-testid=row]`);
+  await rows.first().waitFor({ timeout: 10000 });
+  return rows.evaluateAll((lis) => lis.map((li) => [li.dataset.key, Number(li.dataset.value), li.querySelector('.row-share').textContent]));
+}
+
+async function waitRows(page, panel, keys) {
+  await page.waitForFunction(([p, k]) => {
+    const got = [...document.querySelectorAll(`[data-testid=panel-${p}] [data-testid=row]`)].map((li) => li.dataset.key);
+    return JSON.stringify(got) === JSON.stringify(k);
+  }, [panel, keys], { timeout: 10000 });
+}
+
+const pct = (n, total) => `${((n / total) * 100).toFixed(1)}%`;
+
+test('overview: known numbers, row-click filtering, comparison, CSV and a link that reproduces the view', async () => {
+  const { id } = await seed();
+  const all = expected(CURRENT);
+  const before = expected(PREVIOUS);
+  const url = `${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC#/overview`;
+  const ctx = await browser();
+  let shared;
+  try {
+    const page = await ctx.newPage();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await signInAt(page, url);
+    assert.equal(await page.locator('#project').inputValue(), id, 'the project comes from the URL');
+    await assertCards(page, all);
+
+    // Pages and custom events: key, count and share of the whole, largest first.
+    await waitRows(page, 'pages', all.pages.map(([k]) => k));
+    assert.deepEqual(await panelRows(page, 'pages'), all.pages.map(([k, n]) => [k, n, pct(n, all.pageViews)]));
+    await waitRows(page, 'events', all.types.map(([k]) => k));
+    assert.deepEqual(await panelRows(page, 'events'), all.types.map(([k, n]) => [k, n, pct(n, all.events)]));
+    // The share bar is as wide as the share.
+    const bar = await page.locator('[data-testid=panel-pages] [data-testid=row]').first().locator('.row-bar').evaluate((b) => b.style.width);
+    assert.equal(bar, `${((all.pages[0][1] / all.pageViews) * 100).toFixed(1)}%`);
+
+    // Comparison with the day before: each card knows the previous value and the change.
+    await page.getByTestId('compare').selectOption('PREVIOUS_PERIOD');
+    await page.locator('[data-testid=card-uniqueUsers][data-previous]').waitFor({ timeout: 10000 });
+    for (const k of ['uniqueUsers', 'sessions', 'pageViews']) {
+      assert.equal(Number(await card(page, k).getAttribute('data-previous')), before[k], `previous ${k}`);
+    }
+    const ch = Math.round(((all.pageViews - before.pageViews) / before.pageViews) * 100);
+    assert.equal(await card(page, 'pageViews').getByTestId('change').textContent(), `${ch > 0 ? '↑' : ch < 0 ? '↓' : ''}${Math.abs(ch)}%`);
+    await page.locator('#metric').selectOption('PAGE_VIEWS');
+    await page.locator(`[data-testid=series][data-total="${all.pageViews}"][data-previous-total="${before.pageViews}"]`).waitFor({ timeout: 10000 });
+    assert.equal(await page.getByTestId('previous-line').count(), 1, 'the comparison window is drawn');
+    await page.screenshot({ path: `${shots()}/overview.png`, fullPage: true });
+
+    // A row click filters everything: cards, series, every panel; a chip says so.
+    await page.locator('[data-testid=panel-pages] [data-testid=row][data-key="/pricing"] button').click();
+    const only = expected(CURRENT, '/pricing');
+    await page.getByTestId('chip').waitFor();
+    assert.match(await page.getByTestId('chip').textContent(), /Page is \/pricing/);
+    await assertCards(page, only);
+    await waitRows(page, 'pages', ['/pricing']);
+    assert.deepEqual(await panelRows(page, 'pages'), [['/pricing', only.pageViews, '100.0%']]);
+    await waitRows(page, 'events', only.types.map(([k]) => k));
+    assert.deepEqual(await panelRows(page, 'events'), only.types.map(([k, n]) => [k, n, pct(n, only.events)]));
+    await page.locator(`[data-testid=series][data-total="${only.pageViews}"]`).waitFor({ timeout: 10000 });
+    await page.screenshot({ path: `${shots()}/overview-filtered.png`, fullPage: true });
+
+    // A panel's CSV is its rows.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=panel-events] .csv').click()]);
+    const csv = await readFile(await download.path(), 'utf8');
+    const shown = await panelRows(page, 'events');
+    assert.equal(csv, ['Event,Events,Share', ...shown.map(([k, n, s]) => `${k},${n},${s}`)].join('\r\n') + '\r\n');
+    assert.equal(shown.length, only.types.length);
+
+    shared = page.url();
+    const q = new URL(shared).searchParams;
+    assert.deepEqual(q.getAll('f'), ['page:is:/pricing']);
+    assert.equal(q.get('compare'), 'previous_period');
+
+    // Removing the chip brings the whole range back.
+    await page.getByRole('button', { name: /Remove filter Page \/pricing/ }).click();
+    await assertCards(page, all);
+    assert.equal(new URL(page.url()).searchParams.getAll('f').length, 0);
+
+    // The funnel builder offers the project's own event types and viewed paths.
+    await page.goto(`${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC#/funnel`);
+    const typeSelect = page.getByLabel('Step 1 event type');
+    await typeSelect.waitFor({ timeout: 10000 });
+    const types = await typeSelect.locator('option').allTextContents();
+    assert.deepEqual(types.sort(), [...new Set(CURRENT.map((r) => r[2]))].sort());
+    const paths = await page.getByLabel('Step 1 path').locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(paths.sort(), [...new Set(CURRENT.filter((r) => r[2] === 'page.view').map((r) => r[3]))].sort());
+    await page.locator('figure.bars').waitFor({ timeout: 10000 });
+    await page.screenshot({ path: `${shots()}/overview-funnel.png`, fullPage: true });
+  } finally {
+    await ctx.close();
+  }
+
+  // The copied link in a fresh browser (no session, nothing stored): same filter, comparison,
+  // range and project once signed in.
+  const fresh = await browser();
+  try {
+    const page = await fresh.newPage();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signInAt(page, shared);
+    const only = expected(CURRENT, '/pricing');
+    await assertCards(page, only);
+    assert.match(await page.getByTestId('chip').textContent(), /Page is \/pricing/);
+    await page.locator('[data-testid=card-pageViews][data-previous]').waitFor({ timeout: 10000 });
+    assert.equal(Number(await card(page, 'pageViews').getAttribute('data-previous')), expected(PREVIOUS, '/pricing').pageViews);
+    await waitRows(page, 'pages', ['/pricing']);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+    await page.screenshot({ path: `${shots()}/overview-shared-link-phone.png`, fullPage: true });
+  } finally {
+    await fresh.close();
+  }
+});

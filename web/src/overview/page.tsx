@@ -1,0 +1,213 @@
+// The overview: one page in the manner of Plausible. Headline cards with the change against a
+// comparison window, the series with that window drawn beside it, and panels of rows that filter
+// the whole page when clicked. The view (filters, comparison) lives in the URL query string.
+// Preact renders every value as text: no data goes through innerHTML.
+
+import { render } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ApiError } from '../api';
+import { compact, percent } from '../format';
+import type { Range } from '../range';
+import { readView, writeView, type Comparison, type Filter, type ViewState } from '../urlstate';
+import type { Ctx } from '../views/ctx';
+import type { Metric } from '../generated/graphql';
+import { headline, panelRows, series, type Headline } from './data';
+import {
+  ANSWERED, change, changeText, comparisonRange, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
+  withFilter, withoutFilter, type PanelDef, type Row,
+} from './model';
+import { SeriesChart } from './chart';
+
+export async function overviewPage(el: HTMLElement, ctx: Ctx): Promise<void> {
+  el.textContent = '';
+  render(<Overview ctx={ctx} />, el);
+  const prev = ctx.cleanup;
+  ctx.cleanup = () => { prev?.(); render(null, el); };
+}
+
+/// Loads `load()` whenever `deps` change; answers that arrive after newer ones are dropped.
+function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: ApiError | null } {
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null }>({ data: null, error: null });
+  const seq = useRef(0);
+  useEffect(() => {
+    const mine = ++seq.current;
+    setState((s) => ({ data: s.data, error: null }));
+    load().then(
+      (data) => { if (mine === seq.current) setState({ data, error: null }); },
+      (e: unknown) => {
+        if (mine === seq.current) setState({ data: null, error: e instanceof ApiError ? e : new ApiError('INTERNAL', String(e)) });
+      },
+    );
+  }, deps);
+  return state;
+}
+
+function Failure({ error }: { error: ApiError }) {
+  return <div class="error" role="alert"><strong>{error.code}</strong>: {error.message}</div>;
+}
+
+const METRICS: { id: Metric; label: string }[] = [
+  { id: 'UNIQUE_USERS', label: 'Visitors' }, { id: 'SESSIONS', label: 'Visits' },
+  { id: 'PAGE_VIEWS', label: 'Page views' }, { id: 'EVENTS', label: 'Events' },
+];
+
+function Overview({ ctx }: { ctx: Ctx }) {
+  const [view, setView] = useState<ViewState>(() => readView(location.search));
+  const [metric, setMetric] = useState<Metric>('UNIQUE_USERS');
+  const update = (v: ViewState) => {
+    history.replaceState(history.state, '', `${location.pathname}${writeView(location.search, v)}${location.hash}`);
+    setView(v);
+  };
+  const { filters, compare } = view;
+  const key = JSON.stringify([ctx.project, ctx.range, filters]);
+  const prevRange = compare ? comparisonRange(ctx.range, compare) : null;
+  const cur = useLoad(() => headline(ctx.project, ctx.range, filters), [key]);
+  const prev = useLoad(() => (prevRange ? headline(ctx.project, prevRange, filters) : Promise.resolve(null)), [key, compare]);
+  const addFilter = (f: Filter) => update({ ...view, filters: withFilter(filters, f) });
+  return (
+    <div class="overview">
+      <div class="toolbar overview-bar">
+        <h1>Overview</h1>
+        <label>Compare with{' '}
+          <select data-testid="compare" value={compare ?? ''} onChange={(e) => update({ ...view, compare: ((e.target as HTMLSelectElement).value || null) as Comparison | null })}>
+            <option value="">nothing</option>
+            <option value="PREVIOUS_PERIOD">previous period</option>
+            <option value="PREVIOUS_YEAR">previous year</option>
+          </select>
+        </label>
+        <button type="button" class="secondary" onClick={() => void navigator.clipboard?.writeText(location.href)}>Copy link</button>
+      </div>
+      <Chips filters={filters} onRemove={(i) => update({ ...view, filters: withoutFilter(filters, i) })} />
+      {cur.error ? <Failure error={cur.error} /> : <Cards cur={cur.data} prev={compare ? prev.data : null} />}
+      <section class="panel" aria-labelledby="series-title">
+        <div class="toolbar">
+          <h2 id="series-title">Trend</h2>
+          <label class="sr" for="metric">Metric</label>
+          <select id="metric" value={metric} onChange={(e) => setMetric((e.target as HTMLSelectElement).value as Metric)}>
+            {METRICS.map((m) => <option value={m.id}>{m.label}</option>)}
+          </select>
+        </div>
+        <Series ctx={ctx} metric={metric} filters={filters} prevRange={prevRange} depKey={key} />
+      </section>
+      <div class="panels">
+        {cur.data && PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} total={cur.data!} depKey={key} onFilter={addFilter} />)}
+      </div>
+    </div>
+  );
+}
+
+function Chips({ filters, onRemove }: { filters: Filter[]; onRemove: (i: number) => void }) {
+  if (filters.length === 0) return null;
+  return (
+    <ul class="chips" aria-label="Filters" data-testid="filters">
+      {filters.map((f, i) => (
+        <li class="chip" data-testid="chip">
+          <span>{DIMENSION_LABELS[f.dimension] ?? f.dimension}{f.property ? ` ${f.property}` : ''} {f.op === 'IS' ? 'is' : f.op === 'IS_NOT' ? 'is not' : 'contains'} <strong>{f.value}</strong></span>
+          <button type="button" class="chip-x" aria-label={`Remove filter ${DIMENSION_LABELS[f.dimension] ?? f.dimension} ${f.value}`} onClick={() => onRemove(i)}>×</button>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+interface CardDef { id: string; label: string; value: (o: Headline) => number; text: (n: number) => string; lowerIsBetter?: boolean }
+
+const CARDS: CardDef[] = [
+  { id: 'uniqueUsers', label: 'Visitors', value: (o) => o.uniqueUsers, text: compact },
+  { id: 'sessions', label: 'Visits', value: (o) => o.sessions, text: compact },
+  { id: 'pageViews', label: 'Page views', value: (o) => o.pageViews, text: compact },
+  { id: 'viewsPerVisit', label: 'Views per visit', value: (o) => (o.sessions ? o.pageViews / o.sessions : 0), text: (n) => n.toFixed(2) },
+  { id: 'bounceRate', label: 'Bounce rate', value: (o) => o.bounceRate, text: (n) => percent(n), lowerIsBetter: true },
+  { id: 'events', label: 'Events', value: (o) => o.events, text: compact },
+];
+
+function Cards({ cur, prev }: { cur: Headline | null; prev: Headline | null }) {
+  if (!cur) return <p class="state" role="status">Loading…</p>;
+  return (
+    <section id="cards" aria-label="Headline numbers">
+      {CARDS.map((c) => {
+        const v = c.value(cur);
+        const p = prev ? c.value(prev) : null;
+        const ch = change(v, p);
+        const good = ch === null || ch === 0 ? '' : (ch > 0) !== Boolean(c.lowerIsBetter) ? 'up' : 'down';
+        return (
+          <div class="card" data-testid={`card-${c.id}`} data-value={String(v)} data-previous={p === null ? undefined : String(p)}>
+            <span class="card-label">{c.label}</span>
+            <span class="card-value">{c.text(v)}</span>
+            {prev && <span class={`card-change ${good}`} data-testid="change" title={`before: ${c.text(p ?? 0)}`}>{changeText(ch)}</span>}
+          </div>
+        );
+      })}
+    </section>
+  );
+}
+
+function Series({ ctx, metric, filters, prevRange, depKey }: { ctx: Ctx; metric: Metric; filters: Filter[]; prevRange: Range | null; depKey: string }) {
+  const pk = JSON.stringify(prevRange);
+  const cur = useLoad(() => series(ctx.project, ctx.range, metric, filters), [depKey, metric]);
+  const prev = useLoad(() => (prevRange ? series(ctx.project, prevRange, metric, filters) : Promise.resolve(null)), [depKey, metric, pk]);
+  if (cur.error) return <Failure error={cur.error} />;
+  if (!cur.data) return <p class="state" role="status">Loading…</p>;
+  const label = METRICS.find((m) => m.id === metric)?.label ?? metric;
+  return <SeriesChart label={label} points={cur.data} previous={prevRange ? prev.data : null} timeZone={ctx.range.timeZone} />;
+}
+
+function Panel({ def, ctx, filters, total, depKey, onFilter }: {
+  def: PanelDef; ctx: Ctx; filters: Filter[]; total: Headline; depKey: string; onFilter: (f: Filter) => void;
+}) {
+  const tabs = useMemo(() => def.tabs.filter((t) => ANSWERED.has(t.dimension)), [def]);
+  const [tabIndex, setTab] = useState(0);
+  const tab = tabs[Math.min(tabIndex, tabs.length - 1)];
+  const rows = useLoad(() => (tab ? panelRows(ctx.project, ctx.range, tab.dimension, filters, 10, total) : Promise.resolve([])),
+    [depKey, tab?.dimension, total]);
+  if (!tab) return null;
+  const clickable = FILTERABLE.has(tab.dimension);
+  const keyName = DIMENSION_LABELS[tab.dimension] ?? tab.dimension;
+  const download = () => {
+    if (!rows.data) return;
+    const url = URL.createObjectURL(new Blob([toCsv(keyName, tab.column, rows.data)], { type: 'text/csv;charset=utf-8' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${tab.dimension.toLowerCase()}.csv`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+  return (
+    <section class="panel breakdown" data-testid={`panel-${def.id}`} data-dimension={tab.dimension} aria-label={def.label}>
+      <div class="panel-head">
+        {tabs.length > 1
+          ? <div role="tablist" class="tabs">{tabs.map((t, i) => (
+              <button type="button" role="tab" aria-selected={t === tab} class="tab" onClick={() => setTab(i)}>{t.title}</button>))}</div>
+          : <h2>{tab.title}</h2>}
+        <button type="button" class="secondary csv" onClick={download} disabled={!rows.data?.length} aria-label={`Download ${tab.title} as CSV`}>CSV</button>
+      </div>
+      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>{tab.column}</span></div>
+      {rows.error ? <Failure error={rows.error} />
+        : !rows.data ? <p class="state" role="status">Loading…</p>
+          : rows.data.length === 0 ? <p class="empty">No data in this range.</p>
+            : <ol class="rows" data-testid="rows">{rows.data.map((r) => (
+                <RowItem row={r} dimension={tab.dimension} onClick={clickable ? () => onFilter({ dimension: tab.dimension, op: 'IS', value: r.key }) : undefined} />))}</ol>}
+    </section>
+  );
+}
+
+function RowItem({ row, dimension, onClick }: { row: Row; dimension: string; onClick?: () => void }) {
+  const label = dimension === 'COUNTRY' ? `${flag(row.key)} ${countryName(row.key)}`.trim() : row.key || '(none)';
+  const inner = (
+    <>
+      <span class="row-bar" style={{ width: `${(row.share * 100).toFixed(1)}%` }} aria-hidden="true" />
+      <span class="row-key">{label}</span>
+      <span class="row-value">{compact(row.value)}</span>
+      <span class="row-share">{percent(row.share)}</span>
+    </>
+  );
+  return (
+    <li data-testid="row" data-key={row.key} data-value={String(row.value)} data-share={row.share.toFixed(4)}>
+      {onClick
+        ? <button type="button" class="row" onClick={onClick} title={`Filter by ${row.key}`}>{inner}</button>
+        : <div class="row">{inner}</div>}
+    </li>
+  );
+}
