@@ -3,7 +3,8 @@
 // Prints `READY` once the connection is acknowledged, then one JSON line per message (`next`
 // payloads, or {"error": ...}), and exits after <count> messages, an error, or the timeout.
 // With pause-ms, the client stops reading its socket for that long right after READY (a slow
-// subscriber: the server's writes back up), then prints `RESUMED` and reads again.
+// subscriber: the server's writes back up), then prints `RESUMED` and reads again. A negative
+// pause-ms pauses until a line arrives on stdin (the test says when, not the clock).
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -25,9 +26,11 @@ const client = createClient({
     connected: () => {
       console.log('READY');
       const pause = Number(pauseMs ?? 0);
-      if (pause > 0 && socket) {
+      if (pause !== 0 && socket) {
         socket.pause();
-        setTimeout(() => { console.log('RESUMED'); socket.resume(); }, pause);
+        const resume = () => { console.log('RESUMED'); socket.resume(); };
+        if (pause > 0) setTimeout(resume, pause);
+        else process.stdin.once('data', resume);
       }
     },
   },
