@@ -31,7 +31,7 @@ const isoDay = (t) => new Date(t).toISOString().slice(0, 10);
 const D = dayStart(2);
 const P = dayStart(3);
 
-// [visitor, session, type, path, minutes after the day's 10:00, referrer]
+// [visitor, session, type, path, minutes after the day's 10:00, referrer, props]
 const CURRENT = [
   ['v1', 's1', 'page.view', '/', 0],
   ['v1', 's1', 'page.view', '/pricing', 1],
@@ -40,8 +40,9 @@ const CURRENT = [
   ['v3', 's3', 'page.view', '/pricing', 60, 'https://news.example/story'],
   ['v3', 's3', 'page.view', '/docs', 62],
   ['v4', 's4', 'page.view', '/docs', 90],
-  ['v4', 's4', 'download.started', '/docs', 91],
-  ['v4', 's4', 'download.started', '/docs', 92],
+  ['v3', 's3', 'download.started', '/docs', 63, null, { file: 'guide.pdf' }],
+  ['v4', 's4', 'download.started', '/docs', 91, null, { file: 'guide.pdf' }],
+  ['v4', 's4', 'download.started', '/docs', 92, null, { file: 'tool.zip' }],
   ['v4', 's4', 'page.view', '/docs', 93],
   ['v4', 's4', 'page.view', '/pricing', 95],
   ['v1', 's5', 'page.view', '/pricing', 120],
@@ -53,30 +54,45 @@ const PREVIOUS = [
 ];
 
 function toEvents(rows, day, tag) {
-  return rows.map(([v, s, type, path, min, referrer]) => ({
+  return rows.map(([v, s, type, path, min, referrer, props]) => ({
     id: randomUUID(), type, ts: day + 10 * 3600e3 + min * 60e3,
     anonymous_id: `${tag}-${v}`, session_id: `${tag}-${s}`, url: `https://shop.example${path}`,
-    ...(referrer ? { referrer } : {}),
+    ...(referrer ? { referrer } : {}), ...(props ? { props } : {}),
   }));
 }
 
-// The truths, from the event tuples only.
-function expected(rows, pathFilter = null) {
-  const hit = rows.filter((r) => pathFilter === null || r[3] === pathFilter);
+// A breakdown of tuples by `key`: [key, visitors], most visitors first, then most events, then
+// by key (the API's documented order).
+function breakdown(rows, key) {
+  const m = new Map();
+  for (const r of rows) {
+    const k = key(r);
+    if (k === undefined || k === null) continue;
+    const e = m.get(k) ?? { visitors: new Set(), events: 0 };
+    e.visitors.add(r[0]);
+    e.events += 1;
+    m.set(k, e);
+  }
+  return [...m].sort((a, b) => b[1].visitors.size - a[1].visitors.size || b[1].events - a[1].events || (a[0] < b[0] ? -1 : 1))
+    .map(([k, e]) => [k, e.visitors.size]);
+}
+
+// The truths, from the event tuples only; `where` keeps the tuples a filter passes.
+function expected(rows, where = () => true) {
+  const hit = rows.filter(where);
   const views = hit.filter((r) => r[2] === 'page.view');
   const sessions = [...new Set(hit.map((r) => r[1]))];
   // A session bounces when it has at most one page view in all (not only the matching ones).
   const viewsIn = (s) => rows.filter((r) => r[1] === s && r[2] === 'page.view').length;
-  const count = (xs, key) => { const m = new Map(); for (const x of xs) m.set(key(x), (m.get(key(x)) ?? 0) + 1); return m; };
-  const rank = (m) => [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   return {
-    uniqueUsers: new Set(hit.map((r) => r[0])).size,
+    visitors: new Set(hit.map((r) => r[0])).size,
     sessions: sessions.length,
     pageViews: views.length,
     events: hit.length,
     bounceRate: sessions.filter((s) => viewsIn(s) <= 1).length / sessions.length,
-    pages: rank(count(views, (r) => r[3])),
-    types: rank(count(hit, (r) => r[2])),
+    pages: breakdown(hit, (r) => r[3]),
+    types: breakdown(hit, (r) => r[2]),
+    files: breakdown(hit, (r) => r[6]?.file),
   };
 }
 
@@ -115,7 +131,7 @@ const card = (page, id) => page.locator(`[data-testid=card-${id}]`);
 async function waitCards(page, want) {
   await page.waitForFunction((w) => {
     const v = (id) => document.querySelector(`[data-testid=card-${id}]`)?.getAttribute('data-value');
-    return Number(v('uniqueUsers')) === w.uniqueUsers && Number(v('pageViews')) === w.pageViews && Number(v('events')) === w.events;
+    return Number(v('visitors')) === w.visitors && Number(v('pageViews')) === w.pageViews && Number(v('events')) === w.events;
   }, want, { timeout: 10000 }).catch(async (e) => {
     await page.screenshot({ path: `${shots()}/overview-failed.png`, fullPage: true });
     throw e;
@@ -124,7 +140,7 @@ async function waitCards(page, want) {
 
 async function assertCards(page, want) {
   await waitCards(page, want);
-  for (const k of ['uniqueUsers', 'sessions', 'pageViews', 'events']) {
+  for (const k of ['visitors', 'sessions', 'pageViews', 'events']) {
     assert.equal(Number(await card(page, k).getAttribute('data-value')), want[k], `${k} card`);
   }
   assert.ok(Math.abs(Number(await card(page, 'bounceRate').getAttribute('data-value')) - want.bounceRate) < 1e-9, 'bounce rate card');
@@ -162,19 +178,19 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     assert.equal(await page.locator('#project').inputValue(), id, 'the project comes from the URL');
     await assertCards(page, all);
 
-    // Pages and custom events: key, count and share of the whole, largest first.
+    // Pages and custom events: key, visitors and their share of all visitors, most first.
     await waitRows(page, 'pages', all.pages.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'pages'), all.pages.map(([k, n]) => [k, n, pct(n, all.pageViews)]));
+    assert.deepEqual(await panelRows(page, 'pages'), all.pages.map(([k, n]) => [k, n, pct(n, all.visitors)]));
     await waitRows(page, 'events', all.types.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'events'), all.types.map(([k, n]) => [k, n, pct(n, all.events)]));
+    assert.deepEqual(await panelRows(page, 'events'), all.types.map(([k, n]) => [k, n, pct(n, all.visitors)]));
     // The share bar is as wide as the share.
     const bar = await page.locator('[data-testid=panel-pages] [data-testid=row]').first().locator('.row-bar').evaluate((b) => b.style.width);
-    assert.equal(bar, `${((all.pages[0][1] / all.pageViews) * 100).toFixed(1)}%`);
+    assert.equal(bar, `${((all.pages[0][1] / all.visitors) * 100).toFixed(1)}%`);
 
     // Comparison with the day before: each card knows the previous value and the change.
     await page.getByTestId('compare').selectOption('PREVIOUS_PERIOD');
-    await page.locator('[data-testid=card-uniqueUsers][data-previous]').waitFor({ timeout: 10000 });
-    for (const k of ['uniqueUsers', 'sessions', 'pageViews']) {
+    await page.locator('[data-testid=card-visitors][data-previous]').waitFor({ timeout: 10000 });
+    for (const k of ['visitors', 'sessions', 'pageViews']) {
       assert.equal(Number(await card(page, k).getAttribute('data-previous')), before[k], `previous ${k}`);
     }
     const ch = Math.round(((all.pageViews - before.pageViews) / before.pageViews) * 100);
@@ -186,14 +202,14 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
 
     // A row click filters everything: cards, series, every panel; a chip says so.
     await page.locator('[data-testid=panel-pages] [data-testid=row][data-key="/pricing"] button').click();
-    const only = expected(CURRENT, '/pricing');
+    const only = expected(CURRENT, (r) => r[3] === '/pricing');
     await page.getByTestId('chip').waitFor();
     assert.match(await page.getByTestId('chip').textContent(), /Page is \/pricing/);
     await assertCards(page, only);
     await waitRows(page, 'pages', ['/pricing']);
-    assert.deepEqual(await panelRows(page, 'pages'), [['/pricing', only.pageViews, '100.0%']]);
+    assert.deepEqual(await panelRows(page, 'pages'), [['/pricing', only.visitors, '100.0%']]);
     await waitRows(page, 'events', only.types.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'events'), only.types.map(([k, n]) => [k, n, pct(n, only.events)]));
+    assert.deepEqual(await panelRows(page, 'events'), only.types.map(([k, n]) => [k, n, pct(n, only.visitors)]));
     await page.locator(`[data-testid=series][data-total="${only.pageViews}"]`).waitFor({ timeout: 10000 });
     await page.screenshot({ path: `${shots()}/overview-filtered.png`, fullPage: true });
 
@@ -201,7 +217,7 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=panel-events] .csv').click()]);
     const csv = await readFile(await download.path(), 'utf8');
     const shown = await panelRows(page, 'events');
-    assert.equal(csv, ['Event,Events,Share', ...shown.map(([k, n, s]) => `${k},${n},${s}`)].join('\r\n') + '\r\n');
+    assert.equal(csv, ['Event,Visitors,Share', ...shown.map(([k, n, s]) => `${k},${n},${s}`)].join('\r\n') + '\r\n');
     assert.equal(shown.length, only.types.length);
 
     shared = page.url();
@@ -214,6 +230,20 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     await assertCards(page, all);
     assert.equal(new URL(page.url()).searchParams.getAll('f').length, 0);
 
+    // A custom event broken down by a property: its values, then one of them as a filter.
+    await page.locator('[data-testid=panel-events] [data-testid=row][data-key="download.started"] button').click();
+    const downloads = expected(CURRENT, (r) => r[2] === 'download.started');
+    await assertCards(page, downloads);
+    await page.getByLabel(/Property of download.started/).fill('file');
+    await page.getByRole('button', { name: 'Break down' }).click();
+    const props = page.locator('[data-testid=property-breakdown] [data-testid=row]');
+    await props.first().waitFor({ timeout: 10000 });
+    assert.deepEqual(await props.evaluateAll((lis) => lis.map((li) => [li.dataset.key, Number(li.dataset.value)])), downloads.files);
+    await page.screenshot({ path: `${shots()}/overview-property.png`, fullPage: true });
+    await props.filter({ hasText: 'tool.zip' }).locator('button').click();
+    await assertCards(page, expected(CURRENT, (r) => r[2] === 'download.started' && r[6]?.file === 'tool.zip'));
+    assert.deepEqual(new URL(page.url()).searchParams.getAll('f'), ['event_type:is:download.started', 'property.file:is:tool.zip']);
+
     // The funnel builder offers the project's own event types and viewed paths.
     await page.goto(`${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC#/funnel`);
     const typeSelect = page.getByLabel('Step 1 event type');
@@ -221,7 +251,7 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     const types = await typeSelect.locator('option').allTextContents();
     assert.deepEqual(types.sort(), [...new Set(CURRENT.map((r) => r[2]))].sort());
     const paths = await page.getByLabel('Step 1 path').locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
-    assert.deepEqual(paths.sort(), [...new Set(CURRENT.filter((r) => r[2] === 'page.view').map((r) => r[3]))].sort());
+    assert.deepEqual(paths.sort(), [...new Set(CURRENT.map((r) => r[3]))].sort());
     await page.locator('figure.bars').waitFor({ timeout: 10000 });
     await page.screenshot({ path: `${shots()}/overview-funnel.png`, fullPage: true });
   } finally {
@@ -235,11 +265,11 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     const page = await fresh.newPage();
     await page.setViewportSize({ width: 390, height: 844 });
     await signInAt(page, shared);
-    const only = expected(CURRENT, '/pricing');
+    const only = expected(CURRENT, (r) => r[3] === '/pricing');
     await assertCards(page, only);
     assert.match(await page.getByTestId('chip').textContent(), /Page is \/pricing/);
     await page.locator('[data-testid=card-pageViews][data-previous]').waitFor({ timeout: 10000 });
-    assert.equal(Number(await card(page, 'pageViews').getAttribute('data-previous')), expected(PREVIOUS, '/pricing').pageViews);
+    assert.equal(Number(await card(page, 'pageViews').getAttribute('data-previous')), expected(PREVIOUS, (r) => r[3] === '/pricing').pageViews);
     await waitRows(page, 'pages', ['/pricing']);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `no horizontal scrolling on a phone (overflow ${overflow}px)`);

@@ -3,9 +3,43 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+export type Dimension =
+  | 'BROWSER'
+  | 'BROWSER_VERSION'
+  | 'CHANNEL'
+  | 'CITY'
+  | 'COUNTRY'
+  | 'DEVICE'
+  | 'ENTRY_PAGE'
+  | 'EVENT_TYPE'
+  | 'EXIT_PAGE'
+  | 'GOAL'
+  | 'LANGUAGE'
+  | 'OS'
+  | 'OS_VERSION'
+  | 'PAGE'
+  | 'PROPERTY'
+  | 'REFERRER'
+  | 'REGION'
+  | 'SCREEN'
+  | 'SOURCE'
+  | 'UTM_CAMPAIGN'
+  | 'UTM_CONTENT'
+  | 'UTM_MEDIUM'
+  | 'UTM_SOURCE'
+  | 'UTM_TERM';
+
+export type DimensionFilter = {
+  dimension: Dimension;
+  op?: FilterOp;
+  property?: string | null | undefined;
+  values: Array<string>;
+};
+
 export type EventFilter = {
   communityId?: string | null | undefined;
   eventType?: string | null | undefined;
+  includeBots?: boolean;
   path?: string | null | undefined;
   /**
    * Only events whose properties contain this object, e.g. `{"plan": "pro"}` (nested objects
@@ -13,19 +47,18 @@ export type EventFilter = {
    */
   props?: unknown;
   userId?: string | null | undefined;
+  where?: Array<DimensionFilter> | null | undefined;
 };
+
+export type FilterOp =
+  | 'CONTAINS'
+  | 'IS'
+  | 'IS_NOT';
 
 export type FunnelStepInput = {
   eventType: string;
   path?: string | null | undefined;
 };
-
-export type GroupBy =
-  | 'ELEMENT'
-  | 'ENTITY_TYPE'
-  | 'EVENT_TYPE'
-  | 'PATH'
-  | 'REFERRER';
 
 export type Interval =
   | 'DAY'
@@ -80,7 +113,7 @@ export type OverviewHeadlineQueryVariables = Exact<{
 }>;
 
 
-export type OverviewHeadlineQuery = { overview: { events: number, uniqueUsers: number, uniqueUsersExact: boolean, sessions: number, pageViews: number, bounceRate: number } };
+export type OverviewHeadlineQuery = { overview: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number } };
 
 export type SeriesPointsQueryVariables = Exact<{
   p: string;
@@ -93,16 +126,17 @@ export type SeriesPointsQueryVariables = Exact<{
 
 export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number }> };
 
-export type PanelCountsQueryVariables = Exact<{
+export type BreakdownRowsQueryVariables = Exact<{
   p: string;
   r: TimeRange;
-  g: GroupBy;
+  d: Dimension;
+  prop?: string | null | undefined;
   f?: EventFilter | null | undefined;
   l: number;
 }>;
 
 
-export type PanelCountsQuery = { eventCounts: Array<{ key: string, count: number }> };
+export type BreakdownRowsQuery = { breakdown: Array<{ key: string, visitors: number, share: number }> };
 
 export type KnownValuesQueryVariables = Exact<{
   p: string;

@@ -6,16 +6,16 @@ import type { Range } from '../range';
 import { intervalFor } from '../range';
 import type { Filter } from '../urlstate';
 import type {
-  EventFilter, GroupBy, KnownValuesQuery, Metric, OverviewHeadlineQuery, PanelCountsQuery, SeriesPointsQuery,
+  BreakdownRowsQuery, Dimension, KnownValuesQuery, Metric, OverviewHeadlineQuery, SeriesPointsQuery,
 } from '../generated/graphql';
-import { eventFilter, share, type Row } from './model';
+import { eventFilter, type Row } from './model';
 
 export type Headline = OverviewHeadlineQuery['overview'];
 
 export async function headline(project: string, range: Range, filters: Filter[]): Promise<Headline> {
   const d = await gql<OverviewHeadlineQuery>(
     /* GraphQL */ `query OverviewHeadline($p: ID!, $r: TimeRange!, $f: EventFilter) {
-      overview(projectId: $p, range: $r, filter: $f) { events uniqueUsers uniqueUsersExact sessions pageViews bounceRate } }`,
+      overview(projectId: $p, range: $r, filter: $f) { visitors events sessions pageViews bounceRate botEvents } }`,
     { p: project, r: range, f: eventFilter(filters) });
   return d.overview;
 }
@@ -28,36 +28,22 @@ export async function series(project: string, range: Range, metric: Metric, filt
   return d.timeseries;
 }
 
-/// Rows of one panel. Before the `breakdown` query, pages and referrers count page views and
-/// custom events count events (`eventCounts`); the share is of the filtered total.
-export async function panelRows(project: string, range: Range, dimension: string, filters: Filter[], limit: number, total: Headline): Promise<Row[]> {
-  const f: EventFilter = eventFilter(filters) ?? {};
-  let group: GroupBy;
-  let whole: number;
-  if (dimension === 'PAGE' || dimension === 'REFERRER') {
-    group = dimension === 'PAGE' ? 'PATH' : 'REFERRER';
-    if (!f.eventType) f.eventType = 'page.view';
-    whole = f.eventType === 'page.view' ? total.pageViews : total.events;
-  } else if (dimension === 'EVENT_TYPE') {
-    group = 'EVENT_TYPE';
-    whole = total.events;
-  } else {
-    throw new Error(`no query answers ${dimension} on this server`);
-  }
-  const d = await gql<PanelCountsQuery>(
-    /* GraphQL */ `query PanelCounts($p: ID!, $r: TimeRange!, $g: GroupBy!, $f: EventFilter, $l: Int!) {
-      eventCounts(projectId: $p, range: $r, groupBy: $g, filter: $f, limit: $l) { key count } }`,
-    { p: project, r: range, g: group, f, l: limit });
-  return d.eventCounts.map((k) => ({ key: k.key, value: k.count, share: share(k.count, whole) }));
+/// Rows of one panel: the `breakdown` of its dimension (a property's values for `PROPERTY`).
+export async function panelRows(project: string, range: Range, dimension: string, filters: Filter[], limit: number, property?: string): Promise<Row[]> {
+  const d = await gql<BreakdownRowsQuery>(
+    /* GraphQL */ `query BreakdownRows($p: ID!, $r: TimeRange!, $d: Dimension!, $prop: String, $f: EventFilter, $l: Int!) {
+      breakdown(projectId: $p, range: $r, dimension: $d, property: $prop, filter: $f, limit: $l) { key visitors share } }`,
+    { p: project, r: range, d: dimension as Dimension, prop: property ?? null, f: eventFilter(filters), l: limit });
+  return d.breakdown.map((k) => ({ key: k.key, value: k.visitors, share: k.share }));
 }
 
-/// The project's event types and viewed paths in the range, most frequent first (the funnel
-/// builder offers them).
+/// The project's event types and paths in the range, most visitors first (the funnel builder
+/// offers them).
 export async function knownValues(project: string, range: Range): Promise<{ types: string[]; paths: string[] }> {
   const d = await gql<KnownValuesQuery>(
     /* GraphQL */ `query KnownValues($p: ID!, $r: TimeRange!) {
-      types: eventCounts(projectId: $p, range: $r, groupBy: EVENT_TYPE, limit: 100) { key }
-      paths: eventCounts(projectId: $p, range: $r, groupBy: PATH, filter: { eventType: "page.view" }, limit: 100) { key } }`,
+      types: breakdown(projectId: $p, range: $r, dimension: EVENT_TYPE, limit: 100) { key }
+      paths: breakdown(projectId: $p, range: $r, dimension: PAGE, limit: 100) { key } }`,
     { p: project, r: range });
   return { types: d.types.map((k) => k.key), paths: d.paths.map((k) => k.key) };
 }

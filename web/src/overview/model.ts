@@ -2,47 +2,48 @@
 // filter, comparison windows, changes, shares, CSV and flags. No DOM, unit-tested.
 
 import type { Range } from '../range';
-import type { Comparison, Filter } from '../urlstate';
+import type { Comparison, Filter, FilterOp } from '../urlstate';
+import type { Dimension } from '../generated/graphql';
 
-/// A row of a panel, whatever query answered it. `value` is what the panel ranks by (its
-/// `metric`), `share` its part of the whole range (0..1).
+/// A row of a panel: `value` its unique visitors, `share` those over all visitors of the range
+/// under the same filters (0..1).
 export interface Row { key: string; value: number; share: number }
 
-export interface Tab { dimension: string; title: string; column: string }
+export interface Tab { dimension: string; title: string }
 export interface PanelDef { id: string; label: string; tabs: Tab[] }
 
 /// The panels, in page order; a tab shows when the API answers its dimension (`answers`).
 export const PANELS: PanelDef[] = [
   { id: 'pages', label: 'Pages', tabs: [
-    { dimension: 'PAGE', title: 'Top pages', column: 'Views' },
-    { dimension: 'ENTRY_PAGE', title: 'Entry pages', column: 'Visits' },
-    { dimension: 'EXIT_PAGE', title: 'Exit pages', column: 'Visits' },
+    { dimension: 'PAGE', title: 'Top pages' },
+    { dimension: 'ENTRY_PAGE', title: 'Entry pages' },
+    { dimension: 'EXIT_PAGE', title: 'Exit pages' },
   ] },
   { id: 'sources', label: 'Sources', tabs: [
-    { dimension: 'SOURCE', title: 'Sources', column: 'Visitors' },
-    { dimension: 'REFERRER', title: 'Referrers', column: 'Views' },
-    { dimension: 'CHANNEL', title: 'Channels', column: 'Visitors' },
-    { dimension: 'UTM_CAMPAIGN', title: 'Campaigns', column: 'Visitors' },
+    { dimension: 'SOURCE', title: 'Sources' },
+    { dimension: 'REFERRER', title: 'Referrers' },
+    { dimension: 'CHANNEL', title: 'Channels' },
+    { dimension: 'UTM_CAMPAIGN', title: 'Campaigns' },
   ] },
   { id: 'devices', label: 'Devices', tabs: [
-    { dimension: 'DEVICE', title: 'Devices', column: 'Visitors' },
-    { dimension: 'BROWSER', title: 'Browsers', column: 'Visitors' },
-    { dimension: 'OS', title: 'Operating systems', column: 'Visitors' },
-    { dimension: 'SCREEN', title: 'Screens', column: 'Visitors' },
+    { dimension: 'DEVICE', title: 'Devices' },
+    { dimension: 'BROWSER', title: 'Browsers' },
+    { dimension: 'OS', title: 'Operating systems' },
+    { dimension: 'SCREEN', title: 'Screens' },
   ] },
   { id: 'countries', label: 'Countries', tabs: [
-    { dimension: 'COUNTRY', title: 'Countries', column: 'Visitors' },
-    { dimension: 'REGION', title: 'Regions', column: 'Visitors' },
-    { dimension: 'CITY', title: 'Cities', column: 'Visitors' },
+    { dimension: 'COUNTRY', title: 'Countries' },
+    { dimension: 'REGION', title: 'Regions' },
+    { dimension: 'CITY', title: 'Cities' },
   ] },
-  { id: 'events', label: 'Custom events', tabs: [{ dimension: 'EVENT_TYPE', title: 'Custom events', column: 'Events' }] },
-  { id: 'goals', label: 'Goals', tabs: [{ dimension: 'GOAL', title: 'Goals', column: 'Visitors' }] },
+  { id: 'events', label: 'Custom events', tabs: [{ dimension: 'EVENT_TYPE', title: 'Custom events' }] },
+  { id: 'goals', label: 'Goals', tabs: [{ dimension: 'GOAL', title: 'Goals' }] },
 ];
 
-/// Dimensions the server on this build answers, and which of them it can filter by. Grows as
-/// the API does (the `breakdown` query answers every dimension).
-export const ANSWERED = new Set(['PAGE', 'REFERRER', 'EVENT_TYPE']);
-export const FILTERABLE = new Set(['PAGE', 'EVENT_TYPE']);
+/// Dimensions the `breakdown` query answers (entry and exit pages and goals come with the
+/// engagement work); every answered dimension can filter the page.
+export const ANSWERED = new Set(PANELS.flatMap((p) => p.tabs.map((t) => t.dimension)).filter((d) => !['ENTRY_PAGE', 'EXIT_PAGE', 'GOAL'].includes(d)));
+export const FILTERABLE = ANSWERED;
 
 export const DIMENSION_LABELS: Record<string, string> = {
   PAGE: 'Page', ENTRY_PAGE: 'Entry page', EXIT_PAGE: 'Exit page', REFERRER: 'Referrer', SOURCE: 'Source',
@@ -52,15 +53,16 @@ export const DIMENSION_LABELS: Record<string, string> = {
   COUNTRY: 'Country', REGION: 'Region', CITY: 'City', EVENT_TYPE: 'Event', PROPERTY: 'Property', GOAL: 'Goal',
 };
 
-/// The API filter (`EventFilter`) for the dashboard filters the server can apply.
-export function eventFilter(filters: Filter[]): { path?: string; eventType?: string } | null {
-  const out: { path?: string; eventType?: string } = {};
-  for (const f of filters) {
-    if (f.op !== 'IS') continue;
-    if (f.dimension === 'PAGE') out.path = f.value;
-    else if (f.dimension === 'EVENT_TYPE') out.eventType = f.value;
-  }
-  return Object.keys(out).length ? out : null;
+export interface ApiDimensionFilter { dimension: Dimension; property?: string; op: FilterOp; values: string[] }
+
+/// The API filter (`EventFilter.where`) for the dashboard filters; null when there are none.
+export function eventFilter(filters: Filter[]): { where: ApiDimensionFilter[] } | null {
+  if (filters.length === 0) return null;
+  return {
+    where: filters.map((f) => ({
+      dimension: f.dimension as Dimension, op: f.op, values: [f.value], ...(f.property ? { property: f.property } : {}),
+    })),
+  };
 }
 
 /// Adds a filter, replacing one on the same dimension (and property).
@@ -115,8 +117,8 @@ export function csvCell(v: string | number): string {
 
 /// A panel's rows as CSV: the header, then one line per row, as shown (share in percent with
 /// one decimal).
-export function toCsv(keyName: string, column: string, rows: Row[]): string {
-  const lines = [[keyName, column, 'Share'].map(csvCell).join(',')];
+export function toCsv(keyName: string, rows: Row[]): string {
+  const lines = [[keyName, 'Visitors', 'Share'].map(csvCell).join(',')];
   for (const r of rows) lines.push([csvCell(r.key), csvCell(r.value), csvCell(`${(r.share * 100).toFixed(1)}%`)].join(','));
   return `${lines.join('\r\n')}\r\n`;
 }

@@ -79,6 +79,7 @@ function Overview({ ctx }: { ctx: Ctx }) {
       </div>
       <Chips filters={filters} onRemove={(i) => update({ ...view, filters: withoutFilter(filters, i) })} />
       {cur.error ? <Failure error={cur.error} /> : <Cards cur={cur.data} prev={compare ? prev.data : null} />}
+      {cur.data && cur.data.botEvents > 0 && <p class="muted" data-testid="bots">{compact(cur.data.botEvents)} bot events left out.</p>}
       <section class="panel" aria-labelledby="series-title">
         <div class="toolbar">
           <h2 id="series-title">Trend</h2>
@@ -90,7 +91,7 @@ function Overview({ ctx }: { ctx: Ctx }) {
         <Series ctx={ctx} metric={metric} filters={filters} prevRange={prevRange} depKey={key} />
       </section>
       <div class="panels">
-        {cur.data && PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} total={cur.data!} depKey={key} onFilter={addFilter} />)}
+        {PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} depKey={key} onFilter={addFilter} />)}
       </div>
     </div>
   );
@@ -113,7 +114,7 @@ function Chips({ filters, onRemove }: { filters: Filter[]; onRemove: (i: number)
 interface CardDef { id: string; label: string; value: (o: Headline) => number; text: (n: number) => string; lowerIsBetter?: boolean }
 
 const CARDS: CardDef[] = [
-  { id: 'uniqueUsers', label: 'Visitors', value: (o) => o.uniqueUsers, text: compact },
+  { id: 'visitors', label: 'Visitors', value: (o) => o.visitors, text: compact },
   { id: 'sessions', label: 'Visits', value: (o) => o.sessions, text: compact },
   { id: 'pageViews', label: 'Page views', value: (o) => o.pageViews, text: compact },
   { id: 'viewsPerVisit', label: 'Views per visit', value: (o) => (o.sessions ? o.pageViews / o.sessions : 0), text: (n) => n.toFixed(2) },
@@ -152,28 +153,17 @@ function Series({ ctx, metric, filters, prevRange, depKey }: { ctx: Ctx; metric:
   return <SeriesChart label={label} points={cur.data} previous={prevRange ? prev.data : null} timeZone={ctx.range.timeZone} />;
 }
 
-function Panel({ def, ctx, filters, total, depKey, onFilter }: {
-  def: PanelDef; ctx: Ctx; filters: Filter[]; total: Headline; depKey: string; onFilter: (f: Filter) => void;
+function Panel({ def, ctx, filters, depKey, onFilter }: {
+  def: PanelDef; ctx: Ctx; filters: Filter[]; depKey: string; onFilter: (f: Filter) => void;
 }) {
   const tabs = useMemo(() => def.tabs.filter((t) => ANSWERED.has(t.dimension)), [def]);
   const [tabIndex, setTab] = useState(0);
   const tab = tabs[Math.min(tabIndex, tabs.length - 1)];
-  const rows = useLoad(() => (tab ? panelRows(ctx.project, ctx.range, tab.dimension, filters, 10, total) : Promise.resolve([])),
-    [depKey, tab?.dimension, total]);
+  const rows = useLoad(() => (tab ? panelRows(ctx.project, ctx.range, tab.dimension, filters, 10) : Promise.resolve([])),
+    [depKey, tab?.dimension]);
   if (!tab) return null;
   const clickable = FILTERABLE.has(tab.dimension);
   const keyName = DIMENSION_LABELS[tab.dimension] ?? tab.dimension;
-  const download = () => {
-    if (!rows.data) return;
-    const url = URL.createObjectURL(new Blob([toCsv(keyName, tab.column, rows.data)], { type: 'text/csv;charset=utf-8' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `${tab.dimension.toLowerCase()}.csv`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  };
   return (
     <section class="panel breakdown" data-testid={`panel-${def.id}`} data-dimension={tab.dimension} aria-label={def.label}>
       <div class="panel-head">
@@ -181,15 +171,63 @@ function Panel({ def, ctx, filters, total, depKey, onFilter }: {
           ? <div role="tablist" class="tabs">{tabs.map((t, i) => (
               <button type="button" role="tab" aria-selected={t === tab} class="tab" onClick={() => setTab(i)}>{t.title}</button>))}</div>
           : <h2>{tab.title}</h2>}
-        <button type="button" class="secondary csv" onClick={download} disabled={!rows.data?.length} aria-label={`Download ${tab.title} as CSV`}>CSV</button>
+        <CsvButton name={tab.dimension.toLowerCase()} keyName={keyName} title={tab.title} rows={rows.data} />
       </div>
-      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>{tab.column}</span></div>
-      {rows.error ? <Failure error={rows.error} />
-        : !rows.data ? <p class="state" role="status">Loading…</p>
-          : rows.data.length === 0 ? <p class="empty">No data in this range.</p>
-            : <ol class="rows" data-testid="rows">{rows.data.map((r) => (
-                <RowItem row={r} dimension={tab.dimension} onClick={clickable ? () => onFilter({ dimension: tab.dimension, op: 'IS', value: r.key }) : undefined} />))}</ol>}
+      <Rows state={rows} dimension={tab.dimension} keyName={keyName}
+        onPick={clickable ? (key) => onFilter({ dimension: tab.dimension, op: 'IS', value: key }) : undefined} />
+      {def.id === 'events' && <PropertyBreakdown ctx={ctx} filters={filters} depKey={depKey} onFilter={onFilter} />}
     </section>
+  );
+}
+
+function Rows({ state, dimension, keyName, onPick }: {
+  state: { data: Row[] | null; error: ApiError | null }; dimension: string; keyName: string; onPick?: (key: string) => void;
+}) {
+  if (state.error) return <Failure error={state.error} />;
+  if (!state.data) return <p class="state" role="status">Loading…</p>;
+  if (state.data.length === 0) return <p class="empty">No data in this range.</p>;
+  return (
+    <>
+      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>Visitors</span></div>
+      <ol class="rows" data-testid="rows">{state.data.map((r) => (
+        <RowItem row={r} dimension={dimension} onClick={onPick ? () => onPick(r.key) : undefined} />))}</ol>
+    </>
+  );
+}
+
+/// Downloads exactly the rows shown, as CSV.
+function CsvButton({ name, keyName, title, rows }: { name: string; keyName: string; title: string; rows: Row[] | null }) {
+  const download = () => {
+    if (!rows) return;
+    const url = URL.createObjectURL(new Blob([toCsv(keyName, rows)], { type: 'text/csv;charset=utf-8' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${name}.csv`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+  return <button type="button" class="secondary csv" onClick={download} disabled={!rows?.length} aria-label={`Download ${title} as CSV`}>CSV</button>;
+}
+
+/// A custom event's property values (`PROPERTY` breakdown of the filtered events): the
+/// property's name is typed, its values are clickable filters.
+function PropertyBreakdown({ ctx, filters, depKey, onFilter }: { ctx: Ctx; filters: Filter[]; depKey: string; onFilter: (f: Filter) => void }) {
+  const [property, setProperty] = useState('');
+  const [draft, setDraft] = useState('');
+  const rows = useLoad(() => (property ? panelRows(ctx.project, ctx.range, 'PROPERTY', filters, 10, property) : Promise.resolve(null)), [depKey, property]);
+  const event = filters.find((f) => f.dimension === 'EVENT_TYPE' && f.op === 'IS')?.value;
+  return (
+    <div class="props" data-testid="property-breakdown">
+      <form class="toolbar" onSubmit={(e) => { e.preventDefault(); setProperty(draft.trim()); }}>
+        <label>Property{event ? ` of ${event}` : ''} <input value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} placeholder="plan" size={12} /></label>
+        <button type="submit" class="secondary">Break down</button>
+        {property && <CsvButton name={`property-${property}`} keyName={property} title={`property ${property}`} rows={rows.data} />}
+      </form>
+      {property && <Rows state={rows} dimension="PROPERTY" keyName={property}
+        onPick={(key) => onFilter({ dimension: 'PROPERTY', property, op: 'IS', value: key })} />}
+    </div>
   );
 }
 
