@@ -188,6 +188,7 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
     let enqueuer = Enqueuer::start(queue.clone(), settings.redis_url.expose(), 8192);
     let intake = Arc::new(Intake::new(settings.ingest.clone(), db.clone(), enqueuer));
     let live = LiveHub::with_buffer(settings.live_buffer);
+    let export = crate::export::router(db.clone(), jwt.clone());
     let api = ApiContext {
         db: db.clone(),
         queue: queue.clone(),
@@ -204,6 +205,7 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
         settings,
         crate::ingest::router(intake.clone()),
         graphql::router(api, settings.production),
+        export,
         ops,
     );
     let listener = TcpListener::bind(settings.bind)
@@ -230,7 +232,13 @@ struct Ops {
 
 /// The whole HTTP surface: the ingest and GraphQL routers as given, the tracker's and the
 /// dashboard's files, the operations endpoints, and the layers every request goes through.
-fn router(settings: &Settings, ingest: Router, graphql: Router, ops: Ops) -> Router {
+fn router(
+    settings: &Settings,
+    ingest: Router,
+    graphql: Router,
+    export: Router,
+    ops: Ops,
+) -> Router {
     let web = &settings.web_dir;
     let spa = ServeDir::new(web).fallback(ServeFile::new(web.join("index.html")));
     let ops = Router::new()
@@ -241,6 +249,7 @@ fn router(settings: &Settings, ingest: Router, graphql: Router, ops: Ops) -> Rou
     Router::new()
         .merge(ingest)
         .merge(graphql)
+        .merge(export)
         .merge(tracker_routes(&settings.tracker_dir))
         .merge(ops)
         .fallback_service(spa)

@@ -16,6 +16,7 @@
 //! - [`auth`]: JWT and passwords, roles and project scoping.
 //! - [`analytics`]: the read-side queries (rollups first, raw rows for drill-down).
 //! - [`graphql`]: the GraphQL schema, its context and transport.
+//! - [`export`]: the raw export endpoint (`GET /api/v1/export`), streaming `storage::export`.
 //! - [`redis_conn`]: one Redis connection type (single server or cluster) for queue and live.
 //! - [`clock`]: the millisecond wall clock of jobs and ingest.
 //! - [`telemetry`]: tracing and Prometheus metrics.
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod event;
+pub mod export;
 pub mod graphql;
 pub mod ingest;
 pub mod live;

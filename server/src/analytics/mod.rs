@@ -26,7 +26,10 @@
 //! (`sightline_dim_key`, `sightline_scroll_pct`, `sightline_scroll_delta`, migration 0008).
 
 pub mod behaviour;
+pub mod compare;
 pub mod counts;
+pub mod heatmap;
+pub mod journeys;
 pub mod people;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
@@ -472,7 +475,11 @@ mod tests {
             "AND ($7::text IS NULL OR user_id = $7)",
             "AND ($8::jsonb IS NULL OR metadata @> $8)",
         ];
-        for (name, sql) in counts::RAW_STATEMENTS.iter().chain(people::RAW_STATEMENTS) {
+        for (name, sql) in counts::RAW_STATEMENTS
+            .iter()
+            .chain(people::RAW_STATEMENTS)
+            .chain(journeys::RAW_STATEMENTS)
+        {
             let lines: Vec<&str> = sql.lines().map(str::trim).collect();
             assert!(lines.contains(&scope), "{name} is not scoped as the others");
             assert!(

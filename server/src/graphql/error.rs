@@ -69,6 +69,8 @@ bad_user_input!(
     crate::analytics::behaviour::FunnelError,
     crate::analytics::people::PageError,
     crate::domain::InvalidInput,
+    crate::analytics::journeys::JourneyError,
+    crate::analytics::heatmap::ScreenError,
 );
 
 /// Storage fails only on the database or the archive store (its inputs are validated types).

@@ -10,7 +10,7 @@ use super::context::{api, authorize, authorize_global, principal};
 use super::error::{ApiError, ApiResult};
 use super::types::*;
 use crate::analytics::people::{self, PageSize};
-use crate::analytics::{self, behaviour, counts, Range};
+use crate::analytics::{self, behaviour, compare, counts, heatmap, journeys, Range};
 use crate::auth::Role;
 use crate::storage::{accounts, events, projects};
 
@@ -28,6 +28,8 @@ fn project_for(ctx: &Context<'_>, project_id: &ID, min: Role) -> Result<Uuid, Ap
     Ok(project)
 }
 
+// Resolvers take their GraphQL arguments one by one (the schema's argument list).
+#[allow(clippy::too_many_arguments)]
 #[Object]
 impl QueryRoot {
     /// The caller's identity and role.
@@ -60,14 +62,26 @@ impl QueryRoot {
         project_id: ID,
         range: TimeRange,
         filter: Option<EventFilter>,
+        compare: Option<Comparison>,
     ) -> ApiResult<Overview> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
         let filter: analytics::Filter = parse(filter)?;
-        let o = counts::overview(&api(ctx).db, project, &range, &filter)
-            .await
+        let previous = compare
+            .map(|c| compare::Shift::of(&range, c.into()).range(&range))
+            .transpose()
             .map_err(ApiError::from)?;
-        Ok(o.into())
+        let db = &api(ctx).db;
+        let (o, p) = tokio::try_join!(counts::overview(db, project, &range, &filter), async {
+            match &previous {
+                Some(prev) => counts::overview(db, project, prev, &filter).await.map(Some),
+                None => Ok(None),
+            }
+        })
+        .map_err(ApiError::from)?;
+        let mut o = Overview::from(o);
+        o.previous = p.map(|p| Box::new(Overview::from(p)));
+        Ok(o)
     }
 
     /// A metric per bucket (zeros included), buckets cut in the range's time zone.
@@ -79,6 +93,7 @@ impl QueryRoot {
         #[graphql(default_with = "Metric::Events")] metric: Metric,
         #[graphql(default_with = "Interval::Hour")] interval: Interval,
         filter: Option<EventFilter>,
+        compare: Option<Comparison>,
     ) -> ApiResult<Vec<Point>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let series: counts::Series = parse(SeriesArgs {
@@ -87,12 +102,33 @@ impl QueryRoot {
             interval,
         })?;
         let filter: analytics::Filter = parse(filter)?;
-        let rows = counts::timeseries(&api(ctx).db, project, &series, &filter)
-            .await
+        let previous = compare
+            .map(|c| {
+                let shift = compare::Shift::of(series.range(), c.into());
+                let range = shift.range(series.range())?;
+                let prev = counts::Series::new(range, metric.into(), interval.into())?;
+                Ok::<_, counts::SeriesError>((shift, prev))
+            })
+            .transpose()
+            .map_err(ApiError::from)?;
+        let db = &api(ctx).db;
+        let (rows, prev_rows) =
+            tokio::try_join!(counts::timeseries(db, project, &series, &filter), async {
+                match &previous {
+                    Some((_, prev)) => counts::timeseries(db, project, prev, &filter).await,
+                    None => Ok(Vec::new()),
+                }
+            })
             .map_err(ApiError::from)?;
         Ok(rows
             .into_iter()
-            .map(|(t, value)| Point { t, value })
+            .map(|(t, value)| Point {
+                t,
+                value,
+                previous: previous.as_ref().and_then(|(shift, prev)| {
+                    compare::previous_value(shift, t, &prev_rows, prev.range().to())
+                }),
+            })
             .collect())
     }
 
@@ -407,6 +443,65 @@ impl QueryRoot {
         authorize_global(ctx)?;
         let list = accounts::list(&api(ctx).db).await.map_err(ApiError::from)?;
         Ok(list.into_iter().map(Account::from).collect())
+    }
+
+    /// From a page, where visits went next (or came from), as a tree of pages with visit
+    /// counts, `steps` pages deep, `limit` children per page. BAD_USER_INPUT when no visit
+    /// reached the page in the range.
+    async fn journeys(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        path: String,
+        direction: JourneyDirection,
+        #[graphql(default = 3)] steps: i32,
+        #[graphql(default = 5)] limit: i32,
+        filter: Option<EventFilter>,
+    ) -> ApiResult<Vec<JourneyNode>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let range: Range = parse(range)?;
+        let filter: analytics::Filter = parse(filter)?;
+        let journey: journeys::Journey = parse(JourneyArgs {
+            path,
+            direction,
+            steps,
+            limit,
+        })?;
+        let nodes = journeys::journeys(&api(ctx).db, project, &range, &filter, &journey)
+            .await
+            .map_err(ApiError::from)?;
+        if nodes.first().is_none_or(|root| root.visits == 0) {
+            return Err(ApiError::BadInput(format!(
+                "no visits reached {} in this range",
+                journey.path()
+            ))
+            .into());
+        }
+        Ok(nodes.into_iter().map(JourneyNode::from).collect())
+    }
+
+    /// Clicks on a page binned on a 1% grid of the document, clicks per screen class and the
+    /// most clicked selectors; `screen` (mobile, tablet, laptop, desktop) narrows to one class.
+    async fn heatmap(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        path: String,
+        screen: Option<String>,
+    ) -> ApiResult<Heatmap> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let range: Range = parse(range)?;
+        let screen = screen
+            .as_deref()
+            .map(str::parse::<heatmap::Screen>)
+            .transpose()
+            .map_err(ApiError::from)?;
+        let h = heatmap::heatmap(&api(ctx).db, project, &range, path.trim(), screen)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(h.into())
     }
 }
 

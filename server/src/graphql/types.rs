@@ -13,6 +13,7 @@ use crate::analytics::behaviour::{self, FunnelError};
 use crate::analytics::counts::{self, Series, SeriesError};
 use crate::analytics::people::{Cursor, Page, PageError, PageSize};
 use crate::analytics::{self, FilterError, Props, Range, RangeError};
+use crate::analytics::{compare, heatmap, journeys};
 use crate::auth::{Principal, Role};
 use crate::live::LiveMatch;
 
@@ -314,6 +315,8 @@ pub struct Overview {
     pub bounce_rate: f64,
     /// Average maximum scroll depth of page views that scrolled (0..100).
     pub avg_scroll_depth: f64,
+    /// The same figures over the comparison period, when `compare` was given.
+    pub previous: Option<Box<Overview>>,
 }
 
 impl From<counts::Overview> for Overview {
@@ -326,6 +329,7 @@ impl From<counts::Overview> for Overview {
             page_views: o.page_views,
             bounce_rate: o.bounce_rate,
             avg_scroll_depth: o.avg_scroll_depth,
+            previous: None,
         }
     }
 }
@@ -334,6 +338,9 @@ impl From<counts::Overview> for Overview {
 pub struct Point {
     pub t: DateTime<Utc>,
     pub value: f64,
+    /// With `compare`: the value of the comparison period's bucket holding this bucket's start
+    /// moved back; null without `compare`, or when that moment is outside the period.
+    pub previous: Option<f64>,
 }
 
 #[derive(SimpleObject)]
@@ -607,6 +614,145 @@ pub struct LiveStats {
     pub at: DateTime<Utc>,
     pub events: i64,
     pub by_type: Vec<KeyCount>,
+}
+
+/// Which way a journey goes from its page.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum JourneyDirection {
+    /// Where visits went after the page.
+    Next,
+    /// Where visits came from before it.
+    Previous,
+}
+
+impl From<JourneyDirection> for journeys::Direction {
+    fn from(d: JourneyDirection) -> Self {
+        match d {
+            JourneyDirection::Next => Self::Next,
+            JourneyDirection::Previous => Self::Previous,
+        }
+    }
+}
+
+/// The `journeys` arguments that make a journey.
+pub struct JourneyArgs {
+    pub path: String,
+    pub direction: JourneyDirection,
+    pub steps: i32,
+    pub limit: i32,
+}
+
+impl TryFrom<JourneyArgs> for journeys::Journey {
+    type Error = journeys::JourneyError;
+
+    fn try_from(a: JourneyArgs) -> Result<Self, journeys::JourneyError> {
+        Self::new(&a.path, a.direction.into(), a.steps.into(), a.limit.into())
+    }
+}
+
+/// One page of a journey's tree. The list is depth-first: the root (the journey's page, step 0)
+/// first, every node before its children, children largest first.
+#[derive(SimpleObject)]
+pub struct JourneyNode {
+    /// Position in the list.
+    pub id: i32,
+    /// The parent's `id`; null for the root.
+    pub parent: Option<i32>,
+    /// Pages away from the root.
+    pub step: i32,
+    pub path: String,
+    /// Visits that reached this page along the path from the root.
+    pub visits: i64,
+    /// Visits that ended here: no page after it (NEXT), or none before it, i.e. entered the
+    /// site here (PREVIOUS).
+    pub ends: i64,
+    /// Visits that went on to pages beyond `limit`, not listed as children.
+    pub other_visits: i64,
+}
+
+impl From<journeys::Node> for JourneyNode {
+    fn from(n: journeys::Node) -> Self {
+        let int = |v: usize| i32::try_from(v).unwrap_or(i32::MAX);
+        Self {
+            id: int(n.id),
+            parent: n.parent.map(int),
+            step: int(n.step),
+            path: n.path,
+            visits: n.visits,
+            ends: n.ends,
+            other_visits: n.other_visits,
+        }
+    }
+}
+
+/// Clicks on a page on a grid of the document, for one screen class or all.
+#[derive(SimpleObject)]
+pub struct Heatmap {
+    /// Clicks counted (of the class asked for), with or without a position.
+    pub clicks: i64,
+    /// Cells with clicks; `x`, `y` in 0..99, percent of the document's width and height.
+    pub cells: Vec<HeatmapCell>,
+    /// Clicks per screen class (document width): mobile < 576 px, tablet < 992, laptop < 1440,
+    /// desktop; all classes whatever `screen` asked.
+    pub screens: Vec<ScreenClicks>,
+    /// The 20 most clicked selectors (of the class asked for).
+    pub selectors: Vec<KeyCount>,
+}
+
+#[derive(SimpleObject)]
+pub struct HeatmapCell {
+    pub x: i32,
+    pub y: i32,
+    pub clicks: i64,
+}
+
+#[derive(SimpleObject)]
+pub struct ScreenClicks {
+    pub screen: String,
+    pub clicks: i64,
+}
+
+impl From<heatmap::Heatmap> for Heatmap {
+    fn from(h: heatmap::Heatmap) -> Self {
+        Self {
+            clicks: h.clicks,
+            cells: h
+                .cells
+                .into_iter()
+                .map(|c| HeatmapCell {
+                    x: c.x,
+                    y: c.y,
+                    clicks: c.clicks,
+                })
+                .collect(),
+            screens: h
+                .screens
+                .into_iter()
+                .map(|(s, clicks)| ScreenClicks {
+                    screen: s.as_str().to_string(),
+                    clicks,
+                })
+                .collect(),
+            selectors: KeyCount::list(h.selectors),
+        }
+    }
+}
+
+/// What `overview` and `timeseries` compare a range with: the same length of time just before
+/// it, or a year before (see docs/API.md for how ranges of whole days and weeks are moved).
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Comparison {
+    PreviousPeriod,
+    PreviousYear,
+}
+
+impl From<Comparison> for compare::Comparison {
+    fn from(c: Comparison) -> Self {
+        match c {
+            Comparison::PreviousPeriod => Self::PreviousPeriod,
+            Comparison::PreviousYear => Self::PreviousYear,
+        }
+    }
 }
 
 #[cfg(test)]

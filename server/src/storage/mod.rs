@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod archive;
 pub mod events;
+pub mod export;
 pub mod partitions;
 pub mod projects;
 pub mod retention;

@@ -4,8 +4,9 @@
 //! Shape: visitors drawn with a heavy head (a few come back often: retention and active-user
 //! figures are meaningful), a third of them identified; sessions of 1-8 page views over a site
 //! map with Zipf-like popularity, scrolls in the tracker's depth/prev encoding, clicks on a set
-//! of elements, a signup funnel from /pricing, referrers, UTM-tagged URLs and communities for
-//! identified users. Deterministic for a given `--seed`.
+//! of elements (with the tracker's positions, for heatmaps), a signup funnel from /pricing,
+//! referrers, UTM-tagged URLs and communities for identified users. Deterministic for a given
+//! `--seed`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -56,6 +57,8 @@ const ELEMENTS: &[&str] = &[
     "div.modal > button.close",
     "main > button.play",
 ];
+/// Document widths of generated clicks (CSS pixels): a phone, a tablet, a laptop, a desktop.
+const WIDTHS: &[u32] = &[390, 820, 1366, 1920];
 const REFERRERS: &[&str] = &[
     "https://www.google.com/",
     "https://news.ycombinator.com/item",
@@ -169,13 +172,16 @@ impl Session<'_> {
             }
             for _ in 0..self.rng.gen_range(0..3) {
                 let el = ELEMENTS[skewed(self.rng, ELEMENTS.len() as u32) as usize];
-                self.push(
-                    "element.click",
-                    &path,
-                    json!({"selector": el, "tag": "button"}),
-                    None,
-                    Some(("button", el)),
-                );
+                // Positions as the tracker records them (heatmaps): in 1/10000 of the
+                // document, clicks denser near the top, on one of four common widths.
+                let width = WIDTHS[self.rng.gen_range(0..WIDTHS.len())];
+                let y = (10_000.0 * self.rng.gen::<f64>().powi(2)) as u32;
+                let click = json!({
+                    "selector": el, "tag": "button",
+                    "x": self.rng.gen_range(0..=10_000), "y": y,
+                    "doc_w": width, "doc_h": self.rng.gen_range(1_500..8_000), "vw": width,
+                });
+                self.push("element.click", &path, click, None, Some(("button", el)));
             }
             if p == 1 && self.rng.gen_bool(0.3) {
                 self.push("signup.started", "/signup", json!({}), None, None);

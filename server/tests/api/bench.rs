@@ -118,7 +118,7 @@ async fn the_query_benchmark_answers_every_case_on_a_generated_history() {
         ]);
     let figures = last_json(&cli_output(queries, "sightline bench-queries").await);
     let cases = figures.as_object().expect("an object").len() / 2;
-    assert_eq!(cases, 10, "{figures}");
+    assert_eq!(cases, 12, "{figures}");
     for (name, v) in figures.as_object().into_iter().flatten() {
         let Some(case) = name.strip_suffix("_p50_ms") else {
             continue;

@@ -8,6 +8,7 @@ mod analytics_plans;
 mod bench;
 mod compose;
 mod config_cli;
+mod engagement;
 mod foundation;
 mod graphql_access;
 mod graphql_http;

@@ -498,6 +498,10 @@ pub async fn queries(
         // Property filters read raw rows through the GIN index on `metadata`.
         ("overview_props_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r, filter: {props: {plan: \"pro\"}}) { events uniqueUsers sessions } }", range(7)),
         ("events_props_30d", "query($p: ID!, $r: TimeRange!) { events(projectId: $p, range: $r, first: 50, filter: {props: {plan: \"pro\"}}) { edges { node { id } } } }", range(all)),
+        // Journeys read each visit's page views by session (`activities_session_views_idx`);
+        // heatmaps bin one page's clicks.
+        ("journeys_pricing_7d", "query($p: ID!, $r: TimeRange!) { journeys(projectId: $p, range: $r, path: \"/pricing\", direction: NEXT, steps: 3, limit: 5) { id visits ends otherVisits } }", range(7)),
+        ("heatmap_pricing_7d", "query($p: ID!, $r: TimeRange!) { heatmap(projectId: $p, range: $r, path: \"/pricing\") { clicks cells { x y clicks } selectors { key count } } }", range(7)),
         ("retention_30d", "query($p: ID!, $r: TimeRange!) { retention(projectId: $p, range: $r, period: WEEK, periods: 5) { size retained } }", range(all)),
     ];
     let mut out = serde_json::Map::new();

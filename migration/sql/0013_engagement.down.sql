@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS activities_session_views_idx;
