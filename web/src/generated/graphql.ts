@@ -3,6 +3,14 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/**
+ * What `overview` and `timeseries` compare a range with: the same length of time just before
+ * it, or a year before (see docs/API.md for how ranges of whole days and weeks are moved).
+ */
+export type Comparison =
+  | 'PREVIOUS_PERIOD'
+  | 'PREVIOUS_YEAR';
+
 export type Dimension =
   | 'BROWSER'
   | 'BROWSER_VERSION'
@@ -110,10 +118,11 @@ export type OverviewHeadlineQueryVariables = Exact<{
   p: string;
   r: TimeRange;
   f?: EventFilter | null | undefined;
+  c?: Comparison | null | undefined;
 }>;
 
 
-export type OverviewHeadlineQuery = { overview: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number } };
+export type OverviewHeadlineQuery = { overview: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number, previous: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number } | null } };
 
 export type SeriesPointsQueryVariables = Exact<{
   p: string;
@@ -121,10 +130,11 @@ export type SeriesPointsQueryVariables = Exact<{
   m: Metric;
   i: Interval;
   f?: EventFilter | null | undefined;
+  c?: Comparison | null | undefined;
 }>;
 
 
-export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number }> };
+export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number, previous: number | null }> };
 
 export type BreakdownRowsQueryVariables = Exact<{
   p: string;

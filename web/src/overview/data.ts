@@ -6,25 +6,30 @@ import type { Range } from '../range';
 import { intervalFor } from '../range';
 import type { Filter } from '../urlstate';
 import type {
-  BreakdownRowsQuery, Dimension, KnownValuesQuery, Metric, OverviewHeadlineQuery, SeriesPointsQuery,
+  BreakdownRowsQuery, Comparison, Dimension, KnownValuesQuery, Metric, OverviewHeadlineQuery, SeriesPointsQuery,
 } from '../generated/graphql';
 import { eventFilter, type Row } from './model';
 
-export type Headline = OverviewHeadlineQuery['overview'];
+export type Headline = Omit<OverviewHeadlineQuery['overview'], 'previous'>;
 
-export async function headline(project: string, range: Range, filters: Filter[]): Promise<Headline> {
+/// Headline numbers of the range, and of the comparison period when `compare` is given.
+export async function headline(project: string, range: Range, filters: Filter[], compare: Comparison | null): Promise<{ cur: Headline; prev: Headline | null }> {
   const d = await gql<OverviewHeadlineQuery>(
-    /* GraphQL */ `query OverviewHeadline($p: ID!, $r: TimeRange!, $f: EventFilter) {
-      overview(projectId: $p, range: $r, filter: $f) { visitors events sessions pageViews bounceRate botEvents } }`,
-    { p: project, r: range, f: eventFilter(filters) });
-  return d.overview;
+    /* GraphQL */ `query OverviewHeadline($p: ID!, $r: TimeRange!, $f: EventFilter, $c: Comparison) {
+      overview(projectId: $p, range: $r, filter: $f, compare: $c) {
+        visitors events sessions pageViews bounceRate botEvents
+        previous { visitors events sessions pageViews bounceRate botEvents } } }`,
+    { p: project, r: range, f: eventFilter(filters), c: compare });
+  const { previous, ...cur } = d.overview;
+  return { cur, prev: previous ?? null };
 }
 
-export async function series(project: string, range: Range, metric: Metric, filters: Filter[]): Promise<{ t: string; value: number }[]> {
+/// A metric per bucket, with the comparison period's value of each bucket when asked.
+export async function series(project: string, range: Range, metric: Metric, filters: Filter[], compare: Comparison | null): Promise<SeriesPointsQuery['timeseries']> {
   const d = await gql<SeriesPointsQuery>(
-    /* GraphQL */ `query SeriesPoints($p: ID!, $r: TimeRange!, $m: Metric!, $i: Interval!, $f: EventFilter) {
-      timeseries(projectId: $p, range: $r, metric: $m, interval: $i, filter: $f) { t value } }`,
-    { p: project, r: range, m: metric, i: intervalFor(range), f: eventFilter(filters) });
+    /* GraphQL */ `query SeriesPoints($p: ID!, $r: TimeRange!, $m: Metric!, $i: Interval!, $f: EventFilter, $c: Comparison) {
+      timeseries(projectId: $p, range: $r, metric: $m, interval: $i, filter: $f, compare: $c) { t value previous } }`,
+    { p: project, r: range, m: metric, i: intervalFor(range), f: eventFilter(filters), c: compare });
   return d.timeseries;
 }
 

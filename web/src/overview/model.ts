@@ -1,8 +1,7 @@
 // The overview page's pure parts: which panels exist, how dashboard filters become the API's
 // filter, comparison windows, changes, shares, CSV and flags. No DOM, unit-tested.
 
-import type { Range } from '../range';
-import type { Comparison, Filter, FilterOp } from '../urlstate';
+import type { Filter, FilterOp } from '../urlstate';
 import type { Dimension } from '../generated/graphql';
 
 /// A row of a panel: `value` its unique visitors, `share` those over all visitors of the range
@@ -74,21 +73,6 @@ export function withoutFilter(filters: Filter[], i: number): Filter[] {
   return filters.filter((_, j) => j !== i);
 }
 
-const DAY = 86_400_000;
-
-/// The window a comparison reads: the same length right before the range (moved back by whole
-/// weeks when the range is whole weeks, so weekdays line up), or the same dates a year earlier.
-export function comparisonRange(r: Range, c: Comparison): Range {
-  const from = Date.parse(r.from);
-  const to = Date.parse(r.to);
-  if (c === 'PREVIOUS_YEAR') {
-    const back = (t: number) => { const d = new Date(t); d.setUTCFullYear(d.getUTCFullYear() - 1); return d.toISOString(); };
-    return { from: back(from), to: back(to), timeZone: r.timeZone };
-  }
-  const len = to - from;
-  return { from: new Date(from - len).toISOString(), to: new Date(from).toISOString(), timeZone: r.timeZone };
-}
-
 /// Relative change from `prev` to `cur` (0.25 = +25%); null when there is nothing to compare.
 export function change(cur: number, prev: number | null | undefined): number | null {
   if (prev === null || prev === undefined || !Number.isFinite(prev) || !Number.isFinite(cur)) return null;
@@ -137,9 +121,4 @@ export function countryName(code: string): string {
   } catch {
     return code;
   }
-}
-
-/// Whole days in the range, for the chart's axis labels.
-export function rangeDays(r: Range): number {
-  return (Date.parse(r.to) - Date.parse(r.from)) / DAY;
 }

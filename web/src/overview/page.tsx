@@ -7,13 +7,12 @@ import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { compact, percent } from '../format';
-import type { Range } from '../range';
 import { readView, writeView, type Comparison, type Filter, type ViewState } from '../urlstate';
 import type { Ctx } from '../views/ctx';
 import type { Metric } from '../generated/graphql';
 import { headline, panelRows, series, type Headline } from './data';
 import {
-  ANSWERED, change, changeText, comparisonRange, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
+  ANSWERED, change, changeText, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
   withFilter, withoutFilter, type PanelDef, type Row,
 } from './model';
 import { SeriesChart } from './chart';
@@ -60,9 +59,7 @@ function Overview({ ctx }: { ctx: Ctx }) {
   };
   const { filters, compare } = view;
   const key = JSON.stringify([ctx.project, ctx.range, filters]);
-  const prevRange = compare ? comparisonRange(ctx.range, compare) : null;
-  const cur = useLoad(() => headline(ctx.project, ctx.range, filters), [key]);
-  const prev = useLoad(() => (prevRange ? headline(ctx.project, prevRange, filters) : Promise.resolve(null)), [key, compare]);
+  const head = useLoad(() => headline(ctx.project, ctx.range, filters, compare), [key, compare]);
   const addFilter = (f: Filter) => update({ ...view, filters: withFilter(filters, f) });
   return (
     <div class="overview">
@@ -78,8 +75,8 @@ function Overview({ ctx }: { ctx: Ctx }) {
         <button type="button" class="secondary" onClick={() => void navigator.clipboard?.writeText(location.href)}>Copy link</button>
       </div>
       <Chips filters={filters} onRemove={(i) => update({ ...view, filters: withoutFilter(filters, i) })} />
-      {cur.error ? <Failure error={cur.error} /> : <Cards cur={cur.data} prev={compare ? prev.data : null} />}
-      {cur.data && cur.data.botEvents > 0 && <p class="muted" data-testid="bots">{compact(cur.data.botEvents)} bot events left out.</p>}
+      {head.error ? <Failure error={head.error} /> : <Cards cur={head.data?.cur ?? null} prev={head.data?.prev ?? null} />}
+      {head.data && head.data.cur.botEvents > 0 && <p class="muted" data-testid="bots">{compact(head.data.cur.botEvents)} bot events left out.</p>}
       <section class="panel" aria-labelledby="series-title">
         <div class="toolbar">
           <h2 id="series-title">Trend</h2>
@@ -88,7 +85,7 @@ function Overview({ ctx }: { ctx: Ctx }) {
             {METRICS.map((m) => <option value={m.id}>{m.label}</option>)}
           </select>
         </div>
-        <Series ctx={ctx} metric={metric} filters={filters} prevRange={prevRange} depKey={key} />
+        <Series ctx={ctx} metric={metric} filters={filters} compare={compare} depKey={key} />
       </section>
       <div class="panels">
         {PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} depKey={key} onFilter={addFilter} />)}
@@ -143,14 +140,13 @@ function Cards({ cur, prev }: { cur: Headline | null; prev: Headline | null }) {
   );
 }
 
-function Series({ ctx, metric, filters, prevRange, depKey }: { ctx: Ctx; metric: Metric; filters: Filter[]; prevRange: Range | null; depKey: string }) {
-  const pk = JSON.stringify(prevRange);
-  const cur = useLoad(() => series(ctx.project, ctx.range, metric, filters), [depKey, metric]);
-  const prev = useLoad(() => (prevRange ? series(ctx.project, prevRange, metric, filters) : Promise.resolve(null)), [depKey, metric, pk]);
+function Series({ ctx, metric, filters, compare, depKey }: { ctx: Ctx; metric: Metric; filters: Filter[]; compare: Comparison | null; depKey: string }) {
+  const cur = useLoad(() => series(ctx.project, ctx.range, metric, filters, compare), [depKey, metric, compare]);
   if (cur.error) return <Failure error={cur.error} />;
   if (!cur.data) return <p class="state" role="status">Loading…</p>;
   const label = METRICS.find((m) => m.id === metric)?.label ?? metric;
-  return <SeriesChart label={label} points={cur.data} previous={prevRange ? prev.data : null} timeZone={ctx.range.timeZone} />;
+  const previous = compare ? cur.data.map((p) => ({ t: p.t, value: p.previous ?? 0 })) : null;
+  return <SeriesChart label={label} points={cur.data} previous={previous} timeZone={ctx.range.timeZone} />;
 }
 
 function Panel({ def, ctx, filters, depKey, onFilter }: {
