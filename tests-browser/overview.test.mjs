@@ -2,8 +2,8 @@
 // the page shows is compared with a count computed in this file from the events sent (never with
 // the API's own answers). A row click filters every panel and the cards; the page's URL reproduces
 // the view (filters, comparison, range, project) in a fresh browser; a panel's CSV equals its
-// rows; the funnel builder offers the project's event types and paths. Screenshots go to
-// $SIGHTLINE_ARTIFACTS.
+// rows; the funnel builder offers the project's event types and paths; the heatmap paints the
+// known hot cell; journeys show the known flow. Screenshots go to $SIGHTLINE_ARTIFACTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -46,6 +46,12 @@ const CURRENT = [
   ['v4', 's4', 'page.view', '/docs', 93],
   ['v4', 's4', 'page.view', '/pricing', 95],
   ['v1', 's5', 'page.view', '/pricing', 120],
+  // Clicks with the tracker's document positions (1/10000 of width and height): three in the
+  // cell at 25% across, 40% down, one at 90%, 10%.
+  ['v1', 's1', 'element.click', '/pricing', 1.2, null, { selector: 'main > button.cta', x: 2550, y: 4020, doc_w: 1280 }],
+  ['v3', 's3', 'element.click', '/pricing', 60.5, null, { selector: 'main > button.cta', x: 2599, y: 4001, doc_w: 1280 }],
+  ['v4', 's4', 'element.click', '/pricing', 95.5, null, { selector: 'main > button.cta', x: 2500, y: 4099, doc_w: 1280 }],
+  ['v4', 's4', 'element.click', '/pricing', 95.7, null, { selector: 'nav > a.docs', x: 9012, y: 1050, doc_w: 1280 }],
 ];
 const PREVIOUS = [
   ['v5', 's6', 'page.view', '/', 0],
@@ -276,5 +282,60 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     await page.screenshot({ path: `${shots()}/overview-shared-link-phone.png`, fullPage: true });
   } finally {
     await fresh.close();
+  }
+});
+
+test('heatmap: the hot cell and selectors of known clicks; journeys: the flow from a page', async () => {
+  const { id } = await seed();
+  const clicks = CURRENT.filter((r) => r[2] === 'element.click' && r[3] === '/pricing');
+  const cells = new Map();
+  for (const r of clicks) {
+    const k = `${Math.min(Math.floor(r[6].x / 100), 99)},${Math.min(Math.floor(r[6].y / 100), 99)}`;
+    cells.set(k, (cells.get(k) ?? 0) + 1);
+  }
+  const [hot, hotY] = [...cells].sort((a, b) => b[1] - a[1])[0][0].split(',');
+  const ctx = await browser();
+  try {
+    const page = await ctx.newPage();
+    await page.setViewportSize({ width: 1280, height: 1000 });
+    await signInAt(page, `${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC#/heatmap`);
+    await page.getByLabel('Page', { exact: true }).selectOption('/pricing');
+    const map = page.locator(`[data-testid=heatmap][data-clicks="${clicks.length}"]`);
+    await map.waitFor({ timeout: 10000 });
+    assert.equal(await map.getAttribute('data-hot-x'), hot);
+    assert.equal(await map.getAttribute('data-hot-y'), hotY);
+    // The canvas is painted hottest (opaque red) in that cell, and not at all in an empty one.
+    const px = await page.locator('[data-testid=heatmap] canvas').evaluate((c, [x, y]) => {
+      const g = c.getContext('2d');
+      const at = (cx, cy) => [...g.getImageData(Math.floor(((cx + 0.5) * c.width) / 100), Math.floor(((cy + 0.5) * c.height) / 100), 1, 1).data];
+      return { hot: at(x, y), empty: at(60, 60) };
+    }, [Number(hot), Number(hotY)]);
+    assert.equal(px.hot[0], 255, `hot cell is red: ${px.hot}`);
+    assert.ok(px.hot[3] > 230, `hot cell is opaque: ${px.hot}`);
+    assert.equal(px.empty[3], 0, 'an empty cell is not painted');
+    const selectors = await page.locator('[data-testid=selectors] tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.querySelector('th').textContent, Number(tr.querySelector('td').textContent)]));
+    const want = new Map();
+    for (const r of clicks) want.set(r[6].selector, (want.get(r[6].selector) ?? 0) + 1);
+    assert.deepEqual(selectors, [...want].sort((a, b) => b[1] - a[1]));
+    await page.screenshot({ path: `${shots()}/heatmap.png`, fullPage: true });
+
+    // Journeys from `/`: the visits that viewed it, the next page, and how many ended there.
+    await page.goto(`${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC#/journeys`);
+    await page.getByLabel('From page').selectOption('/');
+    const sessions = [...new Set(CURRENT.map((r) => r[1]))].map((s) => CURRENT.filter((r) => r[1] === s && r[2] === 'page.view').map((r) => r[3]));
+    const viaRoot = sessions.filter((p) => p.includes('/'));
+    const after = viaRoot.map((p) => p[p.indexOf('/') + 1]);
+    const root = page.locator('[data-testid=flow-node][data-step="0"]');
+    await root.waitFor({ timeout: 10000 });
+    assert.equal(await root.getAttribute('data-path'), '/');
+    assert.equal(Number(await root.getAttribute('data-visits')), viaRoot.length);
+    assert.equal(Number(await root.getAttribute('data-ends')), after.filter((x) => x === undefined).length);
+    const next = await page.locator('[data-testid=flow-node][data-step="1"]').evaluateAll((gs) => gs.map((g) => [g.dataset.path, Number(g.dataset.visits)]));
+    const wantNext = new Map();
+    for (const x of after.filter(Boolean)) wantNext.set(x, (wantNext.get(x) ?? 0) + 1);
+    assert.deepEqual(next, [...wantNext].sort((a, b) => b[1] - a[1]));
+    await page.screenshot({ path: `${shots()}/journeys.png`, fullPage: true });
+  } finally {
+    await ctx.close();
   }
 });

@@ -73,6 +73,13 @@ export type Interval =
   | 'HOUR'
   | 'MINUTE';
 
+/** Which way a journey goes from its page. */
+export type JourneyDirection =
+  /** Where visits went after the page. */
+  | 'NEXT'
+  /** Where visits came from before it. */
+  | 'PREVIOUS';
+
 /**
  * Which events a live feed sends; every part given must match. The same filter selects the
  * same events as `EventFilter` does on stored ones.
@@ -113,6 +120,32 @@ export type TimeRange = {
   timeZone?: string | null | undefined;
   to: string;
 };
+
+export type ProjectOriginsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ProjectOriginsQuery = { projects: Array<{ id: string, allowedOrigins: Array<string> }> };
+
+export type HeatmapCellsQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+  path: string;
+  s?: string | null | undefined;
+}>;
+
+
+export type HeatmapCellsQuery = { heatmap: { clicks: number, cells: Array<{ x: number, y: number, clicks: number }>, screens: Array<{ screen: string, clicks: number }>, selectors: Array<{ key: string, count: number }> } };
+
+export type JourneyTreeQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+  path: string;
+  d: JourneyDirection;
+  s: number;
+}>;
+
+
+export type JourneyTreeQuery = { journeys: Array<{ id: number, parent: number | null, step: number, path: string, visits: number, ends: number, otherVisits: number }> };
 
 export type OverviewHeadlineQueryVariables = Exact<{
   p: string;

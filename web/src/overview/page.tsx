@@ -4,7 +4,7 @@
 // Preact renders every value as text: no data goes through innerHTML.
 
 import { render } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { compact, percent } from '../format';
 import { readView, writeView, type Comparison, type Filter, type ViewState } from '../urlstate';
@@ -16,33 +16,13 @@ import {
   withFilter, withoutFilter, type PanelDef, type Row,
 } from './model';
 import { SeriesChart } from './chart';
+import { Failure, useLoad } from '../maps/common';
 
 export async function overviewPage(el: HTMLElement, ctx: Ctx): Promise<void> {
   el.textContent = '';
   render(<Overview ctx={ctx} />, el);
   const prev = ctx.cleanup;
   ctx.cleanup = () => { prev?.(); render(null, el); };
-}
-
-/// Loads `load()` whenever `deps` change; answers that arrive after newer ones are dropped.
-function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: ApiError | null } {
-  const [state, setState] = useState<{ data: T | null; error: ApiError | null }>({ data: null, error: null });
-  const seq = useRef(0);
-  useEffect(() => {
-    const mine = ++seq.current;
-    setState((s) => ({ data: s.data, error: null }));
-    load().then(
-      (data) => { if (mine === seq.current) setState({ data, error: null }); },
-      (e: unknown) => {
-        if (mine === seq.current) setState({ data: null, error: e instanceof ApiError ? e : new ApiError('INTERNAL', String(e)) });
-      },
-    );
-  }, deps);
-  return state;
-}
-
-function Failure({ error }: { error: ApiError }) {
-  return <div class="error" role="alert"><strong>{error.code}</strong>: {error.message}</div>;
 }
 
 const METRICS: { id: Metric; label: string }[] = [
