@@ -40,18 +40,19 @@ const CURRENT = [
   ['v3', 's3', 'page.view', '/pricing', 60, 'https://news.example/story'],
   ['v3', 's3', 'page.view', '/docs', 62],
   ['v4', 's4', 'page.view', '/docs', 90],
-  ['v3', 's3', 'download.started', '/docs', 63, null, { file: 'guide.pdf' }],
-  ['v4', 's4', 'download.started', '/docs', 91, null, { file: 'guide.pdf' }],
-  ['v4', 's4', 'download.started', '/docs', 92, null, { file: 'tool.zip' }],
+  ['v3', 's3', 'download.started', '/docs', 63],
+  ['v4', 's4', 'download.started', '/docs', 91],
+  ['v4', 's4', 'download.started', '/docs', 92],
   ['v4', 's4', 'page.view', '/docs', 93],
   ['v4', 's4', 'page.view', '/pricing', 95],
   ['v1', 's5', 'page.view', '/pricing', 120],
   // Clicks with the tracker's document positions (1/10000 of width and height): three in the
-  // cell at 25% across, 40% down, one at 90%, 10%.
+  // cell at 25% across, 40% down, two at 90%, 10%.
   ['v1', 's1', 'element.click', '/pricing', 1.2, null, { selector: 'main > button.cta', x: 2550, y: 4020, doc_w: 1280 }],
   ['v3', 's3', 'element.click', '/pricing', 60.5, null, { selector: 'main > button.cta', x: 2599, y: 4001, doc_w: 1280 }],
   ['v4', 's4', 'element.click', '/pricing', 95.5, null, { selector: 'main > button.cta', x: 2500, y: 4099, doc_w: 1280 }],
   ['v4', 's4', 'element.click', '/pricing', 95.7, null, { selector: 'nav > a.docs', x: 9012, y: 1050, doc_w: 1280 }],
+  ['v3', 's3', 'element.click', '/pricing', 60.7, null, { selector: 'nav > a.docs', x: 9050, y: 1010, doc_w: 1280 }],
 ];
 const PREVIOUS = [
   ['v5', 's6', 'page.view', '/', 0],
@@ -67,20 +68,14 @@ function toEvents(rows, day, tag) {
   }));
 }
 
-// A breakdown of tuples by `key`: [key, visitors], most visitors first, then most events, then
-// by key (the API's documented order).
-function breakdown(rows, key) {
+// Tuples counted by `key`: [key, count], most first (the data has no ties).
+function counts(rows, key) {
   const m = new Map();
   for (const r of rows) {
     const k = key(r);
-    if (k === undefined || k === null) continue;
-    const e = m.get(k) ?? { visitors: new Set(), events: 0 };
-    e.visitors.add(r[0]);
-    e.events += 1;
-    m.set(k, e);
+    if (k !== undefined && k !== null) m.set(k, (m.get(k) ?? 0) + 1);
   }
-  return [...m].sort((a, b) => b[1].visitors.size - a[1].visitors.size || b[1].events - a[1].events || (a[0] < b[0] ? -1 : 1))
-    .map(([k, e]) => [k, e.visitors.size]);
+  return [...m].sort((a, b) => b[1] - a[1]);
 }
 
 // The truths, from the event tuples only; `where` keeps the tuples a filter passes.
@@ -96,9 +91,8 @@ function expected(rows, where = () => true) {
     pageViews: views.length,
     events: hit.length,
     bounceRate: sessions.filter((s) => viewsIn(s) <= 1).length / sessions.length,
-    pages: breakdown(hit, (r) => r[3]),
-    types: breakdown(hit, (r) => r[2]),
-    files: breakdown(hit, (r) => r[6]?.file),
+    pages: counts(views, (r) => r[3]),
+    types: counts(hit, (r) => r[2]),
   };
 }
 
@@ -184,14 +178,14 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     assert.equal(await page.locator('#project').inputValue(), id, 'the project comes from the URL');
     await assertCards(page, all);
 
-    // Pages and custom events: key, visitors and their share of all visitors, most first.
+    // Pages (page views) and custom events (events): key, count and share of the whole, most first.
     await waitRows(page, 'pages', all.pages.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'pages'), all.pages.map(([k, n]) => [k, n, pct(n, all.visitors)]));
+    assert.deepEqual(await panelRows(page, 'pages'), all.pages.map(([k, n]) => [k, n, pct(n, all.pageViews)]));
     await waitRows(page, 'events', all.types.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'events'), all.types.map(([k, n]) => [k, n, pct(n, all.visitors)]));
+    assert.deepEqual(await panelRows(page, 'events'), all.types.map(([k, n]) => [k, n, pct(n, all.events)]));
     // The share bar is as wide as the share.
     const bar = await page.locator('[data-testid=panel-pages] [data-testid=row]').first().locator('.row-bar').evaluate((b) => b.style.width);
-    assert.equal(bar, `${((all.pages[0][1] / all.visitors) * 100).toFixed(1)}%`);
+    assert.equal(bar, `${((all.pages[0][1] / all.pageViews) * 100).toFixed(1)}%`);
 
     // Comparison with the day before: each card knows the previous value and the change.
     await page.getByTestId('compare').selectOption('PREVIOUS_PERIOD');
@@ -213,9 +207,9 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     assert.match(await page.getByTestId('chip').textContent(), /Page is \/pricing/);
     await assertCards(page, only);
     await waitRows(page, 'pages', ['/pricing']);
-    assert.deepEqual(await panelRows(page, 'pages'), [['/pricing', only.visitors, '100.0%']]);
+    assert.deepEqual(await panelRows(page, 'pages'), [['/pricing', only.pageViews, '100.0%']]);
     await waitRows(page, 'events', only.types.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'events'), only.types.map(([k, n]) => [k, n, pct(n, only.visitors)]));
+    assert.deepEqual(await panelRows(page, 'events'), only.types.map(([k, n]) => [k, n, pct(n, only.events)]));
     await page.locator(`[data-testid=series][data-total="${only.pageViews}"]`).waitFor({ timeout: 10000 });
     await page.screenshot({ path: `${shots()}/overview-filtered.png`, fullPage: true });
 
@@ -223,7 +217,7 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=panel-events] .csv').click()]);
     const csv = await readFile(await download.path(), 'utf8');
     const shown = await panelRows(page, 'events');
-    assert.equal(csv, ['Event,Visitors,Share', ...shown.map(([k, n, s]) => `${k},${n},${s}`)].join('\r\n') + '\r\n');
+    assert.equal(csv, ['Event,Events,Share', ...shown.map(([k, n, s]) => `${k},${n},${s}`)].join('\r\n') + '\r\n');
     assert.equal(shown.length, only.types.length);
 
     shared = page.url();
@@ -236,19 +230,10 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     await assertCards(page, all);
     assert.equal(new URL(page.url()).searchParams.getAll('f').length, 0);
 
-    // A custom event broken down by a property: its values, then one of them as a filter.
+    // A custom event's row filters by that event.
     await page.locator('[data-testid=panel-events] [data-testid=row][data-key="download.started"] button').click();
-    const downloads = expected(CURRENT, (r) => r[2] === 'download.started');
-    await assertCards(page, downloads);
-    await page.getByLabel(/Property of download.started/).fill('file');
-    await page.getByRole('button', { name: 'Break down' }).click();
-    const props = page.locator('[data-testid=property-breakdown] [data-testid=row]');
-    await props.first().waitFor({ timeout: 10000 });
-    assert.deepEqual(await props.evaluateAll((lis) => lis.map((li) => [li.dataset.key, Number(li.dataset.value)])), downloads.files);
-    await page.screenshot({ path: `${shots()}/overview-property.png`, fullPage: true });
-    await props.filter({ hasText: 'tool.zip' }).locator('button').click();
-    await assertCards(page, expected(CURRENT, (r) => r[2] === 'download.started' && r[6]?.file === 'tool.zip'));
-    assert.deepEqual(new URL(page.url()).searchParams.getAll('f'), ['event_type:is:download.started', 'property.file:is:tool.zip']);
+    await assertCards(page, expected(CURRENT, (r) => r[2] === 'download.started'));
+    assert.deepEqual(new URL(page.url()).searchParams.getAll('f'), ['event_type:is:download.started']);
 
     // The funnel builder offers the project's own event types and viewed paths.
     await page.goto(`${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC#/funnel`);
@@ -257,7 +242,7 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     const types = await typeSelect.locator('option').allTextContents();
     assert.deepEqual(types.sort(), [...new Set(CURRENT.map((r) => r[2]))].sort());
     const paths = await page.getByLabel('Step 1 path').locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
-    assert.deepEqual(paths.sort(), [...new Set(CURRENT.map((r) => r[3]))].sort());
+    assert.deepEqual(paths.sort(), [...new Set(CURRENT.filter((r) => r[2] === 'page.view').map((r) => r[3]))].sort());
     await page.locator('figure.bars').waitFor({ timeout: 10000 });
     await page.screenshot({ path: `${shots()}/overview-funnel.png`, fullPage: true });
   } finally {
@@ -298,7 +283,9 @@ test('heatmap: the hot cell and selectors of known clicks; journeys: the flow fr
   try {
     const page = await ctx.newPage();
     await page.setViewportSize({ width: 1280, height: 1000 });
-    await signInAt(page, `${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC#/heatmap`);
+    const at = `${base()}/?project=${id}&range=${isoDay(D)}..${isoDay(D)}&tz=UTC`;
+    await signInAt(page, `${at}#/overview`);
+    await page.goto(`${at}#/heatmap`);
     await page.getByLabel('Page', { exact: true }).selectOption('/pricing');
     const map = page.locator(`[data-testid=heatmap][data-clicks="${clicks.length}"]`);
     await map.waitFor({ timeout: 10000 });

@@ -11,43 +11,9 @@ export type Comparison =
   | 'PREVIOUS_PERIOD'
   | 'PREVIOUS_YEAR';
 
-export type Dimension =
-  | 'BROWSER'
-  | 'BROWSER_VERSION'
-  | 'CHANNEL'
-  | 'CITY'
-  | 'COUNTRY'
-  | 'DEVICE'
-  | 'ENTRY_PAGE'
-  | 'EVENT_TYPE'
-  | 'EXIT_PAGE'
-  | 'GOAL'
-  | 'LANGUAGE'
-  | 'OS'
-  | 'OS_VERSION'
-  | 'PAGE'
-  | 'PROPERTY'
-  | 'REFERRER'
-  | 'REGION'
-  | 'SCREEN'
-  | 'SOURCE'
-  | 'UTM_CAMPAIGN'
-  | 'UTM_CONTENT'
-  | 'UTM_MEDIUM'
-  | 'UTM_SOURCE'
-  | 'UTM_TERM';
-
-export type DimensionFilter = {
-  dimension: Dimension;
-  op?: FilterOp;
-  property?: string | null | undefined;
-  values: Array<string>;
-};
-
 export type EventFilter = {
   communityId?: string | null | undefined;
   eventType?: string | null | undefined;
-  includeBots?: boolean;
   path?: string | null | undefined;
   /**
    * Only events whose properties contain this object, e.g. `{"plan": "pro"}` (nested objects
@@ -55,18 +21,19 @@ export type EventFilter = {
    */
   props?: unknown;
   userId?: string | null | undefined;
-  where?: Array<DimensionFilter> | null | undefined;
 };
-
-export type FilterOp =
-  | 'CONTAINS'
-  | 'IS'
-  | 'IS_NOT';
 
 export type FunnelStepInput = {
   eventType: string;
   path?: string | null | undefined;
 };
+
+export type GroupBy =
+  | 'ELEMENT'
+  | 'ENTITY_TYPE'
+  | 'EVENT_TYPE'
+  | 'PATH'
+  | 'REFERRER';
 
 export type Interval =
   | 'DAY'
@@ -155,7 +122,7 @@ export type OverviewHeadlineQueryVariables = Exact<{
 }>;
 
 
-export type OverviewHeadlineQuery = { overview: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number, previous: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number } | null } };
+export type OverviewHeadlineQuery = { overview: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number, previous: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number } | null } };
 
 export type SeriesPointsQueryVariables = Exact<{
   p: string;
@@ -169,17 +136,16 @@ export type SeriesPointsQueryVariables = Exact<{
 
 export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number, previous: number | null }> };
 
-export type BreakdownRowsQueryVariables = Exact<{
+export type PanelCountsQueryVariables = Exact<{
   p: string;
   r: TimeRange;
-  d: Dimension;
-  prop?: string | null | undefined;
+  g: GroupBy;
   f?: EventFilter | null | undefined;
   l: number;
 }>;
 
 
-export type BreakdownRowsQuery = { breakdown: Array<{ key: string, visitors: number, share: number }> };
+export type PanelCountsQuery = { eventCounts: Array<{ key: string, count: number }> };
 
 export type KnownValuesQueryVariables = Exact<{
   p: string;

@@ -60,10 +60,10 @@ function Heatmap({ ctx, paths, origin }: { ctx: Ctx; paths: string[]; origin: st
     <div>
       <h1>Heatmap</h1>
       <form class="panel toolbar" onSubmit={(e) => e.preventDefault()}>
-        <label>Page <select value={path} onChange={(e) => setPath((e.target as HTMLSelectElement).value)}>
+        <label>Page <select aria-label="Page" value={path} onChange={(e) => setPath((e.target as HTMLSelectElement).value)}>
           {paths.map((p) => <option value={p}>{p}</option>)}
         </select></label>
-        <label>Screen <select value={screen} onChange={(e) => setScreen((e.target as HTMLSelectElement).value)}>
+        <label>Screen <select aria-label="Screen" value={screen} onChange={(e) => setScreen((e.target as HTMLSelectElement).value)}>
           {SCREENS.map((s) => <option value={s}>{s || 'all'}</option>)}
         </select></label>
         {origin && <label class="check"><input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live page behind</label>}

@@ -44,11 +44,11 @@ function Journeys({ ctx, paths }: { ctx: Ctx; paths: string[] }) {
     <div>
       <h1>Journeys</h1>
       <form class="panel toolbar" onSubmit={(e) => e.preventDefault()}>
-        <label>From page <select value={path} onChange={(e) => setPath((e.target as HTMLSelectElement).value)}>
+        <label>From page <select aria-label="From page" value={path} onChange={(e) => setPath((e.target as HTMLSelectElement).value)}>
           {paths.map((p) => <option value={p}>{p}</option>)}</select></label>
-        <label>Direction <select value={direction} onChange={(e) => setDirection((e.target as HTMLSelectElement).value as JourneyDirection)}>
+        <label>Direction <select aria-label="Direction" value={direction} onChange={(e) => setDirection((e.target as HTMLSelectElement).value as JourneyDirection)}>
           <option value="NEXT">where visits went next</option><option value="PREVIOUS">where visits came from</option></select></label>
-        <label>Steps <select value={String(steps)} onChange={(e) => setSteps(Number((e.target as HTMLSelectElement).value))}>
+        <label>Steps <select aria-label="Steps" value={String(steps)} onChange={(e) => setSteps(Number((e.target as HTMLSelectElement).value))}>
           {[1, 2, 3, 4, 5].map((n) => <option value={String(n)}>{n}</option>)}</select></label>
       </form>
       {data.error && <Failure error={data.error} />}

@@ -32,9 +32,7 @@ describe('url state', () => {
 describe('overview model', () => {
   it('sends the filters the server applies', () => {
     expect(eventFilter([])).toBeNull();
-    expect(eventFilter([{ dimension: 'PAGE', op: 'IS', value: '/p' }, { dimension: 'PROPERTY', property: 'plan', op: 'IS_NOT', value: 'pro' }])).toEqual({
-      where: [{ dimension: 'PAGE', op: 'IS', values: ['/p'] }, { dimension: 'PROPERTY', property: 'plan', op: 'IS_NOT', values: ['pro'] }],
-    });
+    expect(eventFilter([{ dimension: 'PAGE', op: 'IS', value: '/p' }, { dimension: 'EVENT_TYPE', op: 'IS', value: 'x.y' }])).toEqual({ path: '/p', eventType: 'x.y' });
   });
   it('replaces a filter on the same dimension and removes by position', () => {
     const a = withFilter([], { dimension: 'PAGE', op: 'IS', value: '/a' });
@@ -56,7 +54,7 @@ describe('overview model', () => {
     expect(csvCell('say "hi"')).toBe('"say ""hi"""');
     expect(csvCell('=HYPERLINK("x")')).toBe('"\'=HYPERLINK(""x"")"');
     expect(csvCell(-3)).toBe('-3');
-    expect(toCsv('Page', [{ key: '/a', value: 3, share: 0.75 }])).toBe('Page,Visitors,Share\r\n/a,3,75.0%\r\n');
+    expect(toCsv('Page', 'Views', [{ key: '/a', value: 3, share: 0.75 }])).toBe('Page,Views,Share\r\n/a,3,75.0%\r\n');
   });
   it('turns country codes into flags', () => {
     expect(flag('de')).toBe('🇩🇪');

@@ -1,11 +1,10 @@
 // The overview page's pure parts: which panels exist, how dashboard filters become the API's
 // filter, comparison windows, changes, shares, CSV and flags. No DOM, unit-tested.
 
-import type { Filter, FilterOp } from '../urlstate';
-import type { Dimension } from '../generated/graphql';
+import type { Filter } from '../urlstate';
 
-/// A row of a panel: `value` its unique visitors, `share` those over all visitors of the range
-/// under the same filters (0..1).
+/// A row of a panel: `value` what it counts (`columnOf`), `share` its part of the range's
+/// total under the same filters (0..1).
 export interface Row { key: string; value: number; share: number }
 
 export interface Tab { dimension: string; title: string }
@@ -39,10 +38,15 @@ export const PANELS: PanelDef[] = [
   { id: 'goals', label: 'Goals', tabs: [{ dimension: 'GOAL', title: 'Goals' }] },
 ];
 
-/// Dimensions the `breakdown` query answers (entry and exit pages and goals come with the
-/// engagement work); every answered dimension can filter the page.
-export const ANSWERED = new Set(PANELS.flatMap((p) => p.tabs.map((t) => t.dimension)).filter((d) => !['ENTRY_PAGE', 'EXIT_PAGE', 'GOAL'].includes(d)));
-export const FILTERABLE = ANSWERED;
+/// Dimensions the server answers, and those it can filter by. Until the `breakdown` query
+/// lands these are the ones `eventCounts` and `EventFilter` (path, event type) serve.
+export const ANSWERED = new Set(['PAGE', 'REFERRER', 'EVENT_TYPE']);
+export const FILTERABLE = new Set(['PAGE', 'EVENT_TYPE']);
+
+/// What a panel's number counts: page views for pages and referrers, events for custom events.
+export function columnOf(dimension: string): string {
+  return dimension === 'EVENT_TYPE' ? 'Events' : 'Views';
+}
 
 export const DIMENSION_LABELS: Record<string, string> = {
   PAGE: 'Page', ENTRY_PAGE: 'Entry page', EXIT_PAGE: 'Exit page', REFERRER: 'Referrer', SOURCE: 'Source',
@@ -52,16 +56,15 @@ export const DIMENSION_LABELS: Record<string, string> = {
   COUNTRY: 'Country', REGION: 'Region', CITY: 'City', EVENT_TYPE: 'Event', PROPERTY: 'Property', GOAL: 'Goal',
 };
 
-export interface ApiDimensionFilter { dimension: Dimension; property?: string; op: FilterOp; values: string[] }
-
-/// The API filter (`EventFilter.where`) for the dashboard filters; null when there are none.
-export function eventFilter(filters: Filter[]): { where: ApiDimensionFilter[] } | null {
-  if (filters.length === 0) return null;
-  return {
-    where: filters.map((f) => ({
-      dimension: f.dimension as Dimension, op: f.op, values: [f.value], ...(f.property ? { property: f.property } : {}),
-    })),
-  };
+/// The API filter (`EventFilter`) for the dashboard filters the server can apply.
+export function eventFilter(filters: Filter[]): { path?: string; eventType?: string } | null {
+  const out: { path?: string; eventType?: string } = {};
+  for (const f of filters) {
+    if (f.op !== 'IS') continue;
+    if (f.dimension === 'PAGE') out.path = f.value;
+    else if (f.dimension === 'EVENT_TYPE') out.eventType = f.value;
+  }
+  return Object.keys(out).length ? out : null;
 }
 
 /// Adds a filter, replacing one on the same dimension (and property).
@@ -101,8 +104,8 @@ export function csvCell(v: string | number): string {
 
 /// A panel's rows as CSV: the header, then one line per row, as shown (share in percent with
 /// one decimal).
-export function toCsv(keyName: string, rows: Row[]): string {
-  const lines = [[keyName, 'Visitors', 'Share'].map(csvCell).join(',')];
+export function toCsv(keyName: string, column: string, rows: Row[]): string {
+  const lines = [[keyName, column, 'Share'].map(csvCell).join(',')];
   for (const r of rows) lines.push([csvCell(r.key), csvCell(r.value), csvCell(`${(r.share * 100).toFixed(1)}%`)].join(','));
   return `${lines.join('\r\n')}\r\n`;
 }

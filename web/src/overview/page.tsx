@@ -12,7 +12,7 @@ import type { Ctx } from '../views/ctx';
 import type { Metric } from '../generated/graphql';
 import { headline, panelRows, series, type Headline } from './data';
 import {
-  ANSWERED, change, changeText, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
+  ANSWERED, change, changeText, columnOf, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
   withFilter, withoutFilter, type PanelDef, type Row,
 } from './model';
 import { SeriesChart } from './chart';
@@ -68,7 +68,7 @@ function Overview({ ctx }: { ctx: Ctx }) {
         <Series ctx={ctx} metric={metric} filters={filters} compare={compare} depKey={key} />
       </section>
       <div class="panels">
-        {PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} depKey={key} onFilter={addFilter} />)}
+        {head.data && PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} total={head.data!.cur} depKey={key} onFilter={addFilter} />)}
       </div>
     </div>
   );
@@ -129,14 +129,14 @@ function Series({ ctx, metric, filters, compare, depKey }: { ctx: Ctx; metric: M
   return <SeriesChart label={label} points={cur.data} previous={previous} timeZone={ctx.range.timeZone} />;
 }
 
-function Panel({ def, ctx, filters, depKey, onFilter }: {
-  def: PanelDef; ctx: Ctx; filters: Filter[]; depKey: string; onFilter: (f: Filter) => void;
+function Panel({ def, ctx, filters, total, depKey, onFilter }: {
+  def: PanelDef; ctx: Ctx; filters: Filter[]; total: Headline; depKey: string; onFilter: (f: Filter) => void;
 }) {
   const tabs = useMemo(() => def.tabs.filter((t) => ANSWERED.has(t.dimension)), [def]);
   const [tabIndex, setTab] = useState(0);
   const tab = tabs[Math.min(tabIndex, tabs.length - 1)];
-  const rows = useLoad(() => (tab ? panelRows(ctx.project, ctx.range, tab.dimension, filters, 10) : Promise.resolve([])),
-    [depKey, tab?.dimension]);
+  const rows = useLoad(() => (tab ? panelRows(ctx.project, ctx.range, tab.dimension, filters, 10, total) : Promise.resolve([])),
+    [depKey, tab?.dimension, total]);
   if (!tab) return null;
   const clickable = FILTERABLE.has(tab.dimension);
   const keyName = DIMENSION_LABELS[tab.dimension] ?? tab.dimension;
@@ -147,11 +147,11 @@ function Panel({ def, ctx, filters, depKey, onFilter }: {
           ? <div role="tablist" class="tabs">{tabs.map((t, i) => (
               <button type="button" role="tab" aria-selected={t === tab} class="tab" onClick={() => setTab(i)}>{t.title}</button>))}</div>
           : <h2>{tab.title}</h2>}
-        <CsvButton name={tab.dimension.toLowerCase()} keyName={keyName} title={tab.title} rows={rows.data} />
+        <CsvButton name={tab.dimension.toLowerCase()} keyName={keyName} dimension={tab.dimension} title={tab.title} rows={rows.data} />
       </div>
       <Rows state={rows} dimension={tab.dimension} keyName={keyName}
         onPick={clickable ? (key) => onFilter({ dimension: tab.dimension, op: 'IS', value: key }) : undefined} />
-      {def.id === 'events' && <PropertyBreakdown ctx={ctx} filters={filters} depKey={depKey} onFilter={onFilter} />}
+      {def.id === 'events' && ANSWERED.has('PROPERTY') && <PropertyBreakdown ctx={ctx} filters={filters} total={total} depKey={depKey} onFilter={onFilter} />}
     </section>
   );
 }
@@ -164,7 +164,7 @@ function Rows({ state, dimension, keyName, onPick }: {
   if (state.data.length === 0) return <p class="empty">No data in this range.</p>;
   return (
     <>
-      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>Visitors</span></div>
+      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>{columnOf(dimension)}</span></div>
       <ol class="rows" data-testid="rows">{state.data.map((r) => (
         <RowItem row={r} dimension={dimension} onClick={onPick ? () => onPick(r.key) : undefined} />))}</ol>
     </>
@@ -172,10 +172,10 @@ function Rows({ state, dimension, keyName, onPick }: {
 }
 
 /// Downloads exactly the rows shown, as CSV.
-function CsvButton({ name, keyName, title, rows }: { name: string; keyName: string; title: string; rows: Row[] | null }) {
+function CsvButton({ name, keyName, dimension, title, rows }: { name: string; keyName: string; dimension: string; title: string; rows: Row[] | null }) {
   const download = () => {
     if (!rows) return;
-    const url = URL.createObjectURL(new Blob([toCsv(keyName, rows)], { type: 'text/csv;charset=utf-8' }));
+    const url = URL.createObjectURL(new Blob([toCsv(keyName, columnOf(dimension), rows)], { type: 'text/csv;charset=utf-8' }));
     const a = document.createElement('a');
     a.href = url;
     a.download = `${name}.csv`;
@@ -189,17 +189,17 @@ function CsvButton({ name, keyName, title, rows }: { name: string; keyName: stri
 
 /// A custom event's property values (`PROPERTY` breakdown of the filtered events): the
 /// property's name is typed, its values are clickable filters.
-function PropertyBreakdown({ ctx, filters, depKey, onFilter }: { ctx: Ctx; filters: Filter[]; depKey: string; onFilter: (f: Filter) => void }) {
+function PropertyBreakdown({ ctx, filters, total, depKey, onFilter }: { ctx: Ctx; filters: Filter[]; total: Headline; depKey: string; onFilter: (f: Filter) => void }) {
   const [property, setProperty] = useState('');
   const [draft, setDraft] = useState('');
-  const rows = useLoad(() => (property ? panelRows(ctx.project, ctx.range, 'PROPERTY', filters, 10, property) : Promise.resolve(null)), [depKey, property]);
+  const rows = useLoad(() => (property ? panelRows(ctx.project, ctx.range, 'PROPERTY', filters, 10, total, property) : Promise.resolve(null)), [depKey, property]);
   const event = filters.find((f) => f.dimension === 'EVENT_TYPE' && f.op === 'IS')?.value;
   return (
     <div class="props" data-testid="property-breakdown">
       <form class="toolbar" onSubmit={(e) => { e.preventDefault(); setProperty(draft.trim()); }}>
         <label>Property{event ? ` of ${event}` : ''} <input value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} placeholder="plan" size={12} /></label>
         <button type="submit" class="secondary">Break down</button>
-        {property && <CsvButton name={`property-${property}`} keyName={property} title={`property ${property}`} rows={rows.data} />}
+        {property && <CsvButton name={`property-${property}`} keyName={property} dimension="PROPERTY" title={`property ${property}`} rows={rows.data} />}
       </form>
       {property && <Rows state={rows} dimension="PROPERTY" keyName={property}
         onPick={(key) => onFilter({ dimension: 'PROPERTY', property, op: 'IS', value: key })} />}
