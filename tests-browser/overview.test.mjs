@@ -53,6 +53,8 @@ const CURRENT = [
   ['v4', 's4', 'element.click', '/pricing', 95.5, null, { selector: 'main > button.cta', x: 2500, y: 4099, doc_w: 1280 }],
   ['v4', 's4', 'element.click', '/pricing', 95.7, null, { selector: 'nav > a.docs', x: 9012, y: 1050, doc_w: 1280 }],
   ['v3', 's3', 'element.click', '/pricing', 60.7, null, { selector: 'nav > a.docs', x: 9050, y: 1010, doc_w: 1280 }],
+  // A selector that is HTML: shown as text, never run. No position: no cell.
+  ['v3', 's3', 'element.click', '/pricing', 60.8, null, { selector: '<img src=x onerror="window.__xss=1">', doc_w: 1280 }],
 ];
 const PREVIOUS = [
   ['v5', 's6', 'page.view', '/', 0],
@@ -274,7 +276,7 @@ test('heatmap: the hot cell and selectors of known clicks; journeys: the flow fr
   const { id } = await seed();
   const clicks = CURRENT.filter((r) => r[2] === 'element.click' && r[3] === '/pricing');
   const cells = new Map();
-  for (const r of clicks) {
+  for (const r of clicks.filter((c) => c[6].x !== undefined)) {
     const k = `${Math.min(Math.floor(r[6].x / 100), 99)},${Math.min(Math.floor(r[6].y / 100), 99)}`;
     cells.set(k, (cells.get(k) ?? 0) + 1);
   }
@@ -304,6 +306,8 @@ test('heatmap: the hot cell and selectors of known clicks; journeys: the flow fr
     const want = new Map();
     for (const r of clicks) want.set(r[6].selector, (want.get(r[6].selector) ?? 0) + 1);
     assert.deepEqual(selectors, [...want].sort((a, b) => b[1] - a[1]));
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'a selector is text, not markup');
+    assert.equal(await page.locator('[data-testid=selectors] img').count(), 0);
     await page.screenshot({ path: `${shots()}/heatmap.png`, fullPage: true });
 
     // Journeys from `/`: the visits that viewed it, the next page, and how many ended there.
