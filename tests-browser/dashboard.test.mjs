@@ -53,8 +53,8 @@ test('an admin signs in; overview cards equal the GraphQL answers; pages are cap
     });
     const o = await gql(env('SIGHTLINE_ADMIN_TOKEN'), 'query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events uniqueUsers sessions pageViews } }', { p: project, r: range });
     assert.ok(o.data, JSON.stringify(o));
-    for (const k of ['events', 'uniqueUsers', 'sessions', 'pageViews']) {
-      const shown = await page.locator(`[data-testid=card-${k}]`).getAttribute('data-value');
+    for (const [card, k] of [['events', 'events'], ['visitors', 'uniqueUsers'], ['sessions', 'sessions'], ['pageViews', 'pageViews']]) {
+      const shown = await page.locator(`[data-testid=card-${card}]`).getAttribute('data-value');
       assert.equal(Number(shown), o.data.overview[k], `${k} card equals the API`);
     }
     assert.ok(o.data.overview.events >= 3);

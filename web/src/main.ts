@@ -13,6 +13,8 @@ import { events, live, users } from './views/raw';
 import type { Ctx } from './views/ctx';
 import { overviewPage } from './overview/page';
 import { pinPrefs, prefs } from './urlstate';
+import { heatmapPage } from './maps/heatmap';
+import { journeysPage } from './maps/journeys';
 
 const app = document.getElementById('app')!;
 
@@ -143,6 +145,7 @@ async function route(main: HTMLElement, views: View[], project: string, role: st
     funnel: () => funnel(main, c), retention: () => retention(main, c), users: () => users(main, c),
     events: () => events(main, c), live: () => live(main, c), projects: () => projects(main, c, addProjectOption),
     accounts: () => accounts(main, c), deadletters: () => deadLetters(main, c),
+    heatmap: () => heatmapPage(main, c), journeys: () => journeysPage(main, c),
   };
   if (!view) { main.innerHTML = '<p class="empty">This account has no dashboard views (service accounts use the API).</p>'; return; }
   await guarded(main, render[view]);

@@ -4,9 +4,10 @@
 export type Role = 'admin' | 'analyst' | 'viewer' | 'service';
 export type View =
   | 'overview' | 'pages' | 'behaviour' | 'funnel' | 'retention' | 'users' | 'events' | 'live'
-  | 'projects' | 'accounts' | 'deadletters';
+  | 'projects' | 'accounts' | 'deadletters'
+  | 'heatmap' | 'journeys';
 
-const ANALYTICS: View[] = ['overview', 'pages', 'behaviour', 'funnel', 'retention'];
+const ANALYTICS: View[] = ['overview', 'pages', 'behaviour', 'funnel', 'retention', 'journeys', 'heatmap'];
 const RAW: View[] = ['users', 'events', 'live'];
 const ADMIN: View[] = ['projects', 'accounts', 'deadletters'];
 
@@ -32,4 +33,5 @@ export const LABELS: Record<View, string> = {
   overview: 'Overview', pages: 'Pages & elements', behaviour: 'Scroll depth', funnel: 'Funnel',
   retention: 'Retention', users: 'User timeline', events: 'Raw events', live: 'Live feed',
   projects: 'Projects', accounts: 'Accounts', deadletters: 'Dead letters',
+  heatmap: 'Heatmap', journeys: 'Journeys',
 };

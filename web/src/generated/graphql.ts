@@ -3,6 +3,14 @@
 type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/**
+ * What `overview` and `timeseries` compare a range with: the same length of time just before
+ * it, or a year before (see docs/API.md for how ranges of whole days and weeks are moved).
+ */
+export type Comparison =
+  | 'PREVIOUS_PERIOD'
+  | 'PREVIOUS_YEAR';
+
 export type EventFilter = {
   communityId?: string | null | undefined;
   eventType?: string | null | undefined;
@@ -31,6 +39,13 @@ export type Interval =
   | 'DAY'
   | 'HOUR'
   | 'MINUTE';
+
+/** Which way a journey goes from its page. */
+export type JourneyDirection =
+  /** Where visits went after the page. */
+  | 'NEXT'
+  /** Where visits came from before it. */
+  | 'PREVIOUS';
 
 /**
  * Which events a live feed sends; every part given must match. The same filter selects the
@@ -73,14 +88,41 @@ export type TimeRange = {
   to: string;
 };
 
+export type ProjectOriginsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ProjectOriginsQuery = { projects: Array<{ id: string, allowedOrigins: Array<string> }> };
+
+export type HeatmapCellsQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+  path: string;
+  s?: string | null | undefined;
+}>;
+
+
+export type HeatmapCellsQuery = { heatmap: { clicks: number, cells: Array<{ x: number, y: number, clicks: number }>, screens: Array<{ screen: string, clicks: number }>, selectors: Array<{ key: string, count: number }> } };
+
+export type JourneyTreeQueryVariables = Exact<{
+  p: string;
+  r: TimeRange;
+  path: string;
+  d: JourneyDirection;
+  s: number;
+}>;
+
+
+export type JourneyTreeQuery = { journeys: Array<{ id: number, parent: number | null, step: number, path: string, visits: number, ends: number, otherVisits: number }> };
+
 export type OverviewHeadlineQueryVariables = Exact<{
   p: string;
   r: TimeRange;
   f?: EventFilter | null | undefined;
+  c?: Comparison | null | undefined;
 }>;
 
 
-export type OverviewHeadlineQuery = { overview: { events: number, uniqueUsers: number, uniqueUsersExact: boolean, sessions: number, pageViews: number, bounceRate: number } };
+export type OverviewHeadlineQuery = { overview: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number, previous: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number } | null } };
 
 export type SeriesPointsQueryVariables = Exact<{
   p: string;
@@ -88,10 +130,11 @@ export type SeriesPointsQueryVariables = Exact<{
   m: Metric;
   i: Interval;
   f?: EventFilter | null | undefined;
+  c?: Comparison | null | undefined;
 }>;
 
 
-export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number }> };
+export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number, previous: number | null }> };
 
 export type PanelCountsQueryVariables = Exact<{
   p: string;

@@ -6,31 +6,40 @@ import type { Range } from '../range';
 import { intervalFor } from '../range';
 import type { Filter } from '../urlstate';
 import type {
-  EventFilter, GroupBy, KnownValuesQuery, Metric, OverviewHeadlineQuery, PanelCountsQuery, SeriesPointsQuery,
+  Comparison, EventFilter, GroupBy, KnownValuesQuery, Metric, OverviewHeadlineQuery, PanelCountsQuery, SeriesPointsQuery,
 } from '../generated/graphql';
 import { eventFilter, share, type Row } from './model';
 
-export type Headline = OverviewHeadlineQuery['overview'];
+/// The headline numbers the page shows (`visitors`: distinct actors).
+export interface Headline { visitors: number; events: number; sessions: number; pageViews: number; bounceRate: number; botEvents: number }
 
-export async function headline(project: string, range: Range, filters: Filter[]): Promise<Headline> {
+const headlineOf = (o: { uniqueUsers: number; events: number; sessions: number; pageViews: number; bounceRate: number }): Headline =>
+  ({ visitors: o.uniqueUsers, events: o.events, sessions: o.sessions, pageViews: o.pageViews, bounceRate: o.bounceRate, botEvents: 0 });
+
+/// Headline numbers of the range, and of the comparison period when `compare` is given.
+export async function headline(project: string, range: Range, filters: Filter[], compare: Comparison | null): Promise<{ cur: Headline; prev: Headline | null }> {
   const d = await gql<OverviewHeadlineQuery>(
-    /* GraphQL */ `query OverviewHeadline($p: ID!, $r: TimeRange!, $f: EventFilter) {
-      overview(projectId: $p, range: $r, filter: $f) { events uniqueUsers uniqueUsersExact sessions pageViews bounceRate } }`,
-    { p: project, r: range, f: eventFilter(filters) });
-  return d.overview;
+    /* GraphQL */ `query OverviewHeadline($p: ID!, $r: TimeRange!, $f: EventFilter, $c: Comparison) {
+      overview(projectId: $p, range: $r, filter: $f, compare: $c) {
+        uniqueUsers events sessions pageViews bounceRate
+        previous { uniqueUsers events sessions pageViews bounceRate } } }`,
+    { p: project, r: range, f: eventFilter(filters), c: compare });
+  const { previous, ...cur } = d.overview;
+  return { cur: headlineOf(cur), prev: previous ? headlineOf(previous) : null };
 }
 
-export async function series(project: string, range: Range, metric: Metric, filters: Filter[]): Promise<{ t: string; value: number }[]> {
+/// A metric per bucket, with the comparison period's value of each bucket when asked.
+export async function series(project: string, range: Range, metric: Metric, filters: Filter[], compare: Comparison | null): Promise<SeriesPointsQuery['timeseries']> {
   const d = await gql<SeriesPointsQuery>(
-    /* GraphQL */ `query SeriesPoints($p: ID!, $r: TimeRange!, $m: Metric!, $i: Interval!, $f: EventFilter) {
-      timeseries(projectId: $p, range: $r, metric: $m, interval: $i, filter: $f) { t value } }`,
-    { p: project, r: range, m: metric, i: intervalFor(range), f: eventFilter(filters) });
+    /* GraphQL */ `query SeriesPoints($p: ID!, $r: TimeRange!, $m: Metric!, $i: Interval!, $f: EventFilter, $c: Comparison) {
+      timeseries(projectId: $p, range: $r, metric: $m, interval: $i, filter: $f, compare: $c) { t value previous } }`,
+    { p: project, r: range, m: metric, i: intervalFor(range), f: eventFilter(filters), c: compare });
   return d.timeseries;
 }
 
-/// Rows of one panel. Before the `breakdown` query, pages and referrers count page views and
-/// custom events count events (`eventCounts`); the share is of the filtered total.
-export async function panelRows(project: string, range: Range, dimension: string, filters: Filter[], limit: number, total: Headline): Promise<Row[]> {
+/// Rows of one panel (`eventCounts`): pages and referrers count page views, custom events
+/// count events; the share is of the filtered total.
+export async function panelRows(project: string, range: Range, dimension: string, filters: Filter[], limit: number, total: Headline, _property?: string): Promise<Row[]> {
   const f: EventFilter = eventFilter(filters) ?? {};
   let group: GroupBy;
   let whole: number;
@@ -52,7 +61,7 @@ export async function panelRows(project: string, range: Range, dimension: string
 }
 
 /// The project's event types and viewed paths in the range, most frequent first (the funnel
-/// builder offers them).
+/// builder, heatmap and journeys offer them).
 export async function knownValues(project: string, range: Range): Promise<{ types: string[]; paths: string[] }> {
   const d = await gql<KnownValuesQuery>(
     /* GraphQL */ `query KnownValues($p: ID!, $r: TimeRange!) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { change, changeText, comparisonRange, csvCell, eventFilter, flag, toCsv, withFilter, withoutFilter } from './model';
+import { change, changeText, csvCell, eventFilter, flag, toCsv, withFilter, withoutFilter } from './model';
 import { decodeFilter, encodeFilter, prefFromUrl, prefToUrl, readView, writeView } from '../urlstate';
 
 describe('url state', () => {
@@ -39,11 +39,6 @@ describe('overview model', () => {
     const b = withFilter(a, { dimension: 'PAGE', op: 'IS', value: '/b' });
     expect(b).toEqual([{ dimension: 'PAGE', op: 'IS', value: '/b' }]);
     expect(withoutFilter(withFilter(b, { dimension: 'EVENT_TYPE', op: 'IS', value: 'e' }), 0)).toEqual([{ dimension: 'EVENT_TYPE', op: 'IS', value: 'e' }]);
-  });
-  it('computes comparison windows', () => {
-    const r = { from: '2026-11-10T00:00:00.000Z', to: '2026-11-17T00:00:00.000Z', timeZone: 'UTC' };
-    expect(comparisonRange(r, 'PREVIOUS_PERIOD')).toEqual({ from: '2026-11-03T00:00:00.000Z', to: '2026-11-10T00:00:00.000Z', timeZone: 'UTC' });
-    expect(comparisonRange(r, 'PREVIOUS_YEAR')).toEqual({ from: '2025-11-10T00:00:00.000Z', to: '2025-11-17T00:00:00.000Z', timeZone: 'UTC' });
   });
   it('describes changes', () => {
     expect(change(15, 10)).toBeCloseTo(0.5);

@@ -1,48 +1,52 @@
 // The overview page's pure parts: which panels exist, how dashboard filters become the API's
 // filter, comparison windows, changes, shares, CSV and flags. No DOM, unit-tested.
 
-import type { Range } from '../range';
-import type { Comparison, Filter } from '../urlstate';
+import type { Filter } from '../urlstate';
 
-/// A row of a panel, whatever query answered it. `value` is what the panel ranks by (its
-/// `metric`), `share` its part of the whole range (0..1).
+/// A row of a panel: `value` what it counts (`columnOf`), `share` its part of the range's
+/// total under the same filters (0..1).
 export interface Row { key: string; value: number; share: number }
 
-export interface Tab { dimension: string; title: string; column: string }
+export interface Tab { dimension: string; title: string }
 export interface PanelDef { id: string; label: string; tabs: Tab[] }
 
 /// The panels, in page order; a tab shows when the API answers its dimension (`answers`).
 export const PANELS: PanelDef[] = [
   { id: 'pages', label: 'Pages', tabs: [
-    { dimension: 'PAGE', title: 'Top pages', column: 'Views' },
-    { dimension: 'ENTRY_PAGE', title: 'Entry pages', column: 'Visits' },
-    { dimension: 'EXIT_PAGE', title: 'Exit pages', column: 'Visits' },
+    { dimension: 'PAGE', title: 'Top pages' },
+    { dimension: 'ENTRY_PAGE', title: 'Entry pages' },
+    { dimension: 'EXIT_PAGE', title: 'Exit pages' },
   ] },
   { id: 'sources', label: 'Sources', tabs: [
-    { dimension: 'SOURCE', title: 'Sources', column: 'Visitors' },
-    { dimension: 'REFERRER', title: 'Referrers', column: 'Views' },
-    { dimension: 'CHANNEL', title: 'Channels', column: 'Visitors' },
-    { dimension: 'UTM_CAMPAIGN', title: 'Campaigns', column: 'Visitors' },
+    { dimension: 'SOURCE', title: 'Sources' },
+    { dimension: 'REFERRER', title: 'Referrers' },
+    { dimension: 'CHANNEL', title: 'Channels' },
+    { dimension: 'UTM_CAMPAIGN', title: 'Campaigns' },
   ] },
   { id: 'devices', label: 'Devices', tabs: [
-    { dimension: 'DEVICE', title: 'Devices', column: 'Visitors' },
-    { dimension: 'BROWSER', title: 'Browsers', column: 'Visitors' },
-    { dimension: 'OS', title: 'Operating systems', column: 'Visitors' },
-    { dimension: 'SCREEN', title: 'Screens', column: 'Visitors' },
+    { dimension: 'DEVICE', title: 'Devices' },
+    { dimension: 'BROWSER', title: 'Browsers' },
+    { dimension: 'OS', title: 'Operating systems' },
+    { dimension: 'SCREEN', title: 'Screens' },
   ] },
   { id: 'countries', label: 'Countries', tabs: [
-    { dimension: 'COUNTRY', title: 'Countries', column: 'Visitors' },
-    { dimension: 'REGION', title: 'Regions', column: 'Visitors' },
-    { dimension: 'CITY', title: 'Cities', column: 'Visitors' },
+    { dimension: 'COUNTRY', title: 'Countries' },
+    { dimension: 'REGION', title: 'Regions' },
+    { dimension: 'CITY', title: 'Cities' },
   ] },
-  { id: 'events', label: 'Custom events', tabs: [{ dimension: 'EVENT_TYPE', title: 'Custom events', column: 'Events' }] },
-  { id: 'goals', label: 'Goals', tabs: [{ dimension: 'GOAL', title: 'Goals', column: 'Visitors' }] },
+  { id: 'events', label: 'Custom events', tabs: [{ dimension: 'EVENT_TYPE', title: 'Custom events' }] },
+  { id: 'goals', label: 'Goals', tabs: [{ dimension: 'GOAL', title: 'Goals' }] },
 ];
 
-/// Dimensions the server on this build answers, and which of them it can filter by. Grows as
-/// the API does (the `breakdown` query answers every dimension).
+/// Dimensions the server answers, and those it can filter by. Until the `breakdown` query
+/// lands these are the ones `eventCounts` and `EventFilter` (path, event type) serve.
 export const ANSWERED = new Set(['PAGE', 'REFERRER', 'EVENT_TYPE']);
 export const FILTERABLE = new Set(['PAGE', 'EVENT_TYPE']);
+
+/// What a panel's number counts: page views for pages and referrers, events for custom events.
+export function columnOf(dimension: string): string {
+  return dimension === 'EVENT_TYPE' ? 'Events' : 'Views';
+}
 
 export const DIMENSION_LABELS: Record<string, string> = {
   PAGE: 'Page', ENTRY_PAGE: 'Entry page', EXIT_PAGE: 'Exit page', REFERRER: 'Referrer', SOURCE: 'Source',
@@ -70,21 +74,6 @@ export function withFilter(filters: Filter[], f: Filter): Filter[] {
 
 export function withoutFilter(filters: Filter[], i: number): Filter[] {
   return filters.filter((_, j) => j !== i);
-}
-
-const DAY = 86_400_000;
-
-/// The window a comparison reads: the same length right before the range (moved back by whole
-/// weeks when the range is whole weeks, so weekdays line up), or the same dates a year earlier.
-export function comparisonRange(r: Range, c: Comparison): Range {
-  const from = Date.parse(r.from);
-  const to = Date.parse(r.to);
-  if (c === 'PREVIOUS_YEAR') {
-    const back = (t: number) => { const d = new Date(t); d.setUTCFullYear(d.getUTCFullYear() - 1); return d.toISOString(); };
-    return { from: back(from), to: back(to), timeZone: r.timeZone };
-  }
-  const len = to - from;
-  return { from: new Date(from - len).toISOString(), to: new Date(from).toISOString(), timeZone: r.timeZone };
 }
 
 /// Relative change from `prev` to `cur` (0.25 = +25%); null when there is nothing to compare.
@@ -135,9 +124,4 @@ export function countryName(code: string): string {
   } catch {
     return code;
   }
-}
-
-/// Whole days in the range, for the chart's axis labels.
-export function rangeDays(r: Range): number {
-  return (Date.parse(r.to) - Date.parse(r.from)) / DAY;
 }

@@ -4,46 +4,25 @@
 // Preact renders every value as text: no data goes through innerHTML.
 
 import { render } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { compact, percent } from '../format';
-import type { Range } from '../range';
 import { readView, writeView, type Comparison, type Filter, type ViewState } from '../urlstate';
 import type { Ctx } from '../views/ctx';
 import type { Metric } from '../generated/graphql';
 import { headline, panelRows, series, type Headline } from './data';
 import {
-  ANSWERED, change, changeText, comparisonRange, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
+  ANSWERED, change, changeText, columnOf, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
   withFilter, withoutFilter, type PanelDef, type Row,
 } from './model';
 import { SeriesChart } from './chart';
+import { Failure, useLoad } from '../maps/common';
 
 export async function overviewPage(el: HTMLElement, ctx: Ctx): Promise<void> {
   el.textContent = '';
   render(<Overview ctx={ctx} />, el);
   const prev = ctx.cleanup;
   ctx.cleanup = () => { prev?.(); render(null, el); };
-}
-
-/// Loads `load()` whenever `deps` change; answers that arrive after newer ones are dropped.
-function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: ApiError | null } {
-  const [state, setState] = useState<{ data: T | null; error: ApiError | null }>({ data: null, error: null });
-  const seq = useRef(0);
-  useEffect(() => {
-    const mine = ++seq.current;
-    setState((s) => ({ data: s.data, error: null }));
-    load().then(
-      (data) => { if (mine === seq.current) setState({ data, error: null }); },
-      (e: unknown) => {
-        if (mine === seq.current) setState({ data: null, error: e instanceof ApiError ? e : new ApiError('INTERNAL', String(e)) });
-      },
-    );
-  }, deps);
-  return state;
-}
-
-function Failure({ error }: { error: ApiError }) {
-  return <div class="error" role="alert"><strong>{error.code}</strong>: {error.message}</div>;
 }
 
 const METRICS: { id: Metric; label: string }[] = [
@@ -60,9 +39,7 @@ function Overview({ ctx }: { ctx: Ctx }) {
   };
   const { filters, compare } = view;
   const key = JSON.stringify([ctx.project, ctx.range, filters]);
-  const prevRange = compare ? comparisonRange(ctx.range, compare) : null;
-  const cur = useLoad(() => headline(ctx.project, ctx.range, filters), [key]);
-  const prev = useLoad(() => (prevRange ? headline(ctx.project, prevRange, filters) : Promise.resolve(null)), [key, compare]);
+  const head = useLoad(() => headline(ctx.project, ctx.range, filters, compare), [key, compare]);
   const addFilter = (f: Filter) => update({ ...view, filters: withFilter(filters, f) });
   return (
     <div class="overview">
@@ -78,7 +55,8 @@ function Overview({ ctx }: { ctx: Ctx }) {
         <button type="button" class="secondary" onClick={() => void navigator.clipboard?.writeText(location.href)}>Copy link</button>
       </div>
       <Chips filters={filters} onRemove={(i) => update({ ...view, filters: withoutFilter(filters, i) })} />
-      {cur.error ? <Failure error={cur.error} /> : <Cards cur={cur.data} prev={compare ? prev.data : null} />}
+      {head.error ? <Failure error={head.error} /> : <Cards cur={head.data?.cur ?? null} prev={head.data?.prev ?? null} />}
+      {head.data && head.data.cur.botEvents > 0 && <p class="muted" data-testid="bots">{compact(head.data.cur.botEvents)} bot events left out.</p>}
       <section class="panel" aria-labelledby="series-title">
         <div class="toolbar">
           <h2 id="series-title">Trend</h2>
@@ -87,10 +65,10 @@ function Overview({ ctx }: { ctx: Ctx }) {
             {METRICS.map((m) => <option value={m.id}>{m.label}</option>)}
           </select>
         </div>
-        <Series ctx={ctx} metric={metric} filters={filters} prevRange={prevRange} depKey={key} />
+        <Series ctx={ctx} metric={metric} filters={filters} compare={compare} depKey={key} />
       </section>
       <div class="panels">
-        {cur.data && PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} total={cur.data!} depKey={key} onFilter={addFilter} />)}
+        {head.data && PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} total={head.data!.cur} depKey={key} onFilter={addFilter} />)}
       </div>
     </div>
   );
@@ -113,7 +91,7 @@ function Chips({ filters, onRemove }: { filters: Filter[]; onRemove: (i: number)
 interface CardDef { id: string; label: string; value: (o: Headline) => number; text: (n: number) => string; lowerIsBetter?: boolean }
 
 const CARDS: CardDef[] = [
-  { id: 'uniqueUsers', label: 'Visitors', value: (o) => o.uniqueUsers, text: compact },
+  { id: 'visitors', label: 'Visitors', value: (o) => o.visitors, text: compact },
   { id: 'sessions', label: 'Visits', value: (o) => o.sessions, text: compact },
   { id: 'pageViews', label: 'Page views', value: (o) => o.pageViews, text: compact },
   { id: 'viewsPerVisit', label: 'Views per visit', value: (o) => (o.sessions ? o.pageViews / o.sessions : 0), text: (n) => n.toFixed(2) },
@@ -142,14 +120,13 @@ function Cards({ cur, prev }: { cur: Headline | null; prev: Headline | null }) {
   );
 }
 
-function Series({ ctx, metric, filters, prevRange, depKey }: { ctx: Ctx; metric: Metric; filters: Filter[]; prevRange: Range | null; depKey: string }) {
-  const pk = JSON.stringify(prevRange);
-  const cur = useLoad(() => series(ctx.project, ctx.range, metric, filters), [depKey, metric]);
-  const prev = useLoad(() => (prevRange ? series(ctx.project, prevRange, metric, filters) : Promise.resolve(null)), [depKey, metric, pk]);
+function Series({ ctx, metric, filters, compare, depKey }: { ctx: Ctx; metric: Metric; filters: Filter[]; compare: Comparison | null; depKey: string }) {
+  const cur = useLoad(() => series(ctx.project, ctx.range, metric, filters, compare), [depKey, metric, compare]);
   if (cur.error) return <Failure error={cur.error} />;
   if (!cur.data) return <p class="state" role="status">Loading…</p>;
   const label = METRICS.find((m) => m.id === metric)?.label ?? metric;
-  return <SeriesChart label={label} points={cur.data} previous={prevRange ? prev.data : null} timeZone={ctx.range.timeZone} />;
+  const previous = compare ? cur.data.map((p) => ({ t: p.t, value: p.previous ?? 0 })) : null;
+  return <SeriesChart label={label} points={cur.data} previous={previous} timeZone={ctx.range.timeZone} />;
 }
 
 function Panel({ def, ctx, filters, total, depKey, onFilter }: {
@@ -163,17 +140,6 @@ function Panel({ def, ctx, filters, total, depKey, onFilter }: {
   if (!tab) return null;
   const clickable = FILTERABLE.has(tab.dimension);
   const keyName = DIMENSION_LABELS[tab.dimension] ?? tab.dimension;
-  const download = () => {
-    if (!rows.data) return;
-    const url = URL.createObjectURL(new Blob([toCsv(keyName, tab.column, rows.data)], { type: 'text/csv;charset=utf-8' }));
-    const a = document.createElement('a');
-    a.href = url;
-    a.download = `${tab.dimension.toLowerCase()}.csv`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  };
   return (
     <section class="panel breakdown" data-testid={`panel-${def.id}`} data-dimension={tab.dimension} aria-label={def.label}>
       <div class="panel-head">
@@ -181,15 +147,63 @@ function Panel({ def, ctx, filters, total, depKey, onFilter }: {
           ? <div role="tablist" class="tabs">{tabs.map((t, i) => (
               <button type="button" role="tab" aria-selected={t === tab} class="tab" onClick={() => setTab(i)}>{t.title}</button>))}</div>
           : <h2>{tab.title}</h2>}
-        <button type="button" class="secondary csv" onClick={download} disabled={!rows.data?.length} aria-label={`Download ${tab.title} as CSV`}>CSV</button>
+        <CsvButton name={tab.dimension.toLowerCase()} keyName={keyName} dimension={tab.dimension} title={tab.title} rows={rows.data} />
       </div>
-      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>{tab.column}</span></div>
-      {rows.error ? <Failure error={rows.error} />
-        : !rows.data ? <p class="state" role="status">Loading…</p>
-          : rows.data.length === 0 ? <p class="empty">No data in this range.</p>
-            : <ol class="rows" data-testid="rows">{rows.data.map((r) => (
-                <RowItem row={r} dimension={tab.dimension} onClick={clickable ? () => onFilter({ dimension: tab.dimension, op: 'IS', value: r.key }) : undefined} />))}</ol>}
+      <Rows state={rows} dimension={tab.dimension} keyName={keyName}
+        onPick={clickable ? (key) => onFilter({ dimension: tab.dimension, op: 'IS', value: key }) : undefined} />
+      {def.id === 'events' && ANSWERED.has('PROPERTY') && <PropertyBreakdown ctx={ctx} filters={filters} total={total} depKey={depKey} onFilter={onFilter} />}
     </section>
+  );
+}
+
+function Rows({ state, dimension, keyName, onPick }: {
+  state: { data: Row[] | null; error: ApiError | null }; dimension: string; keyName: string; onPick?: (key: string) => void;
+}) {
+  if (state.error) return <Failure error={state.error} />;
+  if (!state.data) return <p class="state" role="status">Loading…</p>;
+  if (state.data.length === 0) return <p class="empty">No data in this range.</p>;
+  return (
+    <>
+      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>{columnOf(dimension)}</span></div>
+      <ol class="rows" data-testid="rows">{state.data.map((r) => (
+        <RowItem row={r} dimension={dimension} onClick={onPick ? () => onPick(r.key) : undefined} />))}</ol>
+    </>
+  );
+}
+
+/// Downloads exactly the rows shown, as CSV.
+function CsvButton({ name, keyName, dimension, title, rows }: { name: string; keyName: string; dimension: string; title: string; rows: Row[] | null }) {
+  const download = () => {
+    if (!rows) return;
+    const url = URL.createObjectURL(new Blob([toCsv(keyName, columnOf(dimension), rows)], { type: 'text/csv;charset=utf-8' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `${name}.csv`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+  return <button type="button" class="secondary csv" onClick={download} disabled={!rows?.length} aria-label={`Download ${title} as CSV`}>CSV</button>;
+}
+
+/// A custom event's property values (`PROPERTY` breakdown of the filtered events): the
+/// property's name is typed, its values are clickable filters.
+function PropertyBreakdown({ ctx, filters, total, depKey, onFilter }: { ctx: Ctx; filters: Filter[]; total: Headline; depKey: string; onFilter: (f: Filter) => void }) {
+  const [property, setProperty] = useState('');
+  const [draft, setDraft] = useState('');
+  const rows = useLoad(() => (property ? panelRows(ctx.project, ctx.range, 'PROPERTY', filters, 10, total, property) : Promise.resolve(null)), [depKey, property]);
+  const event = filters.find((f) => f.dimension === 'EVENT_TYPE' && f.op === 'IS')?.value;
+  return (
+    <div class="props" data-testid="property-breakdown">
+      <form class="toolbar" onSubmit={(e) => { e.preventDefault(); setProperty(draft.trim()); }}>
+        <label>Property{event ? ` of ${event}` : ''} <input value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} placeholder="plan" size={12} /></label>
+        <button type="submit" class="secondary">Break down</button>
+        {property && <CsvButton name={`property-${property}`} keyName={property} dimension="PROPERTY" title={`property ${property}`} rows={rows.data} />}
+      </form>
+      {property && <Rows state={rows} dimension="PROPERTY" keyName={property}
+        onPick={(key) => onFilter({ dimension: 'PROPERTY', property, op: 'IS', value: key })} />}
+    </div>
   );
 }
 
