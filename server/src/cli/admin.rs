@@ -36,6 +36,7 @@ impl AdminCommand {
         } = self;
         let settings = super::settings()?;
         let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+        password::check_new(&password).map_err(anyhow::Error::msg)?;
         let email = Email::try_from(email.as_str())?;
         let scope = AccountScope::new(role, Some(projects))?;
         let db = Db::connect(&settings).await?;

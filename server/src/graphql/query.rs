@@ -408,6 +408,19 @@ impl QueryRoot {
         let list = accounts::list(&api(ctx).db).await.map_err(ApiError::from)?;
         Ok(list.into_iter().map(Account::from).collect())
     }
+
+    /// The audit log, newest first: administrative actions and logins. Admin; an admin of
+    /// some projects sees the entries whose projects are all theirs. `projectId`: only entries
+    /// concerning that project.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Option<ID>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<super::audit::AuditPage> {
+        Ok(super::audit::page(ctx, project_id, first, after).await?)
+    }
 }
 
 /// A tracked person of a project.
