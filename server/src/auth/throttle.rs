@@ -86,15 +86,7 @@ impl LoginThrottle {
         for (scope, subject, _) in self.subjects(email, ip) {
             let (_, lock) = self.keys(scope, &subject);
             let ms: i64 = conn.pttl(&lock).await?;
-            if ms > 0 {
-                let secs = (ms as u64).div_ceil(1000);
-                if worst.is_none_or(|w| w.retry_after_secs < secs) {
-                    worst = Some(Locked {
-                        scope,
-                        retry_after_secs: secs,
-                    });
-                }
-            }
+            worst = longer(worst, scope, (ms.max(0) as u64).div_ceil(1000));
         }
         Ok(worst)
     }
@@ -120,12 +112,7 @@ impl LoginThrottle {
                 .arg(limit.longest_lock.as_secs().max(1))
                 .invoke_async(&mut conn)
                 .await?;
-            if secs > 0 && worst.is_none_or(|w| w.retry_after_secs < secs) {
-                worst = Some(Locked {
-                    scope,
-                    retry_after_secs: secs,
-                });
-            }
+            worst = longer(worst, scope, secs);
         }
         Ok(worst)
     }
@@ -136,6 +123,18 @@ impl LoginThrottle {
         let mut conn = self.conn.clone();
         let _: i64 = conn.del(&[n, lock]).await?;
         Ok(())
+    }
+}
+
+/// The longer of `worst` and a lock of `scope` for `secs` (0: not locked).
+fn longer(worst: Option<Locked>, scope: Scope, secs: u64) -> Option<Locked> {
+    if secs > 0 && worst.is_none_or(|w| w.retry_after_secs < secs) {
+        Some(Locked {
+            scope,
+            retry_after_secs: secs,
+        })
+    } else {
+        worst
     }
 }
 
