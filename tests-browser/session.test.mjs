@@ -67,8 +67,9 @@ test('the session token is out of scripts\' reach and forms from other origins c
       }, { target: `${base()}/graphql`, query });
       const formResponse = await answered;
       assert.ok(formResponse.status() >= 400, `${origin}: the form post is refused (${formResponse.status()})`);
-      await attacker.goto(`${origin}/`);
-      const fetched = await attacker.evaluate(async ({ target, query }) => {
+      const other = await ctx.newPage();
+      await other.goto(`${origin}/`);
+      const fetched = await other.evaluate(async ({ target, query }) => {
         try {
           const r = await fetch(target, {
             method: 'POST', credentials: 'include',
@@ -82,6 +83,7 @@ test('the session token is out of scripts\' reach and forms from other origins c
       }, { target: `${base()}/graphql`, query });
       assert.equal(fetched, 'blocked', `${origin}: a credentialed cross-origin fetch is blocked`);
       await attacker.close();
+      await other.close();
       assert.ok(!(await projectNames()).includes(name), `${origin}: no project was created`);
     }
 
