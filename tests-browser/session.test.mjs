@@ -1,7 +1,7 @@
 // The dashboard's session in a real browser: the token lives in an HttpOnly, Secure,
 // SameSite=Strict cookie that page scripts cannot read (nothing token-like in storage either),
 // and a form posted from another site, or from another origin of the same site, cannot run a
-// mutation with it. Signing out clears the cookie.
+// mutation with it. The audit log view shows the sign-in; signing out clears the cookie.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -87,9 +87,13 @@ test('the session token is out of scripts\' reach and forms from other origins c
       assert.ok(!(await projectNames()).includes(name), `${origin}: no project was created`);
     }
 
-    // The dashboard itself still works with the cookie, then signing out clears it.
-    await page.goto(`${base()}/#/projects`);
-    await page.getByLabel('Name').waitFor({ timeout: 10000 });
+    // The dashboard itself still works with the cookie: the audit log view shows this sign-in.
+    await page.goto(`${base()}/#/audit`);
+    const audit = page.locator('[data-testid=audit]');
+    await audit.waitFor({ timeout: 10000 });
+    const row = await audit.locator('tbody tr', { hasText: 'login.success' }).first().textContent();
+    assert.ok(row.includes(env('SIGHTLINE_ADMIN_EMAIL')) && row.includes('127.0.0.1'), row);
+    // Then signing out clears the cookie.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 5000 });
     const after = (await ctx.cookies(base())).find((c) => c.name === 'sightline_session');

@@ -74,8 +74,23 @@ export async function accounts(el: HTMLElement, _ctx: Ctx): Promise<void> {
     <button type="submit">Create</button><div class="msg" role="status"></div></form><section id="list"></section>`;
   const list = el.querySelector<HTMLElement>('#list')!;
   const render = () => guarded(list, async () => {
-    const d = await gql<{ accounts: { id: string; email: string; role: string; projectIds: string[] | null; createdAt: string }[] }>(`{ accounts { id email role projectIds createdAt } }`);
-    list.innerHTML = table('Accounts', ['Email', 'Role', 'Projects', 'Created'], d.accounts.map((a) => [a.email, a.role, a.projectIds ? a.projectIds.join(', ') : 'all', dateTime(a.createdAt, 'UTC')]), 'accounts');
+    const d = await gql<{ accounts: { id: string; email: string; role: string; projectIds: string[] | null; createdAt: string; disabledAt: string | null }[] }>(`{ accounts { id email role projectIds createdAt disabledAt } }`);
+    list.innerHTML = table('Accounts', ['Email', 'Role', 'Projects', 'Created', 'State', 'Actions'], d.accounts.map((a) => [a.email, a.role, a.projectIds ? a.projectIds.join(', ') : 'all', dateTime(a.createdAt, 'UTC'), a.disabledAt ? 'disabled' : 'active', '']), 'accounts');
+    // Each account's actions: disabling and signing out end its sessions at once.
+    const rows = list.querySelectorAll<HTMLTableRowElement>('tbody tr');
+    d.accounts.forEach((a, i) => {
+      const cell = rows[i]?.cells[5];
+      if (!cell) return;
+      cell.innerHTML = `<button type="button" data-act="${a.disabledAt ? 'enableAccount' : 'disableAccount'}">${a.disabledAt ? 'Enable' : 'Disable'}</button>
+        <button type="button" data-act="signOutEverywhere">Sign out everywhere</button>`;
+      for (const b of cell.querySelectorAll<HTMLButtonElement>('button')) {
+        b.addEventListener('click', () => {
+          const act = b.dataset.act!;
+          const field = act === 'signOutEverywhere' ? 'signOutEverywhere(accountId: $id)' : `${act}(id: $id) { id }`;
+          gql(`mutation($id: ID!) { ${field} }`, { id: a.id }).then(() => render()).catch((e) => failed(list, e));
+        });
+      }
+    });
   });
   el.querySelector('#create')!.addEventListener('submit', (ev) => {
     ev.preventDefault();
