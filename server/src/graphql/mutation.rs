@@ -5,7 +5,6 @@ use async_graphql::{Context, Json, Object, ID};
 use axum::http::header;
 use chrono::Utc;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::audit;
 use super::context::{api, authorize, authorize_global, client_ip};
@@ -486,8 +485,7 @@ impl MutationRoot {
             .await
             .map_err(ApiError::from)?;
         let detail = json!({"events": r.events, "users": r.users});
-        // The log keeps a hash of the user id, not the id the purge removed everywhere else.
-        let target = format!("sha256:{}", hex::encode(Sha256::digest(user.as_str())));
+        let target = crate::storage::audit::purged_user_target(&user);
         audit::record(ctx, "user.purge", vec![project], Some(target), detail).await;
         Ok(PurgeResult {
             events: r.events as i64,

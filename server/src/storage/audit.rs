@@ -5,9 +5,11 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, FromQueryResult};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{rows, sql, Db, StorageError};
+use crate::domain::TrackedUserId;
 
 const PAGE_SQL: &str = include_str!("sql/audit_page.sql");
 
@@ -35,6 +37,12 @@ pub struct Entry {
     pub target: Option<String>,
     pub ip: Option<String>,
     pub detail: serde_json::Value,
+}
+
+/// How an entry names a purged user: a hash of their id, not the id the purge removed
+/// everywhere else.
+pub fn purged_user_target(user: &TrackedUserId) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(user.as_str())))
 }
 
 pub async fn record(db: &Db, e: NewEntry) -> Result<(), StorageError> {

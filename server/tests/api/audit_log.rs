@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{event, spawn_app, TestApp};
+use crate::helpers::{cli_output, event, sightline_cli, spawn_app, TestApp, TestSql};
 
 fn code(r: &Value) -> &str {
     r["errors"][0]["extensions"]["code"]
@@ -242,5 +242,60 @@ async fn every_admin_action_and_login_is_recorded_and_scoped_admins_see_their_pr
     // A page size out of bounds is refused.
     let r = app.graphql(Some(&root), PAGE, json!({"n": 0})).await;
     assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrative_cli_commands_are_recorded_as_the_os_user() {
+    let app = spawn_app().await;
+    let run = |args: &[&str]| {
+        let mut cmd = sightline_cli();
+        cmd.envs(&app.env).env("USER", "ops-alice").args(args);
+        cmd
+    };
+    let mut cmd = run(&["admin", "create", "--email", "cli@example.com"]);
+    cmd.env("SIGHTLINE_ADMIN_PASSWORD", "twelve chars");
+    cli_output(cmd, "admin create").await;
+    let out = cli_output(
+        run(&["project", "create", "--name", "from-cli"]),
+        "project create",
+    )
+    .await;
+    let project = out
+        .lines()
+        .find_map(|l| l.strip_prefix("SIGHTLINE_PROJECT_ID="))
+        .expect("project id")
+        .to_string();
+    let p = app.project.id.to_string();
+    cli_output(
+        run(&["user", "purge", "--project", &p, "--user", "u-9"]),
+        "user purge",
+    )
+    .await;
+
+    // Read back with SQL of the test's own: actor, action, projects, newest last.
+    let rows: Vec<(String, String, Vec<uuid::Uuid>)> =
+        sqlx::query_as("SELECT actor, action, project_ids FROM audit_log ORDER BY id")
+            .fetch_all(app.db.pool())
+            .await
+            .expect("query");
+    let want = vec![
+        (
+            "cli:ops-alice".to_string(),
+            "account.create".to_string(),
+            vec![],
+        ),
+        (
+            "cli:ops-alice".to_string(),
+            "project.create".to_string(),
+            vec![project.parse().expect("uuid")],
+        ),
+        (
+            "cli:ops-alice".to_string(),
+            "user.purge".to_string(),
+            vec![app.project.id],
+        ),
+    ];
+    assert_eq!(rows, want);
     app.stop().await;
 }
