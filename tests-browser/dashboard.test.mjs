@@ -205,12 +205,8 @@ test('a viewer sees no administration and no raw-event views; an expired session
     await page.goto(`${base()}/#/events`);
     await page.locator('main h1').waitFor();
     assert.notEqual(await page.locator('main h1').textContent(), 'Raw events');
-    // A token the server refuses (expired or revoked) sends the user back to the login form.
-    await page.evaluate(() => {
-      const s = JSON.parse(localStorage.getItem('sightline.session'));
-      s.token = 'expired.token.value';
-      localStorage.setItem('sightline.session', JSON.stringify(s));
-    });
+    // A session the server refuses (expired or revoked) sends the user back to the login form.
+    await ctx.addCookies([{ name: 'sightline_session', value: 'expired.token.value', url: base(), httpOnly: true, secure: true, sameSite: 'Strict' }]);
     await page.goto(`${base()}/#/overview`);
     await page.reload();
     await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 5000 });

@@ -16,6 +16,10 @@ pub struct Model {
     /// Projects the account may use; `None` means all.
     pub project_ids: Option<Vec<Uuid>>,
     pub created_at: DateTimeWithTimeZone,
+    /// Copied into the tokens login issues (claim `ver`); raising it revokes them.
+    pub token_version: i32,
+    /// A disabled account cannot log in and its tokens are refused.
+    pub disabled_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

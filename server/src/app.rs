@@ -23,6 +23,9 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::password::PasswordWork;
+use crate::auth::revocation::Revocation;
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::JwtKeys;
 use crate::config::Settings;
 use crate::graphql::{self, ApiContext};
@@ -195,6 +198,16 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
         jwt,
         live: live.clone(),
         intake: intake.clone(),
+        throttle: Arc::new(LoginThrottle::new(
+            queue.conn(),
+            &settings.queue.prefix,
+            &settings.login,
+        )),
+        passwords: Arc::new(PasswordWork::new(
+            settings.login.hash_concurrency,
+            settings.login.hash_queue,
+        )),
+        revocation: Arc::new(Revocation::new(db.clone())),
     };
     let ops = Ops {
         db: db.clone(),

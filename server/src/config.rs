@@ -259,6 +259,20 @@ settings! {
         "where expired partitions are archived: a directory path or s3:// URL";
     ROLLUP_MINUTE_DAYS = "SIGHTLINE_ROLLUP_MINUTE_DAYS", Value("3"), Plain,
         "days of per-minute rollups kept (hour/day rollups follow the project's rollup retention)";
+    LOGIN_ACCOUNT_FAILURES = "SIGHTLINE_LOGIN_ACCOUNT_FAILURES", Value("5"), Plain,
+        "failed logins per account within SIGHTLINE_LOGIN_ACCOUNT_WINDOW_SECS before the account is locked";
+    LOGIN_ACCOUNT_WINDOW_SECS = "SIGHTLINE_LOGIN_ACCOUNT_WINDOW_SECS", Value("900"), Plain,
+        "window of the per-account count of failed logins, in seconds; also the longest lock";
+    LOGIN_LOCK_SECS = "SIGHTLINE_LOGIN_LOCK_SECS", Value("60"), Plain,
+        "first lock of an account past its failures, in seconds; each further failure doubles it";
+    LOGIN_IP_FAILURES = "SIGHTLINE_LOGIN_IP_FAILURES", Value("20"), Plain,
+        "failed logins per client IP within SIGHTLINE_LOGIN_IP_WINDOW_SECS before the IP is locked (for that window, doubling)";
+    LOGIN_IP_WINDOW_SECS = "SIGHTLINE_LOGIN_IP_WINDOW_SECS", Value("60"), Plain,
+        "window of the per-IP count of failed logins, in seconds";
+    PASSWORD_HASH_CONCURRENCY = "SIGHTLINE_PASSWORD_HASH_CONCURRENCY", Value("2"), Plain,
+        "argon2 password checks run at once per process (19 MiB each)";
+    PASSWORD_HASH_QUEUE = "SIGHTLINE_PASSWORD_HASH_QUEUE", Value("16"), Plain,
+        "password checks that may wait (up to 2 s) for a free slot; beyond it login answers RATE_LIMITED";
 }
 
 /// The range of each new `activities` partition. Day suits most loads; week or month keep the
@@ -346,6 +360,25 @@ pub struct IngestSettings {
     pub trust_proxy: bool,
 }
 
+/// One throttle of failed logins (per account or per client IP).
+#[derive(Clone, Copy, Debug)]
+pub struct LoginLimit {
+    pub failures: u32,
+    pub window: Duration,
+    /// Lock after the limit is reached; doubled per further failure.
+    pub first_lock: Duration,
+    pub longest_lock: Duration,
+}
+
+/// Login abuse bounds: throttles and the argon2 bound.
+#[derive(Clone, Debug)]
+pub struct LoginSettings {
+    pub account: LoginLimit,
+    pub ip: LoginLimit,
+    pub hash_concurrency: usize,
+    pub hash_queue: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub database_url: Secret,
@@ -369,6 +402,7 @@ pub struct Settings {
     pub rollup_minute_days: u32,
     /// Live-feed messages (of at most 64 events) buffered per project, shared by its subscribers.
     pub live_buffer: usize,
+    pub login: LoginSettings,
 }
 
 /// Keys stripped from event properties unless configured otherwise: credentials and card data
@@ -759,8 +793,30 @@ impl Settings {
             maintenance_interval: Duration::from_secs(src.positive(&MAINTENANCE_INTERVAL_SECS)?),
             archive_url: src.text(&ARCHIVE_URL).into_owned(),
             rollup_minute_days: src.positive(&ROLLUP_MINUTE_DAYS)?,
+            login: login_settings(&src)?,
         })
     }
+}
+
+fn login_settings(src: &Source) -> Result<LoginSettings, ConfigError> {
+    let account_window = Duration::from_secs(src.positive(&LOGIN_ACCOUNT_WINDOW_SECS)?);
+    let ip_window = Duration::from_secs(src.positive(&LOGIN_IP_WINDOW_SECS)?);
+    Ok(LoginSettings {
+        account: LoginLimit {
+            failures: src.positive(&LOGIN_ACCOUNT_FAILURES)?,
+            window: account_window,
+            first_lock: Duration::from_secs(src.positive(&LOGIN_LOCK_SECS)?),
+            longest_lock: account_window,
+        },
+        ip: LoginLimit {
+            failures: src.positive(&LOGIN_IP_FAILURES)?,
+            window: ip_window,
+            first_lock: ip_window,
+            longest_lock: account_window.max(ip_window),
+        },
+        hash_concurrency: src.positive(&PASSWORD_HASH_CONCURRENCY)?,
+        hash_queue: src.parse(&PASSWORD_HASH_QUEUE)?,
+    })
 }
 
 /// One line of `sightline config`.

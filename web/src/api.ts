@@ -1,5 +1,9 @@
 // The GraphQL client: queries and mutations over fetch, subscriptions over graphql-ws. Every
 // error carries the server's `extensions.code`; UNAUTHENTICATED signs the user out.
+//
+// The session's token is in an HttpOnly cookie the server set at login (no script can read
+// it): requests send it by themselves, with the X-Sightline-CSRF header that makes the server
+// count it. What is kept in localStorage only says who is signed in and until when.
 
 import { createClient, type Client } from 'graphql-ws';
 
@@ -9,14 +13,15 @@ export class ApiError extends Error {
   }
 }
 
-export interface Session { token: string; expiresAt: string; role: string; email: string }
+export interface Session { expiresAt: string; role: string; email: string }
 
 const KEY = 'sightline.session';
 
 export function loadSession(storage: Pick<Storage, 'getItem'> = localStorage, now = Date.now()): Session | null {
   try {
-    const s = JSON.parse(storage.getItem(KEY) ?? 'null') as Session | null;
-    if (!s || typeof s.token !== 'string') return null;
+    const s = JSON.parse(storage.getItem(KEY) ?? 'null') as (Session & { token?: unknown }) | null;
+    // A session saved before cookies (with its token) is dropped: sign in again.
+    if (!s || typeof s.email !== 'string' || typeof s.expiresAt !== 'string' || 'token' in s) return null;
     if (Date.parse(s.expiresAt) <= now) return null;
     return s;
   } catch {
@@ -53,10 +58,8 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   try {
     resp = await fetch('/graphql', {
       method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(session ? { authorization: `Bearer ${session.token}` } : {}),
-      },
+      headers: { 'content-type': 'application/json', 'x-sightline-csrf': '1' },
+      credentials: 'same-origin',
       body: JSON.stringify({ query, variables }),
     });
   } catch {
@@ -73,6 +76,7 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
   } catch (e) {
     if (e instanceof ApiError && e.code === 'UNAUTHENTICATED' && session) {
       saveSession(null);
+      closeLive();
       onSignedOut();
     }
     throw e;
@@ -80,22 +84,20 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
 }
 
 let ws: Client | null = null;
-let wsToken = '';
 
+/// The socket authenticates with the session cookie (the browser sends it on the handshake).
 function wsClient(): Client {
-  const session = loadSession();
-  const token = session?.token ?? '';
-  if (!ws || token !== wsToken) {
-    ws?.dispose();
-    wsToken = token;
+  if (!ws) {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    ws = createClient({
-      url: `${proto}//${location.host}/graphql/ws`,
-      connectionParams: token ? { Authorization: `Bearer ${token}` } : {},
-      retryAttempts: 5,
-    });
+    ws = createClient({ url: `${proto}//${location.host}/graphql/ws`, retryAttempts: 5 });
   }
   return ws;
+}
+
+/// Closes the live socket (on sign-out: the next one opens with the next session's cookie).
+export function closeLive(): void {
+  ws?.dispose();
+  ws = null;
 }
 
 /// Subscribes; returns the function that stops it.

@@ -66,9 +66,11 @@ describe('api', () => {
   });
   it('drops an expired session', () => {
     const store = (v: unknown) => ({ getItem: () => JSON.stringify(v) });
-    const s = { token: 't', expiresAt: '2026-11-24T10:00:00Z', role: 'admin', email: 'a@b' };
+    const s = { expiresAt: '2026-11-24T10:00:00Z', role: 'admin', email: 'a@b' };
     expect(loadSession(store(s), Date.parse('2026-11-24T09:00:00Z'))).toEqual(s);
     expect(loadSession(store(s), Date.parse('2026-11-24T11:00:00Z'))).toBeNull();
+    // A session stored with its token (before cookies) is dropped.
+    expect(loadSession(store({ ...s, token: 't' }), Date.parse('2026-11-24T09:00:00Z'))).toBeNull();
     expect(loadSession({ getItem: () => 'garbage{' })).toBeNull();
   });
 });

@@ -2,13 +2,13 @@
 // router. Views live in src/views and render into <main>.
 
 import './style.css';
-import { ApiError, gql, loadSession, saveSession, whenSignedOut } from './api';
+import { ApiError, closeLive, gql, loadSession, saveSession, whenSignedOut } from './api';
 import { esc } from './format';
 import { customRange, isValidTimeZone, localTimeZone, PRESETS, presetRange, type Preset, type Range } from './range';
 import { LABELS, viewsFor, type View } from './roles';
 import { failed, guarded } from './ui';
 import { behaviour, funnel, pages, retention } from './views/analytics';
-import { accounts, deadLetters, projects } from './views/admin';
+import { accounts, auditLog, deadLetters, projects } from './views/admin';
 import { events, live, users } from './views/raw';
 import type { Ctx } from './views/ctx';
 import { overviewPage } from './overview/page';
@@ -41,13 +41,16 @@ function login(notice = ''): void {
     if (!email || !password) { msg.innerHTML = '<p class="error" role="alert">Enter your email and password.</p>'; return; }
     msg.innerHTML = '<p class="state" role="status">Signing in…</p>';
     try {
-      const d = await gql<{ login: { token: string; expiresAt: string; role: string } }>(
-        `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token expiresAt role } }`, { e: email, p: password });
+      // The token goes into an HttpOnly cookie (`cookie: true`), out of this page's reach.
+      const d = await gql<{ login: { expiresAt: string; role: string } }>(
+        `mutation($e: String!, $p: String!) { login(email: $e, password: $p, cookie: true) { expiresAt role } }`, { e: email, p: password });
+      closeLive();
       saveSession({ ...d.login, email });
       location.hash = '#/overview';
       void start();
     } catch (e) {
       if (e instanceof ApiError && e.code === 'UNAUTHENTICATED') msg.innerHTML = '<p class="error" role="alert">Wrong email or password.</p>';
+      else if (e instanceof ApiError && e.code === 'RATE_LIMITED') msg.innerHTML = `<p class="error" role="alert">${esc(e.message)}</p>`;
       else failed(msg, e);
     }
   });
@@ -123,7 +126,13 @@ function shell(email: string, role: string, allProjects: boolean, list: { id: st
     if (isValidTimeZone(input.value.trim())) { input.removeAttribute('aria-invalid'); prefs.set('tz', input.value.trim()); rerender(); }
     else input.setAttribute('aria-invalid', 'true');
   });
-  app.querySelector('#logout')!.addEventListener('click', () => { saveSession(null); login(); });
+  app.querySelector('#logout')!.addEventListener('click', async () => {
+    // The cookie is HttpOnly: only the server can clear it.
+    await gql('mutation { logout }').catch(() => undefined);
+    saveSession(null);
+    closeLive();
+    login();
+  });
   window.onhashchange = rerender;
   if (!project) { main.innerHTML = '<p class="empty">You have no project yet.</p>'; if (views.includes('projects')) location.hash = '#/projects'; }
   rerender();
@@ -144,7 +153,7 @@ async function route(main: HTMLElement, views: View[], project: string, role: st
     overview: () => overviewPage(main, c), pages: () => pages(main, c), behaviour: () => behaviour(main, c),
     funnel: () => funnel(main, c), retention: () => retention(main, c), users: () => users(main, c),
     events: () => events(main, c), live: () => live(main, c), projects: () => projects(main, c, addProjectOption),
-    accounts: () => accounts(main, c), deadletters: () => deadLetters(main, c),
+    accounts: () => accounts(main, c), deadletters: () => deadLetters(main, c), audit: () => auditLog(main, c),
     heatmap: () => heatmapPage(main, c), journeys: () => journeysPage(main, c),
   };
   if (!view) { main.innerHTML = '<p class="empty">This account has no dashboard views (service accounts use the API).</p>'; return; }

@@ -4,18 +4,19 @@
 export type Role = 'admin' | 'analyst' | 'viewer' | 'service';
 export type View =
   | 'overview' | 'pages' | 'behaviour' | 'funnel' | 'retention' | 'users' | 'events' | 'live'
-  | 'projects' | 'accounts' | 'deadletters'
+  | 'projects' | 'accounts' | 'deadletters' | 'audit'
   | 'heatmap' | 'journeys';
 
 const ANALYTICS: View[] = ['overview', 'pages', 'behaviour', 'funnel', 'retention', 'journeys', 'heatmap'];
 const RAW: View[] = ['users', 'events', 'live'];
-const ADMIN: View[] = ['projects', 'accounts', 'deadletters'];
+const ADMIN: View[] = ['projects', 'accounts', 'deadletters', 'audit'];
 
 export function viewsFor(role: string, allProjects: boolean): View[] {
   switch (role) {
     case 'admin':
       // Accounts and the shared dead-letter queue span tenants: admins of all projects only.
-      return [...ANALYTICS, ...RAW, ...(allProjects ? ADMIN : ['projects' as View])];
+      // The audit log shows a scoped admin the entries of their projects.
+      return [...ANALYTICS, ...RAW, ...(allProjects ? ADMIN : ['projects', 'audit'] as View[])];
     case 'analyst':
       return [...ANALYTICS, ...RAW];
     case 'viewer':
@@ -32,6 +33,6 @@ export function canUse(role: string, allProjects: boolean, view: View): boolean 
 export const LABELS: Record<View, string> = {
   overview: 'Overview', pages: 'Pages & elements', behaviour: 'Scroll depth', funnel: 'Funnel',
   retention: 'Retention', users: 'User timeline', events: 'Raw events', live: 'Live feed',
-  projects: 'Projects', accounts: 'Accounts', deadletters: 'Dead letters',
+  projects: 'Projects', accounts: 'Accounts', deadletters: 'Dead letters', audit: 'Audit log',
   heatmap: 'Heatmap', journeys: 'Journeys',
 };

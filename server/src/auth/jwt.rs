@@ -7,7 +7,7 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Principal, Role};
+use super::{AccountRef, Principal, Role};
 use crate::config::{JwtKeys as KeyConfig, JwtSettings};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +20,13 @@ pub struct Claims {
     pub iat: u64,
     pub iss: String,
     pub aud: String,
+    /// The account a `login` token was issued to, and its token version then: a later version
+    /// revokes the token (`super::revocation`). Absent from `sightline token`'s tokens, which no
+    /// account backs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aid: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,13 +81,27 @@ impl JwtKeys {
         self.settings.token_ttl
     }
 
-    /// Issues a token for `subject` with `role` over `projects` (`None`: all).
+    /// Issues a token for `subject` with `role` over `projects` (`None`: all), bound to no
+    /// account (`sightline token`): only its expiry or a new signing key ends it.
     pub fn issue(
         &self,
         subject: &str,
         role: Role,
         projects: Option<&[Uuid]>,
         ttl: Option<std::time::Duration>,
+    ) -> Result<String, TokenError> {
+        self.issue_for(subject, role, projects, ttl, None)
+    }
+
+    /// Issues a token bound to `account` (at its current token version) when given: revoked
+    /// once the account's version moves on.
+    pub fn issue_for(
+        &self,
+        subject: &str,
+        role: Role,
+        projects: Option<&[Uuid]>,
+        ttl: Option<std::time::Duration>,
+        account: Option<AccountRef>,
     ) -> Result<String, TokenError> {
         let key = self.encoding.as_ref().ok_or(TokenError::CannotIssue)?;
         let now = SystemTime::now()
@@ -98,6 +119,8 @@ impl JwtKeys {
             exp: now + ttl.unwrap_or(self.settings.token_ttl).as_secs(),
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
+            aid: account.map(|a| a.id),
+            ver: account.map(|a| a.version),
         };
         encode(&Header::new(self.algorithm), &claims, key)
             .map_err(|e| TokenError::Invalid(e.to_string()))
@@ -136,6 +159,11 @@ impl JwtKeys {
             subject: c.sub,
             role,
             projects,
+            account: match (c.aid, c.ver) {
+                (Some(id), Some(version)) => Some(AccountRef { id, version }),
+                (None, None) => None,
+                _ => return Err(TokenError::Invalid("aid and ver go together".into())),
+            },
         })
     }
 }
@@ -186,6 +214,8 @@ mod tests {
             exp: now - 60,
             iss: "sightline".into(),
             aud: "sightline".into(),
+            aid: None,
+            ver: None,
         };
         let expired = encode(
             &Header::new(Algorithm::HS256),

@@ -1,8 +1,11 @@
-//! Who is calling: JWT verification and issuing (`jwt`), password hashing (`password`), and the
-//! role/project checks every resolver applies (`Principal`).
+//! Who is calling: JWT verification and issuing (`jwt`), password hashing and its bound
+//! (`password`), login throttling (`throttle`), and the role/project checks every resolver
+//! applies (`Principal`).
 
 pub mod jwt;
 pub mod password;
+pub mod revocation;
+pub mod throttle;
 
 use uuid::Uuid;
 
@@ -53,6 +56,16 @@ pub struct Principal {
     pub role: Role,
     /// `None`: every project (an admin token with `projects: ["*"]`).
     pub projects: Option<Vec<Uuid>>,
+    /// The account the token was issued to, at which token version (`login`'s tokens); `None`
+    /// for tokens no account backs (`sightline token`).
+    pub account: Option<AccountRef>,
+}
+
+/// An account as a token names it: its id and token version when the token was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRef {
+    pub id: Uuid,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

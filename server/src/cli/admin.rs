@@ -36,6 +36,7 @@ impl AdminCommand {
         } = self;
         let settings = super::settings()?;
         let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+        password::check_new(&password).map_err(anyhow::Error::msg)?;
         let email = Email::try_from(email.as_str())?;
         let scope = AccountScope::new(role, Some(projects))?;
         let db = Db::connect(&settings).await?;
@@ -43,6 +44,16 @@ impl AdminCommand {
             .await?
             .map_err(anyhow::Error::msg)?;
         let (account, created) = accounts::upsert(&db, &email, &hash, &scope, update).await?;
+        if created || update {
+            let action = if created {
+                "account.create"
+            } else {
+                "account.reset_password"
+            };
+            let detail = serde_json::json!({"email": account.email, "role": account.role});
+            let projects = account.project_ids.clone().unwrap_or_default();
+            super::audit(&db, action, projects, Some(account.id.to_string()), detail).await?;
+        }
         let verb = if created {
             "created"
         } else if update {

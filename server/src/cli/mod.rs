@@ -122,6 +122,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The settings of commands that talk to the platform's databases, loaded once, with logging
 /// set up as they ask.
+/// Records a command's administrative action in the audit log, as `cli:<login user>` (the CLI
+/// runs on the server's host with its database credentials: the OS user is who acted).
+async fn audit(
+    db: &sightline::storage::Db,
+    action: &'static str,
+    project_ids: Vec<uuid::Uuid>,
+    target: Option<String>,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let entry = sightline::storage::audit::NewEntry {
+        actor: format!("cli:{user}"),
+        action,
+        project_ids,
+        target,
+        ip: None,
+        detail,
+    };
+    Ok(sightline::storage::audit::record(db, entry).await?)
+}
+
 fn settings() -> anyhow::Result<Settings> {
     let settings = Settings::from_env()?;
     sightline::telemetry::init_tracing(settings.log_json);

@@ -57,6 +57,7 @@ async fn create(db: &Db, name: &str, origins: Vec<String>, reuse: bool) -> anyho
     } else {
         None
     };
+    let existing_id = existing.as_ref().map(|p| p.id);
     let (project, keys) = match existing {
         Some(p) => {
             let change = projects::ProjectUpdate {
@@ -70,6 +71,14 @@ async fn create(db: &Db, name: &str, origins: Vec<String>, reuse: bool) -> anyho
         }
         None => projects::create(db, &name, &origins).await?,
     };
+    let action = if existing_id.is_some() {
+        "project.rotate_keys"
+    } else {
+        "project.create"
+    };
+    let detail =
+        serde_json::json!({"name": project.name, "allowedOrigins": project.allowed_origins});
+    super::audit(db, action, vec![project.id], None, detail).await?;
     println!("SIGHTLINE_PROJECT_ID={}", project.id);
     println!("SIGHTLINE_PUBLIC_KEY={}", keys.public_key);
     println!("SIGHTLINE_SECRET_KEY={}", keys.secret_key);

@@ -25,6 +25,9 @@ impl UserCommand {
         let settings = super::settings()?;
         let db = Db::connect(&settings).await?;
         let purged = users::purge(&db, project, &user).await?;
+        let target = sightline::storage::audit::purged_user_target(&user);
+        let detail = serde_json::json!({"events": purged.events, "users": purged.users});
+        super::audit(&db, "user.purge", vec![project], Some(target), detail).await?;
         println!(
             "purged user {}: {} events, {} profile rows",
             user.as_str(),

@@ -2,12 +2,16 @@
 //! schema once when it is built) and the [`Caller`] of the request, plus the checks resolvers
 //! apply first.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::Context;
 use uuid::Uuid;
 
 use super::error::ApiError;
+use crate::auth::password::PasswordWork;
+use crate::auth::revocation::Revocation;
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::{JwtKeys, Principal, Role};
 use crate::ingest::Intake;
 use crate::live::LiveHub;
@@ -25,6 +29,22 @@ pub struct ApiContext {
     pub live: LiveHub,
     /// Accepts `trackEvents` batches exactly as the HTTP endpoints do.
     pub intake: Arc<Intake>,
+    /// Failed-login counts and locks, shared by every process through Redis.
+    pub throttle: Arc<LoginThrottle>,
+    /// The bound on argon2 runs (login, new passwords).
+    pub passwords: Arc<PasswordWork>,
+    /// Account tokens checked against their account (and forgotten after a change).
+    pub revocation: Arc<Revocation>,
+}
+
+/// The client's IP as the transport saw it (the peer, or the proxy's forwarded address when
+/// proxies are trusted): what login throttles and the audit log record. `None` when unknown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+/// The client's IP of this request (or socket).
+pub fn client_ip(ctx: &Context<'_>) -> Option<IpAddr> {
+    ctx.data_opt::<ClientIp>().and_then(|c| c.0)
 }
 
 /// The caller as the transport saw it.
@@ -36,6 +56,35 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// The caller of a request or socket: the bearer token verified, then, when it names an
+    /// account, checked against the account (disabled, deleted or revoked tokens are refused).
+    pub async fn authenticate(
+        jwt: &JwtKeys,
+        revocation: &Revocation,
+        header: Option<&str>,
+    ) -> Self {
+        Self::checked(revocation, Self::from_authorization(jwt, header)).await
+    }
+
+    /// The caller of a dashboard request: the session cookie's token, verified and checked.
+    pub async fn from_session(jwt: &JwtKeys, revocation: &Revocation, token: &str) -> Self {
+        let caller = match jwt.verify(token) {
+            Ok(p) => Caller::Authenticated(p),
+            Err(e) => Caller::Invalid(format!("the session cookie: {e}")),
+        };
+        Self::checked(revocation, caller).await
+    }
+
+    async fn checked(revocation: &Revocation, caller: Caller) -> Self {
+        match caller {
+            Caller::Authenticated(p) => match revocation.check(&p).await {
+                Ok(()) => Caller::Authenticated(p),
+                Err(why) => Caller::Invalid(why),
+            },
+            other => other,
+        }
+    }
+
     pub fn from_authorization(jwt: &JwtKeys, header: Option<&str>) -> Self {
         match header.map(str::trim) {
             None | Some("") => Caller::Anonymous,

@@ -11,6 +11,11 @@ pub enum ApiError {
     BadInput(String),
     NotFound(String),
     RateLimited(String),
+    /// RATE_LIMITED with a retry hint: `extensions.retryAfter`, in seconds.
+    RetryAfter {
+        message: String,
+        secs: u64,
+    },
     Internal(String),
 }
 
@@ -23,6 +28,9 @@ impl ApiError {
             ApiError::BadInput(m) => m.clone(),
             ApiError::NotFound(m) => format!("{m} not found"),
             ApiError::RateLimited(m) => format!("rate limited: {m}"),
+            ApiError::RetryAfter { message, secs } => {
+                format!("rate limited: {message}; retry in {secs} s")
+            }
             ApiError::Internal(_) => "internal error".to_string(),
         }
     }
@@ -33,7 +41,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
-            ApiError::RateLimited(_) => "RATE_LIMITED",
+            ApiError::RateLimited(_) | ApiError::RetryAfter { .. } => "RATE_LIMITED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -46,7 +54,16 @@ impl From<ApiError> for async_graphql::Error {
             metrics::counter!(crate::telemetry::names::ERRORS, "where" => "graphql").increment(1);
         }
         let code = e.code();
-        async_graphql::Error::new(e.message()).extend_with(|_, ext| ext.set("code", code))
+        let retry_after = match &e {
+            ApiError::RetryAfter { secs, .. } => Some(*secs),
+            _ => None,
+        };
+        async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(secs) = retry_after {
+                ext.set("retryAfter", secs);
+            }
+        })
     }
 }
 

@@ -31,14 +31,19 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, ServerError};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::context::Caller;
+use super::context::{Caller, ClientIp};
+use super::session::{self, Credential};
 use super::Transport;
+
+/// The peer address axum's `into_make_service_with_connect_info` records (absent in a router
+/// served without it).
+pub(super) type Peer = Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>;
 
 /// The two media types a GraphQL response goes out as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +208,7 @@ pub struct GetParams {
 /// 400).
 pub(super) async fn get(
     t: &Transport,
+    peer: Peer,
     headers: &HeaderMap,
     params: Result<Query<GetParams>, String>,
 ) -> Response {
@@ -239,7 +245,7 @@ pub(super) async fn get(
         }
     }
     match request_from_json(Value::Object(body)) {
-        Ok(req) => run(t, headers, media, Method::GET, req).await,
+        Ok(req) => run(t, peer, headers, media, Method::GET, req).await,
         Err(why) => http_error(media, StatusCode::BAD_REQUEST, why),
     }
 }
@@ -247,6 +253,7 @@ pub(super) async fn get(
 /// `POST /graphql` with a JSON body (bounded by axum's default body limit).
 pub(super) async fn post(
     State(t): State<Arc<Transport>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -278,7 +285,7 @@ pub(super) async fn post(
         }
     };
     match request_from_json(value) {
-        Ok(req) => run(&t, &headers, media, Method::POST, req).await,
+        Ok(req) => run(&t, peer, &headers, media, Method::POST, req).await,
         Err(why) => http_error(media, StatusCode::BAD_REQUEST, why),
     }
 }
@@ -334,6 +341,7 @@ fn request_from_json(value: Value) -> Result<Request, String> {
 /// says.
 async fn run(
     t: &Transport,
+    peer: Peer,
     headers: &HeaderMap,
     media: MediaType,
     method: Method,
@@ -373,16 +381,20 @@ async fn run(
         }
         _ => {}
     }
-    let caller = Caller::from_authorization(
-        &t.jwt,
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let caller = match session::credential(headers) {
+        Credential::Authorization(h) => Caller::authenticate(&t.jwt, &t.revocation, Some(h)).await,
+        Credential::Cookie(token) => Caller::from_session(&t.jwt, &t.revocation, token).await,
+        Credential::CookieWithoutCsrf => Caller::Invalid(format!(
+            "the session cookie counts only with the {} header (the dashboard sends it)",
+            session::CSRF_HEADER
+        )),
+        Credential::None => Caller::Anonymous,
+    };
+    let ip = ClientIp(peer.map(|axum::Extension(ConnectInfo(addr))| t.client_ip(addr, headers)));
     let executed = Executed::default();
     let resp = t
         .schema
-        .execute(req.data(caller).data(executed.clone()))
+        .execute(req.data(caller).data(ip).data(executed.clone()))
         .await;
     if !executed.0.load(Ordering::Relaxed) {
         return request_error(media, StatusCode::BAD_REQUEST, resp.errors, resp.extensions);

@@ -503,6 +503,19 @@ impl QueryRoot {
             .map_err(ApiError::from)?;
         Ok(h.into())
     }
+
+    /// The audit log, newest first: administrative actions and logins. Admin; an admin of
+    /// some projects sees the entries whose projects are all theirs. `projectId`: only entries
+    /// concerning that project.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        project_id: Option<ID>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> ApiResult<super::audit::AuditPage> {
+        Ok(super::audit::page(ctx, project_id, first, after).await?)
+    }
 }
 
 /// A tracked person of a project.

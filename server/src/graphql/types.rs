@@ -104,7 +104,8 @@ pub struct ProjectWithKeys {
 
 #[derive(SimpleObject)]
 pub struct Login {
-    pub token: String,
+    /// The bearer token; null when it went into the session cookie (`login(cookie: true)`).
+    pub token: Option<String>,
     pub expires_at: DateTime<Utc>,
     pub role: String,
 }
@@ -117,6 +118,8 @@ pub struct Account {
     /// `None`: every project.
     pub project_ids: Option<Vec<ID>>,
     pub created_at: DateTime<Utc>,
+    /// Set while the account is disabled (no login, tokens refused).
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl From<entity::account::Model> for Account {
@@ -129,6 +132,7 @@ impl From<entity::account::Model> for Account {
                 .project_ids
                 .map(|ids| ids.iter().map(|i| ID(i.to_string())).collect()),
             created_at: m.created_at.with_timezone(&Utc),
+            disabled_at: m.disabled_at.map(|t| t.with_timezone(&Utc)),
         }
     }
 }

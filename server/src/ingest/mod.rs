@@ -221,7 +221,9 @@ pub fn parse_server_batch(body: &[u8]) -> Result<Vec<Value>, IngestError> {
     })
 }
 
-fn client_ip(intake: &Intake, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+/// The client's IP: the peer, or the forwarded address when proxies are trusted (GraphQL's
+/// login throttle and audit log use it too).
+pub fn client_ip(intake: &Intake, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if intake.settings().trust_proxy {
         if let Some(ip) = headers
             .get("x-forwarded-for")

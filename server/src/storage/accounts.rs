@@ -1,6 +1,11 @@
 //! Dashboard/API accounts.
+//!
+//! Every change that must end the account's sessions (role, password, disable, "sign out
+//! everywhere") raises `token_version` in the same statement: tokens carry the version they
+//! were issued with, and `auth::revocation` refuses older ones.
 
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
@@ -34,6 +39,7 @@ pub async fn upsert(
         m.password_hash = Set(password_hash.to_string());
         m.role = Set(scope.role().as_str().to_string());
         m.project_ids = Set(projects);
+        m.token_version = Set(existing_version(&m) + 1);
         return Ok((m.update(&db.primary).await?, false));
     }
     let m = account::ActiveModel {
@@ -43,6 +49,7 @@ pub async fn upsert(
         role: Set(scope.role().as_str().to_string()),
         project_ids: Set(projects),
         created_at: Set(Utc::now().into()),
+        ..Default::default()
     }
     .insert(&db.primary)
     .await?;
@@ -56,16 +63,67 @@ pub async fn list(db: &Db) -> Result<Vec<account::Model>, StorageError> {
         .await?)
 }
 
-pub async fn set_role(
+pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<account::Model>, StorageError> {
+    Ok(account::Entity::find_by_id(id).one(&db.primary).await?)
+}
+
+fn existing_version(m: &account::ActiveModel) -> i32 {
+    match &m.token_version {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => *v,
+        sea_orm::ActiveValue::NotSet => 0,
+    }
+}
+
+/// What [`change`] does besides revoking the account's tokens.
+pub enum Change<'a> {
+    /// New role and projects.
+    Scope(&'a AccountScope),
+    /// A new password (its hash).
+    Password(&'a str),
+    /// Disabled (login refused) or enabled again.
+    Disabled(bool),
+    /// Nothing else: "sign out everywhere".
+    SignOut,
+}
+
+/// Applies `change` and raises the token version, in one statement; `None` when there is no
+/// such account.
+pub async fn change(
     db: &Db,
     id: Uuid,
-    scope: &AccountScope,
+    change: Change<'_>,
 ) -> Result<Option<account::Model>, StorageError> {
-    let Some(existing) = account::Entity::find_by_id(id).one(&db.primary).await? else {
-        return Ok(None);
+    let mut update = account::Entity::update_many()
+        .col_expr(
+            account::Column::TokenVersion,
+            Expr::col(account::Column::TokenVersion).add(1),
+        )
+        .filter(account::Column::Id.eq(id));
+    update = match change {
+        Change::Scope(scope) => update
+            .col_expr(account::Column::Role, Expr::value(scope.role().as_str()))
+            .col_expr(
+                account::Column::ProjectIds,
+                Expr::value(scope.projects().map(<[Uuid]>::to_vec)),
+            ),
+        Change::Password(hash) => update.col_expr(account::Column::PasswordHash, Expr::value(hash)),
+        Change::Disabled(true) => update.col_expr(
+            account::Column::DisabledAt,
+            Expr::value(Some(chrono::DateTime::<chrono::FixedOffset>::from(
+                Utc::now(),
+            ))),
+        ),
+        Change::Disabled(false) => update.col_expr(
+            account::Column::DisabledAt,
+            Expr::value(Option::<chrono::DateTime<chrono::FixedOffset>>::None),
+        ),
+        Change::SignOut => update,
     };
-    let mut m: account::ActiveModel = existing.into();
-    m.role = Set(scope.role().as_str().to_string());
-    m.project_ids = Set(scope.projects().map(<[Uuid]>::to_vec));
-    Ok(Some(m.update(&db.primary).await?))
+    Ok(update.exec_with_returning(&db.primary).await?.pop())
+}
+
+/// Deletes the account; false when there was none.
+pub async fn delete(db: &Db, id: Uuid) -> Result<bool, StorageError> {
+    let r = account::Entity::delete_by_id(id).exec(&db.primary).await?;
+    Ok(r.rows_affected > 0)
 }

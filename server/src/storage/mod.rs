@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod archive;
+pub mod audit;
 pub mod events;
 pub mod export;
 pub mod partitions;

@@ -40,3 +40,5 @@ pub const SUBSCRIPTIONS_OPEN: &str = "sightline_subscriptions_open";
 pub const LIVE_LAGGED: &str = "sightline_live_lagged_events_total";
 /// Unexpected errors (label: where).
 pub const ERRORS: &str = "sightline_errors_total";
+/// Logins refused (label: reason = password, locked_account, locked_ip, busy, disabled).
+pub const LOGIN_REFUSED: &str = "sightline_login_refused_total";

@@ -1,5 +1,5 @@
 // Administration (admins): projects and their tracker snippet, accounts and roles, the
-// queue (pause/resume storage) and its dead letters.
+// queue (pause/resume storage) and its dead letters, the audit log.
 
 import { gql } from '../api';
 import { dateTime, esc } from '../format';
@@ -73,14 +73,29 @@ export async function projects(el: HTMLElement, ctx: Ctx, onCreated: (id: string
 export async function accounts(el: HTMLElement, _ctx: Ctx): Promise<void> {
   el.innerHTML = `<h1>Accounts</h1><form id="create" class="panel"><h2>New account</h2>
     <label>Email <input name="email" type="email" required autocomplete="off"></label>
-    <label>Password <input name="password" type="password" minlength="10" required autocomplete="new-password"></label>
+    <label>Password <input name="password" type="password" minlength="12" required autocomplete="new-password"></label>
     <label>Role <select name="role"><option value="VIEWER">viewer</option><option value="ANALYST">analyst</option><option value="SERVICE">service</option><option value="ADMIN">admin</option></select></label>
     <label>Project ids (comma separated; empty for admins) <input name="projects"></label>
     <button type="submit">Create</button><div class="msg" role="status"></div></form><section id="list"></section>`;
   const list = el.querySelector<HTMLElement>('#list')!;
   const render = () => guarded(list, async () => {
-    const d = await gql<AccountsQuery>(/* GraphQL */ `query Accounts { accounts { id email role projectIds createdAt } }`);
-    list.innerHTML = table('Accounts', ['Email', 'Role', 'Projects', 'Created'], d.accounts.map((a) => [a.email, a.role, a.projectIds ? a.projectIds.join(', ') : 'all', dateTime(a.createdAt, 'UTC')]), 'accounts');
+    const d = await gql<{ accounts: { id: string; email: string; role: string; projectIds: string[] | null; createdAt: string; disabledAt: string | null }[] }>(`{ accounts { id email role projectIds createdAt disabledAt } }`);
+    list.innerHTML = table('Accounts', ['Email', 'Role', 'Projects', 'Created', 'State', 'Actions'], d.accounts.map((a) => [a.email, a.role, a.projectIds ? a.projectIds.join(', ') : 'all', dateTime(a.createdAt, 'UTC'), a.disabledAt ? 'disabled' : 'active', '']), 'accounts');
+    // Each account's actions: disabling and signing out end its sessions at once.
+    const rows = list.querySelectorAll<HTMLTableRowElement>('tbody tr');
+    d.accounts.forEach((a, i) => {
+      const cell = rows[i]?.cells[5];
+      if (!cell) return;
+      cell.innerHTML = `<button type="button" data-act="${a.disabledAt ? 'enableAccount' : 'disableAccount'}">${a.disabledAt ? 'Enable' : 'Disable'}</button>
+        <button type="button" data-act="signOutEverywhere">Sign out everywhere</button>`;
+      for (const b of cell.querySelectorAll<HTMLButtonElement>('button')) {
+        b.addEventListener('click', () => {
+          const act = b.dataset.act!;
+          const field = act === 'signOutEverywhere' ? 'signOutEverywhere(accountId: $id)' : `${act}(id: $id) { id }`;
+          gql(`mutation($id: ID!) { ${field} }`, { id: a.id }).then(() => render()).catch((e) => failed(list, e));
+        });
+      }
+    });
   });
   el.querySelector('#create')!.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -136,4 +151,35 @@ export async function deadLetters(el: HTMLElement, _ctx: Ctx): Promise<void> {
   el.querySelector('#retry')!.addEventListener('click', () => void act('retry', null));
   el.querySelector('#discard')!.addEventListener('click', () => { if (confirm('Discard every dead letter?')) void act('discard', null); });
   await render();
+}
+
+interface AuditEntry { id: string; at: string; actor: string; action: string; projectIds: string[]; target: string | null; ip: string | null; detail: unknown }
+
+/// The audit log, newest first, a page at a time; optionally only the selected project's entries.
+export async function auditLog(el: HTMLElement, ctx: Ctx): Promise<void> {
+  el.innerHTML = `<h1>Audit log</h1>
+    <p>Administrative actions and sign-ins: who, when, from which address.${ctx.allProjects ? '' : ' You see the entries of your projects.'}</p>
+    <div class="toolbar"><label><input type="checkbox" id="only"> Only the selected project</label></div>
+    <section id="list"></section><button type="button" id="more" hidden>Older entries</button>`;
+  const list = el.querySelector<HTMLElement>('#list')!;
+  const more = el.querySelector<HTMLButtonElement>('#more')!;
+  const only = el.querySelector<HTMLInputElement>('#only')!;
+  let rows: AuditEntry[] = [];
+  let cursor: string | null = null;
+  const page = async (reset: boolean) => {
+    if (reset) { rows = []; cursor = null; }
+    const d = await gql<{ auditLog: { entries: AuditEntry[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(
+      `query($p: ID, $a: String) { auditLog(projectId: $p, first: 50, after: $a) { entries { id at actor action projectIds target ip detail } pageInfo { hasNextPage endCursor } } }`,
+      { p: only.checked ? ctx.project : null, a: cursor });
+    rows = rows.concat(d.auditLog.entries);
+    cursor = d.auditLog.pageInfo.endCursor;
+    more.hidden = !d.auditLog.pageInfo.hasNextPage;
+    list.innerHTML = rows.length === 0 ? '<p class="empty">No entries.</p>' : table('Audit log',
+      ['When (UTC)', 'Who', 'Action', 'Projects', 'Target', 'Address', 'Detail'],
+      rows.map((e) => [dateTime(e.at, 'UTC'), e.actor, e.action, e.projectIds.join(', ') || 'all', e.target ?? '', e.ip ?? '', JSON.stringify(e.detail)]),
+      'audit');
+  };
+  only.addEventListener('change', () => void guarded(list, () => page(true)));
+  more.addEventListener('click', () => { page(false).catch((e) => failed(list, e)); });
+  await guarded(list, () => page(true));
 }

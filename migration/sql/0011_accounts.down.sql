@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS audit_log;
+ALTER TABLE accounts DROP COLUMN IF EXISTS token_version, DROP COLUMN IF EXISTS disabled_at;
