@@ -61,6 +61,8 @@ impl MigratorTrait for Migrator {
                 "m20261203_000008_shared_definitions",
                 "0008_shared_definitions"
             ),
+            // Client IPs stored truncated by default (`projects.ip_storage`).
+            sql_migration!("m20261203_000010_privacy", "0010_privacy"),
         ]
     }
 }

@@ -11,6 +11,8 @@ pub enum ApiError {
     BadInput(String),
     NotFound(String),
     RateLimited(String),
+    /// The query ran past `SIGHTLINE_QUERY_TIMEOUT_MS` or the request past its deadline.
+    Timeout(String),
     Internal(String),
 }
 
@@ -23,6 +25,7 @@ impl ApiError {
             ApiError::BadInput(m) => m.clone(),
             ApiError::NotFound(m) => format!("{m} not found"),
             ApiError::RateLimited(m) => format!("rate limited: {m}"),
+            ApiError::Timeout(m) => format!("timed out: {m}"),
             ApiError::Internal(_) => "internal error".to_string(),
         }
     }
@@ -34,6 +37,7 @@ impl ApiError {
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::RateLimited(_) => "RATE_LIMITED",
+            ApiError::Timeout(_) => "TIMEOUT",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -74,6 +78,12 @@ bad_user_input!(
 /// Storage fails only on the database or the archive store (its inputs are validated types).
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
+        if e.is_timeout() {
+            return ApiError::Timeout(
+                "the query took longer than this server allows; narrow the range or the filter"
+                    .into(),
+            );
+        }
         ApiError::Internal(e.to_string())
     }
 }

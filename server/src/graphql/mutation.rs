@@ -128,6 +128,7 @@ impl MutationRoot {
         allowed_origins: Option<Vec<String>>,
         retention_days: Option<i32>,
         rollup_retention_days: Option<i32>,
+        ip_storage: Option<IpStorage>,
     ) -> ApiResult<Project> {
         let project = parse_id(&id, "id")?;
         authorize(ctx, Role::Admin, Some(project))?;
@@ -146,6 +147,7 @@ impl MutationRoot {
             retention_days: days(retention_days, "retentionDays").map_err(ApiError::from)?,
             rollup_retention_days: days(rollup_retention_days, "rollupRetentionDays")
                 .map_err(ApiError::from)?,
+            ip_storage: ip_storage.map(Into::into),
         };
         let m = projects::update(&api(ctx).db, project, change)
             .await

@@ -40,3 +40,7 @@ pub const SUBSCRIPTIONS_OPEN: &str = "sightline_subscriptions_open";
 pub const LIVE_LAGGED: &str = "sightline_live_lagged_events_total";
 /// Unexpected errors (label: where).
 pub const ERRORS: &str = "sightline_errors_total";
+/// Requests refused with 413 before their body was read (a declared length over the limit).
+pub const HTTP_BODY_TOO_LARGE: &str = "sightline_http_body_too_large_total";
+/// GraphQL queries and subscriptions refused by a cap (per project, per WebSocket).
+pub const GRAPHQL_QUERIES_REFUSED: &str = "sightline_graphql_refused_total";

@@ -712,7 +712,11 @@ async fn a_slow_subscriber_gets_a_lag_notice_and_never_stalls_others() {
 /// Query depth and complexity are bounded before anything runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_deep_or_too_complex_queries_are_refused() {
-    let app = spawn_app().await;
+    // Introspection on: its types nest deeply enough to show the depth limit.
+    let app = spawn_app_with(Mode::All, |env| {
+        env.insert("SIGHTLINE_GRAPHIQL".into(), "true".into());
+    })
+    .await;
     let admin = token(&app, Role::Admin, Some(&[app.project.id]));
     // __schema > types > fields > type > ofType x 10 > name: depth 15.
     let deep = format!(

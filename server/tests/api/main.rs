@@ -4,10 +4,13 @@
 mod helpers;
 
 mod analytics;
+mod api_limits;
 mod analytics_plans;
 mod bench;
 mod compose;
 mod config_cli;
+mod edge_guards;
+mod existing_guards;
 mod foundation;
 mod graphql_access;
 mod graphql_http;
