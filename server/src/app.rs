@@ -276,7 +276,7 @@ fn router(settings: &Settings, ingest: Router, graphql: Router, ops: Ops) -> Rou
     Router::new()
         .merge(body_limit::limit(
             ingest,
-            settings.ingest.max_body_bytes + 1,
+            settings.ingest.max_body_bytes,
             Shape::Contract,
         ))
         .merge(body_limit::limit(
@@ -361,7 +361,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     // Hashing first makes the comparison independent of where the inputs differ and of their
     // lengths.
     let (a, b) = (Sha256::digest(a), Sha256::digest(b));
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 /// Readiness: "ok" or "unavailable" per dependency. Error texts (host names, users, versions)

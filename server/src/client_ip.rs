@@ -23,13 +23,10 @@ impl TrustedProxies {
     /// `X-Forwarded-For` wins, which the client chooses).
     pub fn everyone() -> Self {
         Self(Arc::from(
-            [
-                IpNet::from_str("0.0.0.0/0"),
-                IpNet::from_str("::/0"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>(),
+            [IpNet::from_str("0.0.0.0/0"), IpNet::from_str("::/0")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
         ))
     }
 
@@ -126,17 +123,16 @@ mod tests {
     fn xff(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for v in values {
-            h.append(
-                "x-forwarded-for",
-                HeaderValue::from_str(v).expect("header"),
-            );
+            h.append("x-forwarded-for", HeaderValue::from_str(v).expect("header"));
         }
         h
     }
 
     #[test]
     fn parses_cidrs_and_addresses() {
-        let t: TrustedProxies = "10.0.0.0/8, 192.168.1.7 ,fd00::/8,::1".parse().expect("valid");
+        let t: TrustedProxies = "10.0.0.0/8, 192.168.1.7 ,fd00::/8,::1"
+            .parse()
+            .expect("valid");
         assert!(t.contains(ip("10.255.0.1")));
         assert!(t.contains(ip("192.168.1.7")));
         assert!(!t.contains(ip("192.168.1.8")));
@@ -168,7 +164,10 @@ mod tests {
         let h = xff(&["6.6.6.6", "198.51.100.7:4711", "10.0.0.3"]);
         assert_eq!(t.client_ip(ip("10.0.0.2"), &h), ip("198.51.100.7"));
         // No header: the proxy itself is all we know.
-        assert_eq!(t.client_ip(ip("10.0.0.2"), &HeaderMap::new()), ip("10.0.0.2"));
+        assert_eq!(
+            t.client_ip(ip("10.0.0.2"), &HeaderMap::new()),
+            ip("10.0.0.2")
+        );
         // Garbage left of a trusted hop: the last address we can vouch for.
         let h = xff(&["198.51.100.7, bogus, 10.0.0.3"]);
         assert_eq!(t.client_ip(ip("10.0.0.2"), &h), ip("10.0.0.3"));

@@ -625,11 +625,26 @@ fn check_url(spec: &SettingSpec, value: &str, schemes: &[&str]) -> Result<(), Co
     Ok(())
 }
 
+/// A PostgreSQL URL the driver can parse. Checked here, because the driver's own error quotes
+/// the whole URL, password included; this one is masked like every config error.
+fn check_postgres_url(spec: &SettingSpec, value: &str) -> Result<(), ConfigError> {
+    value
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .map(|_| ())
+        .map_err(|_| {
+            invalid(
+                spec,
+                value,
+                "not a valid PostgreSQL URL (postgres://user:password@host:port/database)",
+            )
+        })
+}
+
 /// `value` with every password in it replaced by `***`: the password of each URL's user info
 /// (`scheme://user:PASSWORD@host`), and any `password=` parameter (libpq's query parameter and
 /// key=value form). It works on text that is not a valid URL, because invalid values are what
 /// errors show; when unsure it masks more, never less.
-fn mask_url_passwords(value: &str) -> String {
+pub(crate) fn mask_url_passwords(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     loop {
@@ -709,9 +724,11 @@ impl Settings {
 
         let database_url = src.required(&DATABASE_URL)?.to_string();
         check_url(&DATABASE_URL, &database_url, POSTGRES)?;
+        check_postgres_url(&DATABASE_URL, &database_url)?;
         let database_read_url = src.raw(&DATABASE_READ_URL).map(str::to_string);
         if let Some(url) = &database_read_url {
             check_url(&DATABASE_READ_URL, url, POSTGRES)?;
+            check_postgres_url(&DATABASE_READ_URL, url)?;
         }
         let redis_url = src.required(&REDIS_URL)?.to_string();
         check_url(&REDIS_URL, &redis_url, &["redis", "rediss"])?;
@@ -837,16 +854,22 @@ impl Settings {
                 ide: {
                     let on: bool = src.parse(&GRAPHIQL)?;
                     if on && production {
-                        return Err(invalid(&GRAPHIQL, "true", "the IDE cannot be on with SIGHTLINE_ENV=production"));
+                        return Err(invalid(
+                            &GRAPHIQL,
+                            "true",
+                            "the IDE cannot be on with SIGHTLINE_ENV=production",
+                        ));
                     }
                     on
                 },
             },
             metrics: MetricsSettings {
                 bind: match src.raw(&METRICS_BIND) {
-                    Some(addr) => Some(addr.trim().parse().map_err(
-                        |e: std::net::AddrParseError| invalid(&METRICS_BIND, addr, &e.to_string()),
-                    )?),
+                    Some(addr) => {
+                        Some(addr.trim().parse().map_err(|e: std::net::AddrParseError| {
+                            invalid(&METRICS_BIND, addr, &e.to_string())
+                        })?)
+                    }
                     None => None,
                 },
                 token: src.raw(&METRICS_TOKEN).map(Secret::new),
@@ -1131,6 +1154,14 @@ mod tests {
         assert_eq!(s.ingest.rate_per_anon, 50);
         assert!(s.ingest.trusted_proxies.is_empty());
         assert_eq!(s.graphql_max_body_bytes, 1 << 20);
+        assert_eq!(s.api.query_timeout, Duration::from_secs(10));
+        assert_eq!(s.api.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.api.queries_per_project, 8);
+        assert_eq!(s.api.ws_init_timeout, Duration::from_secs(10));
+        assert_eq!(s.api.ws_max_subscriptions, 20);
+        assert_eq!(s.api.ws_keepalive, Duration::from_secs(30));
+        assert!(!s.api.ide);
+        assert!(s.metrics.bind.is_none() && s.metrics.token.is_none());
         assert_eq!(s.web_dir, PathBuf::from("web/dist"));
         assert_eq!(s.tracker_dir, PathBuf::from("tracker-wasm/pkg"));
         assert_eq!(s.partition_days_ahead, 7);

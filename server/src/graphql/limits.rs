@@ -178,7 +178,10 @@ mod tests {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let first = slots.try_acquire(a).expect("first");
         let second = slots.try_acquire(a).expect("second");
-        assert!(slots.try_acquire(a).is_none(), "a third of one project waits");
+        assert!(
+            slots.try_acquire(a).is_none(),
+            "a third of one project waits"
+        );
         assert!(slots.try_acquire(b).is_some(), "another project is served");
         drop(first);
         let third = slots.try_acquire(a).expect("freed");

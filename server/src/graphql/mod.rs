@@ -23,8 +23,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-pub use context::ApiContext;
 use crate::config::ApiSettings;
+pub use context::ApiContext;
 use mutation::MutationRoot;
 use query::QueryRoot;
 use subscription::SubscriptionRoot;

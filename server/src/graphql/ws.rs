@@ -36,7 +36,7 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 pub const CLOSE_FORBIDDEN: u16 = 4403;
 
 /// Serves one upgraded socket until either side closes it or a guard does.
-pub async fn serve(socket: Socket, t: Arc<Transport>) {
+pub(super) async fn serve(socket: Socket, t: Arc<Transport>) {
     let protocol = socket
         .protocol()
         .and_then(|p| p.to_str().ok())
@@ -71,12 +71,8 @@ pub async fn serve(socket: Socket, t: Arc<Transport>) {
             Ok(data)
         }
     };
-    let machine = WebSocket::new(
-        t.schema.clone(),
-        tokio_stream_of(from_socket),
-        protocol,
-    )
-    .on_connection_init(init);
+    let machine = WebSocket::new(t.schema.clone(), tokio_stream_of(from_socket), protocol)
+        .on_connection_init(init);
     futures_util::pin_mut!(machine);
 
     let init_deadline = Instant::now() + limits.ws_init_timeout;

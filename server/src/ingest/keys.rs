@@ -90,12 +90,9 @@ impl UnknownKeys {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lru.lock().map(|l| l.len()).unwrap_or_default()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -167,11 +164,6 @@ impl KeyCache {
             map.insert(cache_key, (Some(info.clone()), Instant::now()));
         }
         Ok(Some(info))
-    }
-
-    /// Unknown keys remembered now (at most [`MAX_UNKNOWN`]).
-    pub fn unknown_len(&self) -> usize {
-        self.unknown.len()
     }
 }
 

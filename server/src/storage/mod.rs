@@ -159,7 +159,19 @@ async fn connect_one(
                 None => o,
             }
         });
-    Ok(Database::connect(opts).await?)
+    Database::connect(opts)
+        .await
+        .map_err(|e| without_password(e, url))
+}
+
+/// Connection errors may quote the URL they could not use; never with its password.
+fn without_password(e: DbErr, url: &str) -> StorageError {
+    let text = e.to_string();
+    if !text.contains(url) {
+        return StorageError::Db(e);
+    }
+    let masked = crate::config::mask_url_passwords(url);
+    StorageError::Db(DbErr::Custom(text.replace(url, &masked)))
 }
 
 /// A PostgreSQL statement with its values bound in order (`$1`, `$2`, ...).

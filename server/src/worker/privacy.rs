@@ -22,7 +22,11 @@ impl IpPolicies {
     /// The project's policy. When the database cannot say, the last known one, else the
     /// default (truncated): never more than the project allowed.
     pub async fn get(&self, db: &Db, project: Uuid) -> IpStorage {
-        let cached = self.known.lock().ok().and_then(|m| m.get(&project).copied());
+        let cached = self
+            .known
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&project).copied());
         if let Some((policy, at)) = cached {
             if at.elapsed() < TTL {
                 return policy;

@@ -23,7 +23,12 @@ fn codes(r: &Value) -> Vec<String> {
         .map(|errors| {
             errors
                 .iter()
-                .map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_string())
+                .map(|e| {
+                    e["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_string()
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -51,7 +56,9 @@ async fn a_query_past_the_statement_timeout_fails_with_a_code_not_a_hang() {
     let vars = json!({"p": app.project.id.to_string()});
     let lock = lock_activities(&app).await;
     let started = Instant::now();
-    let r = app.graphql(Some(&app.admin_token), EVENT_COUNT, vars.clone()).await;
+    let r = app
+        .graphql(Some(&app.admin_token), EVENT_COUNT, vars.clone())
+        .await;
     let took = started.elapsed();
     assert_eq!(codes(&r), ["TIMEOUT"], "{r}");
     assert!(took < Duration::from_secs(3), "answered in {took:?}");
@@ -74,7 +81,10 @@ async fn a_request_past_its_deadline_is_answered_timeout() {
     let r = app.graphql(Some(&app.admin_token), EVENT_COUNT, vars).await;
     let took = started.elapsed();
     assert_eq!(codes(&r), ["TIMEOUT"], "{r}");
-    assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     drop(lock);
     app.stop().await;
 }
@@ -91,7 +101,11 @@ async fn a_project_runs_a_bounded_number_of_queries_while_others_are_served() {
     let lock = lock_activities(&app).await;
     // Five aliased copies of one query of project A, in one request.
     let aliased = "query($p: ID!) { q1: eventCount(projectId: $p) q2: eventCount(projectId: $p) q3: eventCount(projectId: $p) q4: eventCount(projectId: $p) q5: eventCount(projectId: $p) }";
-    let (client, address, token) = (app.client.clone(), app.address.clone(), app.admin_token.clone());
+    let (client, address, token) = (
+        app.client.clone(),
+        app.address.clone(),
+        app.admin_token.clone(),
+    );
     let held = tokio::spawn({
         let a = a.clone();
         async move {
@@ -110,12 +124,19 @@ async fn a_project_runs_a_bounded_number_of_queries_while_others_are_served() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     // While A's two slots are taken: another query of A is refused at once...
     let started = Instant::now();
-    let r = app.graphql(Some(&app.admin_token), EVENT_COUNT, json!({"p": a})).await;
+    let r = app
+        .graphql(Some(&app.admin_token), EVENT_COUNT, json!({"p": a}))
+        .await;
     assert_eq!(codes(&r), ["RATE_LIMITED"], "{r}");
     assert!(started.elapsed() < Duration::from_secs(2));
     // ...and project B is served (from rollups, which the lock does not hold).
     let now = chrono::Utc::now();
-    let to = now.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc() + chrono::Duration::days(1);
+    let to = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        + chrono::Duration::days(1);
     let from = to - chrono::Duration::days(7);
     let r = tokio::time::timeout(
         Duration::from_secs(5),
@@ -139,12 +160,15 @@ async fn a_project_runs_a_bounded_number_of_queries_while_others_are_served() {
         .count();
     assert_eq!(answered, 2, "{r}");
     // The slots are free again.
-    let r = app.graphql(Some(&app.admin_token), EVENT_COUNT, json!({"p": a})).await;
+    let r = app
+        .graphql(Some(&app.admin_token), EVENT_COUNT, json!({"p": a}))
+        .await;
     assert_eq!(r["data"]["eventCount"], 0, "{r}");
     app.stop().await;
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ws_connect(app: &TestApp) -> Ws {
     let mut req = format!("ws://127.0.0.1:{}/graphql/ws", app.port)
@@ -154,16 +178,22 @@ async fn ws_connect(app: &TestApp) -> Ws {
         "sec-websocket-protocol",
         "graphql-transport-ws".parse().expect("header"),
     );
-    let (ws, resp) = tokio_tungstenite::connect_async(req).await.expect("connect");
+    let (ws, resp) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect");
     assert_eq!(
-        resp.headers().get("sec-websocket-protocol").map(|v| v.as_bytes()),
+        resp.headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.as_bytes()),
         Some(&b"graphql-transport-ws"[..])
     );
     ws
 }
 
 async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.expect("send");
+    ws.send(Message::Text(v.to_string().into()))
+        .await
+        .expect("send");
 }
 
 /// The next text message as JSON, or the close code, within `within`.
@@ -205,17 +235,29 @@ async fn a_socket_without_connection_init_is_closed_4408_and_a_bad_token_4403() 
     let mut ws = ws_connect(&app).await;
     let started = Instant::now();
     assert_eq!(next(&mut ws, Duration::from_secs(5)).await, Err(Some(4408)));
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 
     let mut ws = ws_connect(&app).await;
     assert_eq!(init(&mut ws, Some("not-a-token")).await, Err(Some(4403)));
 
     // No token: acknowledged; each subscription then says UNAUTHENTICATED.
     let mut ws = ws_connect(&app).await;
-    assert_eq!(init(&mut ws, None).await, Ok(json!({"type": "connection_ack"})));
+    assert_eq!(
+        init(&mut ws, None).await,
+        Ok(json!({"type": "connection_ack"}))
+    );
     send(&mut ws, subscribe("1", &app.project.id.to_string())).await;
-    let m = next(&mut ws, Duration::from_secs(5)).await.expect("a message");
-    assert_eq!(m["payload"][0]["extensions"]["code"], "UNAUTHENTICATED", "{m}");
+    let m = next(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("a message");
+    assert_eq!(
+        m["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{m}"
+    );
     app.stop().await;
 }
 
@@ -227,7 +269,10 @@ async fn an_open_socket_is_closed_4401_when_its_token_expires() {
         .issue("short", Role::Admin, None, Some(Duration::from_secs(3)))
         .expect("token");
     let mut ws = ws_connect(&app).await;
-    assert_eq!(init(&mut ws, Some(&short)).await, Ok(json!({"type": "connection_ack"})));
+    assert_eq!(
+        init(&mut ws, Some(&short)).await,
+        Ok(json!({"type": "connection_ack"}))
+    );
     send(&mut ws, subscribe("1", &app.project.id.to_string())).await;
     let started = Instant::now();
     let mut ticks = 0;
@@ -243,7 +288,10 @@ async fn an_open_socket_is_closed_4401_when_its_token_expires() {
     assert_eq!(code, Some(4401));
     assert!(ticks >= 1, "the subscription ran until then");
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(6), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
     app.stop().await;
 }
 
@@ -255,14 +303,19 @@ async fn a_socket_runs_a_bounded_number_of_subscriptions() {
     .await;
     let p = app.project.id.to_string();
     let mut ws = ws_connect(&app).await;
-    assert_eq!(init(&mut ws, Some(&app.admin_token)).await, Ok(json!({"type": "connection_ack"})));
+    assert_eq!(
+        init(&mut ws, Some(&app.admin_token)).await,
+        Ok(json!({"type": "connection_ack"}))
+    );
     for id in ["1", "2", "3"] {
         send(&mut ws, subscribe(id, &p)).await;
     }
     let mut seen_next = std::collections::BTreeSet::new();
     let mut refused = Vec::new();
     while seen_next.len() < 2 || refused.is_empty() {
-        let m = next(&mut ws, Duration::from_secs(5)).await.expect("a message");
+        let m = next(&mut ws, Duration::from_secs(5))
+            .await
+            .expect("a message");
         match m["type"].as_str() {
             Some("next") => {
                 seen_next.insert(m["id"].as_str().unwrap_or_default().to_string());
@@ -274,14 +327,19 @@ async fn a_socket_runs_a_bounded_number_of_subscriptions() {
     assert_eq!(seen_next.into_iter().collect::<Vec<_>>(), ["1", "2"]);
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["id"], "3");
-    assert_eq!(refused[0]["payload"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(
+        refused[0]["payload"][0]["extensions"]["code"],
+        "RATE_LIMITED"
+    );
     // Completing one frees its place.
     send(&mut ws, json!({"id": "1", "type": "complete"})).await;
     send(&mut ws, subscribe("4", &p)).await;
     let until = Instant::now() + Duration::from_secs(5);
     let mut four = false;
     while Instant::now() < until && !four {
-        let m = next(&mut ws, Duration::from_secs(5)).await.expect("a message");
+        let m = next(&mut ws, Duration::from_secs(5))
+            .await
+            .expect("a message");
         assert_ne!(m["type"], "error", "{m}");
         four = m["type"] == "next" && m["id"] == "4";
     }
@@ -296,7 +354,10 @@ async fn sockets_are_pinged_and_a_silent_peer_is_closed() {
     })
     .await;
     let mut ws = ws_connect(&app).await;
-    assert_eq!(init(&mut ws, Some(&app.admin_token)).await, Ok(json!({"type": "connection_ack"})));
+    assert_eq!(
+        init(&mut ws, Some(&app.admin_token)).await,
+        Ok(json!({"type": "connection_ack"}))
+    );
     // A live client gets pings and answers them (tungstenite answers while reading).
     let mut pings = 0;
     let until = Instant::now() + Duration::from_millis(3500);

@@ -82,14 +82,19 @@ fn compose_takes_every_password_from_the_environment_and_publishes_only_http() {
         let ports = service["ports"].as_sequence().map(Vec::len).unwrap_or(0);
         if name == "server" {
             let ports = serde_yaml::to_string(&service["ports"]).expect("yaml");
-            assert_eq!(ports.trim(), "- 8080:8080", "the server publishes HTTP only");
+            assert_eq!(
+                ports.trim(),
+                "- 8080:8080",
+                "the server publishes HTTP only"
+            );
         } else {
             assert_eq!(ports, 0, "service {name} publishes no port");
         }
     }
     let pg = &v["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"];
     assert!(
-        pg.as_str().is_some_and(|p| p.starts_with("${SIGHTLINE_DB_PASSWORD:?")),
+        pg.as_str()
+            .is_some_and(|p| p.starts_with("${SIGHTLINE_DB_PASSWORD:?")),
         "the database password is required from the environment: {pg:?}"
     );
     let redis = serde_yaml::to_string(&v["services"]["redis"]["command"]).expect("yaml");
@@ -101,7 +106,10 @@ fn compose_takes_every_password_from_the_environment_and_publishes_only_http() {
             ("REDIS_URL", "${SIGHTLINE_REDIS_PASSWORD:?"),
         ] {
             let url = env[key].as_str().expect("a URL");
-            assert!(url.contains(needs), "{name}'s {key} takes its password from the environment: {url}");
+            assert!(
+                url.contains(needs),
+                "{name}'s {key} takes its password from the environment: {url}"
+            );
         }
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");

@@ -17,10 +17,14 @@ use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestSql};
 /// it, and returns what the server answered (status line, headers and body) and how many body
 /// bytes it took before answering.
 async fn raw_request(app: &TestApp, head: &str, body_bytes: usize) -> (String, usize) {
-    let stream = TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+    let stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
     let (mut rd, mut wr) = stream.into_split();
     wr.write_all(head.as_bytes()).await.expect("head");
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
     let writer = tokio::spawn(async move {
         let block = vec![b'x'; 16 * 1024];
         let mut sent = 0usize;
@@ -50,9 +54,11 @@ async fn raw_request(app: &TestApp, head: &str, body_bytes: usize) -> (String, u
                     answer.extend_from_slice(&buf[..n]);
                     let text = String::from_utf8_lossy(&answer);
                     if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)));
+                        let len = head.lines().find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        });
                         if len.is_some_and(|n| body.len() >= n) {
                             break;
                         }
@@ -69,7 +75,10 @@ async fn raw_request(app: &TestApp, head: &str, body_bytes: usize) -> (String, u
 }
 
 fn body_json(answer: &str) -> Value {
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
     serde_json::from_str(body).unwrap_or_else(|e| panic!("JSON body ({e}): {answer}"))
 }
 
@@ -84,8 +93,14 @@ async fn a_huge_graphql_post_without_login_gets_413_before_its_body_is_read() {
     let (answer, _) = raw_request(&app, &head, 256 << 10).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let body = body_json(&answer);
-    assert_eq!(body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE", "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("1048576"));
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "PAYLOAD_TOO_LARGE",
+        "{body}"
+    );
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("1048576"));
 
     // Without a length (chunked), reading stops at the limit: 8 MiB offered, 413 all the same.
     let head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -94,7 +109,11 @@ async fn a_huge_graphql_post_without_login_gets_413_before_its_body_is_read() {
 
     // The limit is a setting; the ingest endpoints keep theirs, in the contract's error shape;
     // routes that take no body accept 64 KiB.
-    for (path, code) in [("/collect", "too_large"), ("/api/v1/track", "too_large"), ("/healthz", "too_large")] {
+    for (path, code) in [
+        ("/collect", "too_large"),
+        ("/api/v1/track", "too_large"),
+        ("/healthz", "too_large"),
+    ] {
         let head = format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             8 << 20
@@ -121,7 +140,9 @@ async fn a_huge_graphql_post_without_login_gets_413_before_its_body_is_read() {
         .await
         .expect("post");
     assert_eq!(r.status(), 413);
-    let r = app.graphql(Some(&app.admin_token), "{ me { subject } }", json!({})).await;
+    let r = app
+        .graphql(Some(&app.admin_token), "{ me { subject } }", json!({}))
+        .await;
     assert_eq!(r["data"]["me"]["subject"], "test-admin", "{r}");
     app.stop().await;
 }
@@ -153,15 +174,32 @@ async fn every_response_carries_the_security_headers_and_the_tracker_is_cross_or
             .get("content-security-policy")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_else(|| panic!("{path}: no CSP"));
-        for directive in ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "object-src 'none'"] {
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
             assert!(csp.contains(directive), "{path}: {csp}");
         }
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
-        assert_eq!(h.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{path}");
+        assert_eq!(
+            h.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
         assert!(h.get("referrer-policy").is_some(), "{path}");
-        assert_eq!(h.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{path}");
+        assert_eq!(
+            h.get("x-frame-options").map(|v| v.as_bytes()),
+            Some(&b"DENY"[..]),
+            "{path}"
+        );
         if path == "/sightline.js" || path.starts_with("/tracker/") {
-            assert_eq!(h.get("access-control-allow-origin").map(|v| v.as_bytes()), Some(&b"*"[..]), "{path}");
+            assert_eq!(
+                h.get("access-control-allow-origin").map(|v| v.as_bytes()),
+                Some(&b"*"[..]),
+                "{path}"
+            );
             assert_eq!(
                 h.get("cross-origin-resource-policy").map(|v| v.as_bytes()),
                 Some(&b"cross-origin"[..]),
@@ -175,13 +213,12 @@ async fn every_response_carries_the_security_headers_and_the_tracker_is_cross_or
 /// The stored `ip_address` of the event with this id, as text (`host()` of the inet).
 async fn stored_ip(app: &TestApp, id: &str) -> Option<String> {
     for _ in 0..200 {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT host(ip_address) FROM activities WHERE event_id = $1::uuid",
-        )
-        .bind(id)
-        .fetch_optional(app.db.pool())
-        .await
-        .expect("query");
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT host(ip_address) FROM activities WHERE event_id = $1::uuid")
+                .bind(id)
+                .fetch_optional(app.db.pool())
+                .await
+                .expect("query");
         if let Some((ip,)) = row {
             return ip;
         }
@@ -223,7 +260,10 @@ async fn set_ip_storage(app: &TestApp, mode: &str) {
 async fn the_client_ip_is_the_rightmost_hop_not_ours_and_only_behind_our_proxies() {
     // The test client connects from 127.0.0.1: a trusted proxy here.
     let app = spawn_app_with(Mode::All, |env| {
-        env.insert("SIGHTLINE_TRUSTED_PROXIES".into(), "127.0.0.1/32, 10.0.0.0/8".into());
+        env.insert(
+            "SIGHTLINE_TRUSTED_PROXIES".into(),
+            "127.0.0.1/32, 10.0.0.0/8".into(),
+        );
     })
     .await;
     set_ip_storage(&app, "FULL").await;
@@ -259,13 +299,20 @@ async fn client_ips_are_stored_truncated_by_default_full_or_none_per_project() {
     })
     .await;
     let r = app
-        .graphql(Some(&app.admin_token), "{ projects { ipStorage } }", json!({}))
+        .graphql(
+            Some(&app.admin_token),
+            "{ projects { ipStorage } }",
+            json!({}),
+        )
         .await;
     assert_eq!(r["data"]["projects"][0]["ipStorage"], "TRUNCATED", "{r}");
     let v4 = beacon_via(&app, Some("203.0.113.77")).await;
     let v6 = beacon_via(&app, Some("2001:db8:abcd:1234::5")).await;
     assert_eq!(stored_ip(&app, &v4).await.as_deref(), Some("203.0.113.0"));
-    assert_eq!(stored_ip(&app, &v6).await.as_deref(), Some("2001:db8:abcd::"));
+    assert_eq!(
+        stored_ip(&app, &v6).await.as_deref(),
+        Some("2001:db8:abcd::")
+    );
 
     set_ip_storage(&app, "FULL").await;
     let v4 = beacon_via(&app, Some("203.0.113.77")).await;
@@ -280,7 +327,10 @@ async fn client_ips_are_stored_truncated_by_default_full_or_none_per_project() {
     let e = crate::helpers::event("page.view");
     let id = e["id"].as_str().expect("id").to_string();
     let job = json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "ip": "198.51.100.200", "events": [e]});
-    app.queue.add_many(&[job.to_string()]).await.expect("add job");
+    app.queue
+        .add_many(&[job.to_string()])
+        .await
+        .expect("add job");
     assert_eq!(stored_ip(&app, &id).await.as_deref(), Some("198.51.100.0"));
     app.stop().await;
 }
@@ -306,21 +356,27 @@ async fn url_credentials_are_stripped_from_every_producer() {
     queued["url"] = json!(url);
     queued["referrer"] = json!(referrer);
     let job = json!({"project_id": app.project.id, "received_at": chrono::Utc::now().timestamp_millis(), "events": [queued]});
-    app.queue.add_many(&[job.to_string()]).await.expect("add job");
+    app.queue
+        .add_many(&[job.to_string()])
+        .await
+        .expect("add job");
     assert_eq!(app.wait_for_count(2, Duration::from_secs(10)).await, 2);
-    let rows: Vec<(Option<String>, Option<String>, Value)> = sqlx::query_as(
-        "SELECT path, referrer, metadata FROM activities WHERE project_id = $1",
-    )
-    .bind(app.project.id)
-    .fetch_all(app.db.pool())
-    .await
-    .expect("rows");
+    let rows: Vec<(Option<String>, Option<String>, Value)> =
+        sqlx::query_as("SELECT path, referrer, metadata FROM activities WHERE project_id = $1")
+            .bind(app.project.id)
+            .fetch_all(app.db.pool())
+            .await
+            .expect("rows");
     assert_eq!(rows.len(), 2);
     for (path, referrer, metadata) in rows {
         let all = format!("{path:?} {referrer:?} {metadata}");
         assert!(!all.contains("SECRET"), "a credential was stored: {all}");
         assert_eq!(metadata["url"], "https://shop.example/cb?plan=pro", "{all}");
-        assert_eq!(referrer.as_deref(), Some("https://idp.example/authorize?next=%2F"), "{all}");
+        assert_eq!(
+            referrer.as_deref(),
+            Some("https://idp.example/authorize?next=%2F"),
+            "{all}"
+        );
     }
     app.stop().await;
 }
@@ -328,13 +384,22 @@ async fn url_credentials_are_stripped_from_every_producer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_require_a_token_or_live_on_their_own_address() {
     let app = spawn_app_with(Mode::Serve, |env| {
-        env.insert("SIGHTLINE_METRICS_TOKEN".into(), "metrics-token-0123456789".into());
+        env.insert(
+            "SIGHTLINE_METRICS_TOKEN".into(),
+            "metrics-token-0123456789".into(),
+        );
     })
     .await;
     let url = format!("{}/metrics", app.address);
     let r = app.client.get(&url).send().await.expect("get");
     assert_eq!(r.status(), 401);
-    let r = app.client.get(&url).bearer_auth("wrong").send().await.expect("get");
+    let r = app
+        .client
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 401);
     let r = app
         .client
@@ -355,7 +420,12 @@ async fn metrics_can_require_a_token_or_live_on_their_own_address() {
         env.insert("SIGHTLINE_METRICS_BIND".into(), format!("127.0.0.1:{port}"));
     })
     .await;
-    let r = app.client.get(format!("{}/metrics", app.address)).send().await.expect("get");
+    let r = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("get");
     assert_ne!(r.status(), 200, "not on the public listener");
     let r = app
         .client
@@ -371,16 +441,32 @@ async fn metrics_can_require_a_token_or_live_on_their_own_address() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_says_unavailable_without_the_database_error_text() {
     let app = spawn_app_with(Mode::Serve, |_| {}).await;
-    let r = app.client.get(format!("{}/readyz", app.address)).send().await.expect("get");
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 200);
     // The database goes away under the running server.
-    let name = app.env["DATABASE_URL"].rsplit('/').next().expect("a name").to_string();
-    let admin = sqlx::PgPool::connect(&crate::helpers::test_database_url()).await.expect("admin");
+    let name = app.env["DATABASE_URL"]
+        .rsplit('/')
+        .next()
+        .expect("a name")
+        .to_string();
+    let admin = sqlx::PgPool::connect(&crate::helpers::test_database_url())
+        .await
+        .expect("admin");
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&admin)
         .await
         .expect("drop");
-    let r = app.client.get(format!("{}/readyz", app.address)).send().await.expect("get");
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["postgres"], "unavailable", "{body}");
@@ -388,7 +474,6 @@ async fn readyz_says_unavailable_without_the_database_error_text() {
     for leak in [name.as_str(), "does not exist", "postgres://", "error"] {
         assert!(!text.contains(leak), "{leak:?} in {text}");
     }
-    let _ = app.db.pool();
     app.stop().await;
 }
 
@@ -403,9 +488,12 @@ async fn the_ide_and_introspection_are_off_unless_enabled_and_use_no_cdn() {
             .send()
     };
     assert_eq!(ide(&app).await.expect("get").status(), 404);
-    let r = app.graphql(Some(&app.admin_token), introspect, json!({})).await;
-    assert!(r["data"].is_null() || r["data"]["__schema"].is_null(), "{r}");
-    assert!(r["errors"].is_array(), "{r}");
+    let r = app
+        .graphql(Some(&app.admin_token), introspect, json!({}))
+        .await;
+    // No schema is given away (async-graphql answers null, as if there were none).
+    assert!(r["data"]["__schema"].is_null(), "{r}");
+    assert!(!r.to_string().contains("QueryRoot"), "{r}");
     app.stop().await;
 
     let app = spawn_app_with(Mode::Serve, |env| {
@@ -426,9 +514,17 @@ async fn the_ide_and_introspection_are_off_unless_enabled_and_use_no_cdn() {
         .await
         .expect("get");
     assert_eq!(js.status(), 200);
-    assert!(js.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/javascript"));
-    let r = app.graphql(Some(&app.admin_token), introspect, json!({})).await;
-    assert_eq!(r["data"]["__schema"]["queryType"]["name"], "QueryRoot", "{r}");
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/javascript"));
+    let r = app
+        .graphql(Some(&app.admin_token), introspect, json!({}))
+        .await;
+    assert_eq!(
+        r["data"]["__schema"]["queryType"]["name"], "QueryRoot",
+        "{r}"
+    );
     app.stop().await;
 
     // Production refuses to start with it on.
@@ -459,7 +555,10 @@ async fn an_invalid_database_url_is_never_printed_with_its_password() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!all.contains("hunter2"), "{url}: the password was printed: {all}");
+        assert!(
+            !all.contains("hunter2"),
+            "{url}: the password was printed: {all}"
+        );
         assert!(!all.trim().is_empty(), "{url}: an error is told");
     }
 }

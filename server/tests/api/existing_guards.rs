@@ -42,10 +42,11 @@ async fn a_scoped_admin_cannot_create_an_admin() {
         .graphql(Some(&scoped), &create("ADMIN"), json!({"p": p}))
         .await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM accounts WHERE email = 'admin@b.example'")
-        .fetch_one(app.db.pool())
-        .await
-        .expect("count");
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM accounts WHERE email = 'admin@b.example'")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("count");
     assert_eq!(n, 0, "no account was created");
     // What it may grant, it can.
     let r = app
@@ -80,14 +81,28 @@ async fn a_viewer_gets_no_member_ids_nor_timelines() {
         .iter()
         .map(|e| {
             (
-                e["path"].as_array().and_then(|p| p.last()).and_then(Value::as_str).unwrap_or("").to_string(),
+                e["path"]
+                    .as_array()
+                    .and_then(|p| p.last())
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
                 e["extensions"]["code"].as_str().unwrap_or("").to_string(),
             )
         })
         .collect();
-    assert!(refused.contains(&("timeline".into(), "FORBIDDEN".into())), "{r}");
-    assert!(refused.contains(&("memberIds".into(), "FORBIDDEN".into())), "{r}");
-    assert!(!r.to_string().contains("\"u-1\"]"), "no member id leaked: {r}");
+    assert!(
+        refused.contains(&("timeline".into(), "FORBIDDEN".into())),
+        "{r}"
+    );
+    assert!(
+        refused.contains(&("memberIds".into(), "FORBIDDEN".into())),
+        "{r}"
+    );
+    assert!(
+        !r.to_string().contains("\"u-1\"]"),
+        "no member id leaked: {r}"
+    );
     // An analyst sees both.
     let analyst = token(&app, Role::Analyst, Some(&[app.project.id]));
     let r = app.graphql(Some(&analyst), q, json!({"p": p})).await;
@@ -98,7 +113,11 @@ async fn a_viewer_gets_no_member_ids_nor_timelines() {
 }
 
 /// A token signed with `key` under `header`, with the standard claims and `overrides`.
-fn forge(header: jsonwebtoken::Header, key: &jsonwebtoken::EncodingKey, overrides: Value) -> String {
+fn forge(
+    header: jsonwebtoken::Header,
+    key: &jsonwebtoken::EncodingKey,
+    overrides: Value,
+) -> String {
     let now = Utc::now().timestamp();
     let mut claims = json!({
         "sub": "forger", "role": "admin", "projects": ["*"],
@@ -111,7 +130,8 @@ fn forge(header: jsonwebtoken::Header, key: &jsonwebtoken::EncodingKey, override
 }
 
 async fn me(app: &TestApp, token: &str) -> Value {
-    app.graphql(Some(token), "{ me { subject role } }", json!({})).await
+    app.graphql(Some(token), "{ me { subject role } }", json!({}))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +146,10 @@ async fn tokens_with_a_wrong_issuer_audience_or_expiry_are_refused() {
     for (why, overrides) in [
         ("wrong issuer", json!({"iss": "someone-else"})),
         ("wrong audience", json!({"aud": "another-service"})),
-        ("expired", json!({"exp": Utc::now().timestamp() - 60, "iat": Utc::now().timestamp() - 700})),
+        (
+            "expired",
+            json!({"exp": Utc::now().timestamp() - 60, "iat": Utc::now().timestamp() - 700}),
+        ),
     ] {
         let t = forge(hs(), &key, overrides);
         let r = me(&app, &t).await;
@@ -136,9 +159,17 @@ async fn tokens_with_a_wrong_issuer_audience_or_expiry_are_refused() {
     // A token that expires while in use stops working at its expiry.
     let short = JwtKeys::from_settings(&app.settings.jwt)
         .expect("keys")
-        .issue("short-lived", Role::Admin, None, Some(Duration::from_secs(1)))
+        .issue(
+            "short-lived",
+            Role::Admin,
+            None,
+            Some(Duration::from_secs(1)),
+        )
         .expect("token");
-    assert_eq!(me(&app, &short).await["data"]["me"]["subject"], "short-lived");
+    assert_eq!(
+        me(&app, &short).await["data"]["me"]["subject"],
+        "short-lived"
+    );
     // Past the expiry and the 5 s leeway.
     tokio::time::sleep(Duration::from_secs(7)).await;
     assert_eq!(code(&me(&app, &short).await), "UNAUTHENTICATED");
@@ -151,7 +182,14 @@ async fn rsa_pair(dir: &std::path::Path) -> (String, String) {
     let private = dir.join("private.pem");
     let public = dir.join("public.pem");
     let ok = tokio::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
         .arg(&private)
         .status()
         .await
@@ -185,7 +223,11 @@ async fn an_rs256_server_refuses_hs256_tokens_made_with_its_public_key() {
     assert_eq!(me(&app, &rs).await["data"]["me"]["role"], "admin");
     let pem = std::fs::read(&public).expect("public key");
     // The classic confusion: HS256 with the (public) key as the HMAC secret.
-    let confused = forge(Header::new(Algorithm::HS256), &EncodingKey::from_secret(&pem), json!({}));
+    let confused = forge(
+        Header::new(Algorithm::HS256),
+        &EncodingKey::from_secret(&pem),
+        json!({}),
+    );
     assert_eq!(code(&me(&app, &confused).await), "UNAUTHENTICATED");
     // HS256 with the shared secret of an HS256 deployment is no better.
     let hs = forge(
@@ -196,7 +238,8 @@ async fn an_rs256_server_refuses_hs256_tokens_made_with_its_public_key() {
     assert_eq!(code(&me(&app, &hs).await), "UNAUTHENTICATED");
     // RS256 from another key pair.
     let (other_private, _) = rsa_pair(&dir.join("other")).await;
-    let other = EncodingKey::from_rsa_pem(&std::fs::read(other_private).expect("pem")).expect("key");
+    let other =
+        EncodingKey::from_rsa_pem(&std::fs::read(other_private).expect("pem")).expect("key");
     let foreign = forge(Header::new(Algorithm::RS256), &other, json!({}));
     assert_eq!(code(&me(&app, &foreign).await), "UNAUTHENTICATED");
     app.stop().await;
@@ -343,7 +386,10 @@ async fn archive_restore_refuses_a_checksum_mismatch_and_foreign_rows() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "archive files are private to the server's user");
+        assert_eq!(
+            mode, 0o600,
+            "archive files are private to the server's user"
+        );
     }
 
     // One changed character: the checksum no longer matches; nothing is restored.
@@ -353,7 +399,10 @@ async fn archive_restore_refuses_a_checksum_mismatch_and_foreign_rows() {
     let err = archive::restore_day(&app.db, &store, app.project.id, day, 7)
         .await
         .expect_err("a tampered part is refused");
-    assert!(err.to_string().contains("does not match its record"), "{err}");
+    assert!(
+        err.to_string().contains("does not match its record"),
+        "{err}"
+    );
     assert_eq!(app.stored_count().await, 0);
 
     // Rows of another project and of another day, with a checksum that matches (as if the
@@ -379,7 +428,10 @@ async fn archive_restore_refuses_a_checksum_mismatch_and_foreign_rows() {
         let err = archive::restore_day(&app.db, &store, app.project.id, day, 7)
             .await
             .expect_err(what);
-        assert!(err.to_string().contains("of another project or day"), "{what}: {err}");
+        assert!(
+            err.to_string().contains("of another project or day"),
+            "{what}: {err}"
+        );
         assert_eq!(app.stored_count().await, 0, "{what}: nothing restored");
     }
 

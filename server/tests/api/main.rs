@@ -4,8 +4,8 @@
 mod helpers;
 
 mod analytics;
-mod api_limits;
 mod analytics_plans;
+mod api_limits;
 mod bench;
 mod compose;
 mod config_cli;
