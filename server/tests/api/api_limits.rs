@@ -386,6 +386,11 @@ async fn sockets_are_pinged_and_a_silent_peer_is_closed() {
             }
         }
     }
-    assert_eq!(closed, Some(Some(CloseCode::Away)));
+    // Closed by the server: its close frame (1001), or the reset that follows it when our
+    // late pongs reach a socket it already closed. Without the guard nothing ends.
+    assert!(
+        matches!(closed, Some(None) | Some(Some(CloseCode::Away))),
+        "{closed:?}"
+    );
     app.stop().await;
 }

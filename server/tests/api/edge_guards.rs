@@ -343,15 +343,10 @@ async fn url_credentials_are_stripped_from_every_producer() {
     let mut tracked = crate::helpers::event("page.view");
     tracked["url"] = json!(url);
     tracked["referrer"] = json!(referrer);
-    let r = app
-        .client
-        .post(format!("{}/api/v1/track", app.address))
-        .bearer_auth(&app.project.secret_key)
-        .json(&json!({"events": [tracked]}))
-        .send()
-        .await
-        .expect("track");
-    assert_eq!(r.status(), 202);
+    assert_eq!(
+        app.track_with(&app.project.secret_key, &[tracked]).await,
+        202
+    );
     let mut queued = crate::helpers::event("page.view");
     queued["url"] = json!(url);
     queued["referrer"] = json!(referrer);

@@ -12,21 +12,7 @@ use sightline::app::Mode;
 use sightline::auth::{JwtKeys, Role};
 use sightline::storage::archive::{self, ArchiveStore};
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestSql, JWT_SECRET};
-
-fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
-    JwtKeys::from_settings(&app.settings.jwt)
-        .expect("keys")
-        .issue(&format!("{}-test", role.as_str()), role, projects, None)
-        .expect("token")
-}
-
-fn code(r: &Value) -> String {
-    r["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-        .to_string()
-}
+use crate::helpers::{code, spawn_app, spawn_app_with, token, TestApp, TestSql, JWT_SECRET};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scoped_admin_cannot_create_an_admin() {
@@ -62,15 +48,7 @@ async fn a_viewer_gets_no_member_ids_nor_timelines() {
     let mut e = crate::helpers::event("page.view");
     e["user_id"] = json!("u-1");
     e["community_id"] = json!("c-1");
-    let r = app
-        .client
-        .post(format!("{}/api/v1/track", app.address))
-        .bearer_auth(&app.project.secret_key)
-        .json(&json!({ "events": [e] }))
-        .send()
-        .await
-        .expect("track");
-    assert_eq!(r.status(), 202);
+    assert_eq!(app.track_with(&app.project.secret_key, &[e]).await, 202);
     assert_eq!(app.wait_for_count(1, Duration::from_secs(10)).await, 1);
     let p = app.project.id.to_string();
     let q = "query($p: ID!) { user(projectId: $p, id: \"u-1\") { id timeline { type } } community(projectId: $p, id: \"c-1\") { id memberIds } }";
@@ -91,9 +69,15 @@ async fn a_viewer_gets_no_member_ids_nor_timelines() {
             )
         })
         .collect();
+    // A viewer reaches no tracked user at all (`user` is analyst and up), so no timeline.
     assert!(
-        refused.contains(&("timeline".into(), "FORBIDDEN".into())),
+        refused.contains(&("user".into(), "FORBIDDEN".into())),
         "{r}"
+    );
+    assert!(r["data"]["user"].is_null(), "{r}");
+    assert!(
+        !r.to_string().contains("page.view"),
+        "no timeline leaked: {r}"
     );
     assert!(
         refused.contains(&("memberIds".into(), "FORBIDDEN".into())),
@@ -271,14 +255,8 @@ async fn rotated_keys_stop_working_once_the_key_cache_expires() {
     let track = |secret: String| {
         let app = &app;
         async move {
-            app.client
-                .post(format!("{}/api/v1/track", app.address))
-                .bearer_auth(secret)
-                .json(&json!({"events": [crate::helpers::event("page.view")]}))
-                .send()
+            app.track_with(&secret, &[crate::helpers::event("page.view")])
                 .await
-                .expect("track")
-                .status()
                 .as_u16()
         }
     };
@@ -324,15 +302,7 @@ async fn archived_day(app: &TestApp, dir: &std::path::Path) -> (chrono::NaiveDat
             e
         })
         .collect();
-    let r = app
-        .client
-        .post(format!("{}/api/v1/track", app.address))
-        .bearer_auth(&app.project.secret_key)
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .expect("track");
-    assert_eq!(r.status(), 202);
+    assert_eq!(app.track_with(&app.project.secret_key, &events).await, 202);
     assert_eq!(app.wait_for_count(5, Duration::from_secs(10)).await, 5);
     sightline::storage::partitions::maintain(&app.db, 3)
         .await
@@ -368,6 +338,20 @@ fn the_part(dir: &std::path::Path) -> (std::path::PathBuf, String) {
     (files.remove(0), csv)
 }
 
+/// Writes `csv` as the day's part and records its checksum, as if the record had been
+/// rewritten along with the file.
+async fn write_part(app: &TestApp, path: &std::path::Path, day: chrono::NaiveDate, csv: &str) {
+    use sha2::{Digest, Sha256};
+    write_gz(path, csv);
+    sqlx::query("UPDATE archive_parts SET sha256 = $1 WHERE project_id = $2 AND day = $3")
+        .bind(hex::encode(Sha256::digest(csv.as_bytes())))
+        .bind(app.project.id)
+        .bind(day)
+        .execute(app.db.pool())
+        .await
+        .expect("rewrite the record");
+}
+
 fn write_gz(path: &std::path::Path, text: &str) {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -377,7 +361,6 @@ fn write_gz(path: &std::path::Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_restore_refuses_a_checksum_mismatch_and_foreign_rows() {
-    use sha2::{Digest, Sha256};
     let dir = std::env::temp_dir().join(format!("sightline-archive-{}", Uuid::new_v4()));
     let app = spawn_app().await;
     let (day, store) = archived_day(&app, &dir).await;
@@ -416,15 +399,7 @@ async fn archive_restore_refuses_a_checksum_mismatch_and_foreign_rows() {
         ("another day", csv.replacen(&this_day, &next_day, 1)),
     ] {
         assert_ne!(forged, csv, "{what}: the forgery changed something");
-        write_gz(&path, &forged);
-        let sha = hex::encode(Sha256::digest(forged.as_bytes()));
-        sqlx::query("UPDATE archive_parts SET sha256 = $1 WHERE project_id = $2 AND day = $3")
-            .bind(&sha)
-            .bind(app.project.id)
-            .bind(day)
-            .execute(app.db.pool())
-            .await
-            .expect("rewrite the record");
+        write_part(&app, &path, day, &forged).await;
         let err = archive::restore_day(&app.db, &store, app.project.id, day, 7)
             .await
             .expect_err(what);
@@ -436,15 +411,7 @@ async fn archive_restore_refuses_a_checksum_mismatch_and_foreign_rows() {
     }
 
     // The genuine part restores every row (the control).
-    write_gz(&path, &csv);
-    let sha = hex::encode(Sha256::digest(csv.as_bytes()));
-    sqlx::query("UPDATE archive_parts SET sha256 = $1 WHERE project_id = $2 AND day = $3")
-        .bind(&sha)
-        .bind(app.project.id)
-        .bind(day)
-        .execute(app.db.pool())
-        .await
-        .expect("restore the record");
+    write_part(&app, &path, day, &csv).await;
     archive::restore_day(&app.db, &store, app.project.id, day, 7)
         .await
         .expect("the genuine archive restores");

@@ -12,23 +12,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
 use sightline::app::Mode;
-use sightline::auth::{JwtKeys, Role};
+use sightline::auth::Role;
 
-use crate::helpers::{create_project, event, events, spawn_app, spawn_app_with, TestApp, TestSql};
-
-fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
-    JwtKeys::from_settings(&app.settings.jwt)
-        .expect("keys")
-        .issue(&format!("{}-test", role.as_str()), role, projects, None)
-        .expect("token")
-}
-
-fn code(r: &Value) -> String {
-    r["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-        .to_string()
-}
+use crate::helpers::{
+    code, create_project, event, events, spawn_app, spawn_app_with, token, TestApp, TestSql,
+};
 
 const RANGE_QUERIES: &[&str] = &[
     "eventCount(projectId: $p)",
