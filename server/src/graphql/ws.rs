@@ -82,6 +82,11 @@ pub(super) async fn serve(socket: Socket, t: Arc<Transport>) {
     let mut ping = tokio::time::interval(limits.ws_keepalive);
     ping.tick().await;
     let far = Instant::now() + Duration::from_secs(365 * 86_400);
+    // Timers made once (not per message): the feed can carry thousands of messages a second.
+    let init_timer = sleep_until(init_deadline);
+    let expiry_timer = sleep_until(far);
+    tokio::pin!(init_timer, expiry_timer);
+    let mut expiry_armed = false;
 
     let close = |code: u16, reason: &str| {
         Message::Close(Some(CloseFrame {
@@ -90,7 +95,6 @@ pub(super) async fn serve(socket: Socket, t: Arc<Transport>) {
         }))
     };
     loop {
-        let expiry = expires.lock().ok().and_then(|e| *e).unwrap_or(far);
         tokio::select! {
             incoming = source.next() => {
                 let data = match incoming {
@@ -132,6 +136,13 @@ pub(super) async fn serve(socket: Socket, t: Arc<Transport>) {
             }
             outgoing = machine.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
+                    // `connection_init` succeeded before its ack goes out: arm the expiry.
+                    if !expiry_armed {
+                        if let Some(at) = expires.lock().ok().and_then(|e| *e) {
+                            expiry_timer.as_mut().reset(at);
+                            expiry_armed = true;
+                        }
+                    }
                     if let Some(id) = completed_id(&text) {
                         active.remove(&id);
                     }
@@ -151,11 +162,11 @@ pub(super) async fn serve(socket: Socket, t: Arc<Transport>) {
                 }
                 None => break,
             },
-            _ = sleep_until(init_deadline), if !init_seen => {
+            _ = &mut init_timer, if !init_seen => {
                 let _ = sink.send(close(CLOSE_INIT_TIMEOUT, "Connection initialisation timeout")).await;
                 break;
             }
-            _ = sleep_until(expiry), if expiry < far => {
+            _ = &mut expiry_timer, if expiry_armed => {
                 let _ = sink.send(close(CLOSE_UNAUTHORIZED, "token expired: reconnect with a new one")).await;
                 break;
             }
@@ -186,6 +197,11 @@ fn tokio_stream_of(
 
 /// The id of a `complete` message the server sends (a subscription ended).
 fn completed_id(text: &str) -> Option<String> {
+    // Only `complete` is parsed: `next` messages can be large and are the bulk of the traffic
+    // (async-graphql writes the `type` tag first).
+    if !text.starts_with(r#"{"type":"complete""#) {
+        return None;
+    }
     let v: Value = serde_json::from_str(text).ok()?;
     if v.get("type")?.as_str()? != "complete" {
         return None;
