@@ -21,6 +21,9 @@ pub struct Model {
     /// Days rollups are kept.
     pub rollup_retention_days: i32,
     pub created_at: DateTimeWithTimeZone,
+    /// What of visitors' IP addresses is stored: `truncated` (IPv4 /24, IPv6 /48), `full` or
+    /// `none` (`server::domain::IpStorage`).
+    pub ip_storage: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

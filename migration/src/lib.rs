@@ -61,6 +61,8 @@ impl MigratorTrait for Migrator {
                 "m20261203_000008_shared_definitions",
                 "0008_shared_definitions"
             ),
+            // Client IPs stored truncated by default (`projects.ip_storage`).
+            sql_migration!("m20261203_000010_privacy", "0010_privacy"),
             // Revocable sessions (`accounts.token_version`, `disabled_at`) and the audit log.
             sql_migration!("m20261203_000011_accounts", "0011_accounts"),
             // Journeys: a session's page views by index (`activities_session_views_idx`).

@@ -28,6 +28,7 @@ use crate::auth::revocation::Revocation;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::JwtKeys;
 use crate::config::Settings;
+use crate::edge::{self, body_limit, body_limit::Shape, body_limit::OTHER_ROUTES};
 use crate::graphql::{self, ApiContext};
 use crate::ingest::Intake;
 use crate::live::LiveHub;
@@ -78,6 +79,8 @@ pub enum StartError {
 struct Http {
     listener: TcpListener,
     router: Router,
+    /// `/metrics` on an address of its own (`SIGHTLINE_METRICS_BIND`).
+    metrics: Option<(TcpListener, Router)>,
     live: LiveHub,
     intake: Arc<Intake>,
 }
@@ -167,6 +170,16 @@ impl Application {
                     }
                 }
             });
+            if let Some((listener, app)) = http.metrics {
+                let stop = shutdown.clone();
+                tasks.spawn(async move {
+                    let server = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { stop.cancelled().await });
+                    if let Err(e) = server.await {
+                        tracing::error!(error = %e, "metrics server failed");
+                    }
+                });
+            }
             let (listener, app) = (http.listener, http.router);
             let stop = shutdown.clone();
             tasks.spawn(async move {
@@ -213,11 +226,24 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
         db: db.clone(),
         queue: queue.clone(),
         metrics: telemetry::metrics_handle(),
+        metrics_token: settings.metrics.token.clone(),
+    };
+    let metrics = match settings.metrics.bind {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let router = Router::new()
+                .route("/metrics", get(metrics_endpoint))
+                .with_state(ops.clone());
+            Some((listener, router))
+        }
+        None => None,
     };
     let router = router(
         settings,
         crate::ingest::router(intake.clone()),
-        graphql::router(api, settings.production),
+        graphql::router(api, &settings.api),
         export,
         ops,
     );
@@ -230,6 +256,7 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
     Ok(Http {
         listener,
         router,
+        metrics,
         live,
         intake,
     })
@@ -241,6 +268,8 @@ struct Ops {
     db: Db,
     queue: Queue,
     metrics: PrometheusHandle,
+    /// The bearer token `/metrics` requires (`SIGHTLINE_METRICS_TOKEN`).
+    metrics_token: Option<crate::config::Secret>,
 }
 
 /// The whole HTTP surface: the ingest and GraphQL routers as given, the tracker's and the
@@ -254,18 +283,31 @@ fn router(
 ) -> Router {
     let web = &settings.web_dir;
     let spa = ServeDir::new(web).fallback(ServeFile::new(web.join("index.html")));
-    let ops = Router::new()
+    let mut ops_routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_endpoint))
-        .with_state(ops);
-    Router::new()
-        .merge(ingest)
-        .merge(graphql)
+        .route("/readyz", get(readyz));
+    if settings.metrics.bind.is_none() {
+        ops_routes = ops_routes.route("/metrics", get(metrics_endpoint));
+    }
+    let ops = ops_routes.with_state(ops);
+    let others = Router::new()
         .merge(export)
         .merge(tracker_routes(&settings.tracker_dir))
         .merge(ops)
-        .fallback_service(spa)
+        .fallback_service(spa);
+    Router::new()
+        .merge(body_limit::limit(
+            ingest,
+            settings.ingest.max_body_bytes,
+            Shape::Contract,
+        ))
+        .merge(body_limit::limit(
+            graphql,
+            settings.graphql_max_body_bytes,
+            Shape::GraphQL,
+        ))
+        .merge(body_limit::limit(others, OTHER_ROUTES, Shape::Contract))
+        .layer(middleware::from_fn(edge::headers::security_headers))
         .layer(middleware::from_fn(track_latency))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -284,6 +326,10 @@ fn tracker_routes(dir: &std::path::Path) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
             axum::http::HeaderValue::from_static("*"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::HeaderName::from_static("cross-origin-resource-policy"),
+            axum::http::HeaderValue::from_static("cross-origin"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::CACHE_CONTROL,
@@ -305,7 +351,23 @@ async fn track_latency(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn metrics_endpoint(State(ops): State<Ops>) -> impl IntoResponse {
+async fn metrics_endpoint(State(ops): State<Ops>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &ops.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared in constant time: the token is a password.
+        if !constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                Json(serde_json::json!({ "error": "send Authorization: Bearer <SIGHTLINE_METRICS_TOKEN>", "code": "unauthorized" })),
+            )
+                .into_response();
+        }
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -313,18 +375,48 @@ async fn metrics_endpoint(State(ops): State<Ops>) -> impl IntoResponse {
         )],
         ops.metrics.render(),
     )
+        .into_response()
 }
 
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    // Hashing first makes the comparison independent of where the inputs differ and of their
+    // lengths.
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Readiness: "ok" or "unavailable" per dependency. Error texts (host names, users, versions)
+/// go to the log, not to whoever asks: `/readyz` is public behind most load balancers.
 async fn readyz(State(ops): State<Ops>) -> Response {
-    let db = ops.db.ping().await.map_err(|e| e.to_string());
-    let redis = ops.queue.ping().await.map_err(|e| e.to_string());
+    let hide = |what: &'static str| {
+        move |e: String| {
+            tracing::warn!(dependency = what, error = %e, "readiness check failed");
+            "unavailable".to_string()
+        }
+    };
+    let db = ops
+        .db
+        .ping()
+        .await
+        .map_err(|e| e.to_string())
+        .map_err(hide("postgres"));
+    let redis = ops
+        .queue
+        .ping()
+        .await
+        .map_err(|e| e.to_string())
+        .map_err(hide("redis"));
     let migrations = match migration::Migrator::get_pending_migrations(&ops.db.primary).await {
         Ok(p) if p.is_empty() => Ok(()),
         Ok(p) => Err(format!(
             "{} migrations pending: run `sightline migrate`",
             p.len()
         )),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(hide("migrations")(e.to_string())),
     };
     let ok = db.is_ok() && redis.is_ok() && migrations.is_ok();
     let show = |r: &Result<(), String>| match r {

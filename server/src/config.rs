@@ -242,7 +242,7 @@ settings! {
     RATE_PER_ANON = "SIGHTLINE_RATE_PER_ANON", Value("50"), Plain,
         "events/s per anonymous id before the excess is dropped as spam";
     TRUST_PROXY = "SIGHTLINE_TRUST_PROXY", Value("false"), Plain,
-        "take the client IP from X-Forwarded-For";
+        "deprecated: true trusts every X-Forwarded-For hop (the client can pick its IP); set SIGHTLINE_TRUSTED_PROXIES instead";
     WEB_DIR = "SIGHTLINE_WEB_DIR", Value("web/dist"), Plain,
         "built dashboard served at /";
     TRACKER_DIR = "SIGHTLINE_TRACKER_DIR", Value("tracker-wasm/pkg"), Plain,
@@ -273,6 +273,28 @@ settings! {
         "argon2 password checks run at once per process (19 MiB each)";
     PASSWORD_HASH_QUEUE = "SIGHTLINE_PASSWORD_HASH_QUEUE", Value("16"), Plain,
         "password checks that may wait (up to 2 s) for a free slot; beyond it login answers RATE_LIMITED";
+    TRUSTED_PROXIES = "SIGHTLINE_TRUSTED_PROXIES", Unset, Plain,
+        "comma-separated CIDRs of your reverse proxies: behind them the client IP is the rightmost X-Forwarded-For address not in them (unset: the TCP peer is the client)";
+    GRAPHQL_MAX_BODY_BYTES = "SIGHTLINE_GRAPHQL_MAX_BODY_BYTES", Value("1048576"), Plain,
+        "largest accepted POST /graphql body (413 above it; other non-ingest routes accept 64 KiB)";
+    QUERY_TIMEOUT_MS = "SIGHTLINE_QUERY_TIMEOUT_MS", Value("10000"), Plain,
+        "statement_timeout of analytics reads, in milliseconds: a longer query fails with code TIMEOUT";
+    REQUEST_TIMEOUT_MS = "SIGHTLINE_REQUEST_TIMEOUT_MS", Value("30000"), Plain,
+        "deadline of one GraphQL request over HTTP, in milliseconds (code TIMEOUT after it)";
+    QUERIES_PER_PROJECT = "SIGHTLINE_QUERIES_PER_PROJECT", Value("8"), Plain,
+        "analytics queries of one project running at once, over all its callers; more are answered RATE_LIMITED";
+    WS_INIT_TIMEOUT_SECS = "SIGHTLINE_WS_INIT_TIMEOUT_SECS", Value("10"), Plain,
+        "seconds a GraphQL WebSocket has to send connection_init before it is closed (4408)";
+    WS_MAX_SUBSCRIPTIONS = "SIGHTLINE_WS_MAX_SUBSCRIPTIONS", Value("20"), Plain,
+        "subscriptions one GraphQL WebSocket may run at once";
+    WS_KEEPALIVE_SECS = "SIGHTLINE_WS_KEEPALIVE_SECS", Value("30"), Plain,
+        "seconds between keep-alive pings on GraphQL WebSockets";
+    GRAPHIQL = "SIGHTLINE_GRAPHIQL", Value("false"), Plain,
+        "true serves the GraphQL IDE at GET /graphql (from the server's own files) and allows introspection; never in production";
+    METRICS_BIND = "SIGHTLINE_METRICS_BIND", Unset, Plain,
+        "serve /metrics on this address only (e.g. 127.0.0.1:9100), not on SIGHTLINE_BIND";
+    METRICS_TOKEN = "SIGHTLINE_METRICS_TOKEN", Unset, Secret,
+        "require Authorization: Bearer <token> on /metrics";
 }
 
 /// The range of each new `activities` partition. Day suits most loads; week or month keep the
@@ -357,7 +379,9 @@ pub struct IngestSettings {
     pub rate_per_key: u32,
     pub rate_per_ip: u32,
     pub rate_per_anon: u32,
-    pub trust_proxy: bool,
+    /// Whose `X-Forwarded-For` entries are believed (`SIGHTLINE_TRUSTED_PROXIES`, or everyone
+    /// with the deprecated `SIGHTLINE_TRUST_PROXY=true`).
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
 }
 
 /// One throttle of failed logins (per account or per client IP).
@@ -403,6 +427,39 @@ pub struct Settings {
     /// Live-feed messages (of at most 64 events) buffered per project, shared by its subscribers.
     pub live_buffer: usize,
     pub login: LoginSettings,
+    /// Largest `POST /graphql` body.
+    pub graphql_max_body_bytes: usize,
+    /// Limits of the GraphQL API (query cost, WebSockets, the IDE).
+    pub api: ApiSettings,
+    /// Where and how `/metrics` is served.
+    pub metrics: MetricsSettings,
+}
+
+/// Limits of the GraphQL API.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// `statement_timeout` of the analytics read connection (zero: none).
+    pub query_timeout: Duration,
+    /// Deadline of one GraphQL request over HTTP.
+    pub request_timeout: Duration,
+    /// Analytics queries of one project running at once.
+    pub queries_per_project: usize,
+    /// Time a WebSocket has to send `connection_init`.
+    pub ws_init_timeout: Duration,
+    /// Subscriptions one WebSocket may run at once.
+    pub ws_max_subscriptions: usize,
+    /// Interval of keep-alive pings on WebSockets.
+    pub ws_keepalive: Duration,
+    /// The IDE at `GET /graphql`, and introspection.
+    pub ide: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MetricsSettings {
+    /// A listener of its own for `/metrics` (then not served on the main one).
+    pub bind: Option<SocketAddr>,
+    /// The bearer token `/metrics` requires.
+    pub token: Option<Secret>,
 }
 
 /// Keys stripped from event properties unless configured otherwise: credentials and card data
@@ -602,11 +659,26 @@ fn check_url(spec: &SettingSpec, value: &str, schemes: &[&str]) -> Result<(), Co
     Ok(())
 }
 
+/// A PostgreSQL URL the driver can parse. Checked here, because the driver's own error quotes
+/// the whole URL, password included; this one is masked like every config error.
+fn check_postgres_url(spec: &SettingSpec, value: &str) -> Result<(), ConfigError> {
+    value
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .map(|_| ())
+        .map_err(|_| {
+            invalid(
+                spec,
+                value,
+                "not a valid PostgreSQL URL (postgres://user:password@host:port/database)",
+            )
+        })
+}
+
 /// `value` with every password in it replaced by `***`: the password of each URL's user info
 /// (`scheme://user:PASSWORD@host`), and any `password=` parameter (libpq's query parameter and
 /// key=value form). It works on text that is not a valid URL, because invalid values are what
 /// errors show; when unsure it masks more, never less.
-fn mask_url_passwords(value: &str) -> String {
+pub(crate) fn mask_url_passwords(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     loop {
@@ -686,9 +758,11 @@ impl Settings {
 
         let database_url = src.required(&DATABASE_URL)?.to_string();
         check_url(&DATABASE_URL, &database_url, POSTGRES)?;
+        check_postgres_url(&DATABASE_URL, &database_url)?;
         let database_read_url = src.raw(&DATABASE_READ_URL).map(str::to_string);
         if let Some(url) = &database_read_url {
             check_url(&DATABASE_READ_URL, url, POSTGRES)?;
+            check_postgres_url(&DATABASE_READ_URL, url)?;
         }
         let redis_url = src.required(&REDIS_URL)?.to_string();
         check_url(&REDIS_URL, &redis_url, &["redis", "rediss"])?;
@@ -746,6 +820,16 @@ impl Settings {
             .filter(|k| !k.is_empty())
             .collect();
 
+        // The deprecated switch means "every hop is ours"; the list, when set, wins.
+        let trust_everyone: bool = src.parse(&TRUST_PROXY)?;
+        let trusted_proxies = match src.raw(&TRUSTED_PROXIES) {
+            Some(list) => list
+                .parse()
+                .map_err(|e: String| invalid(&TRUSTED_PROXIES, list, &e))?,
+            None if trust_everyone => crate::client_ip::TrustedProxies::everyone(),
+            None => crate::client_ip::TrustedProxies::default(),
+        };
+
         Ok(Settings {
             database_url: Secret::new(database_url),
             database_read_url: database_read_url.map(Secret::new),
@@ -784,7 +868,7 @@ impl Settings {
                 rate_per_key: src.positive(&RATE_PER_KEY)?,
                 rate_per_ip: src.positive(&RATE_PER_IP)?,
                 rate_per_anon: src.positive(&RATE_PER_ANON)?,
-                trust_proxy: src.parse(&TRUST_PROXY)?,
+                trusted_proxies,
             },
             web_dir: src.parse(&WEB_DIR)?,
             tracker_dir: src.parse(&TRACKER_DIR)?,
@@ -794,6 +878,37 @@ impl Settings {
             archive_url: src.text(&ARCHIVE_URL).into_owned(),
             rollup_minute_days: src.positive(&ROLLUP_MINUTE_DAYS)?,
             login: login_settings(&src)?,
+            graphql_max_body_bytes: src.positive(&GRAPHQL_MAX_BODY_BYTES)?,
+            api: ApiSettings {
+                query_timeout: Duration::from_millis(src.parse(&QUERY_TIMEOUT_MS)?),
+                request_timeout: Duration::from_millis(src.positive(&REQUEST_TIMEOUT_MS)?),
+                queries_per_project: src.positive(&QUERIES_PER_PROJECT)?,
+                ws_init_timeout: Duration::from_secs(src.positive(&WS_INIT_TIMEOUT_SECS)?),
+                ws_max_subscriptions: src.positive(&WS_MAX_SUBSCRIPTIONS)?,
+                ws_keepalive: Duration::from_secs(src.positive(&WS_KEEPALIVE_SECS)?),
+                ide: {
+                    let on: bool = src.parse(&GRAPHIQL)?;
+                    if on && production {
+                        return Err(invalid(
+                            &GRAPHIQL,
+                            "true",
+                            "the IDE cannot be on with SIGHTLINE_ENV=production",
+                        ));
+                    }
+                    on
+                },
+            },
+            metrics: MetricsSettings {
+                bind: match src.raw(&METRICS_BIND) {
+                    Some(addr) => {
+                        Some(addr.trim().parse().map_err(|e: std::net::AddrParseError| {
+                            invalid(&METRICS_BIND, addr, &e.to_string())
+                        })?)
+                    }
+                    None => None,
+                },
+                token: src.raw(&METRICS_TOKEN).map(Secret::new),
+            },
         })
     }
 }
@@ -1093,7 +1208,16 @@ mod tests {
         assert_eq!(s.ingest.rate_per_key, 20_000);
         assert_eq!(s.ingest.rate_per_ip, 1000);
         assert_eq!(s.ingest.rate_per_anon, 50);
-        assert!(!s.ingest.trust_proxy);
+        assert!(s.ingest.trusted_proxies.is_empty());
+        assert_eq!(s.graphql_max_body_bytes, 1 << 20);
+        assert_eq!(s.api.query_timeout, Duration::from_secs(10));
+        assert_eq!(s.api.request_timeout, Duration::from_secs(30));
+        assert_eq!(s.api.queries_per_project, 8);
+        assert_eq!(s.api.ws_init_timeout, Duration::from_secs(10));
+        assert_eq!(s.api.ws_max_subscriptions, 20);
+        assert_eq!(s.api.ws_keepalive, Duration::from_secs(30));
+        assert!(!s.api.ide);
+        assert!(s.metrics.bind.is_none() && s.metrics.token.is_none());
         assert_eq!(s.web_dir, PathBuf::from("web/dist"));
         assert_eq!(s.tracker_dir, PathBuf::from("tracker-wasm/pkg"));
         assert_eq!(s.partition_days_ahead, 7);
@@ -1176,7 +1300,10 @@ mod tests {
         assert_eq!(s.database_url.expose(), "postgres://file@localhost/db");
         assert_eq!(s.worker.lanes, 5);
         assert_eq!(&*s.ingest.deny_keys, ["a".to_string(), "b".to_string()]);
-        assert!(s.ingest.trust_proxy);
+        assert_eq!(
+            s.ingest.trusted_proxies,
+            crate::client_ip::TrustedProxies::everyone()
+        );
     }
 
     #[test]

@@ -20,19 +20,25 @@
 //! - [`redis_conn`]: one Redis connection type (single server or cluster) for queue and live.
 //! - [`clock`]: the millisecond wall clock of jobs and ingest.
 //! - [`telemetry`]: tracing and Prometheus metrics.
+//! - [`privacy`]: what of visitors' IP addresses a project stores.
+//! - [`edge`]: what every HTTP request passes through (body limits, security headers).
+//! - [`client_ip`]: the client's address behind trusted reverse proxies.
 //! - [`app`]: startup and lifecycle, the one place that assembles the parts.
 
 pub mod analytics;
 pub mod app;
 pub mod auth;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod edge;
 pub mod event;
 pub mod export;
 pub mod graphql;
 pub mod ingest;
 pub mod live;
+pub mod privacy;
 pub mod queue;
 pub mod redis_conn;
 pub mod storage;

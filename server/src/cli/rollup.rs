@@ -32,7 +32,9 @@ impl RollupCommand {
             fix,
         } = self;
         let days = DayRange::new(from, to)?;
-        let settings = super::settings()?;
+        let mut settings = super::settings()?;
+        // A recount of many days is an operator's job, not an API query: no statement_timeout.
+        settings.api.query_timeout = std::time::Duration::ZERO;
         let db = Db::connect(&settings).await?;
         let bar = sightline::telemetry::progress_bar(
             Some(rollups::RECOUNTED_TABLES as u64),

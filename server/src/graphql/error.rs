@@ -16,6 +16,8 @@ pub enum ApiError {
         message: String,
         secs: u64,
     },
+    /// The query ran past `SIGHTLINE_QUERY_TIMEOUT_MS` or the request past its deadline.
+    Timeout(String),
     Internal(String),
 }
 
@@ -31,6 +33,7 @@ impl ApiError {
             ApiError::RetryAfter { message, secs } => {
                 format!("rate limited: {message}; retry in {secs} s")
             }
+            ApiError::Timeout(m) => format!("timed out: {m}"),
             ApiError::Internal(_) => "internal error".to_string(),
         }
     }
@@ -42,6 +45,7 @@ impl ApiError {
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::RateLimited(_) | ApiError::RetryAfter { .. } => "RATE_LIMITED",
+            ApiError::Timeout(_) => "TIMEOUT",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -93,6 +97,12 @@ bad_user_input!(
 /// Storage fails only on the database or the archive store (its inputs are validated types).
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
+        if e.is_timeout() {
+            return ApiError::Timeout(
+                "the query took longer than this server allows; narrow the range or the filter"
+                    .into(),
+            );
+        }
         ApiError::Internal(e.to_string())
     }
 }

@@ -250,7 +250,8 @@ pub(super) async fn get(
     }
 }
 
-/// `POST /graphql` with a JSON body (bounded by axum's default body limit).
+/// `POST /graphql` with a JSON body (bounded by `SIGHTLINE_GRAPHQL_MAX_BODY_BYTES`, see
+/// `crate::edge::body_limit`: a body over it is a 413).
 pub(super) async fn post(
     State(t): State<Arc<Transport>>,
     peer: Peer,
@@ -392,10 +393,13 @@ async fn run(
     };
     let ip = ClientIp(peer.map(|axum::Extension(ConnectInfo(addr))| t.client_ip(addr, headers)));
     let executed = Executed::default();
-    let resp = t
+    let execution = t
         .schema
-        .execute(req.data(caller).data(ip).data(executed.clone()))
-        .await;
+        .execute(req.data(caller).data(ip).data(executed.clone()));
+    // The per-request deadline: dropping the execution cancels its queries.
+    let Ok(resp) = tokio::time::timeout(t.settings.request_timeout, execution).await else {
+        return deadline_passed(media, t.settings.request_timeout);
+    };
     if !executed.0.load(Ordering::Relaxed) {
         return request_error(media, StatusCode::BAD_REQUEST, resp.errors, resp.extensions);
     }
@@ -453,6 +457,23 @@ fn http_error(media: MediaType, status: StatusCode, message: String) -> Response
         media,
         status,
         &json!({ "errors": [{ "message": message }] }),
+    )
+}
+
+/// The request ran past `SIGHTLINE_REQUEST_TIMEOUT_MS`: a result with no data and code TIMEOUT
+/// (execution had started, so 200, as for any field error).
+fn deadline_passed(media: MediaType, deadline: std::time::Duration) -> Response {
+    metrics::counter!(crate::telemetry::names::GRAPHQL_QUERIES_REFUSED).increment(1);
+    let error: async_graphql::Error = super::error::ApiError::Timeout(format!(
+        "the request took longer than {} ms",
+        deadline.as_millis()
+    ))
+    .into();
+    let error = error.into_server_error(async_graphql::Pos::default());
+    json_response(
+        media,
+        StatusCode::OK,
+        &json!({ "data": null, "errors": [error] }),
     )
 }
 

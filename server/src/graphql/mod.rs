@@ -8,26 +8,27 @@ pub mod audit;
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod mutation;
 pub mod one_login;
 pub mod query;
 pub mod session;
 pub mod subscription;
 pub mod types;
+pub mod ws;
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
-use async_graphql::{Data, Schema, SchemaBuilder};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::{Schema, SchemaBuilder};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::config::ApiSettings;
 pub use context::ApiContext;
-use context::{Caller, ClientIp};
+use context::ClientIp;
 use mutation::MutationRoot;
 use query::QueryRoot;
 use subscription::SubscriptionRoot;
@@ -42,9 +43,17 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
         .extension(one_login::OneLogin)
 }
 
-/// The schema, holding the API's handles for its resolvers.
-pub fn build_schema(api: ApiContext) -> ApiSchema {
-    builder().data(api).finish()
+/// The schema, holding the API's handles for its resolvers, with the per-project cap on
+/// running queries ([`limits`]); introspection only where the IDE is on.
+pub fn build_schema(api: ApiContext, settings: &ApiSettings) -> ApiSchema {
+    let b = builder()
+        .data(api)
+        .extension(limits::QueryLimits::new(settings.queries_per_project));
+    if settings.ide {
+        b.finish()
+    } else {
+        b.disable_introspection().finish()
+    }
 }
 
 /// The schema's SDL (what `docs/schema.graphql` holds); needs no handles.
@@ -57,8 +66,8 @@ struct Transport {
     schema: ApiSchema,
     /// The token check of each request or socket (the same keys the resolvers issue with).
     jwt: crate::auth::JwtKeys,
-    /// Production: no GraphQL IDE.
-    production: bool,
+    /// Limits, deadlines and the IDE switch.
+    settings: ApiSettings,
     /// Ingest's client-IP rule (trusted proxies), shared so both edges agree.
     intake: Arc<crate::ingest::Intake>,
     /// Account tokens' revocation check (the resolvers' own handle).
@@ -73,20 +82,21 @@ impl Transport {
 
 /// GraphQL over HTTP on `/graphql` (`POST`, and `GET` for queries; a browser's `GET` without a
 /// query gets the IDE), subscriptions on `/graphql/ws`, with their own state.
-pub fn router(api: ApiContext, production: bool) -> Router {
+pub fn router(api: ApiContext, settings: &ApiSettings) -> Router {
     let jwt = api.jwt.clone();
     let intake = api.intake.clone();
     let revocation = api.revocation.clone();
     let transport = Arc::new(Transport {
-        schema: build_schema(api),
+        schema: build_schema(api, settings),
         jwt,
-        production,
+        settings: settings.clone(),
         intake,
         revocation,
     });
     Router::new()
         .route("/graphql", get(get_graphql).post(http::post))
         .route("/graphql/ws", get(websocket))
+        .route("/graphql/ide/{file}", get(ide_file))
         .with_state(transport)
 }
 
@@ -110,67 +120,51 @@ async fn get_graphql(
     http::get(&t, peer, &headers, params).await
 }
 
+/// The IDE's page: the server's own files (no CDN), only where `SIGHTLINE_GRAPHIQL=true`
+/// (never in production). 404 otherwise, as if there were none.
 fn ide(t: &Transport) -> Response {
-    if t.production {
-        return (
-            StatusCode::NOT_FOUND,
-            "the GraphQL IDE is off in production",
-        )
-            .into_response();
+    if !t.settings.ide {
+        return ide_off();
     }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .finish(),
-    )
-    .into_response()
+    Html(include_str!("ide/index.html")).into_response()
 }
 
-/// Subscriptions over WebSocket (`graphql-transport-ws`, and the older `graphql-ws`). The token
-/// comes in `connection_init` as `{"Authorization": "Bearer <jwt>"}`, or from the dashboard's
-/// session cookie when the handshake comes from the server's own origin ([`session`]); a
-/// connection with an invalid token is closed, one without a token gets UNAUTHENTICATED per
-/// subscription.
+fn ide_off() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "the GraphQL IDE is off (SIGHTLINE_GRAPHIQL=true turns it on outside production)",
+    )
+        .into_response()
+}
+
+/// The IDE's script and style sheet.
+async fn ide_file(
+    State(t): State<Arc<Transport>>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    if !t.settings.ide {
+        return ide_off();
+    }
+    let (body, content_type) = match file.as_str() {
+        "ide.js" => (include_str!("ide/ide.js"), "text/javascript; charset=utf-8"),
+        "ide.css" => (include_str!("ide/ide.css"), "text/css; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// Subscriptions over WebSocket, with the guards of [`ws`]. The token comes in
+/// `connection_init`, or from the dashboard's session cookie when the handshake comes from the
+/// server's own origin ([`session`]).
 async fn websocket(
     State(t): State<Arc<Transport>>,
     peer: http::Peer,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let schema = t.schema.clone();
     let ip = ClientIp(peer.map(|axum::Extension(ConnectInfo(a))| t.client_ip(a, &headers)));
     let cookie = session::websocket_cookie(&headers);
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let header = payload
-                        .get("Authorization")
-                        .or_else(|| payload.get("authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string);
-                    // A token in `connection_init` wins; else the dashboard's session cookie.
-                    let caller = match (header, cookie) {
-                        (None, Some(token)) => {
-                            Caller::from_session(&t.jwt, &t.revocation, &token).await
-                        }
-                        (header, _) => {
-                            Caller::authenticate(&t.jwt, &t.revocation, header.as_deref()).await
-                        }
-                    };
-                    if let Caller::Invalid(why) = &caller {
-                        return Err(async_graphql::Error::new(format!(
-                            "authentication required: {why}"
-                        )));
-                    }
-                    let mut data = Data::default();
-                    data.insert(caller);
-                    data.insert(ip);
-                    Ok(data)
-                })
-                .serve()
-        })
+        .on_upgrade(move |socket| ws::serve(socket, t, ip, cookie))
 }

@@ -57,6 +57,8 @@ fn check_grant(
     Ok(())
 }
 
+// `updateProject` takes one argument per setting (GraphQL's own way to say "change these").
+#[allow(clippy::too_many_arguments)]
 #[Object]
 impl MutationRoot {
     /// Exchanges an account's email and password for a token. Failed logins are throttled per
@@ -205,6 +207,7 @@ impl MutationRoot {
         allowed_origins: Option<Vec<String>>,
         retention_days: Option<i32>,
         rollup_retention_days: Option<i32>,
+        ip_storage: Option<IpStorage>,
     ) -> ApiResult<Project> {
         let project = parse_id(&id, "id")?;
         authorize(ctx, Role::Admin, Some(project))?;
@@ -229,6 +232,7 @@ impl MutationRoot {
             retention_days: days(retention_days, "retentionDays").map_err(ApiError::from)?,
             rollup_retention_days: days(rollup_retention_days, "rollupRetentionDays")
                 .map_err(ApiError::from)?,
+            ip_storage: ip_storage.map(Into::into),
         };
         let m = projects::update(&api(ctx).db, project, change)
             .await

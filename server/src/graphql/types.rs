@@ -59,6 +59,8 @@ pub struct Project {
     pub retention_days: i32,
     pub rollup_retention_days: i32,
     pub created_at: DateTime<Utc>,
+    /// What of visitors' IP addresses is stored (default TRUNCATED).
+    pub ip_storage: IpStorage,
 }
 
 impl From<entity::project::Model> for Project {
@@ -71,6 +73,11 @@ impl From<entity::project::Model> for Project {
             retention_days: m.retention_days,
             rollup_retention_days: m.rollup_retention_days,
             created_at: m.created_at.with_timezone(&Utc),
+            ip_storage: m
+                .ip_storage
+                .parse::<crate::privacy::IpStorage>()
+                .unwrap_or_default()
+                .into(),
         }
     }
 }
@@ -1126,5 +1133,36 @@ mod tests {
             time_zone(Some("Mars/Base")),
             Err(RangeError::UnknownTimeZone("Mars/Base".into()))
         );
+    }
+}
+
+/// What of visitors' IP addresses a project stores.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum IpStorage {
+    /// The network only: IPv4 /24, IPv6 /48 (the default).
+    Truncated,
+    /// The whole address.
+    Full,
+    /// No address.
+    None,
+}
+
+impl From<crate::privacy::IpStorage> for IpStorage {
+    fn from(p: crate::privacy::IpStorage) -> Self {
+        match p {
+            crate::privacy::IpStorage::Truncated => IpStorage::Truncated,
+            crate::privacy::IpStorage::Full => IpStorage::Full,
+            crate::privacy::IpStorage::None => IpStorage::None,
+        }
+    }
+}
+
+impl From<IpStorage> for crate::privacy::IpStorage {
+    fn from(p: IpStorage) -> Self {
+        match p {
+            IpStorage::Truncated => crate::privacy::IpStorage::Truncated,
+            IpStorage::Full => crate::privacy::IpStorage::Full,
+            IpStorage::None => crate::privacy::IpStorage::None,
+        }
     }
 }

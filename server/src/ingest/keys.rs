@@ -1,17 +1,26 @@
 //! Project-key lookups with a short-lived in-memory cache: ingest must not hit Postgres per
 //! request, and unknown keys are cached too so garbage cannot hammer the database. A rotated key
 //! stops working within [`TTL`].
+//!
+//! Known keys and unknown keys are kept apart: known keys are as many as projects have keys,
+//! while unknown keys are whatever the internet sends, so they live in an LRU of at most
+//! [`MAX_UNKNOWN`] entries. A flood of random keys evicts older unknown keys (each costs one
+//! more lookup later) and never grows memory nor pushes a real project's key out.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use lru::LruCache;
 use uuid::Uuid;
 
 use crate::storage::{projects, Db, StorageError};
 
 pub const TTL: Duration = Duration::from_secs(10);
 const MAX_ENTRIES: usize = 100_000;
+/// Unknown keys remembered at once (about 100 bytes each).
+pub const MAX_UNKNOWN: usize = 10_000;
 
 /// What ingest needs to know of a project.
 #[derive(Debug, Clone)]
@@ -23,9 +32,68 @@ pub struct ProjectInfo {
 /// A key's project (None: no such key, cached too) and when it was looked up.
 type Entry = (Option<Arc<ProjectInfo>>, Instant);
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct KeyCache {
     entries: Arc<RwLock<HashMap<String, Entry>>>,
+    unknown: Arc<UnknownKeys>,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self {
+            entries: Arc::default(),
+            unknown: Arc::new(UnknownKeys::new(MAX_UNKNOWN)),
+        }
+    }
+}
+
+/// Keys that name no project, most recently seen first, at most `bound` of them.
+pub struct UnknownKeys {
+    lru: Mutex<LruCache<String, Instant>>,
+}
+
+impl UnknownKeys {
+    pub fn new(bound: usize) -> Self {
+        Self {
+            lru: Mutex::new(LruCache::new(
+                NonZeroUsize::new(bound).unwrap_or(NonZeroUsize::MIN),
+            )),
+        }
+    }
+
+    /// Whether `key` was found unknown less than [`TTL`] ago.
+    pub fn contains(&self, key: &str) -> bool {
+        let Ok(mut lru) = self.lru.lock() else {
+            return false;
+        };
+        match lru.get(key) {
+            Some(at) if at.elapsed() < TTL => true,
+            Some(_) => {
+                lru.pop(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers `key` as unknown, evicting the least recently seen one when full.
+    pub fn insert(&self, key: String) {
+        if let Ok(mut lru) = self.lru.lock() {
+            lru.put(key, Instant::now());
+        }
+    }
+
+    /// Forgets `key` (it names a project now).
+    fn remove(&self, key: &str) {
+        if let Ok(mut lru) = self.lru.lock() {
+            lru.pop(key);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lru.lock().map(|l| l.len()).unwrap_or_default()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -45,6 +113,9 @@ impl KeyCache {
             KeyKind::Public => format!("p:{key}"),
             KeyKind::Secret => format!("s:{}", projects::hash_secret(key)),
         };
+        if self.unknown.contains(&cache_key) {
+            return Ok(None);
+        }
         let mut stale = None;
         if let Ok(map) = self.entries.read() {
             if let Some((info, at)) = map.get(&cache_key) {
@@ -73,18 +144,44 @@ impl KeyCache {
             }
             Err(e) => return Err(e),
         };
-        let info = found.map(|p| {
-            Arc::new(ProjectInfo {
-                id: p.id,
-                allowed_origins: p.allowed_origins,
-            })
+        let Some(p) = found else {
+            // A key that stopped working (rotated) leaves the known map for the bounded one.
+            if let Ok(mut map) = self.entries.write() {
+                map.remove(&cache_key);
+            }
+            self.unknown.insert(cache_key);
+            return Ok(None);
+        };
+        let info = Arc::new(ProjectInfo {
+            id: p.id,
+            allowed_origins: p.allowed_origins,
         });
+        self.unknown.remove(&cache_key);
         if let Ok(mut map) = self.entries.write() {
             if map.len() >= MAX_ENTRIES {
                 map.retain(|_, (_, at)| at.elapsed() < TTL);
             }
-            map.insert(cache_key, (info.clone(), Instant::now()));
+            map.insert(cache_key, (Some(info.clone()), Instant::now()));
         }
-        Ok(info)
+        Ok(Some(info))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_random_keys_stays_at_the_bound() {
+        let unknown = UnknownKeys::new(100);
+        for _ in 0..10_000 {
+            unknown.insert(format!("p:{}", Uuid::new_v4()));
+        }
+        assert_eq!(unknown.len(), 100);
+        // The most recent keys are the ones kept.
+        let last = "p:last".to_string();
+        unknown.insert(last.clone());
+        assert!(unknown.contains(&last));
+        assert_eq!(unknown.len(), 100);
     }
 }

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use error::IngestError;
 pub use intake::{validate_events, Accepted, Batch, Intake, Rejection};
-pub use keys::{KeyKind, ProjectInfo};
+pub use keys::{KeyKind, ProjectInfo, TTL as KEY_CACHE_TTL};
 
 use crate::event::Dialect;
 use crate::telemetry::names;
@@ -221,20 +221,13 @@ pub fn parse_server_batch(body: &[u8]) -> Result<Vec<Value>, IngestError> {
     })
 }
 
-/// The client's IP: the peer, or the forwarded address when proxies are trusted (GraphQL's
-/// login throttle and audit log use it too).
+/// The client's IP as the trusted-proxy rule says ([`crate::client_ip`]); GraphQL's login
+/// throttle and audit log use it too.
 pub fn client_ip(intake: &Intake, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if intake.settings().trust_proxy {
-        if let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
-    }
-    peer.ip()
+    intake
+        .settings()
+        .trusted_proxies
+        .client_ip(peer.ip(), headers)
 }
 
 /// The request body, decompressed when gzip, bounded either way.

@@ -81,6 +81,9 @@ pub struct ArchiveStore {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     url: String,
+    /// The directory of a local store: its files are made private to the server's user
+    /// (archives hold every stored event, IP addresses and user ids included).
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for ArchiveStore {
@@ -89,6 +92,19 @@ impl std::fmt::Debug for ArchiveStore {
             .field("url", &self.url)
             .finish()
     }
+}
+
+/// Sets `path`'s permission bits (Unix; elsewhere the platform's defaults stay).
+fn private(path: &std::path::Path, mode: u32) -> Result<(), StorageError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| archive_err(format!("{}: {e}", path.display())))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 fn archive_err(e: impl std::fmt::Display) -> StorageError {
@@ -113,6 +129,7 @@ impl ArchiveStore {
                 store: Arc::new(store),
                 prefix: Path::from(prefix.trim_matches('/')),
                 url: url.to_string(),
+                local_dir: None,
             });
         }
         if url.contains("://") && !url.starts_with("file://") {
@@ -125,12 +142,17 @@ impl ArchiveStore {
             return Err(archive_err("archive directory is empty"));
         }
         std::fs::create_dir_all(dir).map_err(|e| archive_err(format!("{dir}: {e}")))?;
+        // Best effort: a directory given by the operator may belong to another user.
+        if let Err(e) = private(std::path::Path::new(dir), 0o700) {
+            tracing::warn!(error = %e, "cannot make the archive directory private (0700)");
+        }
         let store =
             object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(archive_err)?;
         Ok(Self {
             store: Arc::new(store),
             prefix: Path::default(),
             url: url.to_string(),
+            local_dir: Some(std::path::PathBuf::from(dir)),
         })
     }
 
@@ -145,6 +167,26 @@ impl ArchiveStore {
             "activities/project={project}/day={day}/part-{}.csv.gz",
             Uuid::now_v7()
         )
+    }
+
+    /// Makes a part just written readable by the server's user only (mode 0600), and the
+    /// directories above it 0700. A no-op on object stores (their access is the bucket's).
+    fn make_private(&self, key: &str) -> Result<(), StorageError> {
+        let Some(root) = &self.local_dir else {
+            return Ok(());
+        };
+        let file = key
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .fold(root.clone(), |path, part| path.join(part));
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(root) && *d != root.as_path()) {
+            if let Err(e) = private(d, 0o700) {
+                tracing::warn!(error = %e, "cannot make an archive directory private (0700)");
+            }
+            dir = d.parent();
+        }
+        private(&file, 0o600)
     }
 
     /// Where a recorded key lives in the store.
@@ -287,6 +329,7 @@ pub async fn archive_day(
         .put(&store.location(&key_text), PutPayload::from(gz))
         .await
         .map_err(archive_err)?;
+    store.make_private(&key_text)?;
     // Re-read what the store holds, not what was sent.
     let checked = check_part(store, &key_text, rows, &sha).await;
     let done = match checked {

@@ -62,6 +62,12 @@ impl StorageError {
         }
     }
 
+    /// A statement cancelled by `statement_timeout` (SQLSTATE 57014): the query was too
+    /// expensive, not the database broken.
+    pub fn is_timeout(&self) -> bool {
+        self.sqlstate().as_deref() == Some("57014")
+    }
+
     /// The PostgreSQL error code (SQLSTATE) of a database error, if it is one.
     pub fn sqlstate(&self) -> Option<String> {
         match self {
@@ -101,11 +107,20 @@ pub struct Db {
 }
 
 impl Db {
+    /// The read connection is a pool of its own even without a replica: its sessions carry
+    /// the analytics `statement_timeout` (`SIGHTLINE_QUERY_TIMEOUT_MS`), which the worker's
+    /// writes and the maintenance jobs on the primary must not have.
     pub async fn connect(settings: &Settings) -> Result<Self, StorageError> {
-        let primary = connect_one(settings.database_url.expose(), settings.database_pool).await?;
-        let read = match &settings.database_read_url {
-            Some(url) => connect_one(url.expose(), settings.database_pool).await?,
-            None => primary.clone(),
+        let primary =
+            connect_one(settings.database_url.expose(), settings.database_pool, None).await?;
+        let timeout = Some(settings.api.query_timeout).filter(|t| !t.is_zero());
+        let read_url = settings
+            .database_read_url
+            .as_ref()
+            .unwrap_or(&settings.database_url);
+        let read = match (&settings.database_read_url, timeout) {
+            (None, None) => primary.clone(),
+            _ => connect_one(read_url.expose(), settings.database_pool, timeout).await?,
         };
         Ok(Self { primary, read })
     }
@@ -122,7 +137,12 @@ impl Db {
     }
 }
 
-async fn connect_one(url: &str, pool: u32) -> Result<DatabaseConnection, StorageError> {
+async fn connect_one(
+    url: &str,
+    pool: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<DatabaseConnection, StorageError> {
+    let timeout_ms = statement_timeout.map(|t| t.as_millis().to_string());
     let mut opts = ConnectOptions::new(url.to_string());
     opts.max_connections(pool)
         .min_connections(1)
@@ -134,10 +154,26 @@ async fn connect_one(url: &str, pool: u32) -> Result<DatabaseConnection, Storage
         // Custom plans always: a generic plan (chosen after 5 runs of a prepared statement)
         // cannot prune partitions or pick the path index for `path = $n`; the same funnel took
         // 600 ms with it instead of 100 ms. Planning costs a few ms at most here.
-        .map_sqlx_postgres_opts(|o| {
-            o.options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")])
+        .map_sqlx_postgres_opts(move |o| {
+            let o = o.options([("jit", "off"), ("plan_cache_mode", "force_custom_plan")]);
+            match &timeout_ms {
+                Some(ms) => o.options([("statement_timeout", ms.as_str())]),
+                None => o,
+            }
         });
-    Ok(Database::connect(opts).await?)
+    Database::connect(opts)
+        .await
+        .map_err(|e| without_password(e, url))
+}
+
+/// Connection errors may quote the URL they could not use; never with its password.
+fn without_password(e: DbErr, url: &str) -> StorageError {
+    let text = e.to_string();
+    if !text.contains(url) {
+        return StorageError::Db(e);
+    }
+    let masked = crate::config::mask_url_passwords(url);
+    StorageError::Db(DbErr::Custom(text.replace(url, &masked)))
 }
 
 /// A PostgreSQL statement with its values bound in order (`$1`, `$2`, ...).

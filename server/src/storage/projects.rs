@@ -10,6 +10,7 @@ use entity::project;
 
 use super::{Db, StorageError};
 use crate::domain::{Origin, ProjectName, RetentionDays};
+use crate::privacy::IpStorage;
 
 /// A project's keys as created or rotated: the secret is shown once, then only its hash is kept.
 #[derive(Debug, Clone)]
@@ -51,6 +52,7 @@ pub async fn create(
         retention_days: Set(90),
         rollup_retention_days: Set(400),
         created_at: Set(Utc::now().into()),
+        ip_storage: Set(IpStorage::default().as_str().to_string()),
     }
     .insert(&db.primary)
     .await?;
@@ -104,6 +106,7 @@ pub struct ProjectUpdate {
     pub allowed_origins: Option<Vec<Origin>>,
     pub retention_days: Option<RetentionDays>,
     pub rollup_retention_days: Option<RetentionDays>,
+    pub ip_storage: Option<IpStorage>,
 }
 
 pub async fn update(
@@ -127,6 +130,9 @@ pub async fn update(
     if let Some(v) = change.rollup_retention_days {
         m.rollup_retention_days = Set(v.get());
     }
+    if let Some(v) = change.ip_storage {
+        m.ip_storage = Set(v.as_str().to_string());
+    }
     Ok(Some(m.update(&db.primary).await?))
 }
 
@@ -143,4 +149,13 @@ pub async fn rotate_keys(
     m.public_key = Set(keys.public_key.clone());
     m.secret_key_hash = Set(hash_secret(&keys.secret_key));
     Ok(Some((m.update(&db.primary).await?, keys)))
+}
+
+/// What of visitors' IP addresses the project stores (`None`: no such project).
+pub async fn ip_storage(db: &Db, id: Uuid) -> Result<Option<IpStorage>, StorageError> {
+    // The column's CHECK allows only the three names; anything else would be a schema drift,
+    // and the default (truncated) is the safe reading of it.
+    Ok(by_id(db, id)
+        .await?
+        .map(|p| p.ip_storage.parse().unwrap_or_default()))
 }

@@ -42,3 +42,7 @@ pub const LIVE_LAGGED: &str = "sightline_live_lagged_events_total";
 pub const ERRORS: &str = "sightline_errors_total";
 /// Logins refused (label: reason = password, locked_account, locked_ip, busy, disabled).
 pub const LOGIN_REFUSED: &str = "sightline_login_refused_total";
+/// Requests refused with 413 before their body was read (a declared length over the limit).
+pub const HTTP_BODY_TOO_LARGE: &str = "sightline_http_body_too_large_total";
+/// GraphQL queries and subscriptions refused by a cap (per project, per WebSocket).
+pub const GRAPHQL_QUERIES_REFUSED: &str = "sightline_graphql_refused_total";

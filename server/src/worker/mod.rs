@@ -15,6 +15,7 @@
 
 mod actor_days;
 mod maintenance;
+mod privacy;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -71,6 +72,8 @@ pub struct Worker {
     short_queue: AtomicBool,
     /// Actor-days stored lately, shared by the lanes (an actor's events land in any lane).
     actor_days: std::sync::Mutex<actor_days::ActorDays>,
+    /// Each project's IP storage policy, applied last to every row.
+    ip_policies: privacy::IpPolicies,
 }
 
 impl Worker {
@@ -96,6 +99,7 @@ impl Worker {
             events_per_job: AtomicU64::new(crate::queue::MAX_JOB_EVENTS as u64),
             short_queue: AtomicBool::new(false),
             actor_days: Default::default(),
+            ip_policies: Default::default(),
         }
     }
 
@@ -226,6 +230,15 @@ impl Worker {
                     warn!(job = %job.id, %reason, "job data is not an ingest job; dead-lettering it");
                     self.fail(&job, &reason, true).await;
                 }
+            }
+        }
+
+        // The last step of building each row: what of the client IP the project stores (what
+        // is derived from the full address was derived while decoding).
+        for d in &mut decoded {
+            let policy = self.ip_policies.get(&self.db, d.project_id).await;
+            for row in &mut d.rows {
+                row.ip_address = policy.apply_text(row.ip_address.take());
             }
         }
 

@@ -70,3 +70,52 @@ fn dockerfile_builds_the_sightline_binary() {
     assert!(text.contains("cargo build --release --locked -p sightline"));
     assert!(text.contains("HEALTHCHECK"));
 }
+
+/// Secrets at rest: no password is written in the file (each comes from the environment and
+/// compose refuses to start without it), and only the server's HTTP port is published.
+#[test]
+fn compose_takes_every_password_from_the_environment_and_publishes_only_http() {
+    let v = compose();
+    let services = v["services"].as_mapping().expect("services");
+    for (name, service) in services {
+        let name = name.as_str().expect("a name");
+        let ports = service["ports"].as_sequence().map(Vec::len).unwrap_or(0);
+        if name == "server" {
+            let ports = serde_yaml::to_string(&service["ports"]).expect("yaml");
+            assert_eq!(
+                ports.trim(),
+                "- 8080:8080",
+                "the server publishes HTTP only"
+            );
+        } else {
+            assert_eq!(ports, 0, "service {name} publishes no port");
+        }
+    }
+    let pg = &v["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"];
+    assert!(
+        pg.as_str()
+            .is_some_and(|p| p.starts_with("${SIGHTLINE_DB_PASSWORD:?")),
+        "the database password is required from the environment: {pg:?}"
+    );
+    let redis = serde_yaml::to_string(&v["services"]["redis"]["command"]).expect("yaml");
+    assert!(redis.contains("--requirepass"), "redis asks for a password");
+    for name in ["migrate", "server", "worker"] {
+        let env = &v["services"][name]["environment"];
+        for (key, needs) in [
+            ("DATABASE_URL", "${SIGHTLINE_DB_PASSWORD:?"),
+            ("REDIS_URL", "${SIGHTLINE_REDIS_PASSWORD:?"),
+        ] {
+            let url = env[key].as_str().expect("a URL");
+            assert!(
+                url.contains(needs),
+                "{name}'s {key} takes its password from the environment: {url}"
+            );
+        }
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");
+    let text = std::fs::read_to_string(path).expect("docker-compose.yml");
+    assert!(
+        !text.contains("sightline:sightline@") && !text.contains("PASSWORD: sightline"),
+        "no fixed password"
+    );
+}

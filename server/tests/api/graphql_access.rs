@@ -12,23 +12,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
 use sightline::app::Mode;
-use sightline::auth::{JwtKeys, Role};
+use sightline::auth::Role;
 
-use crate::helpers::{create_project, event, events, spawn_app, spawn_app_with, TestApp, TestSql};
-
-fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
-    JwtKeys::from_settings(&app.settings.jwt)
-        .expect("keys")
-        .issue(&format!("{}-test", role.as_str()), role, projects, None)
-        .expect("token")
-}
-
-fn code(r: &Value) -> String {
-    r["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-        .to_string()
-}
+use crate::helpers::{
+    code, create_project, event, events, spawn_app, spawn_app_with, token, TestApp, TestSql,
+};
 
 const RANGE_QUERIES: &[&str] = &[
     "eventCount(projectId: $p)",
@@ -722,7 +710,11 @@ async fn a_slow_subscriber_gets_a_lag_notice_and_never_stalls_others() {
 /// Query depth and complexity are bounded before anything runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_deep_or_too_complex_queries_are_refused() {
-    let app = spawn_app().await;
+    // Introspection on: its types nest deeply enough to show the depth limit.
+    let app = spawn_app_with(Mode::All, |env| {
+        env.insert("SIGHTLINE_GRAPHIQL".into(), "true".into());
+    })
+    .await;
     let admin = token(&app, Role::Admin, Some(&[app.project.id]));
     // __schema > types > fields > type > ofType x 10 > name: depth 15.
     let deep = format!(

@@ -341,7 +341,10 @@ const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_get_the_ide_and_a_subscription_over_http_is_refused() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(Mode::All, |env| {
+        env.insert("SIGHTLINE_GRAPHIQL".into(), "true".into());
+    })
+    .await;
     let r = app
         .client
         .get(format!("{}/graphql", app.address))
@@ -351,7 +354,7 @@ async fn browsers_get_the_ide_and_a_subscription_over_http_is_refused() {
         .expect("request");
     assert_eq!(r.status(), 200);
     assert!(content_type(&r).starts_with("text/html"));
-    assert!(r.text().await.expect("body").contains("GraphiQL"));
+    assert!(r.text().await.expect("body").contains("GraphQL console"));
 
     let (status, _, body) = post(
         &app,

@@ -231,6 +231,18 @@ impl TestApp {
             .expect("json")
     }
 
+    /// `POST /api/v1/track` of `events` with the secret key `secret`; the answer's status.
+    pub async fn track_with(&self, secret: &str, events: &[Value]) -> reqwest::StatusCode {
+        self.client
+            .post(format!("{}/api/v1/track", self.address))
+            .bearer_auth(secret)
+            .json(&json!({ "events": events }))
+            .send()
+            .await
+            .expect("track")
+            .status()
+    }
+
     pub async fn stored_count(&self) -> i64 {
         sightline::storage::events::count(&self.db, self.project.id)
             .await
@@ -354,4 +366,20 @@ pub async fn create_project(
     projects::create(db, &name, &[])
         .await
         .expect("create project")
+}
+
+/// A token of this app's keys for `role` over `projects` (`None`: all).
+pub fn token(app: &TestApp, role: Role, projects: Option<&[Uuid]>) -> String {
+    JwtKeys::from_settings(&app.settings.jwt)
+        .expect("keys")
+        .issue(&format!("{}-test", role.as_str()), role, projects, None)
+        .expect("token")
+}
+
+/// `extensions.code` of a GraphQL answer's first error.
+pub fn code(r: &Value) -> String {
+    r["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+        .to_string()
 }

@@ -5,11 +5,14 @@ mod helpers;
 
 mod analytics;
 mod analytics_plans;
+mod api_limits;
 mod audit_log;
 mod bench;
 mod compose;
 mod config_cli;
+mod edge_guards;
 mod engagement;
+mod existing_guards;
 mod foundation;
 mod graphql_access;
 mod graphql_http;
