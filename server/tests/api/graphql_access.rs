@@ -50,7 +50,7 @@ const RANGE_QUERIES: &[&str] = &[
 /// they come.
 struct LiveClient {
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
 }
 
 impl LiveClient {
@@ -96,10 +96,16 @@ impl LiveClient {
                 let _ = tx.send(l);
             }
         });
-        Self {
-            lines,
-            _child: child,
-        }
+        Self { lines, child }
+    }
+
+    /// The client's exit status: 0 after its `count` messages, 2 after an error, 3 on timeout.
+    async fn exit_code(mut self) -> Option<i32> {
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|s| s.code())
     }
 
     async fn next(&mut self, within: Duration) -> Option<String> {
@@ -194,6 +200,7 @@ async fn a_token_for_project_a_is_forbidden_everywhere_on_project_b() {
         c.ready().await;
         let line = c.next(Duration::from_secs(5)).await.unwrap_or_default();
         assert!(line.contains("FORBIDDEN"), "{sub}: {line}");
+        assert_eq!(c.exit_code().await, Some(2), "the client exits as failed");
     }
     app.stop().await;
 }
@@ -376,6 +383,7 @@ async fn a_filtered_live_feed_sends_what_the_same_filter_finds_in_stored_events(
     }
     let wanted = vec![batch[0]["id"].clone(), batch[5]["id"].clone()];
     assert_eq!(live, wanted, "only the two matching events, in order");
+    assert_eq!(feed.exit_code().await, Some(0), "its 2 messages, no error");
 
     // The stored rows answer the same filter with the same events.
     app.wait_for_count(batch.len() as i64, Duration::from_secs(10))
