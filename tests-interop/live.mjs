@@ -2,7 +2,7 @@
 // Usage: node live.mjs <ws-url> <token|-> <query> <variables-json> <count> <timeout-ms> [pause-ms]
 // Prints `READY` once the connection is acknowledged, then one JSON line per message (`next`
 // payloads, or {"error": ...}), and exits after <count> messages (status 0), an error (status 2,
-// after printing it) or the timeout (status 3, after printing {"timeout": true}): a caller that
+// after printing it; a `next` payload with `errors` counts as one) or the timeout (status 3, after printing {"timeout": true}): a caller that
 // expects messages fails on anything but 0.
 // With pause-ms, the client stops reading its socket for that long right after READY (a slow
 // subscriber: the server's writes back up), then prints `RESUMED` and reads again.
@@ -42,7 +42,9 @@ client.subscribe(
   {
     next: (msg) => {
       console.log(JSON.stringify(msg));
-      if (++seen >= Number(count)) done(0);
+      // A result carrying errors (FORBIDDEN, BAD_USER_INPUT...) is a failure too.
+      if (msg.errors) done(2);
+      else if (++seen >= Number(count)) done(0);
     },
     error: (err) => {
       const e = Array.isArray(err) ? err : (err && err.message !== undefined ? [err] : [{ message: String(err?.reason ?? err) , code: err?.code }]);

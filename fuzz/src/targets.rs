@@ -312,9 +312,9 @@ pub fn tracker_json(data: &[u8]) {
         url: at(8),
         referrer: at(9),
         title: at(10),
-        screen_width: (data.len() % 3 == 0).then_some(raw as u32),
+        screen_width: data.len().is_multiple_of(3).then_some(raw as u32),
         language: at(11),
-        webdriver: data.len() % 2 == 0,
+        webdriver: data.len().is_multiple_of(2),
         props_json: &props_json,
     };
     if data.first() == Some(&b'!') && tjson::is_object_text(&props_json) {
@@ -385,6 +385,6 @@ pub fn tracker_json_seeds() -> Vec<Vec<u8>> {
     vec![
         b"0196f7a0-0000-7000-8000-000000000001\xffpage.view\xffa\xffs\xffu\xff\xffbutton\xffcta\xffhttps://x/?q=\"1\"\xff\xffT\\itle\n\xffen-US".to_vec(),
         b"!{\"tag\":\"a\",\"text\":\"\\u0001\"}\xffx".to_vec(),
-        [&"é\u{1}\u{1f}\u{7f}".as_bytes()[..], b"\xff", "\u{10ffff}\n\u{0}".as_bytes()].concat(),
+        ["é\u{1}\u{1f}\u{7f}".as_bytes(), b"\xff", "\u{10ffff}\n\u{0}".as_bytes()].concat(),
     ]
 }
