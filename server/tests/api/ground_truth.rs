@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{create_project, spawn_app_with, TestApp, TestSql};
+use crate::helpers::{create_project, keycounts, spawn_app_with, TestApp, TestSql};
 
 const ZONE: Tz = New_York;
 const PATHS: usize = 40;
@@ -281,21 +281,6 @@ impl<'a> Truth<'a> {
         }
         counts
     }
-}
-
-fn keycounts(v: &Value) -> Vec<(String, i64)> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    (
-                        r["key"].as_str().unwrap_or("").to_string(),
-                        r["count"].as_i64().unwrap_or(-1),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn within_hll_bound(label: &str, got: i64, truth: usize) {
