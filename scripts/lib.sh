@@ -113,7 +113,8 @@ redis_bin() {
   command -v redis-server
 }
 
-# start_redis DIR PORT: a Redis with AOF on (appendfsync everysec), data in DIR. The AOF is
+# start_redis DIR PORT: a Redis with AOF on (appendfsync everysec, or REDIS_APPENDFSYNC=always:
+# see docs/ARCHITECTURE.md, "Durability"), data in DIR. The AOF is
 # compacted once it has grown by 1 GB rather than Redis's default 64 MB: a queue's live data is
 # small but its write traffic is not (310 bytes of AOF per event enqueued, stored and completed),
 # so at tens of thousands of events/s the default forked a rewrite of the whole queue every 2-3 s
@@ -125,7 +126,7 @@ start_redis() {
   if redis-cli -p "$port" ping >/dev/null 2>&1; then
     log "Redis already running on port $port"; return
   fi
-  "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync everysec \
+  "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync "${REDIS_APPENDFSYNC:-everysec}" \
     --auto-aof-rewrite-min-size 1gb --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" >/dev/null \
     || die "redis-server did not start"
   for _ in $(seq 1 150); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done

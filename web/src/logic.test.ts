@@ -56,11 +56,15 @@ describe('formatting', () => {
 describe('api', () => {
   it('turns GraphQL errors into coded errors', () => {
     expect(() => unwrap(200, { errors: [{ message: 'nope', extensions: { code: 'FORBIDDEN' } }] })).toThrowError(ApiError);
+    // Asserts that it throws, and what: a try/catch alone would pass if nothing were thrown.
+    let thrown: unknown = null;
     try {
       unwrap(200, { errors: [{ message: 'expired', extensions: { code: 'UNAUTHENTICATED' } }] });
     } catch (e) {
-      expect((e as ApiError).code).toBe('UNAUTHENTICATED');
+      thrown = e;
     }
+    expect(thrown).toBeInstanceOf(ApiError);
+    expect((thrown as ApiError).code).toBe('UNAUTHENTICATED');
     expect(unwrap(200, { data: { me: { role: 'admin' } } })).toEqual({ me: { role: 'admin' } });
     expect(() => unwrap(502, null)).toThrowError(/502/);
   });

@@ -44,6 +44,10 @@ pub struct LoadgenArgs {
     /// Allow a target that is not a loopback address.
     #[arg(long)]
     allow_remote: bool,
+    /// Write the id of every event sent to this file, one per line, prefixed by its outcome:
+    /// `a` accepted, `r` rejected, `u` never answered.
+    #[arg(long)]
+    ids_out: Option<PathBuf>,
 }
 
 impl LoadgenArgs {
@@ -66,6 +70,11 @@ impl LoadgenArgs {
         let stop = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(stop.clone()));
         let report = loadgen::run(cfg, stop).await?;
+        if let Some(path) = &self.ids_out {
+            report
+                .write_ids(path)
+                .with_context(|| format!("writing event ids to {}", path.display()))?;
+        }
         println!("{}", serde_json::to_string(&report)?);
         Ok(())
     }

@@ -70,6 +70,41 @@ pub struct ClaimedJob {
     pub attempts_made: u32,
 }
 
+/// The jobs in claim.lua's flat reply (id, data, attemptsMade, opts, id, ...).
+///
+/// Read as bytes, not as strings: a producer can write any bytes into a job's hash, and one
+/// job whose data is not UTF-8 used to fail the whole claim, leaving every job of it locked
+/// until it stalled, then claimed and failed again. Such data becomes empty, which the worker
+/// dead-letters as not an ingest job (its bytes stay in the job's hash for inspection).
+pub fn claimed_jobs(flat: &[redis::Value]) -> Vec<ClaimedJob> {
+    fn bytes(v: &redis::Value) -> &[u8] {
+        match v {
+            redis::Value::BulkString(b) => b,
+            redis::Value::SimpleString(s) => s.as_bytes(),
+            _ => &[],
+        }
+    }
+    flat.chunks_exact(4)
+        .map(|c| {
+            let data = std::str::from_utf8(bytes(&c[1])).unwrap_or_else(|_| {
+                tracing::warn!(job = %String::from_utf8_lossy(bytes(&c[0])), "job data is not UTF-8");
+                ""
+            });
+            ClaimedJob {
+                id: String::from_utf8_lossy(bytes(&c[0])).into_owned(),
+                data: data.to_string(),
+                attempts_made: match &c[2] {
+                    redis::Value::Int(n) => u32::try_from(*n).unwrap_or(0),
+                    v => std::str::from_utf8(bytes(v))
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0),
+                },
+            }
+        })
+        .collect()
+}
+
 /// Depths of the queue's states, as `Queue.getJobCounts()` reports them, and whether it is paused
 /// (read in the same round trip, so the two agree).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -232,15 +267,8 @@ impl Queue {
             .arg(lock.as_millis() as u64)
             .arg(max);
         let mut conn = self.conn.clone();
-        let flat: Vec<String> = inv.invoke_async(&mut conn).await?;
-        Ok(flat
-            .chunks_exact(4)
-            .map(|c| ClaimedJob {
-                id: c[0].clone(),
-                data: c[1].clone(),
-                attempts_made: c[2].parse().unwrap_or(0),
-            })
-            .collect())
+        let flat: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
+        Ok(claimed_jobs(&flat))
     }
 
     pub async fn complete(
@@ -509,5 +537,48 @@ impl Queue {
             .query_async(&mut conn)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    fn bulk(b: &[u8]) -> Value {
+        Value::BulkString(b.to_vec())
+    }
+
+    #[test]
+    fn a_job_whose_data_is_not_utf8_does_not_fail_its_neighbours() {
+        let flat = [
+            bulk(b"1"),
+            bulk(b"{\"ok\":1}"),
+            bulk(b"0"),
+            bulk(b"{}"),
+            bulk(b"2"),
+            bulk(b"{\"bad\":\"\xff\xfe\"}"),
+            bulk(b"3"),
+            bulk(b"{}"),
+        ];
+        let jobs = claimed_jobs(&flat);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(
+            (
+                jobs[0].id.as_str(),
+                jobs[0].data.as_str(),
+                jobs[0].attempts_made
+            ),
+            ("1", "{\"ok\":1}", 0)
+        );
+        assert_eq!(
+            (
+                jobs[1].id.as_str(),
+                jobs[1].data.as_str(),
+                jobs[1].attempts_made
+            ),
+            ("2", "", 3),
+            "data that is not UTF-8 becomes empty (dead-lettered by the worker)"
+        );
     }
 }

@@ -6,6 +6,14 @@
 //! connection error), as the browser tracker does, so `accepted` is exactly the number of
 //! distinct events the server promised to store: the figure stored counts are checked against.
 //!
+//! It records the id of every event it sent, by outcome (answered 202 and accepted, listed as
+//! rejected in a 202, or never answered 202), so callers compare sets of ids with what was
+//! stored, not counts: a lost event and a stray duplicate cancel out in a count.
+//!
+//! Latency is measured from when a request was due to be sent, not from when it was sent: a
+//! paced connection that falls behind its schedule keeps the schedule (no coordinated omission),
+//! so a stall shows in the figures as the wait it caused every request queued behind it.
+//!
 //! Safety: it refuses targets that are not loopback unless `allow_remote` is set.
 
 use std::net::IpAddr;
@@ -83,6 +91,8 @@ impl Backlog {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LoadgenReport {
     pub requests: u64,
+    /// Distinct events generated and sent (each batch is resent until answered 202).
+    pub sent_events: u64,
     pub accepted_events: u64,
     pub rejected_events: u64,
     pub retries: u64,
@@ -96,6 +106,16 @@ pub struct LoadgenReport {
     /// rounds be merged into exact percentiles.
     #[serde(skip)]
     pub latencies_us: Vec<u32>,
+    /// Ids of the events the server accepted (answered 202 and not listed as rejected).
+    #[serde(skip)]
+    pub accepted_ids: Vec<uuid::Uuid>,
+    /// Ids of the events a 202 listed as rejected, or whose batch was refused outright.
+    #[serde(skip)]
+    pub rejected_ids: Vec<uuid::Uuid>,
+    /// Ids of the events whose batch was never answered (given up): the server may or may
+    /// not have them.
+    #[serde(skip)]
+    pub unanswered_ids: Vec<uuid::Uuid>,
 }
 
 impl LoadgenReport {
@@ -104,15 +124,36 @@ impl LoadgenReport {
         let mut total = LoadgenReport::default();
         for p in parts {
             total.requests += p.requests;
+            total.sent_events += p.sent_events;
             total.accepted_events += p.accepted_events;
             total.rejected_events += p.rejected_events;
             total.retries += p.retries;
             total.failed_batches += p.failed_batches;
             total.elapsed_s += p.elapsed_s;
             total.latencies_us.extend(p.latencies_us);
+            total.accepted_ids.extend(p.accepted_ids);
+            total.rejected_ids.extend(p.rejected_ids);
+            total.unanswered_ids.extend(p.unanswered_ids);
         }
         total.finish();
         total
+    }
+
+    /// Writes the ids, one per line prefixed by their outcome: `a` accepted, `r` rejected,
+    /// `u` unanswered (`sightline loadgen --ids-out`, read by the fault tests).
+    pub fn write_ids(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for (tag, ids) in [
+            ('a', &self.accepted_ids),
+            ('r', &self.rejected_ids),
+            ('u', &self.unanswered_ids),
+        ] {
+            for id in ids {
+                writeln!(out, "{tag} {}", id.as_hyphenated())?;
+            }
+        }
+        out.flush()
     }
 
     /// Derives the rates and percentiles from the counts, elapsed time and latencies.
@@ -169,7 +210,8 @@ pub fn pick_visitor(rng: &mut SmallRng, users: u32) -> (u32, u32) {
     (user, user * 4 + rng.gen_range(0..4))
 }
 
-/// Appends one generated event of `visitor`, in the tracker's shape, to `out` as JSON.
+/// Appends one generated event of `visitor`, in the tracker's shape, to `out` as JSON, and
+/// returns its id.
 ///
 /// Written straight into the request body rather than built as a `serde_json::Value`: the load
 /// generator shares the machine with the system it measures, and a tree of small allocations
@@ -181,7 +223,7 @@ pub fn write_synthetic_event(
     visitor: (u32, u32),
     paths: u32,
     now_ms: i64,
-) {
+) -> uuid::Uuid {
     use std::fmt::Write as _;
     let (user, session) = visitor;
     let path = rng.gen_range(0..paths.max(1));
@@ -211,6 +253,7 @@ pub fn write_synthetic_event(
         let _ = write!(out, r#","user_id":"u-{user}""#);
     }
     out.push('}');
+    id
 }
 
 pub async fn run(
@@ -250,6 +293,7 @@ pub async fn run(
             let mut rng = SmallRng::seed_from_u64(cfg.seed.wrapping_add(worker as u64 * 7919));
             let mut report = LoadgenReport::default();
             let mut latencies: Vec<u32> = Vec::new();
+            // When the next batch is due (paced runs); latency is measured from it.
             let mut next = Instant::now();
             loop {
                 if let Some(b) = &cfg.backlog {
@@ -276,6 +320,7 @@ pub async fn run(
                 // (larger requests stand for a proxy forwarding several browsers' batches).
                 let mut visitor = pick_visitor(&mut rng, cfg.users);
                 let mut body = String::with_capacity(64 + 320 * got as usize);
+                let mut ids = Vec::with_capacity(got as usize);
                 body.push_str(&body_start);
                 for i in 0..got {
                     if i > 0 {
@@ -284,14 +329,23 @@ pub async fn run(
                             visitor = pick_visitor(&mut rng, cfg.users);
                         }
                     }
-                    write_synthetic_event(&mut body, &mut rng, visitor, cfg.paths, now_ms);
+                    ids.push(write_synthetic_event(
+                        &mut body, &mut rng, visitor, cfg.paths, now_ms,
+                    ));
                 }
+                report.sent_events += got;
                 body.push_str("]}");
                 let body = axum::body::Bytes::from(body);
                 // Resend the same batch until it is accepted (or we give up well after the end).
                 let give_up = deadline + Duration::from_secs(60);
+                // Paced: from when this batch was due (its schedule slot), even if the previous
+                // answer came late; unpaced: from when it is sent.
+                let t = if interval.is_some() {
+                    next
+                } else {
+                    Instant::now()
+                };
                 loop {
-                    let t = Instant::now();
                     let r = client
                         .post(&endpoint)
                         .header("content-type", "text/plain")
@@ -308,10 +362,23 @@ pub async fn run(
                             if let Some(b) = &cfg.backlog {
                                 b.accepted.fetch_add(accepted, Ordering::Relaxed);
                             }
-                            report.rejected_events += v["rejected"]
+                            let rejected: Vec<usize> = v["rejected"]
                                 .as_array()
-                                .map(|a| a.len() as u64)
-                                .unwrap_or(0);
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|r| r["index"].as_u64())
+                                        .map(|i| i as usize)
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            report.rejected_events += rejected.len() as u64;
+                            for (i, id) in ids.iter().enumerate() {
+                                if rejected.contains(&i) {
+                                    report.rejected_ids.push(*id);
+                                } else {
+                                    report.accepted_ids.push(*id);
+                                }
+                            }
                             break;
                         }
                         Ok(resp)
@@ -330,6 +397,7 @@ pub async fn run(
                         Ok(resp) => {
                             tracing::warn!(status = %resp.status(), "batch refused");
                             report.rejected_events += got;
+                            report.rejected_ids.extend(&ids);
                             report.failed_batches += 1;
                             break;
                         }
@@ -340,16 +408,17 @@ pub async fn run(
                     }
                     if Instant::now() > give_up {
                         report.failed_batches += 1;
+                        report.unanswered_ids.extend(&ids);
                         break;
                     }
                 }
                 if let Some(iv) = interval {
+                    // The schedule is kept when behind (no reset to now): the batches that
+                    // were due meanwhile go out at once, their latency counted from their slot.
                     next += iv;
                     let now = Instant::now();
                     if next > now {
                         tokio::time::sleep(next - now).await;
-                    } else {
-                        next = now;
                     }
                 }
             }
@@ -360,11 +429,15 @@ pub async fn run(
     while let Some(r) = tasks.join_next().await {
         if let Ok((r, l)) = r {
             total.requests += r.requests;
+            total.sent_events += r.sent_events;
             total.accepted_events += r.accepted_events;
             total.rejected_events += r.rejected_events;
             total.retries += r.retries;
             total.failed_batches += r.failed_batches;
             total.latencies_us.extend(l);
+            total.accepted_ids.extend(r.accepted_ids);
+            total.rejected_ids.extend(r.rejected_ids);
+            total.unanswered_ids.extend(r.unanswered_ids);
         }
     }
     total.elapsed_s = started.elapsed().as_secs_f64();
@@ -407,8 +480,9 @@ mod tests {
         for _ in 0..200 {
             let visitor = pick_visitor(&mut rng, 100);
             let mut json = String::new();
-            write_synthetic_event(&mut json, &mut rng, visitor, 10, 1_000_000);
+            let id = write_synthetic_event(&mut json, &mut rng, visitor, 10, 1_000_000);
             let e: Value = serde_json::from_str(&json).expect("well-formed JSON");
+            assert_eq!(e["id"], id.to_string(), "the returned id is the event's");
             v.event(e, sightline::event::Dialect::Browser)
                 .expect("valid");
         }

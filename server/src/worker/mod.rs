@@ -50,6 +50,30 @@ const TARGET_BATCH_EVENTS: usize = 5000;
 /// A batch smaller than this means the queue is short: the lane lingers before its next claim.
 const LINGER_BELOW_EVENTS: usize = 1000;
 
+/// An ingest job's data as a worker reads it: any BullMQ producer may have written it.
+///
+/// Events stay raw JSON until validated one at a time: a job can hold a thousand events, and a
+/// whole job of parsed values at once is what used to dominate worker memory.
+#[derive(serde::Deserialize)]
+pub struct JobFields<'a> {
+    pub project_id: Uuid,
+    #[serde(default)]
+    pub received_at: Option<i64>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(borrow)]
+    pub events: Vec<&'a serde_json::value::RawValue>,
+}
+
+impl<'a> JobFields<'a> {
+    /// The job's fields, or why the data is not an ingest job (the dead-letter reason).
+    pub fn parse(data: &'a str) -> Result<Self, String> {
+        serde_json::from_str(data).map_err(|e| format!("job data is not an ingest job: {e}"))
+    }
+}
+
 /// A job decoded into rows, or the reason it cannot be.
 struct Decoded {
     job: ClaimedJob,
@@ -289,26 +313,9 @@ impl Worker {
     }
 
     fn decode(&self, job: ClaimedJob) -> Result<Decoded, (ClaimedJob, String)> {
-        // Events stay raw JSON until validated one at a time: a job can hold a thousand events,
-        // and a whole job of parsed values at once is what used to dominate worker memory.
-        #[derive(serde::Deserialize)]
-        struct RawJob<'a> {
-            project_id: Uuid,
-            #[serde(default)]
-            received_at: Option<i64>,
-            #[serde(default)]
-            ip: Option<String>,
-            #[serde(default)]
-            user_agent: Option<String>,
-            #[serde(borrow)]
-            events: Vec<&'a serde_json::value::RawValue>,
-        }
-        let data: RawJob = match serde_json::from_str(&job.data) {
+        let data = match JobFields::parse(&job.data) {
             Ok(d) => d,
-            Err(e) => {
-                let reason = format!("job data is not an ingest job: {e}");
-                return Err((job, reason));
-            }
+            Err(reason) => return Err((job, reason)),
         };
         let received_at = data
             .received_at

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sightline::storage::rollups;
 use uuid::Uuid;
 
-use crate::helpers::{days, spawn_app, TestApp, TestSql};
+use crate::helpers::{days, keycounts, spawn_app, TestApp, TestSql};
 
 /// One generated event, as the truth sees it.
 #[derive(Debug, Clone)]
@@ -171,21 +171,6 @@ impl<'a> Truth<'a> {
             .sum();
         (views, sum)
     }
-}
-
-fn keycounts(v: &Value) -> Vec<(String, i64)> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| {
-                    (
-                        r["key"].as_str().unwrap_or("").to_string(),
-                        r["count"].as_i64().unwrap_or(-1),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn load(app: &TestApp, evs: &[Ev]) {

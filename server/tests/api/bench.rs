@@ -70,6 +70,18 @@ async fn a_short_benchmark_measures_every_phase_and_loses_nothing() {
     };
     assert_eq!(f("lost"), 0.0, "{figures}");
     assert_eq!(f("duplicated"), 0.0, "{figures}");
+    // Proven on ids, for phase 1 and for every event accepted in every phase.
+    for name in [
+        "unexpected",
+        "all_phases_missing",
+        "all_phases_unexpected",
+        "all_phases_duplicated",
+    ] {
+        assert_eq!(f(name), 0.0, "{name}: {figures}");
+    }
+    assert!(f("all_phases_accepted") > f("e2e_accepted"), "{figures}");
+    assert_eq!(f("copy_runs"), 3.0, "the COPY reference is a median of 3");
+    assert!(f("copy_spread") >= 0.0);
     assert!(f("e2e_accepted") > 0.0 && f("e2e_events_per_s") > 0.0);
     assert!(f("copy_rows_per_s") > 0.0);
     let ratio = f("e2e_events_per_s") / f("copy_rows_per_s");

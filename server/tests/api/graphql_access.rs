@@ -38,7 +38,7 @@ const RANGE_QUERIES: &[&str] = &[
 /// they come.
 struct LiveClient {
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
     stdin: tokio::process::ChildStdin,
 }
 
@@ -90,9 +90,18 @@ impl LiveClient {
         });
         Self {
             lines,
-            _child: child,
+            child,
             stdin,
         }
+    }
+
+    /// The client's exit status: 0 after its `count` messages, 2 after an error, 3 on timeout.
+    async fn exit_code(mut self) -> Option<i32> {
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|s| s.code())
     }
 
     /// Lets a client started with a negative `pause_ms` read its socket again.
@@ -196,6 +205,7 @@ async fn a_token_for_project_a_is_forbidden_everywhere_on_project_b() {
         c.ready().await;
         let line = c.next(Duration::from_secs(5)).await.unwrap_or_default();
         assert!(line.contains("FORBIDDEN"), "{sub}: {line}");
+        assert_eq!(c.exit_code().await, Some(2), "the client exits as failed");
     }
     app.stop().await;
 }
@@ -378,6 +388,7 @@ async fn a_filtered_live_feed_sends_what_the_same_filter_finds_in_stored_events(
     }
     let wanted = vec![batch[0]["id"].clone(), batch[5]["id"].clone()];
     assert_eq!(live, wanted, "only the two matching events, in order");
+    assert_eq!(feed.exit_code().await, Some(0), "its 2 messages, no error");
 
     // The stored rows answer the same filter with the same events.
     app.wait_for_count(batch.len() as i64, Duration::from_secs(10))

@@ -382,4 +382,21 @@ pub fn code(r: &Value) -> String {
         .as_str()
         .unwrap_or("<none>")
         .to_string()
+
+}
+
+/// A `[KeyCount]` GraphQL answer as (key, count) pairs, in its order.
+pub fn keycounts(v: &Value) -> Vec<(String, i64)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    (
+                        r["key"].as_str().unwrap_or("").to_string(),
+                        r["count"].as_i64().unwrap_or(-1),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
