@@ -61,6 +61,9 @@ impl MigratorTrait for Migrator {
                 "m20261203_000008_shared_definitions",
                 "0008_shared_definitions"
             ),
+            // Citus: partition creation drops the coordinator's local copy of moved rows (the
+            // distribution itself runs after migrations: `sightline migrate --citus`).
+            sql_migration!("m20261203_000012_citus", "0012_citus"),
         ]
     }
 }

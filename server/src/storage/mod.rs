@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod archive;
+pub mod citus;
 pub mod events;
 pub mod partitions;
 pub mod projects;
