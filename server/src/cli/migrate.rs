@@ -28,17 +28,20 @@ impl MigrateArgs {
             .await
             .context("migration failed")?;
         if self.citus {
-            let layout = citus::distribute(&db)
+            citus::distribute(&db)
                 .await
                 .context("distributing the schema over the Citus cluster failed")?;
+        }
+        let created =
+            partitions::maintain_with(&db, settings.partition_days_ahead, settings.partition_unit)
+                .await?;
+        if self.citus {
+            let layout = citus::layout(&db).await?;
             println!(
                 "citus: {} distributed tables, {} reference tables, {} worker nodes",
                 layout.distributed, layout.reference, layout.workers
             );
         }
-        let created =
-            partitions::maintain_with(&db, settings.partition_days_ahead, settings.partition_unit)
-                .await?;
         println!("migrations applied; {created} partitions created");
         Ok(())
     }

@@ -38,10 +38,10 @@ pub async fn is_coordinator(db: &Db) -> Result<bool, StorageError> {
     .await
 }
 
-/// Distributes the schema over the cluster (see the file's header); returns the layout.
-pub async fn distribute(db: &Db) -> Result<Layout, StorageError> {
+/// Distributes the schema over the cluster (see the file's header).
+pub async fn distribute(db: &Db) -> Result<(), StorageError> {
     db.primary.execute_unprepared(DISTRIBUTE_SQL).await?;
-    layout(db).await
+    Ok(())
 }
 
 /// The current layout (zero everywhere before [`distribute`]).

@@ -97,6 +97,10 @@ fn sqlx_transient(e: &sqlx::Error) -> bool {
 pub struct Db {
     pub primary: DatabaseConnection,
     pub read: DatabaseConnection,
+    /// The primary is a Citus coordinator (the `citus` extension is installed): the write
+    /// statement then keeps custom plans (see `events::insert_known`), the one branch on Citus
+    /// in the code (docs/SCALING.md).
+    pub citus: bool,
 }
 
 impl Db {
@@ -106,7 +110,13 @@ impl Db {
             Some(url) => connect_one(url.expose(), settings.database_pool).await?,
             None => primary.clone(),
         };
-        Ok(Self { primary, read })
+        let mut db = Self {
+            primary,
+            read,
+            citus: false,
+        };
+        db.citus = citus::is_coordinator(&db).await?;
+        Ok(db)
     }
 
     /// The sqlx pool under the primary connection, for `COPY` streams only (SeaORM has none):
