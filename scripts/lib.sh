@@ -73,6 +73,8 @@ start_postgres() {
       echo "shared_preload_libraries = '$preload'"
     } >> "$dir/postgresql.conf"
     echo "host replication all 127.0.0.1/32 trust" >> "$dir/pg_hba.conf"
+    # Citus runs a maintenance background worker per database (the tests make one per test).
+    if [ "$preload" = citus ]; then echo "max_worker_processes = 64" >> "$dir/postgresql.conf"; fi
     if [ "$mode" = fast ]; then
       { echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"; } >> "$dir/postgresql.conf"
     fi
@@ -209,7 +211,13 @@ citus_prepare_database() {
   if [ "$(pg_psql "$port" -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
     pg_psql "$port" -d postgres -c "CREATE DATABASE $db" >/dev/null
   fi
-  pg_psql "$port" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS citus; CREATE EXTENSION IF NOT EXISTS hll" >/dev/null
+  # Only when missing: once a worker node holds Citus metadata it refuses DDL of its own.
+  local ext
+  for ext in citus hll; do
+    if [ "$(pg_psql "$port" -d "$db" -c "SELECT count(*) FROM pg_extension WHERE extname = '$ext'")" = 0 ]; then
+      pg_psql "$port" -d "$db" -c "CREATE EXTENSION $ext" >/dev/null
+    fi
+  done
 }
 
 stop_citus_cluster() {
