@@ -14,7 +14,6 @@ mod helpers;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +25,8 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use helpers::{
-    base_env, cli_output, create_project, fresh_database, sightline_cli, start, TestApp, TestSql,
+    base_env, cli_output, create_project, day_fingerprint, fresh_database, lib, sightline_cli,
+    start, TestApp, TestSql,
 };
 use sightline::app::Mode;
 use sightline::domain::RetentionDays;
@@ -40,22 +40,6 @@ static SERIAL: Mutex<()> = Mutex::const_new(());
 /// Shards per distributed table in the test databases (Citus's default is 32): enough to spread
 /// projects over both workers, few enough that creating a database's ~900 shards stays quick.
 const TEST_SHARD_COUNT: u32 = 8;
-
-fn repo() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn lib(cmd: &str) {
-    let status = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "source '{}/scripts/lib.sh' && {cmd}",
-            repo().display()
-        ))
-        .status()
-        .expect("bash runs");
-    assert!(status.success(), "`{cmd}` failed");
-}
 
 /// The cluster scripts/test started.
 struct Cluster {
@@ -72,7 +56,11 @@ impl Cluster {
             .split(',')
             .map(|p| p.trim().parse().expect("TEST_CITUS_PORTS: three ports"))
             .collect();
-        assert_eq!(ports.len(), 3, "TEST_CITUS_PORTS: coordinator,worker1,worker2");
+        assert_eq!(
+            ports.len(),
+            3,
+            "TEST_CITUS_PORTS: coordinator,worker1,worker2"
+        );
         Some(Self {
             dir: PathBuf::from(dir),
             coordinator: ports[0],
@@ -132,8 +120,16 @@ impl Cluster {
         );
         // A second run is a no-op: the same layout, nothing created.
         let second = migrate_citus(&env).await;
-        let layout = |out: &str| out.lines().find(|l| l.starts_with("citus: ")).map(str::to_string);
-        assert_eq!(layout(&first), layout(&second), "the layout changed on a second run");
+        let layout = |out: &str| {
+            out.lines()
+                .find(|l| l.starts_with("citus: "))
+                .map(str::to_string)
+        };
+        assert_eq!(
+            layout(&first),
+            layout(&second),
+            "the layout changed on a second run"
+        );
         assert!(
             second.contains("; 0 partitions created"),
             "second run: {second}"
@@ -166,7 +162,10 @@ impl Cluster {
     }
 
     fn stop_worker(&self, worker: usize) {
-        lib(&format!("stop_postgres '{}'", self.node_dir(worker).display()));
+        lib(&format!(
+            "stop_postgres '{}'",
+            self.node_dir(worker).display()
+        ));
     }
 
     fn start_worker(&self, worker: usize) {
@@ -244,7 +243,10 @@ fn citus_env(url: &str) -> HashMap<String, String> {
 /// sessions and communities, over the last four UTC days (the older ones land in DEFAULT until
 /// partition upkeep moves them).
 fn history(seed: usize, n: usize, now: DateTime<Utc>) -> Vec<Value> {
-    let start = (now - Span::days(3)).date_naive().and_hms_opt(0, 0, 0).expect("midnight");
+    let start = (now - Span::days(3))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
     let span = (now - start.and_utc()).num_seconds() - 60;
     (0..n)
         .map(|i| {
@@ -295,9 +297,7 @@ fn history(seed: usize, n: usize, now: DateTime<Utc>) -> Vec<Value> {
 
 async fn send(app: &TestApp, key: &str, events: &[Value]) {
     for chunk in events.chunks(50) {
-        let r = app
-            .collect(&json!({"key": key, "events": chunk}))
-            .await;
+        let r = app.collect(&json!({"key": key, "events": chunk})).await;
         assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
     }
 }
@@ -337,7 +337,8 @@ async fn wait_stored(db: &Db, project: Uuid, n: usize, timeout: Duration) -> BTr
 /// Every analytics question the API answers, for one project over `range`.
 fn questions(project: Uuid, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(String, Value)> {
     let range = json!({"from": from.to_rfc3339(), "to": to.to_rfc3339()});
-    let zoned = json!({"from": from.to_rfc3339(), "to": to.to_rfc3339(), "timeZone": "Europe/Paris"});
+    let zoned =
+        json!({"from": from.to_rfc3339(), "to": to.to_rfc3339(), "timeZone": "Europe/Paris"});
     let v = |extra: Value| {
         let mut m = json!({"p": project.to_string(), "r": range});
         for (k, val) in extra.as_object().expect("object") {
@@ -413,7 +414,9 @@ fn questions(project: Uuid, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(Stri
 
 /// `data` of a GraphQL answer; fails the test on any error.
 async fn answer(app: &TestApp, query: &str, vars: &Value) -> Value {
-    let r = app.graphql(Some(&app.admin_token), query, vars.clone()).await;
+    let r = app
+        .graphql(Some(&app.admin_token), query, vars.clone())
+        .await;
     assert!(r.get("errors").is_none(), "{query}: {r}");
     r["data"].clone()
 }
@@ -433,7 +436,9 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
     }
 
     let now = Utc::now();
-    let sent: Vec<Vec<Value>> = (0..tenants.len()).map(|i| history(i, 300 + 40 * i, now)).collect();
+    let sent: Vec<Vec<Value>> = (0..tenants.len())
+        .map(|i| history(i, 300 + 40 * i, now))
+        .collect();
     for (i, events) in sent.iter().enumerate() {
         send(&citus, &tenants[i].1, events).await;
         send(&single, &twins[i].1, events).await;
@@ -445,10 +450,26 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
             .iter()
             .map(|e| e["id"].as_str().expect("id").parse().expect("uuid"))
             .collect();
-        let on_citus = wait_stored(&citus.db, tenants[i].0, expected.len(), Duration::from_secs(90)).await;
+        let on_citus = wait_stored(
+            &citus.db,
+            tenants[i].0,
+            expected.len(),
+            Duration::from_secs(90),
+        )
+        .await;
         assert_same_ids(&on_citus, &expected, &format!("project {i} on the cluster"));
-        let on_single = wait_stored(&single.db, twins[i].0, expected.len(), Duration::from_secs(60)).await;
-        assert_same_ids(&on_single, &expected, &format!("project {i} on the single node"));
+        let on_single = wait_stored(
+            &single.db,
+            twins[i].0,
+            expected.len(),
+            Duration::from_secs(60),
+        )
+        .await;
+        assert_same_ids(
+            &on_single,
+            &expected,
+            &format!("project {i} on the single node"),
+        );
     }
 
     // The rows are on both worker nodes (the coordinator holds none), as the placements say.
@@ -465,9 +486,14 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
     assert_eq!(per_node.iter().map(|(_, n)| n).sum::<i64>(), total as i64);
     let mut expected_per_node: BTreeMap<i32, i64> = BTreeMap::new();
     for (i, (p, _)) in tenants.iter().enumerate() {
-        *expected_per_node.entry(node_of(&citus.db, *p).await as i32).or_default() += sent[i].len() as i64;
+        *expected_per_node
+            .entry(node_of(&citus.db, *p).await as i32)
+            .or_default() += sent[i].len() as i64;
     }
-    assert_eq!(per_node.into_iter().collect::<BTreeMap<_, _>>(), expected_per_node);
+    assert_eq!(
+        per_node.into_iter().collect::<BTreeMap<_, _>>(),
+        expected_per_node
+    );
 
     // Partition upkeep on the cluster: the older days waited in DEFAULT; upkeep gives them their
     // partitions (distributed, on the workers) and leaves DEFAULT empty, every row kept.
@@ -478,8 +504,13 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
             .expect("default");
         n
     };
-    assert!(in_default(citus.db.clone()).await > 0, "the history starts before the partitions");
-    let created = partitions::maintain(&citus.db, 3).await.expect("maintain on Citus");
+    assert!(
+        in_default(citus.db.clone()).await > 0,
+        "the history starts before the partitions"
+    );
+    let created = partitions::maintain(&citus.db, 3)
+        .await
+        .expect("maintain on Citus");
     assert!(created >= 1, "created {created}");
     assert_eq!(in_default(citus.db.clone()).await, 0);
     partitions::maintain(&single.db, 3).await.expect("maintain");
@@ -491,9 +522,15 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
     .fetch_one(citus.db.pool())
     .await
     .expect("partitions");
-    assert_eq!(distributed_partitions.0, distributed_partitions.1, "every partition distributed");
+    assert_eq!(
+        distributed_partitions.0, distributed_partitions.1,
+        "every partition distributed"
+    );
     for (i, events) in sent.iter().enumerate() {
-        assert_eq!(stored_ids(&citus.db, tenants[i].0).await.len(), events.len());
+        assert_eq!(
+            stored_ids(&citus.db, tenants[i].0).await.len(),
+            events.len()
+        );
     }
 
     // Every analytics answer equals the single node's for the same events.
@@ -502,8 +539,9 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
         let (citus, single, tenants, twins) = (&citus, &single, &tenants, &twins);
         async move {
             for (i, ((cp, _), (sp, _))) in tenants.iter().zip(twins).enumerate() {
-                for ((query, vars), (_, single_vars)) in
-                    questions(*cp, from, to).into_iter().zip(questions(*sp, from, to))
+                for ((query, vars), (_, single_vars)) in questions(*cp, from, to)
+                    .into_iter()
+                    .zip(questions(*sp, from, to))
                 {
                     let a = answer(citus, &query, &vars).await;
                     let b = answer(single, &query, &single_vars).await;
@@ -517,7 +555,9 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
     // Rollups equal a recount from raw events on the cluster (`rollup verify`).
     let days = helpers::days(from.date_naive(), to.date_naive() + Span::days(1));
     for (p, _) in &tenants {
-        let diffs = rollups::verify(&citus.db, *p, days).await.expect("verify on Citus");
+        let diffs = rollups::verify(&citus.db, *p, days)
+            .await
+            .expect("verify on Citus");
         assert!(diffs.is_empty(), "{diffs:?}");
     }
 
@@ -527,7 +567,10 @@ async fn citus_cluster_stores_each_event_once_and_answers_like_a_single_node() {
         let a = answer(&citus, purge, &json!({"p": cp.to_string()})).await;
         let b = answer(&single, purge, &json!({"p": sp.to_string()})).await;
         assert_eq!(a, b);
-        assert!(a["purgeUser"]["events"].as_i64().expect("events") > 0, "{a}");
+        assert!(
+            a["purgeUser"]["events"].as_i64().expect("events") > 0,
+            "{a}"
+        );
         let (left,): (i64,) = sqlx::query_as(
             "SELECT count(*) FROM activities WHERE project_id = $1 AND user_id = 'u3'",
         )
@@ -629,9 +672,16 @@ async fn a_citus_worker_node_down_for_ten_seconds_loses_no_accepted_event() {
         let (p, accepted, during, refused) = l.await.expect("loader");
         accepted_during += during;
         let stored = wait_stored(&app.db, p, accepted.len(), Duration::from_secs(120)).await;
-        assert_same_ids(&stored, &accepted, &format!("project {p} ({refused} refused)"));
+        assert_same_ids(
+            &stored,
+            &accepted,
+            &format!("project {p} ({refused} refused)"),
+        );
     }
-    assert!(accepted_during > 0, "ingest kept answering 202 during the outage");
+    assert!(
+        accepted_during > 0,
+        "ingest kept answering 202 during the outage"
+    );
     let (dups,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM (SELECT project_id, event_id FROM activities GROUP BY 1, 2 HAVING count(*) > 1) d",
     )
@@ -644,24 +694,6 @@ async fn a_citus_worker_node_down_for_ten_seconds_loses_no_accepted_event() {
         Err(_) => panic!("loaders still hold the app"),
     }
     cluster.drop_database(&url).await;
-}
-
-/// Row count and a digest of every column of a project's rows of one day.
-async fn fingerprint(db: &Db, project: Uuid, day: chrono::NaiveDate) -> (i64, String) {
-    let (lo, hi) = archive::day_bounds(day);
-    sqlx::query_as(
-        "SELECT count(*), COALESCE(md5(string_agg(t::text, '|' ORDER BY t.event_id)), '') FROM \
-           (SELECT event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id, \
-                   entity_type, entity_id, path, referrer, metadata, ip_address, user_agent, is_bot, \
-                   occurred_at, received_at \
-            FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3) t",
-    )
-    .bind(project)
-    .bind(lo)
-    .bind(hi)
-    .fetch_one(db.pool())
-    .await
-    .expect("fingerprint")
 }
 
 async fn partition_of(db: &Db, day: chrono::NaiveDate) -> bool {
@@ -686,7 +718,9 @@ async fn expired_days_on_citus_are_archived_dropped_and_restored_exactly() {
     let app = start(env, Mode::All, None).await;
     let tenants = projects_on_both_nodes(&app, &cluster, 1).await;
     let now = Utc::now();
-    let sent: Vec<Vec<Value>> = (0..tenants.len()).map(|i| history(i + 7, 200, now)).collect();
+    let sent: Vec<Vec<Value>> = (0..tenants.len())
+        .map(|i| history(i + 7, 200, now))
+        .collect();
     for (i, events) in sent.iter().enumerate() {
         send(&app, &tenants[i].1, events).await;
     }
@@ -700,7 +734,7 @@ async fn expired_days_on_citus_are_archived_dropped_and_restored_exactly() {
     let mut before = HashMap::new();
     for (p, _) in &tenants {
         for d in &old {
-            let f = fingerprint(&app.db, *p, *d).await;
+            let f = day_fingerprint(&app.db, *p, *d).await;
             assert!(f.0 > 0, "history has rows on {d}");
             before.insert((*p, *d), f);
         }
@@ -709,13 +743,20 @@ async fn expired_days_on_citus_are_archived_dropped_and_restored_exactly() {
     // Every project keeps raw events one day: the old days go to the archive, their
     // partitions (empty on both nodes) are dropped, the rollups stay and still match.
     for (p, _) in &tenants {
-        projects::update(&app.db, *p, set_raw_retention(1)).await.expect("retention");
+        projects::update(&app.db, *p, set_raw_retention(1))
+            .await
+            .expect("retention");
     }
     let mut store = LazyStore::new(store_url.clone());
-    let opts = RetentionOptions { minute_days: 30, dry_run: false };
+    let opts = RetentionOptions {
+        minute_days: 30,
+        dry_run: false,
+    };
     let mut report = None;
     for _ in 0..200 {
-        let r = retention::run(&app.db, &mut store, &opts).await.expect("retention on Citus");
+        let r = retention::run(&app.db, &mut store, &opts)
+            .await
+            .expect("retention on Citus");
         if !r.skipped {
             report = Some(r);
             break;
@@ -727,10 +768,13 @@ async fn expired_days_on_citus_are_archived_dropped_and_restored_exactly() {
     for (p, _) in &tenants {
         for d in &old {
             assert!(
-                report.archived.iter().any(|a| a.project == *p && a.day == *d),
+                report
+                    .archived
+                    .iter()
+                    .any(|a| a.project == *p && a.day == *d),
                 "{p} {d} archived: {report:?}"
             );
-            assert_eq!(fingerprint(&app.db, *p, *d).await.0, 0);
+            assert_eq!(day_fingerprint(&app.db, *p, *d).await.0, 0);
         }
     }
     for d in &old {
@@ -745,9 +789,14 @@ async fn expired_days_on_citus_are_archived_dropped_and_restored_exactly() {
     // Restore brings a day back exactly, on whichever node holds the project.
     let s = ArchiveStore::open(&store_url).expect("store");
     for (p, _) in &tenants {
-        let r = archive::restore_day(&app.db, &s, *p, old[0], 7).await.expect("restore on Citus");
+        let r = archive::restore_day(&app.db, &s, *p, old[0], 7)
+            .await
+            .expect("restore on Citus");
         assert_eq!(r.rows, r.inserted);
-        assert_eq!(fingerprint(&app.db, *p, old[0]).await, before[&(*p, old[0])]);
+        assert_eq!(
+            day_fingerprint(&app.db, *p, old[0]).await,
+            before[&(*p, old[0])]
+        );
     }
     app.stop().await;
     cluster.drop_database(&url).await;
