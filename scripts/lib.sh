@@ -177,10 +177,16 @@ ensure_chromium() {
 
 # Citus (distributed PostgreSQL): built from the vendored source release once per machine by the
 # shared installer (idempotent: a no-op once citus.so is installed for this PostgreSQL).
+# The installer: SIGHTLINE_INSTALL_CITUS, else shared/tools/ beside the checkout, else /work/shared.
 ensure_citus() {
-  local installer="${SIGHTLINE_INSTALL_CITUS:-/work/shared/tools/install-citus}"
+  local installer="${SIGHTLINE_INSTALL_CITUS:-}" c
   if [ -f "$(pg_bindir)/../lib/citus.so" ]; then return 0; fi
-  [ -x "$installer" ] || die "Citus is not installed and $installer is missing (set SIGHTLINE_INSTALL_CITUS)"
+  if [ -z "$installer" ]; then
+    for c in "$SIGHTLINE_ROOT/../shared/tools/install-citus" /work/shared/tools/install-citus; do
+      if [ -x "$c" ]; then installer="$c"; break; fi
+    done
+  fi
+  [ -n "$installer" ] && [ -x "$installer" ] || die "Citus is not installed and no installer was found (set SIGHTLINE_INSTALL_CITUS)"
   log "building and installing Citus (once per machine)"
   "$installer" >&2 || die "installing Citus failed"
 }
