@@ -809,3 +809,36 @@ fn set_raw_retention(days: i32) -> projects::ProjectUpdate {
         ..Default::default()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_citus_on_a_database_without_citus_refuses_and_changes_nothing() {
+    // A plain PostgreSQL database (no cluster needed): a clear error, and no migration applied.
+    let admin = helpers::test_database_url();
+    let name = format!("t_{}", Uuid::new_v4().simple());
+    let conn = Database::connect(&admin).await.expect("connect");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).expect("a path");
+    let url = format!("{base}/{name}");
+    let mut cmd = sightline_cli();
+    cmd.envs(base_env(&url)).args(["migrate", "--citus"]);
+    let out = cmd.output().await.expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--citus: the database has no citus extension"),
+        "{err}"
+    );
+    let db = Database::connect(&url).await.expect("connect");
+    let tables = db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM pg_class WHERE relname IN ('activities', 'seaql_migrations')",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let n: i64 = tables.try_get_by_index(0).expect("count");
+    assert_eq!(n, 0, "nothing was migrated");
+}
