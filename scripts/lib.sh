@@ -48,10 +48,11 @@ pg_user_run() {
   fi
 }
 
-# start_postgres DIR PORT [durable|fast]: initializes (once) and starts a cluster listening on
-# 127.0.0.1:PORT with its socket in DIR. `fast` turns fsync off (throwaway test clusters only).
+# start_postgres DIR PORT [durable|fast] [PRELOAD]: initializes (once) and starts a cluster
+# listening on 127.0.0.1:PORT with its socket in DIR. `fast` turns fsync off (throwaway test
+# clusters only). PRELOAD is shared_preload_libraries at creation ('citus' for Citus nodes).
 start_postgres() {
-  local dir="$1" port="$2" mode="${3:-durable}" bin
+  local dir="$1" port="$2" mode="${3:-durable}" preload="${4:-}" bin
   bin="$(pg_bindir)"
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then chown postgres: "$dir" 2>/dev/null || { id postgres >/dev/null 2>&1 || pg_user_run true; chown postgres: "$dir"; }; fi
@@ -69,9 +70,11 @@ start_postgres() {
       echo "max_wal_senders = 4"
       echo "max_wal_size = 4GB"
       echo "checkpoint_timeout = 15min"
-      echo "shared_preload_libraries = ''"
+      echo "shared_preload_libraries = '$preload'"
     } >> "$dir/postgresql.conf"
     echo "host replication all 127.0.0.1/32 trust" >> "$dir/pg_hba.conf"
+    # Citus runs a maintenance background worker per database (the tests make one per test).
+    if [ "$preload" = citus ]; then echo "max_worker_processes = 64" >> "$dir/postgresql.conf"; fi
     if [ "$mode" = fast ]; then
       { echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"; } >> "$dir/postgresql.conf"
     fi
@@ -171,4 +174,60 @@ npm_install() {
 
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+# Citus (distributed PostgreSQL): built from the vendored source release once per machine by the
+# shared installer (idempotent: a no-op once citus.so is installed for this PostgreSQL).
+# The installer: SIGHTLINE_INSTALL_CITUS, else shared/tools/ beside the checkout, else /work/shared.
+ensure_citus() {
+  local installer="${SIGHTLINE_INSTALL_CITUS:-}" c
+  if [ -f "$(pg_bindir)/../lib/citus.so" ]; then return 0; fi
+  if [ -z "$installer" ]; then
+    for c in "$SIGHTLINE_ROOT/../shared/tools/install-citus" /work/shared/tools/install-citus; do
+      if [ -x "$c" ]; then installer="$c"; break; fi
+    done
+  fi
+  [ -n "$installer" ] && [ -x "$installer" ] || die "Citus is not installed and no installer was found (set SIGHTLINE_INSTALL_CITUS)"
+  log "building and installing Citus (once per machine)"
+  "$installer" >&2 || die "installing Citus failed"
+}
+
+# start_citus_cluster DIR COORD_PORT WORKER1_PORT WORKER2_PORT [durable|fast] [DATABASE]: a Citus
+# coordinator and two worker nodes on loopback, each a private PostgreSQL (start_postgres) under
+# DIR/{coordinator,worker1,worker2} with shared_preload_libraries = 'citus'. DATABASE (default
+# sightline) is created on every node with the citus and hll extensions, and the coordinator
+# registers both workers (citus_add_node; a no-op when already registered). Idempotent.
+start_citus_cluster() {
+  local dir="$1" cport="$2" w1="$3" w2="$4" mode="${5:-durable}" db="${6:-sightline}" port node
+  ensure_citus
+  for node in "coordinator:$cport" "worker1:$w1" "worker2:$w2"; do
+    start_postgres "$dir/${node%%:*}" "${node##*:}" "$mode" citus
+  done
+  for port in "$cport" "$w1" "$w2"; do citus_prepare_database "$port" "$db"; done
+  pg_psql "$cport" -d "$db" -c "SELECT citus_set_coordinator_host('127.0.0.1', $cport)" >/dev/null
+  for port in "$w1" "$w2"; do
+    pg_psql "$cport" -d "$db" -c "SELECT citus_add_node('127.0.0.1', $port)" >/dev/null \
+      || die "citus_add_node 127.0.0.1:$port failed"
+  done
+}
+
+# citus_prepare_database PORT DATABASE: DATABASE on one node, with the extensions Sightline
+# needs created before any node joins (Citus requires them on every node).
+citus_prepare_database() {
+  local port="$1" db="$2"
+  if [ "$(pg_psql "$port" -d postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
+    pg_psql "$port" -d postgres -c "CREATE DATABASE $db" >/dev/null
+  fi
+  # Only when missing: once a worker node holds Citus metadata it refuses DDL of its own.
+  local ext
+  for ext in citus hll; do
+    if [ "$(pg_psql "$port" -d "$db" -c "SELECT count(*) FROM pg_extension WHERE extname = '$ext'")" = 0 ]; then
+      pg_psql "$port" -d "$db" -c "CREATE EXTENSION $ext" >/dev/null
+    fi
+  done
+}
+
+stop_citus_cluster() {
+  local dir="$1" node
+  for node in worker2 worker1 coordinator; do stop_postgres "$dir/$node"; done
 }

@@ -65,6 +65,9 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261203_000010_privacy", "0010_privacy"),
             // Revocable sessions (`accounts.token_version`, `disabled_at`) and the audit log.
             sql_migration!("m20261203_000011_accounts", "0011_accounts"),
+            // Citus: partition creation drops the coordinator's local copy of moved rows (the
+            // distribution itself runs after migrations: `sightline migrate --citus`).
+            sql_migration!("m20261203_000012_citus", "0012_citus"),
             // Journeys: a session's page views by index (`activities_session_views_idx`).
             sql_migration!("m20261203_000013_engagement", "0013_engagement"),
         ]

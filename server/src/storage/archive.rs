@@ -581,10 +581,12 @@ pub async fn restore_day(
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // EXCLUDED's values, not now(): Citus runs ON CONFLICT's SET on the worker nodes and
+    // refuses functions there that are not IMMUTABLE.
     sqlx::query(
         "INSERT INTO archive_restores (project_id, day, restored_at, keep_until) \
          VALUES ($1, $2, now(), now() + make_interval(days => $3)) \
-         ON CONFLICT (project_id, day) DO UPDATE SET restored_at = now(), keep_until = EXCLUDED.keep_until",
+         ON CONFLICT (project_id, day) DO UPDATE SET restored_at = EXCLUDED.restored_at, keep_until = EXCLUDED.keep_until",
     )
     .bind(project)
     .bind(day)

@@ -66,9 +66,13 @@ pub async fn insert_known(
     let tx = db.primary.begin().await?;
     // The connections plan every statement afresh (`force_custom_plan`, for the analytics reads'
     // partition pruning); this statement gains nothing from its parameters' values and its plan
-    // costs ~1.3 ms, most of the work of a small batch: plan it once per connection.
-    tx.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
-        .await?;
+    // costs ~1.3 ms, most of the work of a small batch: plan it once per connection. Not on a
+    // Citus coordinator, which cannot plan it generically ("could not create distributed plan":
+    // parameters reaching the inlined SQL functions stay unresolved in a generic plan).
+    if !db.citus {
+        tx.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+            .await?;
+    }
     let inserted = tx.query_all(sql(INSERT_SQL, values)).await?;
     tx.commit().await?;
     inserted

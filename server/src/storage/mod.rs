@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod archive;
 pub mod audit;
+pub mod citus;
 pub mod events;
 pub mod export;
 pub mod partitions;
@@ -104,6 +105,10 @@ fn sqlx_transient(e: &sqlx::Error) -> bool {
 pub struct Db {
     pub primary: DatabaseConnection,
     pub read: DatabaseConnection,
+    /// The primary is a Citus coordinator (the `citus` extension is installed): the write
+    /// statement then keeps custom plans (see `events::insert_known`), the one branch on Citus
+    /// in the code (docs/SCALING.md).
+    pub citus: bool,
 }
 
 impl Db {
@@ -122,7 +127,13 @@ impl Db {
             (None, None) => primary.clone(),
             _ => connect_one(read_url.expose(), settings.database_pool, timeout).await?,
         };
-        Ok(Self { primary, read })
+        let mut db = Self {
+            primary,
+            read,
+            citus: false,
+        };
+        db.citus = citus::is_coordinator(&db).await?;
+        Ok(db)
     }
 
     /// The sqlx pool under the primary connection, for `COPY` streams only (SeaORM has none):

@@ -79,12 +79,13 @@ pub async fn purge(db: &Db, project: Uuid, user: &TrackedUserId) -> Result<Purge
         ),
     )
     .await?;
-    // Remembered (hashed) so a restore of archived days withholds their events.
+    // Remembered (hashed) so a restore of archived days withholds their events. (EXCLUDED's
+    // time, not now(): Citus refuses functions that are not IMMUTABLE in ON CONFLICT's SET.)
     exec(
         &tx,
         sql(
             "INSERT INTO purged_users (project_id, user_hash) VALUES ($1, sightline_user_hash($2)) \
-             ON CONFLICT (project_id, user_hash) DO UPDATE SET purged_at = now()",
+             ON CONFLICT (project_id, user_hash) DO UPDATE SET purged_at = EXCLUDED.purged_at",
             [project.into(), external_id.into()],
         ),
     )

@@ -382,7 +382,6 @@ pub fn code(r: &Value) -> String {
         .as_str()
         .unwrap_or("<none>")
         .to_string()
-
 }
 
 /// A `[KeyCount]` GraphQL answer as (key, count) pairs, in its order.
@@ -399,4 +398,44 @@ pub fn keycounts(v: &Value) -> Vec<(String, i64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The repository's root (scripts/ lives there). (The chaos and Citus test binaries use it.)
+#[allow(dead_code)]
+pub fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// Runs `cmd` with scripts/lib.sh's functions (start_postgres, stop_postgres, ...); fails the
+/// test when it fails. (The chaos and Citus test binaries use it.)
+#[allow(dead_code)]
+pub fn lib(cmd: &str) {
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}/scripts/lib.sh' && {cmd}",
+            repo().display()
+        ))
+        .status()
+        .expect("bash runs");
+    assert!(status.success(), "`{cmd}` failed");
+}
+
+/// Row count and a digest of every column of a project's rows of one UTC day, in a stable
+/// order: equal before and after an archive round trip.
+pub async fn day_fingerprint(db: &Db, project: Uuid, day: chrono::NaiveDate) -> (i64, String) {
+    let (lo, hi) = sightline::storage::archive::day_bounds(day);
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(md5(string_agg(t::text, '|' ORDER BY t.event_id)), '') FROM \
+           (SELECT event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id, \
+                   entity_type, entity_id, path, referrer, metadata, ip_address, user_agent, is_bot, \
+                   occurred_at, received_at \
+            FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3) t",
+    )
+    .bind(project)
+    .bind(lo)
+    .bind(hi)
+    .fetch_one(db.pool())
+    .await
+    .expect("fingerprint")
 }

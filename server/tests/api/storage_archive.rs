@@ -82,22 +82,8 @@ async fn count(db: &Db, project: Uuid) -> i64 {
         .expect("count")
 }
 
-/// Row count and a digest of every column of a project's rows of one day, in a stable order.
 async fn fingerprint(db: &Db, project: Uuid, day: NaiveDate) -> (i64, String) {
-    let (lo, hi) = archive::day_bounds(day);
-    sqlx::query_as(
-        "SELECT count(*), COALESCE(md5(string_agg(t::text, '|' ORDER BY t.event_id)), '') FROM \
-           (SELECT event_id, project_id, event_type, user_id, anonymous_id, session_id, community_id, \
-                   entity_type, entity_id, path, referrer, metadata, ip_address, user_agent, is_bot, \
-                   occurred_at, received_at \
-            FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3) t",
-    )
-    .bind(project)
-    .bind(lo)
-    .bind(hi)
-    .fetch_one(db.pool())
-    .await
-    .expect("fingerprint")
+    crate::helpers::day_fingerprint(db, project, day).await
 }
 
 async fn rollup_total(db: &Db, project: Uuid) -> i64 {

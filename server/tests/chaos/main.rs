@@ -20,29 +20,13 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use helpers::{
-    base_env, cli_output, fresh_database_on, run_generate, sightline_cli, spawn_app_with, start,
-    TestApp, TestSql,
+    base_env, cli_output, fresh_database_on, lib, run_generate, sightline_cli, spawn_app_with,
+    start, TestApp, TestSql,
 };
 use sightline::app::Mode;
 use sightline::domain::DayRange;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
-
-fn repo() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn lib(cmd: &str) {
-    let status = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "source '{}/scripts/lib.sh' && {cmd}",
-            repo().display()
-        ))
-        .status()
-        .expect("bash runs");
-    assert!(status.success(), "`{cmd}` failed");
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

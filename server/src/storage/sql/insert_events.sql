@@ -36,6 +36,8 @@ WITH input AS (
               entity_type, entity_id, path, referrer, metadata, occurred_at
 ), users_up AS (
     -- last_seen moves in steps of a minute at most: most batches then update no user row.
+    -- (Written as a difference of times: `timestamptz - interval` is only STABLE, and Citus
+    -- refuses non-IMMUTABLE functions in an ON CONFLICT's WHERE.)
     INSERT INTO users AS u (project_id, external_id, first_seen, last_seen)
     SELECT project_id, user_id, min(occurred_at), max(occurred_at)
     FROM ins WHERE user_id IS NOT NULL
@@ -44,7 +46,7 @@ WITH input AS (
         SET first_seen = LEAST(u.first_seen, EXCLUDED.first_seen),
             last_seen = GREATEST(u.last_seen, EXCLUDED.last_seen)
         WHERE u.first_seen > EXCLUDED.first_seen
-           OR u.last_seen < EXCLUDED.last_seen - interval '1 minute'
+           OR EXCLUDED.last_seen - u.last_seen > interval '1 minute'
 ), communities_up AS (
     INSERT INTO communities AS c (project_id, external_id, name, created_at)
     SELECT project_id, community_id,
@@ -161,10 +163,11 @@ WITH input AS (
 ), purged_lately AS (
     -- The batch's projects with a GDPR purge lately: a purge deletes `actor_activity` rows, and
     -- the caller remembers an actor-day for less long than this, so none of its skips are
-    -- trusted there. One index probe per project of the batch.
-    SELECT b.project_id FROM (SELECT DISTINCT project_id FROM input) b
-    WHERE EXISTS (SELECT 1 FROM purged_users p WHERE p.project_id = b.project_id
-                  AND p.purged_at > now() - make_interval(secs => $21))
+    -- trusted there. One index probe per project of the batch. (A semi-join, not a correlated
+    -- EXISTS: Citus plans no correlated subquery over a CTE.)
+    SELECT DISTINCT p.project_id FROM purged_users p
+    WHERE p.project_id IN (SELECT project_id FROM input)
+      AND p.purged_at > now() - make_interval(secs => $21)
 ), known_actor_days AS (
     -- Rows whose actor-day the caller knows stored ($19/$20: their project and event ids; the
     -- worker's `ActorDays`).
