@@ -17,6 +17,8 @@
 //! - [`analytics`]: the read-side queries (rollups first, raw rows for drill-down).
 //! - [`graphql`]: the GraphQL schema, its context and transport.
 //! - [`redis_conn`]: one Redis connection type (single server or cluster) for queue and live.
+//! - [`enrich`]: audience dimensions (device, country, source/channel, screen, language) from
+//!   an event's user agent, IP, referrer and URL; knows nothing of HTTP or storage.
 //! - [`clock`]: the millisecond wall clock of jobs and ingest.
 //! - [`telemetry`]: tracing and Prometheus metrics.
 //! - [`app`]: startup and lifecycle, the one place that assembles the parts.
@@ -27,6 +29,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod enrich;
 pub mod event;
 pub mod graphql;
 pub mod ingest;
