@@ -295,6 +295,8 @@ settings! {
         "serve /metrics on this address only (e.g. 127.0.0.1:9100), not on SIGHTLINE_BIND";
     METRICS_TOKEN = "SIGHTLINE_METRICS_TOKEN", Unset, Secret,
         "require Authorization: Bearer <token> on /metrics";
+    GEOIP_DB = "SIGHTLINE_GEOIP_DB", Unset, Plain,
+        "MMDB file mapping client IPs to countries (MaxMind GeoLite2/GeoIP2 or ip-location-db layout; a City database adds regions and cities); unset: country unknown";
 }
 
 /// The range of each new `activities` partition. Day suits most loads; week or month keep the
@@ -433,6 +435,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// Where and how `/metrics` is served.
     pub metrics: MetricsSettings,
+    /// The GeoIP database (MMDB) of `enrich::Enricher`; `None`: every country unknown.
+    pub geoip_db: Option<PathBuf>,
 }
 
 /// Limits of the GraphQL API.
@@ -909,6 +913,7 @@ impl Settings {
                 },
                 token: src.raw(&METRICS_TOKEN).map(Secret::new),
             },
+            geoip_db: src.raw(&GEOIP_DB).map(PathBuf::from),
         })
     }
 }
@@ -1224,6 +1229,7 @@ mod tests {
         assert_eq!(s.maintenance_interval, Duration::from_secs(300));
         assert_eq!(s.archive_url, ".data/archive");
         assert_eq!(s.rollup_minute_days, 3);
+        assert_eq!(s.geoip_db, None);
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //! - [`graphql`]: the GraphQL schema, its context and transport.
 //! - [`export`]: the raw export endpoint (`GET /api/v1/export`), streaming `storage::export`.
 //! - [`redis_conn`]: one Redis connection type (single server or cluster) for queue and live.
+//! - [`enrich`]: audience dimensions (device, country, source/channel, screen, language) from
+//!   an event's user agent, IP, referrer and URL; knows nothing of HTTP or storage.
 //! - [`clock`]: the millisecond wall clock of jobs and ingest.
 //! - [`telemetry`]: tracing and Prometheus metrics.
 //! - [`privacy`]: what of visitors' IP addresses a project stores.
@@ -33,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod edge;
+pub mod enrich;
 pub mod event;
 pub mod export;
 pub mod graphql;

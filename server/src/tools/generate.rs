@@ -5,8 +5,11 @@
 //! figures are meaningful), a third of them identified; sessions of 1-8 page views over a site
 //! map with Zipf-like popularity, scrolls in the tracker's depth/prev encoding, clicks on a set
 //! of elements (with the tracker's positions, for heatmaps), a signup funnel from /pricing,
-//! referrers, UTM-tagged URLs and communities for identified users. Deterministic for a given
-//! `--seed`.
+//! communities for identified users, and the audience of [`crate::tools::mix`]: a device (user
+//! agent, 3% bots) and a country (client address) per visitor, a referrer and campaign tags per
+//! session on its landing page. Deterministic for a given `--seed`; the audience is hashed from
+//! the visitor and session, not drawn from the seeded stream, so ids and counts are what they
+//! were without it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +25,8 @@ use entity::activity::Model as Row;
 use sea_orm::ConnectionTrait;
 use sightline::storage::events;
 use sightline::storage::{sql, Db};
+
+use crate::tools::mix;
 
 #[derive(Debug, Clone)]
 pub struct GenerateConfig {
@@ -59,6 +64,8 @@ const ELEMENTS: &[&str] = &[
 ];
 /// Document widths of generated clicks (CSS pixels): a phone, a tablet, a laptop, a desktop.
 const WIDTHS: &[u32] = &[390, 820, 1366, 1920];
+/// The first version's referrers: still drawn (and ignored) so the seeded stream, and with it
+/// every id and count, is unchanged; sessions take theirs from [`mix::arrival_of`].
 const REFERRERS: &[&str] = &[
     "https://www.google.com/",
     "https://news.ycombinator.com/item",
@@ -89,6 +96,13 @@ fn skewed(rng: &mut SmallRng, n: u32) -> u32 {
 struct Session<'a> {
     rng: &'a mut SmallRng,
     project: Uuid,
+    /// The visitor's device and address ([`mix`]).
+    user_agent: &'static str,
+    ip: String,
+    /// The session's arrival ([`mix`]): referrer and query string of its landing page.
+    arrival: mix::Arrival,
+    /// Whether the events pushed now belong to the landing page.
+    landing: bool,
     user: Option<String>,
     anon: String,
     session: String,
@@ -106,7 +120,8 @@ impl Session<'_> {
         referrer: Option<&str>,
         entity: Option<(&str, &str)>,
     ) {
-        let url = format!("https://demo.sightline.dev{path}?utm_source=gen");
+        let query = if self.landing { self.arrival.query } else { "" };
+        let url = format!("https://demo.sightline.dev{path}{query}");
         let mut metadata = metadata;
         if let Value::Object(m) = &mut metadata {
             m.insert("url".into(), Value::String(url));
@@ -129,9 +144,10 @@ impl Session<'_> {
             path: Some(path.to_string()),
             referrer: referrer.map(str::to_string),
             metadata,
-            ip_address: None,
-            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) sightline-generate".into()),
-            is_bot: false,
+            ip_address: Some(self.ip.clone()),
+            user_agent: Some(self.user_agent.to_string()),
+            // As the worker tags them.
+            is_bot: sightline::event::is_bot_user_agent(self.user_agent),
             occurred_at: self.t.fixed_offset(),
             received_at: (self.t + Span::milliseconds(150)).fixed_offset(),
         });
@@ -147,8 +163,12 @@ impl Session<'_> {
                 skewed(self.rng, paths)
             };
             let path = path_name(p);
-            let referrer = (v == 0 && self.rng.gen_bool(0.6))
+            self.landing = v == 0;
+            // The arrival's referrer; the old pick is still drawn so the seeded stream (ids,
+            // counts) stays as it was.
+            let _drawn = (v == 0 && self.rng.gen_bool(0.6))
                 .then(|| REFERRERS[self.rng.gen_range(0..REFERRERS.len())]);
+            let referrer = if v == 0 { self.arrival.referrer } else { None };
             self.push(
                 "page.view",
                 &path,
@@ -219,8 +239,13 @@ fn chunk(
         let start = now - Span::seconds(span_secs)
             + Span::seconds(slice * index as i64 + rng.gen_range(0..slice));
         let session_no: u32 = rng.gen();
+        let visitor = cfg.seed ^ u64::from(u);
         let mut s = Session {
             project: cfg.project_id,
+            user_agent: mix::user_agent(visitor),
+            ip: mix::ip(visitor).to_string(),
+            arrival: mix::arrival_of(visitor.rotate_left(32) ^ u64::from(session_no)),
+            landing: true,
             user: identified.then(|| format!("user-{u}")),
             anon: format!("anon-{u}"),
             session: format!("s-{u}-{session_no:08x}"),
