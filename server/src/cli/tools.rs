@@ -1,4 +1,5 @@
-//! `sightline loadgen | bench | bench-queries | bench-noise | bench-trivial | generate | demo`:
+//! `sightline loadgen | bench | bench-queries | bench-export | bench-noise | bench-trivial |
+//! generate | demo`:
 //! the operator tools (`crate::tools`), which need no platform settings unless they touch its
 //! databases.
 
@@ -194,6 +195,44 @@ impl BenchQueriesArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let figures =
             bench::queries(&self.url, self.project, &self.token, self.runs, self.days).await?;
+        println!("{}", serde_json::to_string(&figures)?);
+        Ok(())
+    }
+}
+
+#[derive(clap::Args)]
+pub struct BenchExportArgs {
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, env = "SIGHTLINE_PROJECT_ID")]
+    project: Uuid,
+    /// Analyst (or admin) token for the project.
+    #[arg(long, env = "SIGHTLINE_ADMIN_TOKEN", hide_env_values = true)]
+    token: String,
+    /// `csv` or `ndjson`.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// Days up to now to export.
+    #[arg(long, default_value_t = 31)]
+    days: u32,
+    /// The server's pid, to sample its resident memory while it streams.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+impl BenchExportArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let to = chrono::Utc::now() + chrono::Duration::hours(1);
+        let figures = bench::export::run(bench::export::ExportBench {
+            url: self.url,
+            project: self.project,
+            token: self.token,
+            format: self.format,
+            from: to - chrono::Duration::days(self.days.into()),
+            to,
+            server_pid: self.server_pid,
+        })
+        .await?;
         println!("{}", serde_json::to_string(&figures)?);
         Ok(())
     }
