@@ -174,8 +174,9 @@ impl GenerateArgs {
     }
 }
 
+/// The running server and project a benchmark reads from.
 #[derive(clap::Args)]
-pub struct BenchQueriesArgs {
+pub struct ServerTarget {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     #[arg(long, env = "SIGHTLINE_PROJECT_ID")]
@@ -183,6 +184,12 @@ pub struct BenchQueriesArgs {
     /// Admin (or analyst) token for the project.
     #[arg(long, env = "SIGHTLINE_ADMIN_TOKEN", hide_env_values = true)]
     token: String,
+}
+
+#[derive(clap::Args)]
+pub struct BenchQueriesArgs {
+    #[command(flatten)]
+    target: ServerTarget,
     /// Runs of each query.
     #[arg(long, default_value_t = 40)]
     runs: usize,
@@ -193,8 +200,8 @@ pub struct BenchQueriesArgs {
 
 impl BenchQueriesArgs {
     pub async fn run(self) -> anyhow::Result<()> {
-        let figures =
-            bench::queries(&self.url, self.project, &self.token, self.runs, self.days).await?;
+        let t = self.target;
+        let figures = bench::queries(&t.url, t.project, &t.token, self.runs, self.days).await?;
         println!("{}", serde_json::to_string(&figures)?);
         Ok(())
     }
@@ -202,13 +209,8 @@ impl BenchQueriesArgs {
 
 #[derive(clap::Args)]
 pub struct BenchExportArgs {
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    #[arg(long, env = "SIGHTLINE_PROJECT_ID")]
-    project: Uuid,
-    /// Analyst (or admin) token for the project.
-    #[arg(long, env = "SIGHTLINE_ADMIN_TOKEN", hide_env_values = true)]
-    token: String,
+    #[command(flatten)]
+    target: ServerTarget,
     /// `csv` or `ndjson`.
     #[arg(long, default_value = "csv")]
     format: String,
@@ -224,9 +226,9 @@ impl BenchExportArgs {
     pub async fn run(self) -> anyhow::Result<()> {
         let to = chrono::Utc::now() + chrono::Duration::hours(1);
         let figures = bench::export::run(bench::export::ExportBench {
-            url: self.url,
-            project: self.project,
-            token: self.token,
+            url: self.target.url,
+            project: self.target.project,
+            token: self.target.token,
             format: self.format,
             from: to - chrono::Duration::days(self.days.into()),
             to,
