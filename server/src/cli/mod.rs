@@ -86,6 +86,8 @@ pub enum Command {
     /// Measures GraphQL query latencies (p50/p95) against a running server: the benchmark's
     /// phase 4, over the data `generate` wrote.
     BenchQueries(tools::BenchQueriesArgs),
+    /// Streams a raw export from a running server and measures rows/s and the server's memory.
+    BenchExport(tools::BenchExportArgs),
     /// Measures this machine's scheduling noise (how late a sleeping thread wakes; how often a
     /// busy thread per core is kept off its CPU): the floor under any latency figure here.
     BenchNoise(tools::BenchNoiseArgs),
@@ -117,6 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => args.run().await,
         Command::Generate(args) => args.run().await,
         Command::BenchQueries(args) => args.run().await,
+        Command::BenchExport(args) => args.run().await,
         Command::BenchNoise(args) => args.run().await,
         Command::BenchTrivial(args) => args.run().await,
         Command::Demo(args) => args.run().await,

@@ -1,5 +1,5 @@
-//! `sightline loadgen | bench | bench-queries | bench-noise | bench-trivial | generate | demo |
-//! bench-enrich`:
+//! `sightline loadgen | bench | bench-queries | bench-export | bench-noise | bench-trivial |
+//! generate | demo | bench-enrich`:
 //! the operator tools (`crate::tools`), which need no platform settings unless they touch its
 //! databases.
 
@@ -183,8 +183,9 @@ impl GenerateArgs {
     }
 }
 
+/// The running server and project a benchmark reads from.
 #[derive(clap::Args)]
-pub struct BenchQueriesArgs {
+pub struct ServerTarget {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     #[arg(long, env = "SIGHTLINE_PROJECT_ID")]
@@ -192,6 +193,12 @@ pub struct BenchQueriesArgs {
     /// Admin (or analyst) token for the project.
     #[arg(long, env = "SIGHTLINE_ADMIN_TOKEN", hide_env_values = true)]
     token: String,
+}
+
+#[derive(clap::Args)]
+pub struct BenchQueriesArgs {
+    #[command(flatten)]
+    target: ServerTarget,
     /// Runs of each query.
     #[arg(long, default_value_t = 40)]
     runs: usize,
@@ -202,8 +209,41 @@ pub struct BenchQueriesArgs {
 
 impl BenchQueriesArgs {
     pub async fn run(self) -> anyhow::Result<()> {
-        let figures =
-            bench::queries(&self.url, self.project, &self.token, self.runs, self.days).await?;
+        let t = self.target;
+        let figures = bench::queries(&t.url, t.project, &t.token, self.runs, self.days).await?;
+        println!("{}", serde_json::to_string(&figures)?);
+        Ok(())
+    }
+}
+
+#[derive(clap::Args)]
+pub struct BenchExportArgs {
+    #[command(flatten)]
+    target: ServerTarget,
+    /// `csv` or `ndjson`.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// Days up to now to export.
+    #[arg(long, default_value_t = 31)]
+    days: u32,
+    /// The server's pid, to sample its resident memory while it streams.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+impl BenchExportArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let to = chrono::Utc::now() + chrono::Duration::hours(1);
+        let figures = bench::export::run(bench::export::ExportBench {
+            url: self.target.url,
+            project: self.target.project,
+            token: self.target.token,
+            format: self.format,
+            from: to - chrono::Duration::days(self.days.into()),
+            to,
+            server_pid: self.server_pid,
+        })
+        .await?;
         println!("{}", serde_json::to_string(&figures)?);
         Ok(())
     }

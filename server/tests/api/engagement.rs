@@ -1021,3 +1021,56 @@ async fn comparisons_cover_the_period_before_across_a_dst_change_and_a_year_befo
 fn local_date(t: DateTime<Utc>, tz: chrono_tz::Tz) -> chrono::NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
+
+/// Exports hold a read connection each for their whole length: a third one at once is refused
+/// with 429, and a client that goes away frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_concurrent_export_is_refused_until_a_client_goes_away() {
+    let app = crate::helpers::spawn_app_with(sightline::app::Mode::Serve, |_| {}).await;
+    // Tens of megabytes of NDJSON: more than the channel and the sockets hold, so an export
+    // whose client does not read stays running.
+    crate::helpers::run_generate(&app.env, app.project.id, 60_000, 2, 2_000, 9, 5_000, 2).await;
+    let analyst = token(&app, Role::Analyst, &[app.project.id]);
+    let now = Utc::now();
+    let url = format!(
+        "{}/api/v1/export?projectId={}&from={}&to={}&format=ndjson",
+        app.address,
+        app.project.id,
+        urlencode(&(now - Span::days(3)).to_rfc3339()),
+        urlencode(&(now + Span::hours(1)).to_rfc3339())
+    );
+    let open = || async {
+        reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .expect("request")
+    };
+    let (first, second) = (open().await, open().await);
+    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    let third = open().await;
+    assert_eq!(third.status(), 429);
+    assert_eq!(
+        third
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("10")
+    );
+    let v: Value = third.json().await.expect("a JSON error");
+    assert_eq!(v["code"], "busy", "{v}");
+    // The first client goes away without reading: its export ends and frees its place.
+    drop(first);
+    let mut status = 0;
+    for _ in 0..100 {
+        let r = open().await;
+        status = r.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "a place was freed");
+    drop(second);
+}

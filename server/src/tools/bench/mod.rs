@@ -30,6 +30,7 @@ use noise::{lateness_ms, WakeupProbe};
 use sightline::queue::Queue;
 
 pub mod enrich;
+pub mod export;
 pub mod noise;
 
 #[derive(Clone)]
