@@ -282,7 +282,7 @@ settings! {
     REQUEST_TIMEOUT_MS = "SIGHTLINE_REQUEST_TIMEOUT_MS", Value("30000"), Plain,
         "deadline of one GraphQL request over HTTP, in milliseconds (code TIMEOUT after it)";
     QUERIES_PER_PROJECT = "SIGHTLINE_QUERIES_PER_PROJECT", Value("8"), Plain,
-        "analytics queries of one project running at once, over all its callers; more are answered RATE_LIMITED";
+        "analytics queries of one project running at once, over all its callers; one more waits up to 1 s, then is answered RATE_LIMITED";
     WS_INIT_TIMEOUT_SECS = "SIGHTLINE_WS_INIT_TIMEOUT_SECS", Value("10"), Plain,
         "seconds a GraphQL WebSocket has to send connection_init before it is closed (4408)";
     WS_MAX_SUBSCRIPTIONS = "SIGHTLINE_WS_MAX_SUBSCRIPTIONS", Value("20"), Plain,

@@ -1,9 +1,9 @@
 //! How much of the database one project's readers may hold at once: at most
 //! `SIGHTLINE_QUERIES_PER_PROJECT` top-level queries that name a `projectId` run together, over
-//! every caller and request of that project; a query beyond them is answered at once with
-//! `RATE_LIMITED` (it does not queue). One viewer aliasing a hundred 400-day funnels in one
-//! request therefore gets a handful answered and the rest refused, and the other tenants'
-//! queries find the database as they left it. Each query is also bounded in time, by the read
+//! every caller and request of that project; a query beyond them waits for a slot at most
+//! [`SLOT_WAIT`] (1 s), then is answered `RATE_LIMITED`. One viewer aliasing a hundred
+//! 400-day funnels in one request therefore gets a handful answered and the rest refused, and
+//! the other tenants' queries find the database as they left it. Each query is also bounded in time, by the read
 //! connection's `statement_timeout` (`storage::Db::connect`).
 //!
 //! This is a schema extension, so no resolver has to remember it: it reads the `projectId`
@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextResolve, ResolveInfo,
@@ -23,6 +24,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use super::error::ApiError;
+
+/// How long a query waits for a slot of its project before it is refused.
+pub const SLOT_WAIT: Duration = Duration::from_secs(1);
 
 /// The running queries of every project.
 pub struct ProjectSlots {
@@ -60,6 +64,26 @@ impl ProjectSlots {
         })
     }
 
+    /// A slot for a query of `project`, waiting at most `wait` for one to free up: the fields of
+    /// one ordinary request (a dashboard view asks for a dozen at once) queue briefly, while a
+    /// flood of aliases still finds the slots taken and is refused.
+    pub async fn acquire(self: &Arc<Self>, project: Uuid, wait: Duration) -> Option<Slot> {
+        if let Some(slot) = self.try_acquire(project) {
+            return Some(slot);
+        }
+        // The clone is taken under the lock, so the entry is not dropped while we wait on it.
+        let sem = self.running.lock().ok()?.get(&project)?.clone();
+        let permit = tokio::time::timeout(wait, sem.acquire_owned())
+            .await
+            .ok()?
+            .ok()?;
+        Some(Slot {
+            permit: Some(permit),
+            project,
+            slots: self.clone(),
+        })
+    }
+
     /// Projects with a query running now.
     pub fn projects_running(&self) -> usize {
         self.running.lock().map(|r| r.len()).unwrap_or_default()
@@ -71,9 +95,10 @@ impl Drop for Slot {
         // Under the lock, so no one takes a permit between the release and the removal.
         if let Ok(mut running) = self.slots.running.lock() {
             drop(self.permit.take());
+            // Only the map holds it: no query runs and nobody waits.
             if running
                 .get(&self.project)
-                .is_some_and(|s| s.available_permits() == self.slots.per_project)
+                .is_some_and(|s| Arc::strong_count(s) == 1)
             {
                 running.remove(&self.project);
             }
@@ -153,7 +178,7 @@ impl Extension for RequestLimits {
         let Some(project) = self.project_of(info.field) else {
             return next.run(ctx, info).await;
         };
-        let Some(slot) = self.slots.try_acquire(project) else {
+        let Some(slot) = self.slots.acquire(project, SLOT_WAIT).await else {
             metrics::counter!(crate::telemetry::names::GRAPHQL_QUERIES_REFUSED).increment(1);
             let err: async_graphql::Error = ApiError::RateLimited(format!(
                 "this project already runs {} queries; retry when they finish",

@@ -122,13 +122,17 @@ async fn a_project_runs_a_bounded_number_of_queries_while_others_are_served() {
         }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // While A's two slots are taken: another query of A is refused at once...
+    // While A's two slots are taken: another query of A is refused after its short wait...
     let started = Instant::now();
     let r = app
         .graphql(Some(&app.admin_token), EVENT_COUNT, json!({"p": a}))
         .await;
     assert_eq!(codes(&r), ["RATE_LIMITED"], "{r}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     // ...and project B is served (from rollups, which the lock does not hold).
     let now = chrono::Utc::now();
     let to = now
