@@ -163,10 +163,11 @@ WITH input AS (
 ), purged_lately AS (
     -- The batch's projects with a GDPR purge lately: a purge deletes `actor_activity` rows, and
     -- the caller remembers an actor-day for less long than this, so none of its skips are
-    -- trusted there. One index probe per project of the batch. (A semi-join, not a correlated
-    -- EXISTS: Citus plans no correlated subquery over a CTE.)
+    -- trusted there. One index probe per project of the batch. Filtered by the batch's
+    -- project ids as given ($2), not by a subquery over `input`: Citus plans no correlated
+    -- subquery over a CTE, and with the values in hand it reads only those projects' shards.
     SELECT DISTINCT p.project_id FROM purged_users p
-    WHERE p.project_id IN (SELECT project_id FROM input)
+    WHERE p.project_id = ANY($2::uuid[])
       AND p.purged_at > now() - make_interval(secs => $21)
 ), known_actor_days AS (
     -- Rows whose actor-day the caller knows stored ($19/$20: their project and event ids; the
