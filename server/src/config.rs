@@ -259,6 +259,8 @@ settings! {
         "where expired partitions are archived: a directory path or s3:// URL";
     ROLLUP_MINUTE_DAYS = "SIGHTLINE_ROLLUP_MINUTE_DAYS", Value("3"), Plain,
         "days of per-minute rollups kept (hour/day rollups follow the project's rollup retention)";
+    GEOIP_DB = "SIGHTLINE_GEOIP_DB", Unset, Plain,
+        "MMDB file mapping client IPs to countries (MaxMind GeoLite2/GeoIP2 or ip-location-db layout; a City database adds regions and cities); unset: country unknown";
 }
 
 /// The range of each new `activities` partition. Day suits most loads; week or month keep the
@@ -369,6 +371,8 @@ pub struct Settings {
     pub rollup_minute_days: u32,
     /// Live-feed messages (of at most 64 events) buffered per project, shared by its subscribers.
     pub live_buffer: usize,
+    /// The GeoIP database (MMDB) of `enrich::Enricher`; `None`: every country unknown.
+    pub geoip_db: Option<PathBuf>,
 }
 
 /// Keys stripped from event properties unless configured otherwise: credentials and card data
@@ -759,6 +763,7 @@ impl Settings {
             maintenance_interval: Duration::from_secs(src.positive(&MAINTENANCE_INTERVAL_SECS)?),
             archive_url: src.text(&ARCHIVE_URL).into_owned(),
             rollup_minute_days: src.positive(&ROLLUP_MINUTE_DAYS)?,
+            geoip_db: src.raw(&GEOIP_DB).map(PathBuf::from),
         })
     }
 }
@@ -1044,6 +1049,7 @@ mod tests {
         assert_eq!(s.maintenance_interval, Duration::from_secs(300));
         assert_eq!(s.archive_url, ".data/archive");
         assert_eq!(s.rollup_minute_days, 3);
+        assert_eq!(s.geoip_db, None);
     }
 
     #[test]

@@ -68,6 +68,7 @@ bad_user_input!(
     crate::analytics::counts::SeriesError,
     crate::analytics::behaviour::FunnelError,
     crate::analytics::people::PageError,
+    crate::analytics::audience::DimensionError,
     crate::domain::InvalidInput,
 );
 

@@ -5,7 +5,11 @@
 //! figures are meaningful), a third of them identified; sessions of 1-8 page views over a site
 //! map with Zipf-like popularity, scrolls in the tracker's depth/prev encoding, clicks on a set
 //! of elements, a signup funnel from /pricing, referrers, UTM-tagged URLs and communities for
-//! identified users. Deterministic for a given `--seed`.
+//! identified users. Each visitor browses with one of a set of real user agents from one of a
+//! set of public addresses across countries, and each visit arrives from a search engine, a
+//! social network, a campaign or directly; the audience attributes are made by the worker's
+//! own enrichment (`worker::audience`, the GeoIP database of `SIGHTLINE_GEOIP_DB`), and a
+//! share of the traffic is a crawler's. Deterministic for a given `--seed`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,8 +23,10 @@ use uuid::Uuid;
 
 use entity::activity::Model as Row;
 use sea_orm::ConnectionTrait;
+use sightline::enrich::Enricher;
 use sightline::storage::events;
 use sightline::storage::{sql, Db};
+use sightline::worker::audience;
 
 #[derive(Debug, Clone)]
 pub struct GenerateConfig {
@@ -65,6 +71,39 @@ const REFERRERS: &[&str] = &[
     "https://github.com/",
 ];
 
+/// User agents of real browsers (and a crawler, last): each visitor keeps one.
+const USER_AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
+    "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+];
+/// Public addresses of networks in different countries.
+const ADDRESSES: &[&str] = &[
+    "8.8.8.8",
+    "81.2.69.160",
+    "133.242.0.3",
+    "193.0.6.139",
+    "200.160.2.3",
+    "203.2.218.214",
+    "41.203.18.1",
+    "185.60.216.35",
+    "77.88.55.60",
+    "101.6.6.6",
+];
+/// Landing query strings of campaign visits.
+const CAMPAIGNS: &[&str] = &[
+    "?utm_source=newsletter&utm_medium=email&utm_campaign=december",
+    "?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=analytics",
+    "?utm_source=facebook&utm_medium=paid-social&utm_campaign=launch&utm_content=video",
+];
+const VIEWPORTS: &[u32] = &[390, 768, 1280, 1440, 1920];
+const LANGUAGES: &[&str] = &["en-US", "en-GB", "fr-FR", "de-DE", "ja", "pt-BR"];
+
 fn path_name(i: u32) -> String {
     match i {
         0 => "/".into(),
@@ -85,6 +124,11 @@ fn skewed(rng: &mut SmallRng, n: u32) -> u32 {
 
 struct Session<'a> {
     rng: &'a mut SmallRng,
+    /// The visit's audience attributes (those of its landing page view), and whether the
+    /// visitor is a crawler.
+    audience: Value,
+    bot: bool,
+    user_agent: &'static str,
     project: Uuid,
     user: Option<String>,
     anon: String,
@@ -103,7 +147,7 @@ impl Session<'_> {
         referrer: Option<&str>,
         entity: Option<(&str, &str)>,
     ) {
-        let url = format!("https://demo.sightline.dev{path}?utm_source=gen");
+        let url = format!("https://demo.sightline.dev{path}");
         let mut metadata = metadata;
         if let Value::Object(m) = &mut metadata {
             m.insert("url".into(), Value::String(url));
@@ -127,10 +171,11 @@ impl Session<'_> {
             referrer: referrer.map(str::to_string),
             metadata,
             ip_address: None,
-            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) sightline-generate".into()),
-            is_bot: false,
+            user_agent: Some(self.user_agent.to_string()),
+            is_bot: self.bot,
             occurred_at: self.t.fixed_offset(),
             received_at: (self.t + Span::milliseconds(150)).fixed_offset(),
+            audience: self.audience.clone(),
         });
         self.t += Span::seconds(self.rng.gen_range(3..50));
     }
@@ -198,6 +243,7 @@ impl Session<'_> {
 /// insert statement then touches few rollup rows.
 fn chunk(
     cfg: &GenerateConfig,
+    enricher: &Enricher,
     index: u64,
     chunks: u64,
     target: usize,
@@ -213,7 +259,32 @@ fn chunk(
         let start = now - Span::seconds(span_secs)
             + Span::seconds(slice * index as i64 + rng.gen_range(0..slice));
         let session_no: u32 = rng.gen();
+        // One browser and address per visitor; a source per visit.
+        let user_agent = USER_AGENTS[u as usize % USER_AGENTS.len()];
+        let ip = ADDRESSES[(u as usize / USER_AGENTS.len()) % ADDRESSES.len()]
+            .parse()
+            .ok();
+        let (referrer, query) = match rng.gen_range(0..10) {
+            0..=2 => (None, ""),
+            3..=6 => (Some(REFERRERS[rng.gen_range(0..REFERRERS.len())]), ""),
+            _ => (None, CAMPAIGNS[rng.gen_range(0..CAMPAIGNS.len())]),
+        };
+        let landing = format!("https://demo.sightline.dev/{query}");
+        let (audience, bot_device) = audience::attributes(
+            enricher,
+            &audience::Inputs {
+                user_agent: Some(user_agent),
+                ip,
+                referrer,
+                url: Some(&landing),
+                screen_width: Some(VIEWPORTS[u as usize % VIEWPORTS.len()]),
+                language: Some(LANGUAGES[u as usize % LANGUAGES.len()]),
+            },
+        );
         let mut s = Session {
+            audience,
+            bot: bot_device || sightline::event::is_bot_user_agent(user_agent),
+            user_agent,
             project: cfg.project_id,
             user: identified.then(|| format!("user-{u}")),
             anon: format!("anon-{u}"),
@@ -229,7 +300,11 @@ fn chunk(
 }
 
 /// Writes `cfg.events` events (slightly more: whole sessions) and returns the figures.
-pub async fn run(db: &Db, cfg: GenerateConfig) -> anyhow::Result<GenerateReport> {
+pub async fn run(
+    db: &Db,
+    cfg: GenerateConfig,
+    enricher: Enricher,
+) -> anyhow::Result<GenerateReport> {
     let now = Utc::now();
     // Every day of the range gets its partition first, so nothing lands in DEFAULT.
     let days = (cfg.days as i32 + 1).into();
@@ -261,6 +336,7 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> anyhow::Result<GenerateReport>
             next.clone(),
             reported.clone(),
         );
+        let enricher = enricher.clone();
         tasks.spawn(events::ROLLUP_SHARD.scope(shard, async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -268,8 +344,10 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> anyhow::Result<GenerateReport>
                     return Ok::<(), anyhow::Error>(());
                 }
                 let c = cfg.clone();
+                let e = enricher.clone();
                 let rows =
-                    tokio::task::spawn_blocking(move || chunk(&c, i, chunks, c.batch, now)).await?;
+                    tokio::task::spawn_blocking(move || chunk(&c, &e, i, chunks, c.batch, now))
+                        .await?;
                 let n = events::insert(&db, &rows).await?.len() as u64;
                 let total = written.fetch_add(n, Ordering::Relaxed) + n;
                 bar.inc(n);

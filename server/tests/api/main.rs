@@ -5,6 +5,7 @@ mod helpers;
 
 mod analytics;
 mod analytics_plans;
+mod audience;
 mod bench;
 mod compose;
 mod config_cli;

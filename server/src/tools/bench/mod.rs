@@ -499,6 +499,13 @@ pub async fn queries(
         ("overview_props_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r, filter: {props: {plan: \"pro\"}}) { events uniqueUsers sessions } }", range(7)),
         ("events_props_30d", "query($p: ID!, $r: TimeRange!) { events(projectId: $p, range: $r, first: 50, filter: {props: {plan: \"pro\"}}) { edges { node { id } } } }", range(all)),
         ("retention_30d", "query($p: ID!, $r: TimeRange!) { retention(projectId: $p, range: $r, period: WEEK, periods: 5) { size retained } }", range(all)),
+        // Audience: breakdowns from the audience rollups, a dimension-filtered overview from raw.
+        ("breakdown_source_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: SOURCE) { key visitors visits events pageViews share } }", range(all)),
+        ("breakdown_country_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: COUNTRY) { key visitors visits events pageViews share } }", range(all)),
+        ("breakdown_page_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: PAGE) { key visitors visits events pageViews share } }", range(all)),
+        ("breakdown_browser_7d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: BROWSER) { key visitors visits events pageViews share } }", range(7)),
+        ("overview_device_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r, filter: {where: [{dimension: DEVICE, values: [\"mobile\"]}]}) { events visitors sessions pageViews botEvents } }", range(7)),
+        ("overview_visitors_30d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { visitors botEvents } }", range(all)),
     ];
     let mut out = serde_json::Map::new();
     for (name, query, r) in cases {
