@@ -171,3 +171,23 @@ npm_install() {
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
 }
+
+# install_geoip: installs (once per version) the free country database from npm into
+# .data/geoip and prints the .mmdb path (IPv4 and IPv6). The package is marked CC0; its data is
+# the RIRs' (CC BY 4.0, attribution to nro.net). Prints nothing, with a warning, when it cannot be
+# installed: Sightline then records every country as unknown. SIGHTLINE_GEOIP_VERSION overrides
+# the version.
+install_geoip() {
+  local name="@ip-location-db/geo-whois-asn-country-mmdb"
+  local version="${SIGHTLINE_GEOIP_VERSION:-2.3.2026061719}"
+  local dir="$SIGHTLINE_ROOT/.data/geoip"
+  local pkg="$dir/node_modules/$name"
+  if ! grep -qs "\"version\": \"$version\"" "$pkg/package.json" || [ ! -s "$pkg/geo-whois-asn-country.mmdb" ]; then
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    mkdir -p "$dir"
+    log "installing the GeoIP country database ($name@$version)"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$name@$version" >&2 \
+      || { log "warning: GeoIP database not installed; countries will be unknown"; return 0; }
+  fi
+  echo "$pkg/geo-whois-asn-country.mmdb"
+}

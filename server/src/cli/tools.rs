@@ -1,4 +1,5 @@
-//! `sightline loadgen | bench | bench-queries | bench-noise | bench-trivial | generate | demo`:
+//! `sightline loadgen | bench | bench-queries | bench-noise | bench-trivial | generate | demo |
+//! bench-enrich`:
 //! the operator tools (`crate::tools`), which need no platform settings unless they touch its
 //! databases.
 
@@ -250,5 +251,38 @@ impl DemoArgs {
         let stop = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(stop.clone()));
         demo::serve(self.bind, self.server, self.key, self.dir, stop).await
+    }
+}
+
+#[derive(clap::Args)]
+pub struct BenchEnrichArgs {
+    /// Events enriched per pass.
+    #[arg(long, default_value_t = 10_000)]
+    events: usize,
+    /// Distinct visitors the events come from (each keeps one device and one country).
+    #[arg(long, default_value_t = 2_000)]
+    visitors: u64,
+    /// Warm passes; the figures are their medians.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// GeoIP database (MMDB); without one the geo lookup is not measured.
+    #[arg(long, env = "SIGHTLINE_GEOIP_DB")]
+    geoip_db: Option<PathBuf>,
+}
+
+impl BenchEnrichArgs {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let figures = tokio::task::spawn_blocking(move || {
+            bench::enrich::run(
+                self.events,
+                self.visitors,
+                self.rounds,
+                self.geoip_db.as_deref(),
+            )
+        })
+        .await
+        .context("the enrichment benchmark panicked")??;
+        println!("{}", serde_json::to_string(&figures)?);
+        Ok(())
     }
 }

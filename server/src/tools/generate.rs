@@ -4,12 +4,14 @@
 //! Shape: visitors drawn with a heavy head (a few come back often: retention and active-user
 //! figures are meaningful), a third of them identified; sessions of 1-8 page views over a site
 //! map with Zipf-like popularity, scrolls in the tracker's depth/prev encoding, clicks on a set
-//! of elements, a signup funnel from /pricing, referrers, UTM-tagged URLs and communities for
-//! identified users. Each visitor browses with one of a set of real user agents from one of a
-//! set of public addresses across countries, and each visit arrives from a search engine, a
-//! social network, a campaign or directly; the audience attributes are made by the worker's
-//! own enrichment (`worker::audience`, the GeoIP database of `SIGHTLINE_GEOIP_DB`), and a
-//! share of the traffic is a crawler's. Deterministic for a given `--seed`.
+//! of elements, a signup funnel from /pricing, communities for identified users, and the
+//! audience of [`crate::tools::mix`]: a device (user agent, 3% bots) and a country (client
+//! address) per visitor, a referrer and campaign tags per session on its landing page.
+//! Deterministic for a given `--seed`; the audience is hashed from the visitor and session, not
+//! drawn from the seeded stream, so ids and counts are what they were without it. Each visit's
+//! audience attributes (`activities.audience`) are made by the worker's own enrichment
+//! (`worker::audience`, with the GeoIP database of `SIGHTLINE_GEOIP_DB`), so breakdowns over
+//! generated data are what live traffic would give.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -25,8 +27,10 @@ use entity::activity::Model as Row;
 use sea_orm::ConnectionTrait;
 use sightline::enrich::Enricher;
 use sightline::storage::events;
-use sightline::storage::{sql, Db};
 use sightline::worker::audience;
+use sightline::storage::{sql, Db};
+
+use crate::tools::mix;
 
 #[derive(Debug, Clone)]
 pub struct GenerateConfig {
@@ -62,6 +66,8 @@ const ELEMENTS: &[&str] = &[
     "div.modal > button.close",
     "main > button.play",
 ];
+/// The first version's referrers: still drawn (and ignored) so the seeded stream, and with it
+/// every id and count, is unchanged; sessions take theirs from [`mix::arrival_of`].
 const REFERRERS: &[&str] = &[
     "https://www.google.com/",
     "https://news.ycombinator.com/item",
@@ -71,38 +77,9 @@ const REFERRERS: &[&str] = &[
     "https://github.com/",
 ];
 
-/// User agents of real browsers (and a crawler, last): each visitor keeps one.
-const USER_AGENTS: &[&str] = &[
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
-    "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-];
-/// Public addresses of networks in different countries.
-const ADDRESSES: &[&str] = &[
-    "8.8.8.8",
-    "81.2.69.160",
-    "133.242.0.3",
-    "193.0.6.139",
-    "200.160.2.3",
-    "203.2.218.214",
-    "41.203.18.1",
-    "185.60.216.35",
-    "77.88.55.60",
-    "101.6.6.6",
-];
-/// Landing query strings of campaign visits.
-const CAMPAIGNS: &[&str] = &[
-    "?utm_source=newsletter&utm_medium=email&utm_campaign=december",
-    "?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=analytics",
-    "?utm_source=facebook&utm_medium=paid-social&utm_campaign=launch&utm_content=video",
-];
-const VIEWPORTS: &[u32] = &[390, 768, 1280, 1440, 1920];
-const LANGUAGES: &[&str] = &["en-US", "en-GB", "fr-FR", "de-DE", "ja", "pt-BR"];
+/// Viewport widths and browser languages, one of each per visitor.
+const VIEWPORTS: [u32; 5] = [390, 768, 1280, 1440, 1920];
+const LANGUAGES: [&str; 6] = ["en-US", "en-GB", "fr-FR", "de-DE", "ja", "pt-BR"];
 
 fn path_name(i: u32) -> String {
     match i {
@@ -124,12 +101,17 @@ fn skewed(rng: &mut SmallRng, n: u32) -> u32 {
 
 struct Session<'a> {
     rng: &'a mut SmallRng,
-    /// The visit's audience attributes (those of its landing page view), and whether the
-    /// visitor is a crawler.
+    project: Uuid,
+    /// The visitor's device and address ([`mix`]).
+    user_agent: &'static str,
+    ip: String,
+    /// The session's arrival ([`mix`]): referrer and query string of its landing page.
+    arrival: mix::Arrival,
+    /// Whether the events pushed now belong to the landing page.
+    landing: bool,
+    /// The visit's audience attributes (its landing page view's) and whether it is a bot's.
     audience: Value,
     bot: bool,
-    user_agent: &'static str,
-    project: Uuid,
     user: Option<String>,
     anon: String,
     session: String,
@@ -147,7 +129,8 @@ impl Session<'_> {
         referrer: Option<&str>,
         entity: Option<(&str, &str)>,
     ) {
-        let url = format!("https://demo.sightline.dev{path}");
+        let query = if self.landing { self.arrival.query } else { "" };
+        let url = format!("https://demo.sightline.dev{path}{query}");
         let mut metadata = metadata;
         if let Value::Object(m) = &mut metadata {
             m.insert("url".into(), Value::String(url));
@@ -170,8 +153,9 @@ impl Session<'_> {
             path: Some(path.to_string()),
             referrer: referrer.map(str::to_string),
             metadata,
-            ip_address: None,
+            ip_address: Some(self.ip.clone()),
             user_agent: Some(self.user_agent.to_string()),
+            // As the worker tags them.
             is_bot: self.bot,
             occurred_at: self.t.fixed_offset(),
             received_at: (self.t + Span::milliseconds(150)).fixed_offset(),
@@ -189,8 +173,12 @@ impl Session<'_> {
                 skewed(self.rng, paths)
             };
             let path = path_name(p);
-            let referrer = (v == 0 && self.rng.gen_bool(0.6))
+            self.landing = v == 0;
+            // The arrival's referrer; the old pick is still drawn so the seeded stream (ids,
+            // counts) stays as it was.
+            let _drawn = (v == 0 && self.rng.gen_bool(0.6))
                 .then(|| REFERRERS[self.rng.gen_range(0..REFERRERS.len())]);
+            let referrer = if v == 0 { self.arrival.referrer } else { None };
             self.push(
                 "page.view",
                 &path,
@@ -259,33 +247,29 @@ fn chunk(
         let start = now - Span::seconds(span_secs)
             + Span::seconds(slice * index as i64 + rng.gen_range(0..slice));
         let session_no: u32 = rng.gen();
-        // One browser and address per visitor; a source per visit.
-        let user_agent = USER_AGENTS[u as usize % USER_AGENTS.len()];
-        let ip = ADDRESSES[(u as usize / USER_AGENTS.len()) % ADDRESSES.len()]
-            .parse()
-            .ok();
-        let (referrer, query) = match rng.gen_range(0..10) {
-            0..=2 => (None, ""),
-            3..=6 => (Some(REFERRERS[rng.gen_range(0..REFERRERS.len())]), ""),
-            _ => (None, CAMPAIGNS[rng.gen_range(0..CAMPAIGNS.len())]),
-        };
-        let landing = format!("https://demo.sightline.dev/{query}");
-        let (audience, bot_device) = audience::attributes(
+        let visitor = cfg.seed ^ u64::from(u);
+        let (user_agent, ip) = (mix::user_agent(visitor), mix::ip(visitor));
+        let arrival = mix::arrival_of(visitor.rotate_left(32) ^ u64::from(session_no));
+        let landing = format!("https://demo.sightline.dev/{}", arrival.query);
+        let (attributes, bot_device) = audience::attributes(
             enricher,
             &audience::Inputs {
                 user_agent: Some(user_agent),
-                ip,
-                referrer,
+                ip: Some(ip),
+                referrer: arrival.referrer,
                 url: Some(&landing),
-                screen_width: Some(VIEWPORTS[u as usize % VIEWPORTS.len()]),
-                language: Some(LANGUAGES[u as usize % LANGUAGES.len()]),
+                screen_width: Some(VIEWPORTS[(mix::hash(visitor) % 5) as usize]),
+                language: Some(LANGUAGES[(mix::hash(visitor ^ 7) % 6) as usize]),
             },
         );
         let mut s = Session {
-            audience,
-            bot: bot_device || sightline::event::is_bot_user_agent(user_agent),
-            user_agent,
             project: cfg.project_id,
+            user_agent,
+            ip: ip.to_string(),
+            arrival,
+            landing: true,
+            audience: attributes,
+            bot: bot_device || sightline::event::is_bot_user_agent(user_agent),
             user: identified.then(|| format!("user-{u}")),
             anon: format!("anon-{u}"),
             session: format!("s-{u}-{session_no:08x}"),
@@ -344,10 +328,12 @@ pub async fn run(
                     return Ok::<(), anyhow::Error>(());
                 }
                 let c = cfg.clone();
-                let e = enricher.clone();
                 let rows =
-                    tokio::task::spawn_blocking(move || chunk(&c, &e, i, chunks, c.batch, now))
-                        .await?;
+                    tokio::task::spawn_blocking({
+                        let e = enricher.clone();
+                        move || chunk(&c, &e, i, chunks, c.batch, now)
+                    })
+                    .await?;
                 let n = events::insert(&db, &rows).await?.len() as u64;
                 let total = written.fetch_add(n, Ordering::Relaxed) + n;
                 bar.inc(n);

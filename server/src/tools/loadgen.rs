@@ -203,10 +203,17 @@ pub fn write_synthetic_event(
         let depth = [25, 50, 75, 100][rng.gen_range(0..4)];
         let _ = write!(out, r#""page.scroll","props":{{"depth":{depth}}}"#);
     }
+    // The session's referrer and landing tags (crate::tools::mix), hashed from the session:
+    // the random stream above is what it was.
+    let arrival = crate::tools::mix::arrival_of(u64::from(session));
     let _ = write!(
         out,
-        r#","ts":{now_ms},"anonymous_id":"a-{user}","session_id":"s-{session}","url":"https://shop.example/p/{path}?utm_source=loadgen","referrer":"https://news.example/","title":"Shop""#
+        r#","ts":{now_ms},"anonymous_id":"a-{user}","session_id":"s-{session}","url":"https://shop.example/p/{path}{}","title":"Shop""#,
+        arrival.query
     );
+    if let Some(referrer) = arrival.referrer {
+        let _ = write!(out, r#","referrer":"{referrer}""#);
+    }
     if user % 5 == 0 {
         let _ = write!(out, r#","user_id":"u-{user}""#);
     }
@@ -275,6 +282,8 @@ pub async fn run(
                 // A browser's batch is one visitor's: a new visitor every VISIT_EVENTS events
                 // (larger requests stand for a proxy forwarding several browsers' batches).
                 let mut visitor = pick_visitor(&mut rng, cfg.users);
+                // The browser of the request's first visitor (crate::tools::mix).
+                let user_agent = crate::tools::mix::user_agent(u64::from(visitor.0));
                 let mut body = String::with_capacity(64 + 320 * got as usize);
                 body.push_str(&body_start);
                 for i in 0..got {
@@ -295,6 +304,7 @@ pub async fn run(
                     let r = client
                         .post(&endpoint)
                         .header("content-type", "text/plain")
+                        .header("user-agent", user_agent)
                         .body(body.clone())
                         .send()
                         .await;

@@ -25,6 +25,7 @@ use crate::tools::loadgen::{self, LoadgenConfig, LoadgenReport};
 use noise::{lateness_ms, WakeupProbe};
 use sightline::queue::Queue;
 
+pub mod enrich;
 pub mod noise;
 
 #[derive(Clone)]
