@@ -364,6 +364,8 @@ impl QueryRoot {
     /// Visitors, visits, events and page views per value of one dimension (pages, sources,
     /// campaigns, devices, countries...), most visitors first. `property` names the property
     /// for `PROPERTY`. Bots are left out unless `filter.includeBots`.
+    // The arguments are the public contract's (issue 24), one per GraphQL argument.
+    #[allow(clippy::too_many_arguments)]
     async fn breakdown(
         &self,
         ctx: &Context<'_>,

@@ -27,8 +27,8 @@ use entity::activity::Model as Row;
 use sea_orm::ConnectionTrait;
 use sightline::enrich::Enricher;
 use sightline::storage::events;
-use sightline::worker::audience;
 use sightline::storage::{sql, Db};
+use sightline::worker::audience;
 
 use crate::tools::mix;
 
@@ -328,12 +328,11 @@ pub async fn run(
                     return Ok::<(), anyhow::Error>(());
                 }
                 let c = cfg.clone();
-                let rows =
-                    tokio::task::spawn_blocking({
-                        let e = enricher.clone();
-                        move || chunk(&c, &e, i, chunks, c.batch, now)
-                    })
-                    .await?;
+                let rows = tokio::task::spawn_blocking({
+                    let e = enricher.clone();
+                    move || chunk(&c, &e, i, chunks, c.batch, now)
+                })
+                .await?;
                 let n = events::insert(&db, &rows).await?.len() as u64;
                 let total = written.fetch_add(n, Ordering::Relaxed) + n;
                 bar.inc(n);

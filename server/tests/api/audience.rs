@@ -857,3 +857,71 @@ async fn breakdown_refuses_bad_input_and_other_projects() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookieless_browsers_get_a_daily_visitor_id_from_a_salt_that_expires() {
+    let app = crate::helpers::spawn_app().await;
+    let beacon = |ua: &'static str| {
+        let mut e = crate::helpers::event("page.view");
+        let o = e.as_object_mut().expect("an object");
+        o.remove("anonymous_id");
+        o.remove("session_id");
+        let body = json!({"key": app.project.public_key, "events": [e]}).to_string();
+        app.client
+            .post(format!("{}/collect", app.address))
+            .header("user-agent", ua)
+            .body(body)
+            .send()
+    };
+    for ua in [CHROME_WINDOWS, CHROME_WINDOWS, FIREFOX_LINUX] {
+        assert_eq!(beacon(ua).await.expect("beacon").status(), 202);
+    }
+    assert_eq!(app.wait_for_count(3, Duration::from_secs(10)).await, 3);
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT user_agent, anonymous_id, session_id FROM activities WHERE project_id = $1",
+    )
+    .bind(app.project.id)
+    .fetch_all(crate::helpers::TestSql::pool(&app.db))
+    .await
+    .expect("rows");
+    let ids = |ua: &str| -> BTreeSet<(Option<String>, Option<String>)> {
+        rows.iter()
+            .filter(|r| r.0 == ua)
+            .map(|r| (r.1.clone(), r.2.clone()))
+            .collect()
+    };
+    let (chrome, firefox) = (ids(CHROME_WINDOWS), ids(FIREFOX_LINUX));
+    assert_eq!(
+        chrome.len(),
+        1,
+        "one browser is one visitor and visit: {chrome:?}"
+    );
+    assert_eq!(firefox.len(), 1);
+    assert_ne!(chrome, firefox, "another browser is another visitor");
+    for (anon, session) in chrome.iter().chain(&firefox) {
+        assert!(anon
+            .as_deref()
+            .is_some_and(|a| a.starts_with("cl-") && a.len() == 27));
+        assert!(session.as_deref().is_some_and(|s| s.starts_with("cl-")));
+    }
+    // The day's salt is in Redis only, and goes within 48 hours.
+    let mut redis = redis::Client::open(crate::helpers::test_redis_url())
+        .expect("redis")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let pattern = app.queue.key("cookieless-salt:*");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut redis)
+        .await
+        .expect("keys");
+    assert_eq!(keys.len(), 1, "one salt for today: {keys:?}");
+    assert!(keys[0].ends_with(&Utc::now().date_naive().to_string()));
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&keys[0])
+        .query_async(&mut redis)
+        .await
+        .expect("ttl");
+    assert!(ttl > 0 && ttl <= 48 * 3600, "expires: {ttl}");
+}
