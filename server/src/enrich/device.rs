@@ -34,7 +34,9 @@ pub struct Device {
 }
 
 impl Device {
-    /// The device of a missing or unreadable user agent.
+    /// The device of a missing or unreadable user agent: every name unknown, the kind desktop
+    /// (there is no unknown kind; a missing user agent is not a bot's mark by itself, as
+    /// server-side senders often have none).
     pub fn unknown() -> Self {
         Self {
             browser: UNKNOWN.to_string(),

@@ -95,3 +95,26 @@ impl Enricher {
         self.inner.geo.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worker's lanes and the ingest handlers share one enricher.
+    #[test]
+    fn an_enricher_is_shared_across_threads() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Enricher>();
+        let e = Enricher::new(None).expect("enricher");
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+        let here = e.device(Some(ua));
+        let there = std::thread::spawn({
+            let e = e.clone();
+            move || e.device(Some(ua))
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(here, there);
+        assert_eq!(here.browser, "Firefox");
+    }
+}

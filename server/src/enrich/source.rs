@@ -13,7 +13,7 @@
 //!
 //! | # | channel | when |
 //! |---|---------|------|
-//! | 1 | Paid Search | a paid medium (`cpc`, `ppc`, `retargeting`, anything containing `cp` or starting with `paid`) or a search ad click id (`gclid`, `gbraid`, `wbraid`, `dclid`, `msclkid`), and the source is a search engine, a search click id, or the medium mentions `search` |
+//! | 1 | Paid Search | a paid medium (`cpc`, `ppc`, `retargeting`, anything containing `cp` or starting with `paid`) or a search ad click id (`gclid`, `gbraid`, `wbraid`, `dclid`, `gclsrc`, `gad_source`, `msclkid`), and the source is a search engine, a search click id, or the medium mentions `search` |
 //! | 2 | Paid Social | a paid medium or a social ad click id (`ttclid`, `twclid`, `li_fat_id`, `rdt_cid`, `ScCid`, `epik`), and the source is a social network, a social click id, or the medium mentions `social` |
 //! | 3 | Other Campaign | any other paid medium |
 //! | 4 | Organic Social | medium `social`, `social-network`, `social-media`, `sm` (any separator), or no medium and a social network source |
@@ -255,6 +255,8 @@ const SEARCH_CLICK_IDS: &[(&str, &str)] = &[
     ("gbraid", "Google"),
     ("wbraid", "Google"),
     ("dclid", "Google"),
+    ("gclsrc", "Google"),
+    ("gad_source", "Google"),
     ("msclkid", "Bing"),
 ];
 /// Ad click ids that mark a paid social visit.
@@ -530,6 +532,7 @@ mod tests {
             (None, "https://example.com/?gclid=abc123", None, "Google", PaidSearch),
             (Some("https://www.google.com/"), "https://example.com/?gclid=abc", Some("google.com"), "Google", PaidSearch),
             (None, "https://example.com/?msclkid=1", None, "Bing", PaidSearch),
+            (None, "https://example.com/?gad_source=1", None, "Google", PaidSearch),
             (None, "https://example.com/?utm_source=google&utm_medium=cpc&utm_campaign=spring", None, "Google", PaidSearch),
             (None, "https://example.com/?utm_source=bing&utm_medium=ppc", None, "Bing", PaidSearch),
             (None, "https://example.com/?utm_source=adwords&utm_medium=paid_search", None, "adwords", PaidSearch),
