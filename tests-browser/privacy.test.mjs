@@ -1,7 +1,7 @@
 // The tracker's page context fields, URL privacy rule, identity reset, storage-free mode and
 // privacy signals, in headless Chromium against the real server. Each test reads what the
 // server stored (Postgres) where it stores it, and the beacons the page sent for the fields it
-// accepts but does not store yet (screen_width, language, webdriver).
+// keeps only as audience attributes (screen_width, language, webdriver).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { browser, db, env, poll, ready, eventsOf, collectRequests, openWithAttrs, sentEvents } from './helpers.mjs';
@@ -153,10 +153,13 @@ test('data-storage="none" stores nothing and sends no anonymous or session id; i
   }, marker);
   // Both events share a millisecond: compare them by type, not by storage order.
   const rows = (await byMarker(client, marker, 2)).sort((a, b) => a.event_type.localeCompare(b.event_type));
-  assert.deepEqual(rows.map((r) => [r.event_type, r.anonymous_id, r.session_id, r.user_id]), [
-    ['none.after', null, null, `u-${marker}`],
-    ['none.before', null, null, null],
-  ]);
+  assert.deepEqual(rows.map((r) => [r.event_type, r.user_id]), [['none.after', `u-${marker}`], ['none.before', null]]);
+  // The server derives the visitor and its visit (a salted hash of the day, address and agent):
+  // the same for both events, and nothing the browser sent.
+  const [a, b] = rows;
+  assert.match(a.anonymous_id, /^cl-[0-9a-f]{24}$/);
+  assert.match(a.session_id, /^cl-[0-9a-f]{24}$/);
+  assert.deepEqual([b.anonymous_id, b.session_id], [a.anonymous_id, a.session_id]);
   const events = sentEvents(bodies);
   assert.ok(events.some((e) => e.type === 'page.view') && events.some((e) => e.type === 'element.click'));
   for (const e of events) assert.ok(!('anonymous_id' in e) && !('session_id' in e), JSON.stringify(e));

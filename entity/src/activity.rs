@@ -38,6 +38,10 @@ pub struct Model {
     pub is_bot: bool,
     /// When the server accepted the event.
     pub received_at: DateTimeWithTimeZone,
+    /// The visit's audience attributes (source, channel, UTM tags, device, browser, OS, screen,
+    /// language, country...; migration 0009). The worker fills in the event's own; the write
+    /// statement stores its visit's.
+    pub audience: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -61,6 +61,9 @@ impl MigratorTrait for Migrator {
                 "m20261203_000008_shared_definitions",
                 "0008_shared_definitions"
             ),
+            // Audience: visit attributes on events and sessions, identity links, and the
+            // breakdown rollups (`rollup_audience_hour/day`, bot traffic apart).
+            sql_migration!("m20261203_000009_audience", "0009_audience"),
             // Client IPs stored truncated by default (`projects.ip_storage`).
             sql_migration!("m20261203_000010_privacy", "0010_privacy"),
             // Revocable sessions (`accounts.token_version`, `disabled_at`) and the audit log.

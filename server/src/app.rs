@@ -72,6 +72,8 @@ pub enum StartError {
     },
     #[error("JWT keys: {0}")]
     Jwt(String),
+    #[error("audience enrichment: {0}")]
+    Enrich(#[from] crate::enrich::EnrichError),
 }
 
 /// The HTTP side of a process: its socket, its router (each part with its own state) and what
@@ -87,11 +89,13 @@ struct Http {
 
 pub struct Application {
     settings: Arc<Settings>,
-    mode: Mode,
     db: Db,
     queue: Queue,
     http: Option<Http>,
     port: u16,
+    /// The worker's enricher: present when this process works the queue ([`Mode`]). Built here
+    /// so a GeoIP database that cannot be read stops the start rather than every country.
+    enricher: Option<crate::enrich::Enricher>,
 }
 
 impl Application {
@@ -107,13 +111,18 @@ impl Application {
         } else {
             (None, 0)
         };
+        let enricher = if mode.works() {
+            Some(crate::enrich::Enricher::new(settings.geoip_db.as_deref())?)
+        } else {
+            None
+        };
         Ok(Self {
             settings,
-            mode,
             db,
             queue,
             http,
             port,
+            enricher,
         })
     }
 
@@ -140,11 +149,12 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         let mut tasks = tokio::task::JoinSet::new();
         let settings = self.settings;
-        if self.mode.works() {
+        if let Some(enricher) = self.enricher {
             let w = Arc::new(Worker::new(
                 self.queue.clone(),
                 self.db.clone(),
                 settings.clone(),
+                enricher,
             ));
             tasks.spawn(w.run(settings.worker.lanes, shutdown.clone()));
             tasks.spawn(worker::run_maintenance(
@@ -202,7 +212,13 @@ impl Application {
 async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http, StartError> {
     let jwt = JwtKeys::from_settings(&settings.jwt).map_err(StartError::Jwt)?;
     let enqueuer = Enqueuer::start(queue.clone(), settings.redis_url.expose(), 8192);
-    let intake = Arc::new(Intake::new(settings.ingest.clone(), db.clone(), enqueuer));
+    let salt = crate::ingest::DailySalt::new(queue.conn(), queue.key("cookieless-salt:"));
+    let intake = Arc::new(Intake::new(
+        settings.ingest.clone(),
+        db.clone(),
+        enqueuer,
+        salt,
+    ));
     let live = LiveHub::with_buffer(settings.live_buffer);
     let export = crate::export::router(db.clone(), jwt.clone());
     let api = ApiContext {

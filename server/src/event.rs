@@ -72,8 +72,9 @@ pub struct Event {
     /// Set by the server when the sender's user agent is an obvious bot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bot: bool,
-    /// Sender's address and user agent, carried per event only inside queue jobs that merge
-    /// several requests (see `queue::Enqueuer`); never accepted from clients.
+    /// Sender's address and user agent: carried per event inside queue jobs that merge several
+    /// requests (see `queue::Enqueuer`), and sent by server-side senders tracking on behalf of a
+    /// browser (`ip`, `userAgent`: used exactly as a browser's); refused from browsers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +232,8 @@ pub enum Rejected {
     BadScreenWidth,
     #[error("webdriver must be true or false")]
     BadWebdriver,
+    #[error("{0} may only be sent by server-side senders (/api/v1/track with the secret key, or trackEvents), not by browsers")]
+    ServerOnly(&'static str),
     #[error("props must be a JSON object")]
     PropsNotAnObject,
     #[error("props is {0} bytes; at most {MAX_PROPS_BYTES} are allowed")]
@@ -409,8 +412,13 @@ impl Validator {
                     ev.bot = val.as_bool().unwrap_or(false);
                     continue;
                 }
-                ("ip", Dialect::Job) => "ip",
-                ("user_agent", Dialect::Job) => "user_agent",
+                ("ip", Dialect::Job | Dialect::Server) => "ip",
+                ("user_agent", Dialect::Job | Dialect::Server)
+                | ("userAgent", Dialect::Server | Dialect::Job) => "user_agent",
+                ("ip", Dialect::Browser) => return Err(Rejected::ServerOnly("ip")),
+                ("user_agent" | "userAgent", Dialect::Browser) => {
+                    return Err(Rejected::ServerOnly("userAgent"))
+                }
                 // A client may not claim (or deny) being a bot; the server decides.
                 ("bot", _) => continue,
                 (other, _) => return Err(Rejected::UnknownField(bounded(other, 64))),
@@ -446,6 +454,9 @@ impl Validator {
                         // parameter's name and leave its value behind.
                         "url" | "referrer" => bounded(&strip_url_secrets(&text), MAX_URL_LEN),
                         "title" | "user_agent" => bounded(&text, MAX_TITLE_LEN),
+                        // An address is parsed where it is used (the worker): text that is not
+                        // one counts as unknown, never as an error.
+                        "ip" => bounded(&text, 64),
                         "language" => bounded(&text, MAX_LANGUAGE_LEN),
                         _ => bounded(&text, MAX_ID_LEN),
                     };
@@ -812,15 +823,25 @@ mod tests {
     }
 
     #[test]
-    fn only_jobs_may_carry_sender_context() {
+    fn only_jobs_and_server_side_senders_may_carry_sender_context() {
         let mut e = ok();
         e["ip"] = json!("203.0.113.9");
         e["bot"] = json!(true);
-        assert!(
-            v().event(e.clone(), Dialect::Browser).is_err(),
-            "clients cannot set ip"
+        assert_eq!(
+            v().event(e.clone(), Dialect::Browser)
+                .expect_err("refused")
+                .to_string(),
+            "ip may only be sent by server-side senders (/api/v1/track with the secret key, or trackEvents), not by browsers",
+            "browsers cannot set ip"
         );
-        assert!(v().event(e.clone(), Dialect::Server).is_err());
+        let server = v()
+            .event(e.clone(), Dialect::Server)
+            .expect("server-side senders may");
+        assert_eq!(server.ip.as_deref(), Some("203.0.113.9"));
+        assert!(
+            !server.bot,
+            "a server-side sender cannot mark an event a bot's either"
+        );
         let ev = v().event(e, Dialect::Job).expect("valid in a job");
         assert_eq!(ev.ip.as_deref(), Some("203.0.113.9"));
         assert!(ev.bot);

@@ -126,7 +126,8 @@ struct FunnelCounts {
     users: Vec<i64>,
 }
 
-/// Actors (user id, else anonymous id) reaching each step in order. An actor enters at their
+/// Actors (people: user id, or the user an anonymous id is linked to, else anonymous id; bots
+/// left out) reaching each step in order. An actor enters at their
 /// first step-1 event in the range; each later step must follow the previous one and happen
 /// within the funnel's window of the entry (and before the range ends).
 pub async fn funnel(
@@ -139,11 +140,15 @@ pub async fn funnel(
     // $1 project, $2 from, $3 to, $4 window seconds, then (type, path) per step.
     let step_events = |i: usize| {
         let t = 5 + 2 * i;
+        // The actor is the person: an anonymous id linked to a user (`identities`) counts as
+        // that user, so the steps before a sign-up and after it are one actor's. Bots are out.
         format!(
-            "SELECT COALESCE(user_id, anonymous_id) AS actor, occurred_at AS t FROM activities \
-             WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-               AND event_type = ${t} AND (${p}::text IS NULL OR path = ${p}) \
-               AND COALESCE(user_id, anonymous_id) IS NOT NULL",
+            "SELECT COALESCE(i.user_id, a.user_id, a.anonymous_id) AS actor, a.occurred_at AS t \
+             FROM activities a LEFT JOIN identities i \
+               ON i.project_id = a.project_id AND i.anonymous_id = a.anonymous_id \
+             WHERE a.project_id = $1 AND a.occurred_at >= $2 AND a.occurred_at < $3 \
+               AND a.event_type = ${t} AND (${p}::text IS NULL OR a.path = ${p}) \
+               AND COALESCE(a.user_id, a.anonymous_id) IS NOT NULL AND NOT a.is_bot",
             p = t + 1
         )
     };

@@ -74,6 +74,11 @@ pub struct Overview {
     pub page_views: i64,
     pub bounce_rate: f64,
     pub avg_scroll_depth: f64,
+    /// Unique visitors, one per person across identities (`audience::visitors`).
+    pub visitors: i64,
+    pub visitors_exact: bool,
+    /// Bot events the answer leaves out.
+    pub bot_events: i64,
 }
 
 /// Counts grouped by `group`, largest first.
@@ -119,10 +124,11 @@ pub async fn overview(
 ) -> Result<Overview, StorageError> {
     // Independent reads: run them at once on the pool, so the answer takes the slowest one's
     // time rather than the sum.
-    let (by_type, sessions, scroll) = tokio::try_join!(
+    let (by_type, sessions, scroll, bot_events) = tokio::try_join!(
         grouped(db, project, range, filter, GroupBy::EventType, 1000),
         sessions(db, project, range, filter),
         scroll_totals(db, project, range, filter),
+        super::audience::bot_events(db, project, range, filter),
     )?;
     let events: i64 = by_type.iter().map(|r| r.count).sum();
     let page_views = by_type
@@ -130,8 +136,10 @@ pub async fn overview(
         .find(|r| r.key == "page.view")
         .map_or(0, |r| r.count);
     // Needs the event count: exact below a threshold, sketched above it.
-    let (unique_users, unique_users_exact) =
-        unique_actors(db, project, range, filter, events).await?;
+    let ((unique_users, unique_users_exact), (visitors, visitors_exact)) = tokio::try_join!(
+        unique_actors(db, project, range, filter, events),
+        super::audience::visitors(db, project, range, filter, events, EXACT_UNIQUES_UP_TO),
+    )?;
     let sessions_n = sessions.sessions.unwrap_or(0);
     let views = scroll.views.unwrap_or(0);
     Ok(Overview {
@@ -142,6 +150,9 @@ pub async fn overview(
         page_views,
         bounce_rate: ratio(sessions.bounced.unwrap_or(0), sessions_n),
         avg_scroll_depth: ratio(scroll.depth_sum.unwrap_or(0), views),
+        visitors,
+        visitors_exact,
+        bot_events,
     })
 }
 

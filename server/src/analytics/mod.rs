@@ -25,6 +25,7 @@
 //! dimension keys and scroll arithmetic are the SQL functions the rollups are written with
 //! (`sightline_dim_key`, `sightline_scroll_pct`, `sightline_scroll_delta`, migration 0008).
 
+pub mod audience;
 pub mod behaviour;
 pub mod compare;
 pub mod counts;
@@ -164,11 +165,20 @@ pub struct Filter {
     /// Events whose properties contain this object (`metadata @> props`, served by the GIN
     /// index on `activities.metadata`).
     pub props: Option<Props>,
+    /// Bot traffic counted too (left out by default; the rollups other than the audience
+    /// rollup hold no bot events, so this reads raw events).
+    pub include_bots: bool,
+    /// Dimension filters, all of which an event must pass (`EventFilter.where`).
+    pub dims: Option<audience::DimFilters>,
 }
 
 impl Filter {
     pub fn rollup_friendly(&self) -> bool {
-        self.community_id.is_none() && self.user_id.is_none() && self.props.is_none()
+        self.community_id.is_none()
+            && self.user_id.is_none()
+            && self.props.is_none()
+            && !self.include_bots
+            && self.dims.is_none()
     }
 }
 
@@ -190,6 +200,8 @@ pub enum FilterError {
     PropsNotAnObject,
     #[error("filter props is {0} bytes of JSON; at most {MAX_PROPS_FILTER_BYTES}")]
     PropsTooLarge(usize),
+    #[error("filter where: {0}")]
+    Dimension(#[from] audience::DimensionError),
 }
 
 impl Props {
@@ -219,9 +231,10 @@ impl Props {
     }
 }
 
-/// Bind values of the statements over raw events, `$1` to `$8`: project, `from`, `to`, then the
-/// filter (event type, path, community, user, properties), each NULL when absent. Those
-/// statements' `WHERE` clauses all start the same way:
+/// Bind values of the statements over raw events, `$1` to `$10`: project, `from`, `to`, then the
+/// filter (event type, path, community, user, properties, each NULL when absent; whether bots
+/// count; the dimension filters as JSON, NULL when none). Those statements' `WHERE` clauses all
+/// start the same way:
 ///
 /// ```sql
 /// WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
@@ -230,9 +243,11 @@ impl Props {
 ///   AND ($6::text IS NULL OR community_id = $6)
 ///   AND ($7::text IS NULL OR user_id = $7)
 ///   AND ($8::jsonb IS NULL OR metadata @> $8)
+///   AND (NOT is_bot OR $9)
+///   AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))
 /// ```
 ///
-/// and take their own values from `$9` on (a unit test checks each file has that clause).
+/// and take their own values from `$11` on (a unit test checks each file has that clause).
 fn raw_values(project: Uuid, range: &Range, filter: &Filter) -> Vec<Value> {
     vec![
         project.into(),
@@ -248,6 +263,8 @@ fn raw_values(project: Uuid, range: &Range, filter: &Filter) -> Vec<Value> {
                 .as_ref()
                 .map(|p| Box::new(serde_json::Value::Object(p.0.clone()))),
         ),
+        filter.include_bots.into(),
+        Value::Json(filter.dims.as_ref().map(|d| Box::new(d.to_json()))),
     ]
 }
 
@@ -474,11 +491,14 @@ mod tests {
             "AND ($6::text IS NULL OR community_id = $6)",
             "AND ($7::text IS NULL OR user_id = $7)",
             "AND ($8::jsonb IS NULL OR metadata @> $8)",
+            "AND (NOT is_bot OR $9)",
+            "AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))",
         ];
         for (name, sql) in counts::RAW_STATEMENTS
             .iter()
             .chain(people::RAW_STATEMENTS)
             .chain(journeys::RAW_STATEMENTS)
+            .chain(audience::RAW_STATEMENTS)
         {
             let lines: Vec<&str> = sql.lines().map(str::trim).collect();
             assert!(lines.contains(&scope), "{name} is not scoped as the others");

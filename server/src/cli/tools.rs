@@ -174,7 +174,9 @@ impl GenerateArgs {
             batch: self.batch.clamp(100, 50_000),
             writers: self.writers,
         };
-        let r = generate::run(&db, cfg).await?;
+        // The same enrichment as the worker's, so breakdowns over generated data are real.
+        let enricher = sightline::enrich::Enricher::new(settings.geoip_db.as_deref())?;
+        let r = generate::run(&db, cfg, enricher).await?;
         println!(
             "generated {} events in {:.1} s: {:.0} events/s",
             r.events, r.seconds, r.events_per_s

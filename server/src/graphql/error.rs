@@ -89,6 +89,7 @@ bad_user_input!(
     crate::analytics::counts::SeriesError,
     crate::analytics::behaviour::FunnelError,
     crate::analytics::people::PageError,
+    crate::analytics::audience::DimensionError,
     crate::domain::InvalidInput,
     crate::analytics::journeys::JourneyError,
     crate::analytics::heatmap::ScreenError,

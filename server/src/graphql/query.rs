@@ -397,6 +397,41 @@ impl QueryRoot {
         })
     }
 
+    /// Visitors, visits, events and page views per value of one dimension (pages, sources,
+    /// campaigns, devices, countries...), most visitors first. `property` names the property
+    /// for `PROPERTY`. Bots are left out unless `filter.includeBots`.
+    // The arguments are the public contract's (issue 24), one per GraphQL argument.
+    #[allow(clippy::too_many_arguments)]
+    async fn breakdown(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        range: TimeRange,
+        dimension: Dimension,
+        property: Option<String>,
+        filter: Option<EventFilter>,
+        #[graphql(default = 10)] limit: i32,
+    ) -> ApiResult<Vec<BreakdownRow>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let range: Range = parse(range)?;
+        let dim: analytics::audience::Dimension = parse(DimensionArgs {
+            dimension,
+            property,
+        })?;
+        let filter: analytics::Filter = parse(filter)?;
+        let rows = analytics::audience::breakdown(
+            &api(ctx).db,
+            project,
+            &range,
+            &filter,
+            &dim,
+            limit.into(),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(rows.into_iter().map(BreakdownRow::from).collect())
+    }
+
     /// Jobs in the dead-letter queue (failed set), newest first. Admin.
     async fn dead_letters(
         &self,

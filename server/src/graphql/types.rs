@@ -12,7 +12,7 @@ use super::error::ApiError;
 use crate::analytics::behaviour::{self, FunnelError};
 use crate::analytics::counts::{self, Series, SeriesError};
 use crate::analytics::people::{Cursor, Page, PageError, PageSize};
-use crate::analytics::{self, FilterError, Props, Range, RangeError};
+use crate::analytics::{self, audience, FilterError, Props, Range, RangeError};
 use crate::analytics::{compare, heatmap, journeys};
 use crate::auth::{Principal, Role};
 use crate::live::LiveMatch;
@@ -179,6 +179,12 @@ pub struct EventFilter {
     /// Only events whose properties contain this object, e.g. `{"plan": "pro"}` (nested objects
     /// and arrays match by containment). Answered from raw events.
     pub props: Option<Json<serde_json::Value>>,
+    /// Bot traffic counted too (left out of every answer by default).
+    #[graphql(default)]
+    pub include_bots: bool,
+    /// Dimension filters, all of which an event must pass.
+    #[graphql(name = "where")]
+    pub where_: Option<Vec<DimensionFilter>>,
 }
 
 /// A text argument as a filter value: trimmed, and blank meaning absent.
@@ -197,7 +203,153 @@ impl TryFrom<Option<EventFilter>> for analytics::Filter {
             community_id: clean(f.community_id),
             user_id: clean(f.user_id),
             props: f.props.map(|Json(p)| Props::new(p)).transpose()?.flatten(),
+            include_bots: f.include_bots,
+            dims: f
+                .where_
+                .map(|list| {
+                    let checked = list
+                        .into_iter()
+                        .map(audience::DimFilter::try_from)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    audience::DimFilters::new(checked)
+                })
+                .transpose()?
+                .flatten(),
         })
+    }
+}
+
+/// What a breakdown groups by, or a dimension filter tests.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Dimension {
+    Page,
+    EntryPage,
+    ExitPage,
+    Referrer,
+    Source,
+    Channel,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmTerm,
+    UtmContent,
+    Browser,
+    BrowserVersion,
+    Os,
+    OsVersion,
+    Device,
+    Screen,
+    Language,
+    Country,
+    Region,
+    City,
+    EventType,
+    Property,
+    Goal,
+}
+
+/// A dimension and, for `PROPERTY`, the property's name.
+pub struct DimensionArgs {
+    pub dimension: Dimension,
+    pub property: Option<String>,
+}
+
+impl TryFrom<DimensionArgs> for audience::Dimension {
+    type Error = audience::DimensionError;
+
+    fn try_from(a: DimensionArgs) -> Result<Self, Self::Error> {
+        use audience::Dimension as D;
+        Ok(match a.dimension {
+            Dimension::Page => D::Page,
+            Dimension::EventType => D::EventType,
+            Dimension::Property => D::property(a.property.as_deref())?,
+            Dimension::EntryPage => return Err(audience::DimensionError::NotYet("ENTRY_PAGE")),
+            Dimension::ExitPage => return Err(audience::DimensionError::NotYet("EXIT_PAGE")),
+            Dimension::Goal => return Err(audience::DimensionError::NotYet("GOAL")),
+            Dimension::Referrer => D::Visit("referrer"),
+            Dimension::Source => D::Visit("source"),
+            Dimension::Channel => D::Visit("channel"),
+            Dimension::UtmSource => D::Visit("utm_source"),
+            Dimension::UtmMedium => D::Visit("utm_medium"),
+            Dimension::UtmCampaign => D::Visit("utm_campaign"),
+            Dimension::UtmTerm => D::Visit("utm_term"),
+            Dimension::UtmContent => D::Visit("utm_content"),
+            Dimension::Browser => D::Visit("browser"),
+            Dimension::BrowserVersion => D::Visit("browser_version"),
+            Dimension::Os => D::Visit("os"),
+            Dimension::OsVersion => D::Visit("os_version"),
+            Dimension::Device => D::Visit("device"),
+            Dimension::Screen => D::Visit("screen"),
+            Dimension::Language => D::Visit("language"),
+            Dimension::Country => D::Visit("country"),
+            Dimension::Region => D::Visit("region"),
+            Dimension::City => D::Visit("city"),
+        })
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum FilterOp {
+    /// The dimension's value is one of `values`.
+    Is,
+    /// The dimension's value is none of `values` (events without it pass).
+    IsNot,
+    /// The dimension's value contains one of `values` (case-insensitive).
+    Contains,
+}
+
+/// One filter on a dimension: events whose value for it passes `op` with `values`.
+#[derive(InputObject, Clone)]
+pub struct DimensionFilter {
+    pub dimension: Dimension,
+    /// The property's name, for `PROPERTY`.
+    pub property: Option<String>,
+    #[graphql(default_with = "FilterOp::Is")]
+    pub op: FilterOp,
+    pub values: Vec<String>,
+}
+
+impl TryFrom<DimensionFilter> for audience::DimFilter {
+    type Error = audience::DimensionError;
+
+    fn try_from(f: DimensionFilter) -> Result<Self, Self::Error> {
+        let dim = audience::Dimension::try_from(DimensionArgs {
+            dimension: f.dimension,
+            property: f.property,
+        })?;
+        let op = match f.op {
+            FilterOp::Is => audience::FilterOp::Is,
+            FilterOp::IsNot => audience::FilterOp::IsNot,
+            FilterOp::Contains => audience::FilterOp::Contains,
+        };
+        audience::DimFilter::new(dim, op, f.values)
+    }
+}
+
+/// One key of a breakdown.
+#[derive(SimpleObject)]
+pub struct BreakdownRow {
+    pub key: String,
+    /// Unique visitors (HyperLogLog estimate above a few hundred: standard error 1.6%).
+    pub visitors: i64,
+    /// Visits (sessions), estimated like `visitors`.
+    pub visits: i64,
+    pub events: i64,
+    pub page_views: i64,
+    /// `visitors` over all visitors of the range under the same filter (0..1).
+    pub share: f64,
+}
+
+impl From<audience::BreakdownRow> for BreakdownRow {
+    fn from(r: audience::BreakdownRow) -> Self {
+        Self {
+            key: r.key,
+            visitors: r.visitors,
+            visits: r.visits,
+            events: r.events,
+            page_views: r.page_views,
+            share: r.share,
+        }
     }
 }
 
@@ -328,6 +480,13 @@ pub struct Overview {
     pub avg_scroll_depth: f64,
     /// The same figures over the comparison period, when `compare` was given.
     pub previous: Option<Box<Overview>>,
+    /// Unique visitors, one per person: an anonymous visitor who signs in (an event with both
+    /// ids, such as `identify`) counts once, before and after.
+    pub visitors: i64,
+    /// False when `visitors` is a HyperLogLog estimate.
+    pub visitors_exact: bool,
+    /// Bot events left out of this answer (0 with `includeBots`).
+    pub bot_events: i64,
 }
 
 impl From<counts::Overview> for Overview {
@@ -341,6 +500,9 @@ impl From<counts::Overview> for Overview {
             bounce_rate: o.bounce_rate,
             avg_scroll_depth: o.avg_scroll_depth,
             previous: None,
+            visitors: o.visitors,
+            visitors_exact: o.visitors_exact,
+            bot_events: o.bot_events,
         }
     }
 }
@@ -867,6 +1029,7 @@ mod tests {
             community_id: Some("  ".into()),
             user_id: Some("u-1".into()),
             props: Some(Json(json!({"plan": "pro"}))),
+            ..Default::default()
         }))
         .expect("a valid filter");
         assert_eq!(f.event_type.as_deref(), Some("page.view"));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::cookieless::{derive_ids, DailySalt};
 use super::keys::{KeyCache, KeyKind, ProjectInfo};
 use super::limits::Limits;
 use super::IngestError;
@@ -52,11 +53,14 @@ pub struct Intake {
     keys: KeyCache,
     limits: Limits,
     enqueuer: Enqueuer,
+    /// The day's salt for cookieless browsers' ids.
+    salt: DailySalt,
 }
 
 impl Intake {
-    pub fn new(settings: IngestSettings, db: Db, enqueuer: Enqueuer) -> Self {
+    pub fn new(settings: IngestSettings, db: Db, enqueuer: Enqueuer, salt: DailySalt) -> Self {
         Self {
+            salt,
             limits: Limits::new(&settings),
             keys: KeyCache::default(),
             settings,
@@ -126,7 +130,23 @@ impl Intake {
         let validator = Validator::new(now, &self.settings);
         let bot =
             dialect == Dialect::Browser && user_agent.as_deref().is_none_or(is_bot_user_agent);
-        let (checked, mut rejected) = validate_events(&validator, events, dialect);
+        let (mut checked, mut rejected) = validate_events(&validator, events, dialect);
+        // Browsers that store nothing (`data-storage="none"`) send no anonymous id: derive it,
+        // and the visit's, from the day's salt and the full address, before anything else.
+        if dialect == Dialect::Browser && checked.iter().any(|(_, e)| e.anonymous_id.is_none()) {
+            if let Some(ip) = ip {
+                let salt = self.salt.today().await.map_err(|e| {
+                    tracing::warn!(error = %e, "cannot read the cookieless salt");
+                    IngestError::Unavailable
+                })?;
+                let (anon, visit) =
+                    derive_ids(&salt, project.id, ip, user_agent.as_deref().unwrap_or(""));
+                for (_, ev) in checked.iter_mut().filter(|(_, e)| e.anonymous_id.is_none()) {
+                    ev.anonymous_id = Some(anon.clone());
+                    ev.session_id.get_or_insert_with(|| visit.clone());
+                }
+            }
+        }
         let mut valid: Vec<Event> = Vec::with_capacity(checked.len());
         for (index, mut ev) in checked {
             if let Some(anon) = ev.anonymous_id.as_deref() {

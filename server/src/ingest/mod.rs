@@ -6,6 +6,7 @@
 //! Order of checks (cheapest first, so abuse costs us little): IP rate limit, body size and
 //! encoding, JSON shape, project key, origin, batch size, project rate limit, then each event.
 
+mod cookieless;
 mod error;
 mod intake;
 mod keys;
@@ -24,6 +25,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use cookieless::DailySalt;
 pub use error::IngestError;
 pub use intake::{validate_events, Accepted, Batch, Intake, Rejection};
 pub use keys::{KeyKind, ProjectInfo, TTL as KEY_CACHE_TTL};

@@ -63,6 +63,7 @@ pub async fn insert_known(
     values.push(known_projects.into());
     values.push(known_events.into());
     values.push(ACTOR_DAYS_PURGE_WINDOW.as_secs_f64().into());
+    values.push(audience(rows));
     let tx = db.primary.begin().await?;
     // The connections plan every statement afresh (`force_custom_plan`, for the analytics reads'
     // partition pruning); this statement gains nothing from its parameters' values and its plan
@@ -122,6 +123,17 @@ fn columns(rows: &[activity::Model]) -> Vec<Value> {
         utc(rows, |r| r.occurred_at),
         utc(rows, |r| r.received_at),
     ]
+}
+
+/// `$22`: each row's own audience attributes as JSON text ('' when it has none).
+fn audience(rows: &[activity::Model]) -> Value {
+    rows.iter()
+        .map(|r| match &r.audience {
+            serde_json::Value::Object(m) if !m.is_empty() => r.audience.to_string(),
+            _ => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 fn utc(

@@ -44,13 +44,14 @@ fn bounds(days: DayRange) -> (DateTime<Utc>, DateTime<Utc>) {
 /// Each table's recount: (table, SQL giving `bucket, cell, n` recomputed from raw for $1
 /// project, [$2, $3), SQL giving the same from the stored rows).
 fn recounts() -> [(&'static str, String, String); RECOUNTED_TABLES] {
-    let raw = "activities i WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3";
+    // Bot events are counted in the audience rollups only (see insert_events.sql).
+    let raw = "activities i WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 AND NOT i.is_bot";
     let dims = |unit: &str| {
         format!(
             "SELECT date_trunc('{unit}', i.occurred_at, 'UTC') AS bucket, i.event_type || ' ' || d.dim || '=' || d.key AS cell, count(*) AS n \
              FROM activities i CROSS JOIN LATERAL \
                sightline_event_dims(i.event_type, i.path, i.metadata, i.entity_id, i.referrer, i.entity_type) AS d \
-             WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 GROUP BY 1, 2"
+             WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 AND NOT i.is_bot GROUP BY 1, 2"
         )
     };
     let stored_dims = |table: &str| {
@@ -72,7 +73,7 @@ fn recounts() -> [(&'static str, String, String); RECOUNTED_TABLES] {
                         sightline_scroll_pct(i.metadata->>'prev') AS prev \
                  FROM activities i CROSS JOIN LATERAL (VALUES (COALESCE(i.path, '')), ('*')) AS p(path) \
                  WHERE i.project_id = $1 AND i.occurred_at >= $2 AND i.occurred_at < $3 \
-                   AND i.event_type = 'page.scroll' OFFSET 0) s \
+                   AND i.event_type = 'page.scroll' AND NOT i.is_bot OFFSET 0) s \
                CROSS JOIN LATERAL sightline_scroll_delta(depth, prev) AS d GROUP BY 1, 2) t \
              CROSS JOIN LATERAL (VALUES ('views', views), ('depth_sum', depth_sum), ('reached25', r25), \
                ('reached50', r50), ('reached75', r75), ('reached100', r100)) AS m(name, n)"
@@ -110,7 +111,7 @@ fn recounts() -> [(&'static str, String, String); RECOUNTED_TABLES] {
                 "SELECT bucket, m.name AS cell, m.n FROM (\
                    SELECT date_trunc('hour', started, 'UTC') AS bucket, count(*) AS sessions, count(*) FILTER (WHERE pv <= 1) AS bounced FROM (\
                      SELECT a.session_id, min(a.occurred_at) AS started, count(*) FILTER (WHERE a.event_type = 'page.view') AS pv \
-                     FROM activities a WHERE a.project_id = $1 AND a.session_id IN (\
+                     FROM activities a WHERE a.project_id = $1 AND NOT a.is_bot AND a.session_id IN (\
                        SELECT DISTINCT i.session_id FROM {raw} AND i.session_id IS NOT NULL) \
                      GROUP BY 1) s WHERE started >= $2 AND started < $3 AND NOT EXISTS (\
                        SELECT 1 FROM sessions k WHERE k.project_id = $1 AND k.session_id = s.session_id \
@@ -330,13 +331,45 @@ pub(crate) async fn rebuild_sketches(
     Ok(())
 }
 
-const DELETE_SKETCHES: [&str; 2] = [
+// The audience rollup's rows also hold additive counts: their sketches are emptied rather
+// than their rows deleted, and the rebuilt sketches go to shard 0's row of each cell.
+const DELETE_SKETCHES: [&str; 4] = [
     "DELETE FROM rollup_uniques_hour WHERE project_id = $1 AND bucket = ANY($2)",
     "DELETE FROM rollup_uniques_day WHERE project_id = $1
        AND bucket IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)",
+    "UPDATE rollup_audience_hour SET visits = hll_empty(12, 5), visitors = hll_empty(12, 5)
+     WHERE project_id = $1 AND bucket = ANY($2)",
+    "UPDATE rollup_audience_day SET visits = hll_empty(12, 5), visitors = hll_empty(12, 5)
+     WHERE project_id = $1
+       AND bucket IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)",
 ];
 
-const REBUILD_SKETCHES: [&str; 2] = [
+const REBUILD_SKETCHES: [&str; 4] = [
+    r#"
+INSERT INTO rollup_audience_hour AS r (project_id, bucket, dim, key, bot, shard, events, page_views, visits, visitors)
+SELECT $1, date_trunc('hour', a.occurred_at, 'UTC'), d.dim, d.key, a.is_bot, 0, 0, 0,
+       COALESCE(hll_add_agg(hll_hash_text(a.session_id), 12, 5), hll_empty(12, 5)),
+       COALESCE(hll_add_agg(hll_hash_text(sightline_visitor(a.anonymous_id, a.user_id)), 12, 5), hll_empty(12, 5))
+FROM activities a CROSS JOIN LATERAL sightline_audience_dims(a.audience, a.event_type, a.path) AS d
+WHERE a.project_id = $1 AND a.occurred_at >= (SELECT min(h) FROM unnest($2::timestamptz[]) AS h)
+  AND date_trunc('hour', a.occurred_at, 'UTC') = ANY($2)
+GROUP BY 2, 3, 4, 5
+ON CONFLICT (project_id, dim, bucket, key, bot, shard) DO UPDATE
+    SET visits = EXCLUDED.visits, visitors = EXCLUDED.visitors
+"#,
+    r#"
+INSERT INTO rollup_audience_day AS r (project_id, bucket, dim, key, bot, shard, events, page_views, visits, visitors)
+SELECT $1, date_trunc('day', a.occurred_at, 'UTC'), d.dim, d.key, a.is_bot, 0, 0, 0,
+       COALESCE(hll_add_agg(hll_hash_text(a.session_id), 12, 5), hll_empty(12, 5)),
+       COALESCE(hll_add_agg(hll_hash_text(sightline_visitor(a.anonymous_id, a.user_id)), 12, 5), hll_empty(12, 5))
+FROM activities a CROSS JOIN LATERAL sightline_audience_dims(a.audience, a.event_type, a.path) AS d
+WHERE a.project_id = $1
+  AND a.occurred_at >= (SELECT min(date_trunc('day', h, 'UTC')) FROM unnest($2::timestamptz[]) AS h)
+  AND date_trunc('day', a.occurred_at, 'UTC') IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)
+GROUP BY 2, 3, 4, 5
+ON CONFLICT (project_id, dim, bucket, key, bot, shard) DO UPDATE
+    SET visits = EXCLUDED.visits, visitors = EXCLUDED.visitors
+"#,
     r#"
 INSERT INTO rollup_uniques_hour (project_id, bucket, shard, actors, sessions)
 SELECT $1, date_trunc('hour', occurred_at, 'UTC'), 0,
@@ -344,7 +377,7 @@ SELECT $1, date_trunc('hour', occurred_at, 'UTC'), 0,
        COALESCE(hll_add_agg(hll_hash_text(session_id), 12, 5), hll_empty(12, 5))
 FROM activities
 WHERE project_id = $1 AND occurred_at >= (SELECT min(h) FROM unnest($2::timestamptz[]) AS h)
-  AND date_trunc('hour', occurred_at, 'UTC') = ANY($2)
+  AND date_trunc('hour', occurred_at, 'UTC') = ANY($2) AND NOT is_bot
 GROUP BY 2
 "#,
     r#"
@@ -356,6 +389,7 @@ FROM activities
 WHERE project_id = $1
   AND occurred_at >= (SELECT min(date_trunc('day', h, 'UTC')) FROM unnest($2::timestamptz[]) AS h)
   AND date_trunc('day', occurred_at, 'UTC') IN (SELECT DISTINCT date_trunc('day', h, 'UTC') FROM unnest($2::timestamptz[]) AS h)
+  AND NOT is_bot
 GROUP BY 2
 "#,
 ];
@@ -383,10 +417,11 @@ pub(crate) async fn rebuild_day_extras(
     exec(
         &tx,
         sql(
-            "INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events) \
+            "INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events, audience) \
              SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at), \
-                    count(*) FILTER (WHERE event_type = 'page.view'), count(*) \
-             FROM activities WHERE project_id = $1 AND session_id IN ( \
+                    count(*) FILTER (WHERE event_type = 'page.view'), count(*), \
+                    (array_agg(audience ORDER BY occurred_at))[1] \
+             FROM activities WHERE project_id = $1 AND NOT is_bot AND session_id IN ( \
                  SELECT DISTINCT session_id FROM activities \
                  WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND session_id IS NOT NULL) \
              GROUP BY session_id \

@@ -74,6 +74,14 @@ pub async fn purge(db: &Db, project: Uuid, user: &TrackedUserId) -> Result<Purge
     exec(
         &tx,
         sql(
+            "DELETE FROM identities WHERE project_id = $1 AND user_id = $2",
+            [project.into(), external_id.into()],
+        ),
+    )
+    .await?;
+    exec(
+        &tx,
+        sql(
             "DELETE FROM actor_activity WHERE project_id = $1 AND actor = $2",
             [project.into(), external_id.into()],
         ),

@@ -4,12 +4,14 @@
 //! Shape: visitors drawn with a heavy head (a few come back often: retention and active-user
 //! figures are meaningful), a third of them identified; sessions of 1-8 page views over a site
 //! map with Zipf-like popularity, scrolls in the tracker's depth/prev encoding, clicks on a set
-//! of elements (with the tracker's positions, for heatmaps), a signup funnel from /pricing,
-//! communities for identified users, and the audience of [`crate::tools::mix`]: a device (user
-//! agent, 3% bots) and a country (client address) per visitor, a referrer and campaign tags per
-//! session on its landing page. Deterministic for a given `--seed`; the audience is hashed from
-//! the visitor and session, not drawn from the seeded stream, so ids and counts are what they
-//! were without it.
+//! of elements, a signup funnel from /pricing, communities for identified users, and the
+//! audience of [`crate::tools::mix`]: a device (user agent, 3% bots) and a country (client
+//! address) per visitor, a referrer and campaign tags per session on its landing page.
+//! Deterministic for a given `--seed`; the audience is hashed from the visitor and session, not
+//! drawn from the seeded stream, so ids and counts are what they were without it. Each visit's
+//! audience attributes (`activities.audience`) are made by the worker's own enrichment
+//! (`worker::audience`, with the GeoIP database of `SIGHTLINE_GEOIP_DB`), so breakdowns over
+//! generated data are what live traffic would give.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,8 +25,10 @@ use uuid::Uuid;
 
 use entity::activity::Model as Row;
 use sea_orm::ConnectionTrait;
+use sightline::enrich::Enricher;
 use sightline::storage::events;
 use sightline::storage::{sql, Db};
+use sightline::worker::audience;
 
 use crate::tools::mix;
 
@@ -75,6 +79,10 @@ const REFERRERS: &[&str] = &[
     "https://github.com/",
 ];
 
+/// Viewport widths and browser languages, one of each per visitor.
+const VIEWPORTS: [u32; 5] = [390, 768, 1280, 1440, 1920];
+const LANGUAGES: [&str; 6] = ["en-US", "en-GB", "fr-FR", "de-DE", "ja", "pt-BR"];
+
 fn path_name(i: u32) -> String {
     match i {
         0 => "/".into(),
@@ -103,6 +111,9 @@ struct Session<'a> {
     arrival: mix::Arrival,
     /// Whether the events pushed now belong to the landing page.
     landing: bool,
+    /// The visit's audience attributes (its landing page view's) and whether it is a bot's.
+    audience: Value,
+    bot: bool,
     user: Option<String>,
     anon: String,
     session: String,
@@ -147,9 +158,10 @@ impl Session<'_> {
             ip_address: Some(self.ip.clone()),
             user_agent: Some(self.user_agent.to_string()),
             // As the worker tags them.
-            is_bot: sightline::event::is_bot_user_agent(self.user_agent),
+            is_bot: self.bot,
             occurred_at: self.t.fixed_offset(),
             received_at: (self.t + Span::milliseconds(150)).fixed_offset(),
+            audience: self.audience.clone(),
         });
         self.t += Span::seconds(self.rng.gen_range(3..50));
     }
@@ -224,6 +236,7 @@ impl Session<'_> {
 /// insert statement then touches few rollup rows.
 fn chunk(
     cfg: &GenerateConfig,
+    enricher: &Enricher,
     index: u64,
     chunks: u64,
     target: usize,
@@ -240,12 +253,28 @@ fn chunk(
             + Span::seconds(slice * index as i64 + rng.gen_range(0..slice));
         let session_no: u32 = rng.gen();
         let visitor = cfg.seed ^ u64::from(u);
+        let (user_agent, ip) = (mix::user_agent(visitor), mix::ip(visitor));
+        let arrival = mix::arrival_of(visitor.rotate_left(32) ^ u64::from(session_no));
+        let landing = format!("https://demo.sightline.dev/{}", arrival.query);
+        let (attributes, bot_device) = audience::attributes(
+            enricher,
+            &audience::Inputs {
+                user_agent: Some(user_agent),
+                ip: Some(ip),
+                referrer: arrival.referrer,
+                url: Some(&landing),
+                screen_width: Some(VIEWPORTS[(mix::hash(visitor) % 5) as usize]),
+                language: Some(LANGUAGES[(mix::hash(visitor ^ 7) % 6) as usize]),
+            },
+        );
         let mut s = Session {
             project: cfg.project_id,
-            user_agent: mix::user_agent(visitor),
-            ip: mix::ip(visitor).to_string(),
-            arrival: mix::arrival_of(visitor.rotate_left(32) ^ u64::from(session_no)),
+            user_agent,
+            ip: ip.to_string(),
+            arrival,
             landing: true,
+            audience: attributes,
+            bot: bot_device || sightline::event::is_bot_user_agent(user_agent),
             user: identified.then(|| format!("user-{u}")),
             anon: format!("anon-{u}"),
             session: format!("s-{u}-{session_no:08x}"),
@@ -260,7 +289,11 @@ fn chunk(
 }
 
 /// Writes `cfg.events` events (slightly more: whole sessions) and returns the figures.
-pub async fn run(db: &Db, cfg: GenerateConfig) -> anyhow::Result<GenerateReport> {
+pub async fn run(
+    db: &Db,
+    cfg: GenerateConfig,
+    enricher: Enricher,
+) -> anyhow::Result<GenerateReport> {
     let now = Utc::now();
     // Every day of the range gets its partition first, so nothing lands in DEFAULT.
     let days = (cfg.days as i32 + 1).into();
@@ -292,6 +325,7 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> anyhow::Result<GenerateReport>
             next.clone(),
             reported.clone(),
         );
+        let enricher = enricher.clone();
         tasks.spawn(events::ROLLUP_SHARD.scope(shard, async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -299,8 +333,11 @@ pub async fn run(db: &Db, cfg: GenerateConfig) -> anyhow::Result<GenerateReport>
                     return Ok::<(), anyhow::Error>(());
                 }
                 let c = cfg.clone();
-                let rows =
-                    tokio::task::spawn_blocking(move || chunk(&c, i, chunks, c.batch, now)).await?;
+                let rows = tokio::task::spawn_blocking({
+                    let e = enricher.clone();
+                    move || chunk(&c, &e, i, chunks, c.batch, now)
+                })
+                .await?;
                 let n = events::insert(&db, &rows).await?.len() as u64;
                 let total = written.fetch_add(n, Ordering::Relaxed) + n;
                 bar.inc(n);

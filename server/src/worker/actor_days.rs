@@ -120,6 +120,7 @@ mod tests {
             is_bot: false,
             occurred_at: at.fixed_offset(),
             received_at: at.fixed_offset(),
+            audience: json!({}),
         }
     }
 

@@ -14,6 +14,7 @@
 //! accepts, because jobs may come from any BullMQ producer.
 
 mod actor_days;
+pub mod audience;
 mod maintenance;
 mod privacy;
 
@@ -31,6 +32,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::Settings;
+use crate::enrich::Enricher;
 use crate::event::{Dialect, Event, Rejected, Validator};
 use crate::live::LivePublisher;
 use crate::queue::{ClaimedJob, FailOutcome, Queue};
@@ -98,10 +100,12 @@ pub struct Worker {
     actor_days: std::sync::Mutex<actor_days::ActorDays>,
     /// Each project's IP storage policy, applied last to every row.
     ip_policies: privacy::IpPolicies,
+    /// Audience attributes of each event (device, country, source...), built once.
+    enricher: Enricher,
 }
 
 impl Worker {
-    pub fn new(queue: Queue, db: Db, settings: Arc<Settings>) -> Self {
+    pub fn new(queue: Queue, db: Db, settings: Arc<Settings>, enricher: Enricher) -> Self {
         // Jobs may sit in the queue (or the dead-letter queue) for long: the skew window was
         // enforced at ingest, so here any time is accepted.
         let validator = Validator {
@@ -124,6 +128,7 @@ impl Worker {
             short_queue: AtomicBool::new(false),
             actor_days: Default::default(),
             ip_policies: Default::default(),
+            enricher,
         }
     }
 
@@ -335,6 +340,7 @@ impl Worker {
                         live.push(ev.clone());
                     }
                     rows.push(into_row(
+                        &self.enricher,
                         ev,
                         data.project_id,
                         ip,
@@ -513,6 +519,7 @@ impl Worker {
 /// the page title and URL when there are any (the table has no columns for them; the contract
 /// says metadata holds the props).
 fn into_row(
+    enricher: &Enricher,
     ev: Event,
     project_id: Uuid,
     job_ip: Option<IpAddr>,
@@ -522,7 +529,27 @@ fn into_row(
     let path = ev.path();
     let occurred_at = ev.occurred_at();
     let user_agent = ev.user_agent.or_else(|| job_ua.map(str::to_string));
+    // Parsed, so only a valid address is stored (written in its canonical form).
+    let ip = ev
+        .ip
+        .as_deref()
+        .and_then(|s| s.parse::<IpAddr>().ok())
+        .or(job_ip);
+    // First, from the full address: anything that truncates the stored address comes after.
+    let (audience, bot_device) = audience::attributes(
+        enricher,
+        &audience::Inputs {
+            user_agent: user_agent.as_deref(),
+            ip,
+            referrer: ev.referrer.as_deref(),
+            url: ev.url.as_deref(),
+            screen_width: ev.screen_width,
+            language: ev.language.as_deref(),
+        },
+    );
     let is_bot = ev.bot
+        || ev.webdriver
+        || bot_device
         || user_agent
             .as_deref()
             .is_some_and(crate::event::is_bot_user_agent);
@@ -546,16 +573,11 @@ fn into_row(
         path,
         referrer: ev.referrer,
         metadata: Value::Object(props),
-        // Parsed, so only a valid address is stored (written in its canonical form).
-        ip_address: ev
-            .ip
-            .as_deref()
-            .and_then(|s| s.parse::<IpAddr>().ok())
-            .or(job_ip)
-            .map(|ip| ip.to_string()),
+        ip_address: ip.map(|ip| ip.to_string()),
         user_agent,
         is_bot,
         occurred_at: occurred_at.fixed_offset(),
         received_at: received_at.fixed_offset(),
+        audience,
     }
 }

@@ -1,5 +1,5 @@
 //! The analytics statements over raw events are fixed texts whose optional parts are bound
-//! values (`($4::text IS NULL OR event_type = $4)`, `sightline_dim_key($10, ...)`, a `CASE` on
+//! values (`($4::text IS NULL OR event_type = $4)`, `sightline_dim_key($12, ...)`, a `CASE` on
 //! the measure), on the premise that connections plan every execution with its values
 //! (`plan_cache_mode = force_custom_plan`), so the planner folds them away. This test holds
 //! them to it: through the application's own read connection, each statement's plan equals
@@ -162,8 +162,15 @@ async fn raw_statements_plan_as_their_written_out_form() {
     ];
     let mut compared = 0;
     for case in cases() {
-        let raw: Vec<Value> = span.iter().chain(&case.values).cloned().collect();
-        let conds = case.conditions;
+        // Bots left out (`$9` false folds `(NOT is_bot OR $9)` to `NOT is_bot`), no dimension
+        // filter (`$10` NULL folds its condition away).
+        let raw: Vec<Value> = span
+            .iter()
+            .chain(&case.values)
+            .cloned()
+            .chain([false.into(), Value::Json(None)])
+            .collect();
+        let conds = format!("{} AND NOT is_bot", case.conditions);
         let from_raw =
             "FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3";
 
@@ -172,7 +179,7 @@ async fn raw_statements_plan_as_their_written_out_form() {
             values.extend([(dim.is_empty()).into(), dim.into(), 10i64.into()]);
             let written = format!(
                 "SELECT k, count(*)::bigint FROM (SELECT {expr} AS k {from_raw}{conds}) t \
-                 WHERE k IS NOT NULL GROUP BY k ORDER BY 2 DESC, 1 LIMIT $11"
+                 WHERE k IS NOT NULL GROUP BY k ORDER BY 2 DESC, 1 LIMIT $13"
             );
             let ours = plan(&tx, GROUPED_RAW, &values).await;
             println!("-- grouped by '{dim}', {}\n{ours}\n", case.name);
@@ -196,7 +203,7 @@ async fn raw_statements_plan_as_their_written_out_form() {
             let mut values = raw.clone();
             values.extend(["hour".into(), "UTC".into(), measure.into()]);
             let written = format!(
-                "SELECT date_trunc($9, occurred_at, $10), {value} {from_raw}{conds} GROUP BY 1"
+                "SELECT date_trunc($11, occurred_at, $12), {value} {from_raw}{conds} GROUP BY 1"
             );
             let ours = plan(&tx, SERIES_RAW, &values).await;
             println!("-- series of {measure}, {}\n{ours}\n", case.name);
@@ -242,7 +249,7 @@ async fn raw_statements_plan_as_their_written_out_form() {
                FROM (SELECT path, LEAST(GREATEST(COALESCE(sightline_int(metadata->>'depth'), 0), 0), 100) AS d, \
                             LEAST(GREATEST(COALESCE(sightline_int(metadata->>'prev'), 0), 0), 100) AS p \
                      FROM activities WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3 \
-                       AND event_type = 'page.scroll') e) s \
+                       AND event_type = 'page.scroll' AND NOT is_bot) e) s \
              WHERE ($4::text IS NULL OR path = $4) GROUP BY path HAVING sum(views) > 0 \
              ORDER BY 2 DESC, 1 LIMIT $5";
         let ours = plan(&tx, SCROLL_DEPTH_RAW, &values).await;

@@ -20,6 +20,8 @@ use sightline::storage::{projects, Db};
 
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
 pub const ALLOWED_ORIGIN: &str = "http://allowed.example";
+/// The user agent of `TestApp::collect`'s beacons.
+pub const BROWSER_UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
 pub fn test_database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -200,10 +202,13 @@ pub fn events(n: usize, event_type: &str) -> Vec<Value> {
 }
 
 impl TestApp {
+    /// A beacon from a desktop Chrome: a beacon without a user agent is a bot's, and bots are
+    /// left out of every analytics answer.
     pub async fn collect(&self, body: &Value) -> reqwest::Response {
         self.client
             .post(format!("{}/collect", self.address))
             .header("content-type", "text/plain")
+            .header("user-agent", BROWSER_UA)
             .body(body.to_string())
             .send()
             .await

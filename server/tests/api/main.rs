@@ -7,6 +7,7 @@ mod analytics;
 mod analytics_plans;
 mod api_limits;
 mod audit_log;
+mod audience;
 mod bench;
 mod compose;
 mod config_cli;

@@ -1,11 +1,11 @@
 -- Grouped counts from raw events. A key is the event type, or the event's key for a rollup
 -- dimension: `sightline_dim_key`, the definition the rollups are written with, inlined and
--- folded to the one dimension's expression since `$10` is known when planning.
--- $1..$8 the raw filter (analytics::raw_values); $9 group by type (boolean); $10 dim; $11 limit.
+-- folded to the one dimension's expression since `$12` is known when planning.
+-- $1..$10 the raw filter (analytics::raw_values); $11 group by type (boolean); $12 dim; $13 limit.
 SELECT k AS key, count(*)::bigint AS count
 FROM (
-    SELECT CASE WHEN $9 THEN event_type
-                ELSE sightline_dim_key($10, event_type, path, metadata, entity_id, referrer,
+    SELECT CASE WHEN $11 THEN event_type
+                ELSE sightline_dim_key($12, event_type, path, metadata, entity_id, referrer,
                                        entity_type)
            END AS k
     FROM activities
@@ -15,8 +15,10 @@ FROM (
       AND ($6::text IS NULL OR community_id = $6)
       AND ($7::text IS NULL OR user_id = $7)
       AND ($8::jsonb IS NULL OR metadata @> $8)
+      AND (NOT is_bot OR $9)
+      AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))
 ) t
 WHERE k IS NOT NULL
 GROUP BY k
 ORDER BY 2 DESC, 1
-LIMIT $11
+LIMIT $13

@@ -12,7 +12,7 @@ FROM (
     CROSS JOIN LATERAL sightline_scroll_delta(sightline_scroll_pct(metadata->>'depth'),
                                               sightline_scroll_pct(metadata->>'prev')) d
     WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-      AND event_type = 'page.scroll'
+      AND event_type = 'page.scroll' AND NOT is_bot
 ) s
 WHERE ($4::text IS NULL OR path = $4)
 GROUP BY path

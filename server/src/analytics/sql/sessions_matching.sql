@@ -1,5 +1,5 @@
 -- Sessions with a matching event in the range, and how many bounced (at most one page view).
--- $1..$8 the raw filter (analytics::raw_values).
+-- $1..$10 the raw filter (analytics::raw_values).
 SELECT count(*)::bigint AS sessions, (count(*) FILTER (WHERE page_views <= 1))::bigint AS bounced
 FROM sessions
 WHERE project_id = $1 AND session_id IN (
@@ -11,5 +11,7 @@ WHERE project_id = $1 AND session_id IN (
       AND ($6::text IS NULL OR community_id = $6)
       AND ($7::text IS NULL OR user_id = $7)
       AND ($8::jsonb IS NULL OR metadata @> $8)
+      AND (NOT is_bot OR $9)
+      AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))
       AND session_id IS NOT NULL
 )

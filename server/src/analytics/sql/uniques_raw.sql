@@ -1,5 +1,5 @@
 -- Distinct actors (user id, else anonymous id) of the matching raw events, exactly.
--- $1..$8 the raw filter (analytics::raw_values).
+-- $1..$10 the raw filter (analytics::raw_values).
 SELECT count(DISTINCT COALESCE(user_id, anonymous_id))::bigint AS n
 FROM activities
 WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
@@ -8,3 +8,5 @@ WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
   AND ($6::text IS NULL OR community_id = $6)
   AND ($7::text IS NULL OR user_id = $7)
   AND ($8::jsonb IS NULL OR metadata @> $8)
+  AND (NOT is_bot OR $9)
+  AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))

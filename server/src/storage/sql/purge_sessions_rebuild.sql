@@ -1,10 +1,12 @@
 -- GDPR purge: recomputes the given sessions ($2 of project $1, deleted just before) from the
--- raw events left, and adds them back to `rollup_sessions_hour` (correction shard $3).
+-- raw (human: bots have no sessions) events left, and adds them back to `rollup_sessions_hour` (correction shard $3).
 WITH built AS (
-    INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events)
+    INSERT INTO sessions (project_id, session_id, actor, started_at, last_seen, page_views, events,
+                          audience)
     SELECT $1, session_id, min(COALESCE(user_id, anonymous_id)), min(occurred_at), max(occurred_at),
-           count(*) FILTER (WHERE event_type = 'page.view'), count(*)
-    FROM activities WHERE project_id = $1 AND session_id = ANY($2)
+           count(*) FILTER (WHERE event_type = 'page.view'), count(*),
+           (array_agg(audience ORDER BY occurred_at))[1]
+    FROM activities WHERE project_id = $1 AND session_id = ANY($2) AND NOT is_bot
     GROUP BY session_id
     RETURNING started_at, page_views
 )

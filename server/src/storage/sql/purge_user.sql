@@ -2,20 +2,44 @@
 -- takes their share out of every additive rollup as negative corrections in shard $3, counted
 -- with the same definitions the write statement adds them with (`sightline_event_dims`,
 -- `sightline_scroll_pct`, `sightline_scroll_delta`). Returns the number of events deleted, the
--- hours they were in (their HyperLogLog sketches are rebuilt next) and their sessions.
+-- hours they were in (their HyperLogLog sketches are rebuilt next) and their sessions. Bot
+-- events count in the audience rollups only (see insert_events.sql), so only there.
 WITH del AS (
     DELETE FROM activities WHERE project_id = $1 AND user_id = $2
     RETURNING project_id, event_type, user_id, anonymous_id, session_id, entity_type, entity_id,
-              path, referrer, metadata, occurred_at
+              path, referrer, metadata, occurred_at, is_bot, audience
+), human AS (
+    SELECT * FROM del WHERE NOT is_bot
+), audience_cells AS MATERIALIZED (
+    SELECT d.project_id, date_trunc('hour', d.occurred_at, 'UTC') AS hour, k.dim, k.key,
+           d.is_bot AS bot, count(*) AS events,
+           count(*) FILTER (WHERE d.event_type = 'page.view') AS page_views
+    FROM del d CROSS JOIN LATERAL sightline_audience_dims(d.audience, d.event_type, d.path) AS k
+    GROUP BY 1, 2, 3, 4, 5
+), audience_hour_dn AS (
+    INSERT INTO rollup_audience_hour AS r (project_id, bucket, dim, key, bot, shard, events,
+        page_views, visits, visitors)
+    SELECT project_id, hour, dim, key, bot, $3, -events, -page_views, hll_empty(12, 5), hll_empty(12, 5)
+    FROM audience_cells
+    ON CONFLICT (project_id, dim, bucket, key, bot, shard) DO UPDATE
+        SET events = r.events + EXCLUDED.events, page_views = r.page_views + EXCLUDED.page_views
+), audience_day_dn AS (
+    INSERT INTO rollup_audience_day AS r (project_id, bucket, dim, key, bot, shard, events,
+        page_views, visits, visitors)
+    SELECT project_id, date_trunc('day', hour, 'UTC'), dim, key, bot, $3, -sum(events)::bigint,
+           -sum(page_views)::bigint, hll_empty(12, 5), hll_empty(12, 5)
+    FROM audience_cells GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (project_id, dim, bucket, key, bot, shard) DO UPDATE
+        SET events = r.events + EXCLUDED.events, page_views = r.page_views + EXCLUDED.page_views
 ), minute_dn AS (
     INSERT INTO rollup_minute AS r (project_id, bucket, event_type, shard, events)
     SELECT project_id, date_trunc('minute', occurred_at, 'UTC'), event_type, $3, -count(*)
-    FROM del GROUP BY 1, 2, 3
+    FROM human GROUP BY 1, 2, 3
     ON CONFLICT (project_id, bucket, event_type, shard) DO UPDATE SET events = r.events + EXCLUDED.events
 ), hour_cells AS MATERIALIZED (
     SELECT d.project_id, date_trunc('hour', d.occurred_at, 'UTC') AS hour, d.event_type,
            k.dim, k.key, count(*) AS n
-    FROM del d
+    FROM human d
     CROSS JOIN LATERAL sightline_event_dims(d.event_type, d.path, d.metadata, d.entity_id,
                                             d.referrer, d.entity_type) AS k
     GROUP BY 1, 2, 3, 4, 5
@@ -33,7 +57,7 @@ WITH del AS (
     SELECT project_id, date_trunc('hour', occurred_at, 'UTC') AS hour, p.path,
            sightline_scroll_pct(metadata->>'depth') AS depth,
            sightline_scroll_pct(metadata->>'prev') AS prev
-    FROM del CROSS JOIN LATERAL (VALUES (COALESCE(del.path, '')), ('*')) AS p(path)
+    FROM human CROSS JOIN LATERAL (VALUES (COALESCE(human.path, '')), ('*')) AS p(path)
     WHERE event_type = 'page.scroll'
 ), scroll_sums AS (
     SELECT project_id, hour, path, sum(d.views) AS views, sum(d.depth_sum) AS depth_sum,

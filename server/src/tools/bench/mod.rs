@@ -612,6 +612,13 @@ pub async fn queries(
         ("journeys_pricing_7d", "query($p: ID!, $r: TimeRange!) { journeys(projectId: $p, range: $r, path: \"/pricing\", direction: NEXT, steps: 3, limit: 5) { id visits ends otherVisits } }", range(7)),
         ("heatmap_pricing_7d", "query($p: ID!, $r: TimeRange!) { heatmap(projectId: $p, range: $r, path: \"/pricing\") { clicks cells { x y clicks } selectors { key count } } }", range(7)),
         ("retention_30d", "query($p: ID!, $r: TimeRange!) { retention(projectId: $p, range: $r, period: WEEK, periods: 5) { size retained } }", range(all)),
+        // Audience: breakdowns from the audience rollups, a dimension-filtered overview from raw.
+        ("breakdown_source_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: SOURCE) { key visitors visits events pageViews share } }", range(all)),
+        ("breakdown_country_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: COUNTRY) { key visitors visits events pageViews share } }", range(all)),
+        ("breakdown_page_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: PAGE) { key visitors visits events pageViews share } }", range(all)),
+        ("breakdown_browser_7d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: BROWSER) { key visitors visits events pageViews share } }", range(7)),
+        ("overview_device_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r, filter: {where: [{dimension: DEVICE, values: [\"mobile\"]}]}) { events visitors sessions pageViews botEvents } }", range(7)),
+        ("overview_visitors_30d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { visitors botEvents } }", range(all)),
     ];
     let mut out = serde_json::Map::new();
     for (name, query, r) in cases {
