@@ -189,7 +189,10 @@ ensure_citus() {
   fi
   [ -n "$installer" ] && [ -x "$installer" ] || die "Citus is not installed and no installer was found (set SIGHTLINE_INSTALL_CITUS)"
   log "building and installing Citus (once per machine)"
-  "$installer" >&2 || die "installing Citus failed"
+  # Stale package lists make apt refuse the build dependencies ("held broken packages"):
+  # refresh them once and try again.
+  "$installer" >&2 || { as_root apt-get update -qq >/dev/null 2>&1 || true; "$installer" >&2; } \
+    || die "installing Citus failed"
 }
 
 # start_citus_cluster DIR COORD_PORT WORKER1_PORT WORKER2_PORT [durable|fast] [DATABASE]: a Citus
@@ -230,6 +233,8 @@ citus_prepare_database() {
 stop_citus_cluster() {
   local dir="$1" node
   for node in worker2 worker1 coordinator; do stop_postgres "$dir/$node"; done
+}
+
 # install_geoip: installs (once per version) the free country database from npm into
 # .data/geoip and prints the .mmdb path (IPv4 and IPv6). The package is marked CC0; its data is
 # the RIRs' (CC BY 4.0, attribution to nro.net). Prints nothing, with a warning, when it cannot be

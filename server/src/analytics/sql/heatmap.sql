@@ -3,6 +3,7 @@
 -- 1/10000 of its width and height (`x`, `y`), the document's width (`doc_w`) and the viewport's
 -- (`vw`): cell = position / 100, the right and bottom edges (10000) in the last cell. Clicks
 -- without a position (synthetic ones) have no cell; clicks without a width, no class.
+-- Bot clicks (`is_bot`) are left out, as from every other answer.
 -- $1 project, $2 from, $3 to, $4 path.
 WITH clicks AS (
     SELECT CASE WHEN w IS NULL THEN NULL
@@ -22,7 +23,7 @@ WITH clicks AS (
                nullif(metadata->>'selector', '') AS selector
         FROM activities
         WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-          AND path = $4 AND event_type = 'element.click'
+          AND path = $4 AND event_type = 'element.click' AND NOT is_bot
     ) c
 )
 SELECT screen, cx, cy, selector, count(*)::bigint AS clicks, GROUPING(cx, cy)::int AS by_selector
