@@ -314,6 +314,9 @@ test('panels: breakdowns of known visits, row clicks filter everything, the link
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid=property-breakdown] [data-testid=row]').length === n, signups.prop('plan').length, { timeout: 10000 });
     assert.deepEqual(canon(await props.evaluateAll((lis) => lis.map((li) => [li.dataset.key, Number(li.dataset.value), Number(li.dataset.events)]))), signups.prop('plan'));
     await page.screenshot({ path: `${shots()}/panels-property.png`, fullPage: true });
+    const [propCsv] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=property-breakdown] .csv').click()]);
+    assert.equal(await readFile(await propCsv.path(), 'utf8'),
+      ['plan,Visitors,Events,Share', ...await props.evaluateAll((lis) => lis.map((li) => `${li.dataset.key},${li.dataset.value},${li.dataset.events},${li.querySelector('.row-share').textContent}`))].join('\r\n') + '\r\n');
     await props.filter({ hasText: 'pro' }).locator('button').click();
     await assertCards(page, expected(all, (e) => e.type === 'signup.completed' && e.props?.plan === 'pro'));
     const q = new URL(page.url()).searchParams;
@@ -336,6 +339,17 @@ test('panels: breakdowns of known visits, row clicks filter everything, the link
     await page.locator('#metric').selectOption('PAGE_VIEWS');
     await page.locator(`[data-testid=series][data-total="${filtered.pageViews}"]`).waitFor({ timeout: 10000 });
     await page.screenshot({ path: `${shots()}/panels-shared-link.png`, fullPage: true });
+
+    // A link with the other operators (written by hand: the page only adds `is` filters).
+    const other = new URL(copied);
+    other.searchParams.delete('f');
+    other.searchParams.append('f', 'channel:not:Email');
+    other.searchParams.append('f', 'page:has:PRI');
+    await page.goto(other.href);
+    const notEmail = expected(all, (e) => e.CHANNEL !== 'Email' && e.PAGE.toLowerCase().includes('pri'));
+    assert.equal(await page.locator('[data-testid=chip]').count(), 2);
+    await assertCards(page, notEmail);
+    await assertPanels(page, notEmail);
   } finally {
     await fresh.close();
   }
