@@ -333,6 +333,7 @@ test('panels: breakdowns of known visits, row clicks filter everything, the link
     const page = await fresh.newPage();
     await page.setViewportSize({ width: 1280, height: 1000 });
     await signInAt(page, copied);
+    await page.locator('[data-testid=chip]').nth(1).waitFor({ timeout: 10000 });
     assert.equal(await page.locator('[data-testid=chip]').count(), 2);
     await assertCards(page, filtered);
     await assertPanels(page, filtered);
@@ -347,7 +348,8 @@ test('panels: breakdowns of known visits, row clicks filter everything, the link
     other.searchParams.append('f', 'page:has:PRI');
     await page.goto(other.href);
     const notEmail = expected(all, (e) => e.CHANNEL !== 'Email' && e.PAGE.toLowerCase().includes('pri'));
-    assert.equal(await page.locator('[data-testid=chip]').count(), 2);
+    await page.locator('[data-testid=chip]').nth(1).waitFor({ timeout: 10000 });
+    assert.deepEqual(await page.locator('[data-testid=chip] > span').allTextContents(), ['Channel is not Email', 'Page contains PRI']);
     await assertCards(page, notEmail);
     await assertPanels(page, notEmail);
   } finally {
