@@ -76,13 +76,6 @@ export type FunnelStepInput = {
   path?: string | null | undefined;
 };
 
-export type GroupBy =
-  | 'ELEMENT'
-  | 'ENTITY_TYPE'
-  | 'EVENT_TYPE'
-  | 'PATH'
-  | 'REFERRER';
-
 export type Interval =
   | 'DAY'
   | 'HOUR'
@@ -170,7 +163,7 @@ export type OverviewHeadlineQueryVariables = Exact<{
 }>;
 
 
-export type OverviewHeadlineQuery = { overview: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number, previous: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number } | null } };
+export type OverviewHeadlineQuery = { overview: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number, previous: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number } | null } };
 
 export type SeriesPointsQueryVariables = Exact<{
   p: string;
@@ -184,16 +177,17 @@ export type SeriesPointsQueryVariables = Exact<{
 
 export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number, previous: number | null }> };
 
-export type PanelCountsQueryVariables = Exact<{
+export type BreakdownRowsQueryVariables = Exact<{
   p: string;
   r: TimeRange;
-  g: GroupBy;
+  d: Dimension;
+  prop?: string | null | undefined;
   f?: EventFilter | null | undefined;
   l: number;
 }>;
 
 
-export type PanelCountsQuery = { eventCounts: Array<{ key: string, count: number }> };
+export type BreakdownRowsQuery = { breakdown: Array<{ key: string, visitors: number, events: number, share: number }> };
 
 export type KnownValuesQueryVariables = Exact<{
   p: string;
