@@ -39,7 +39,7 @@ impl Extension for RequestReadOnly {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         if let Ok(mut op) = self.operation.lock() {
-            op.clone_from(&request.operation_name);
+            *op = request.operation_name.clone();
         }
         next.run(ctx, request).await
     }

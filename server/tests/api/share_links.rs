@@ -297,7 +297,7 @@ async fn only_admins_and_analysts_of_the_project_manage_links() {
     let service = token(&app, Role::Service, Some(&[app.project.id]));
     let scoped_admin = token(&app, Role::Admin, Some(&[app.project.id]));
 
-    for t in [&viewer, &foreign_analyst, &service] {
+    for t in [viewer.as_str(), foreign_analyst.as_str(), service.as_str()] {
         let r = app
             .graphql(Some(t), CREATE, json!({"p": p, "l": null}))
             .await;
@@ -315,7 +315,7 @@ async fn only_admins_and_analysts_of_the_project_manage_links() {
     assert_eq!(code(&r), "UNAUTHENTICATED", "{r}");
 
     let (id, _) = create_link(&app, &scoped_admin, &p, "board").await;
-    for t in [&viewer, &foreign_analyst] {
+    for t in [viewer.as_str(), foreign_analyst.as_str()] {
         let r = app
             .graphql(
                 Some(t),
@@ -410,5 +410,106 @@ async fn another_process_refuses_a_revoked_link_within_the_cache_time() {
         started.elapsed()
     );
     other.stop().await;
+    app.stop().await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `graphql-transport-ws` socket whose `connection_init` carries a shared link's token; the
+/// answer to it (the ack), or the close code.
+async fn shared_socket(app: &TestApp, share: &str) -> (Ws, Result<Value, Option<u16>>) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut req = format!("ws://127.0.0.1:{}/graphql/ws", app.port)
+        .into_client_request()
+        .expect("request");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("connect");
+    let init = json!({"type": "connection_init", "payload": {"X-Sightline-Share": share}});
+    ws.send(Message::Text(init.to_string().into()))
+        .await
+        .expect("send");
+    let answer = next_message(&mut ws).await;
+    (ws, answer)
+}
+
+/// The next text message as JSON, or the close code (within 5 s).
+async fn next_message(ws: &mut Ws) -> Result<Value, Option<u16>> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Err(_) => panic!("nothing within 5 s"),
+            Ok(Some(Ok(Message::Text(t)))) => return Ok(serde_json::from_str(&t).expect("json")),
+            Ok(Some(Ok(Message::Close(frame)))) => return Err(frame.map(|f| u16::from(f.code))),
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(_))) | Ok(None) => return Err(None),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_websocket_a_shared_link_runs_queries_but_no_subscription() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn_app().await;
+    let p = app.project.id.to_string();
+    let (id, secret) = create_link(&app, &app.admin_token, &p, "wall screen").await;
+
+    let (mut ws, ack) = shared_socket(&app, &secret).await;
+    assert_eq!(ack.expect("acknowledged")["type"], "connection_ack");
+    let ask = |id: &str, query: &str| json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": {"p": p}}});
+    let query = ask("q", "{ me { role projects } }");
+    ws.send(Message::Text(query.to_string().into()))
+        .await
+        .expect("send");
+    let m = next_message(&mut ws).await.expect("answer");
+    assert_eq!(m["type"], "next", "{m}");
+    assert_eq!(
+        m["payload"]["data"]["me"],
+        json!({"role": "viewer", "projects": [p]}),
+        "{m}"
+    );
+    for (id, q) in [
+        (
+            "s",
+            "subscription($p: ID!) { liveStats(projectId: $p) { events } }",
+        ),
+        ("m", "mutation { logout }"),
+    ] {
+        let sub = ask(id, q);
+        ws.send(Message::Text(sub.to_string().into()))
+            .await
+            .expect("send");
+        let m = loop {
+            let m = next_message(&mut ws).await.expect("answer");
+            if m["type"] != "complete" {
+                break m;
+            }
+        };
+        assert_eq!(m["id"], id, "{m}");
+        assert_eq!(
+            m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{q}: {m}"
+        );
+    }
+
+    // Revoked (or unknown): the socket is refused at `connection_init`.
+    ok(
+        &app,
+        &app.admin_token,
+        "mutation($id: ID!) { revokeShareLink(id: $id) }",
+        json!({"id": id}),
+    )
+    .await;
+    let (_, refused) = shared_socket(&app, &secret).await;
+    assert_eq!(refused.expect_err("closed"), Some(4403));
     app.stop().await;
 }
