@@ -7,7 +7,7 @@ import { failed, guarded, table } from '../ui';
 import type { Ctx } from './ctx';
 import { shareLinksPanel } from './sharing';
 import type {
-  AccountsQuery, CreateAccountMutation, CreateProjectMutation, DeadLettersQuery, ProjectsQuery, QueueStateQuery,
+  CreateAccountMutation, CreateProjectMutation, DeadLettersQuery, ProjectsQuery, QueueStateQuery,
   RotateKeysMutation, UpdateOriginsMutation,
 } from '../generated/graphql';
 
