@@ -10,7 +10,7 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, ServerError, ServerResult, Variables};
+use async_graphql::{Request, ServerResult, Variables};
 
 use super::context::Caller;
 use super::error::ApiError;

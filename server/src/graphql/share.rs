@@ -101,7 +101,7 @@ pub async fn revoke(ctx: &Context<'_>, id: ID) -> Result<bool, ApiError> {
         return Err(ApiError::NotFound("shared link".into()));
     };
     authorize(ctx, Role::Analyst, Some(link.project_id))?;
-    let revoked = share_links::revoke(&st.db, id).await?;
+    let revoked = share_links::revoke(&st.db, link.project_id, id).await?;
     st.share_links.forget(id);
     let detail = json!({"label": link.label, "changed": revoked});
     audit::record(

@@ -86,13 +86,15 @@ pub async fn by_token_hash(db: &Db, token_hash: &str) -> Result<Option<ShareLink
     Ok(found.into_iter().next())
 }
 
-/// Revokes the link; true when it was active (false: revoked before, or no such link).
-pub async fn revoke(db: &Db, id: Uuid) -> Result<bool, StorageError> {
+/// Revokes the link `id` of `project`; true when it was active (false: revoked before, or no
+/// such link).
+pub async fn revoke(db: &Db, project: Uuid, id: Uuid) -> Result<bool, StorageError> {
     let changed = exec(
         &db.primary,
         sql(
-            "UPDATE share_links SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-            [id.into()],
+            "UPDATE share_links SET revoked_at = now() \
+             WHERE project_id = $1 AND id = $2 AND revoked_at IS NULL",
+            [project.into(), id.into()],
         ),
     )
     .await?;
