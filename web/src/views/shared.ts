@@ -77,7 +77,9 @@ export async function sharedPage(app: HTMLElement, token: string): Promise<() =>
 function refused(el: HTMLElement, e: unknown): void {
   const err = e instanceof ApiError ? e : new ApiError('INTERNAL', String(e));
   const gone = err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN';
-  el.innerHTML = `<main id="main" class="login"><div class="panel error" role="alert" data-testid="share-error" data-code="${esc(err.code)}">
+  const box = `<div class="panel error" role="alert" data-testid="share-error" data-code="${esc(err.code)}">
     <h1>${gone ? 'This shared link does not work' : 'The dashboard cannot be shown'}</h1>
-    <p>${gone ? 'It was revoked, or it never existed. Ask whoever sent it for a new one.' : esc(err.message)}</p></div></main>`;
+    <p>${gone ? 'It was revoked, or it never existed. Ask whoever sent it for a new one.' : esc(err.message)}</p></div>`;
+  // The whole page (the link refused at once), or the page's <main> (refused while shown).
+  el.innerHTML = el.id === 'main' ? box : `<main id="main" class="login">${box}</main>`;
 }
