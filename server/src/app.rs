@@ -221,7 +221,8 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
         salt,
     ));
     let live = LiveHub::with_buffer(settings.live_buffer);
-    let export = crate::export::router(db.clone(), jwt.clone());
+    let revocation = Arc::new(Revocation::new(db.clone()));
+    let export = crate::export::router(db.clone(), jwt.clone(), revocation.clone());
     let api = ApiContext {
         db: db.clone(),
         queue: queue.clone(),
@@ -237,7 +238,7 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
             settings.login.hash_concurrency,
             settings.login.hash_queue,
         )),
-        revocation: Arc::new(Revocation::new(db.clone())),
+        revocation,
         share_links: Arc::new(ShareLinks::new(db.clone())),
     };
     let ops = Ops {
