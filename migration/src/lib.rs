@@ -73,6 +73,9 @@ impl MigratorTrait for Migrator {
             sql_migration!("m20261203_000012_citus", "0012_citus"),
             // Journeys: a session's page views by index (`activities_session_views_idx`).
             sql_migration!("m20261203_000013_engagement", "0013_engagement"),
+            // Goals: conversions defined per project, evaluated over raw events at query time;
+            // `sightline_where` learns the goal filter (converting visitors).
+            sql_migration!("m20261203_000014_goals", "0014_goals"),
         ]
     }
 }

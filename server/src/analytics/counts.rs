@@ -79,6 +79,11 @@ pub struct Overview {
     pub visitors_exact: bool,
     /// Bot events the answer leaves out.
     pub bot_events: i64,
+    /// Visits (a session's matching events in the range), their mean page views and mean
+    /// duration in seconds (`analytics::visits`).
+    pub visits: i64,
+    pub views_per_visit: f64,
+    pub avg_visit_duration: f64,
 }
 
 /// Counts grouped by `group`, largest first.
@@ -124,11 +129,12 @@ pub async fn overview(
 ) -> Result<Overview, StorageError> {
     // Independent reads: run them at once on the pool, so the answer takes the slowest one's
     // time rather than the sum.
-    let (by_type, sessions, scroll, bot_events) = tokio::try_join!(
+    let (by_type, sessions, scroll, bot_events, visits) = tokio::try_join!(
         grouped(db, project, range, filter, GroupBy::EventType, 1000),
         sessions(db, project, range, filter),
         scroll_totals(db, project, range, filter),
         super::audience::bot_events(db, project, range, filter),
+        super::visits::totals(db, project, range, filter),
     )?;
     let events: i64 = by_type.iter().map(|r| r.count).sum();
     let page_views = by_type
@@ -153,6 +159,9 @@ pub async fn overview(
         visitors,
         visitors_exact,
         bot_events,
+        visits: visits.visits,
+        views_per_visit: visits.views_per_visit(),
+        avg_visit_duration: visits.avg_duration(),
     })
 }
 

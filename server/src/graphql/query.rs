@@ -12,7 +12,7 @@ use super::types::*;
 use crate::analytics::people::{self, PageSize};
 use crate::analytics::{self, behaviour, compare, counts, heatmap, journeys, Range};
 use crate::auth::Role;
-use crate::storage::{accounts, events, projects};
+use crate::storage::{accounts, events, goals, projects};
 
 #[derive(Default)]
 pub struct QueryRoot;
@@ -26,6 +26,30 @@ fn project_for(ctx: &Context<'_>, project_id: &ID, min: Role) -> Result<Uuid, Ap
     let project = parse_id(project_id, "projectId")?;
     authorize(ctx, min, Some(project))?;
     Ok(project)
+}
+
+/// An `EventFilter` parsed, its goal filters checked against the project's goals: a name that
+/// is no goal of the project is BAD_USER_INPUT (it would silently match nobody).
+async fn event_filter(
+    ctx: &Context<'_>,
+    project: Uuid,
+    filter: Option<EventFilter>,
+) -> Result<analytics::Filter, ApiError> {
+    let filter: analytics::Filter = parse(filter)?;
+    let names: Vec<&str> = filter
+        .dims
+        .as_ref()
+        .map(|d| d.goal_names().collect())
+        .unwrap_or_default();
+    if !names.is_empty() {
+        let known = goals::list(&api(ctx).db, project).await?;
+        if let Some(missing) = names.iter().find(|n| !known.iter().any(|g| g.name == **n)) {
+            return Err(ApiError::BadInput(format!(
+                "no goal named {missing:?} in this project (a GOAL filter takes goal names)"
+            )));
+        }
+    }
+    Ok(filter)
 }
 
 // Resolvers take their GraphQL arguments one by one (the schema's argument list).
@@ -66,7 +90,7 @@ impl QueryRoot {
     ) -> ApiResult<Overview> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let previous = compare
             .map(|c| compare::Shift::of(&range, c.into()).range(&range))
             .transpose()
@@ -101,7 +125,7 @@ impl QueryRoot {
             metric,
             interval,
         })?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let previous = compare
             .map(|c| {
                 let shift = compare::Shift::of(series.range(), c.into());
@@ -165,7 +189,7 @@ impl QueryRoot {
     ) -> ApiResult<Vec<KeyCount>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let rows = counts::grouped(
             &api(ctx).db,
             project,
@@ -375,7 +399,7 @@ impl QueryRoot {
     ) -> ApiResult<EventConnection> {
         let project = project_for(ctx, &project_id, Role::Analyst)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let page: people::Page = parse(PageArgs { first, after })?;
         let (rows, more) = people::events(&api(ctx).db, project, &range, &filter, &page)
             .await
@@ -418,7 +442,7 @@ impl QueryRoot {
             dimension,
             property,
         })?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let rows = analytics::audience::breakdown(
             &api(ctx).db,
             project,
@@ -430,6 +454,15 @@ impl QueryRoot {
         .await
         .map_err(ApiError::from)?;
         Ok(rows.into_iter().map(BreakdownRow::from).collect())
+    }
+
+    /// The project's goals (conversion definitions), oldest first. Viewer and up.
+    async fn goals(&self, ctx: &Context<'_>, project_id: ID) -> ApiResult<Vec<Goal>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let list = goals::list(&api(ctx).db, project)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(list.into_iter().map(Goal::from).collect())
     }
 
     /// Jobs in the dead-letter queue (failed set), newest first. Admin.
@@ -496,7 +529,7 @@ impl QueryRoot {
     ) -> ApiResult<Vec<JourneyNode>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let journey: journeys::Journey = parse(JourneyArgs {
             path,
             direction,
