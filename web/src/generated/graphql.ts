@@ -11,9 +11,47 @@ export type Comparison =
   | 'PREVIOUS_PERIOD'
   | 'PREVIOUS_YEAR';
 
+/** What a breakdown groups by, or a dimension filter tests. */
+export type Dimension =
+  | 'BROWSER'
+  | 'BROWSER_VERSION'
+  | 'CHANNEL'
+  | 'CITY'
+  | 'COUNTRY'
+  | 'DEVICE'
+  | 'ENTRY_PAGE'
+  | 'EVENT_TYPE'
+  | 'EXIT_PAGE'
+  | 'GOAL'
+  | 'LANGUAGE'
+  | 'OS'
+  | 'OS_VERSION'
+  | 'PAGE'
+  | 'PROPERTY'
+  | 'REFERRER'
+  | 'REGION'
+  | 'SCREEN'
+  | 'SOURCE'
+  | 'UTM_CAMPAIGN'
+  | 'UTM_CONTENT'
+  | 'UTM_MEDIUM'
+  | 'UTM_SOURCE'
+  | 'UTM_TERM';
+
+/** One filter on a dimension: events whose value for it passes `op` with `values`. */
+export type DimensionFilter = {
+  dimension: Dimension;
+  op?: FilterOp;
+  /** The property's name, for `PROPERTY`. */
+  property?: string | null | undefined;
+  values: Array<string>;
+};
+
 export type EventFilter = {
   communityId?: string | null | undefined;
   eventType?: string | null | undefined;
+  /** Bot traffic counted too (left out of every answer by default). */
+  includeBots?: boolean;
   path?: string | null | undefined;
   /**
    * Only events whose properties contain this object, e.g. `{"plan": "pro"}` (nested objects
@@ -21,7 +59,17 @@ export type EventFilter = {
    */
   props?: unknown;
   userId?: string | null | undefined;
+  /** Dimension filters, all of which an event must pass. */
+  where?: Array<DimensionFilter> | null | undefined;
 };
+
+export type FilterOp =
+  /** The dimension's value contains one of `values` (case-insensitive). */
+  | 'CONTAINS'
+  /** The dimension's value is one of `values`. */
+  | 'IS'
+  /** The dimension's value is none of `values` (events without it pass). */
+  | 'IS_NOT';
 
 export type FunnelStepInput = {
   eventType: string;
@@ -187,11 +235,6 @@ export type RotateKeysMutationVariables = Exact<{
 
 
 export type RotateKeysMutation = { rotateKeys: { secretKey: string } };
-
-export type AccountsQueryVariables = Exact<{ [key: string]: never; }>;
-
-
-export type AccountsQuery = { accounts: Array<{ id: string, email: string, role: string, projectIds: Array<string> | null, createdAt: string }> };
 
 export type CreateAccountMutationVariables = Exact<{
   e: string;
