@@ -88,3 +88,20 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         END
     )
 $$;
+
+-- Property breakdowns list the events without the property too, under the key '(none)' (issue
+-- 25 item 4), and a dimension filter can name it: an event's key under 'prop:<name>' is the
+-- property's text, else '(none)'. Other dimensions are unchanged (a key the event lacks is
+-- NULL: not counted under it).
+CREATE OR REPLACE FUNCTION sightline_audience_key(dim text, audience jsonb, event_type text,
+                                                  path text, metadata jsonb)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN dim = '' THEN ''
+        WHEN dim = 'page' THEN path
+        WHEN dim = 'event_type' THEN event_type
+        WHEN left(dim, 5) = 'prop:' THEN COALESCE(metadata->>substr(dim, 6), '(none)')
+        ELSE audience->>dim
+    END
+$$;

@@ -480,6 +480,71 @@ async fn goals_count_past_conversions_and_filter_to_converting_visitors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn property_breakdowns_list_events_without_the_property_as_none() {
+    let app = spawn_app().await;
+    let day0 = day0();
+    let evs = dataset(day0, 3);
+    load(&app, &evs).await;
+    let pid = app.project.id.to_string();
+    let viewer = token(&app, Role::Viewer, Some(&[app.project.id]));
+    let (from, to) = (day0 + Span::minutes(30), day0 + Span::days(3));
+    for event_type in [Some("signup.completed"), Some("element.click"), None] {
+        let mut want: BTreeMap<String, i64> = BTreeMap::new();
+        for e in evs.iter().filter(|e| !e.bot && e.at >= from && e.at < to) {
+            if event_type.is_some_and(|t| t != e.kind) {
+                continue;
+            }
+            let key = e.props["plan"].as_str().unwrap_or("(none)").to_string();
+            *want.entry(key).or_default() += 1;
+        }
+        let r = app
+            .graphql(
+                Some(&viewer),
+                "query($p: ID!, $r: TimeRange!, $f: EventFilter) {
+                   breakdown(projectId: $p, range: $r, dimension: PROPERTY, property: \"plan\",
+                             filter: $f, limit: 100) { key events } }",
+                json!({"p": pid, "r": range(from, to), "f": {"eventType": event_type}}),
+            )
+            .await;
+        assert!(r["errors"].is_null(), "{r}");
+        let got: BTreeMap<String, i64> = r["data"]["breakdown"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r["key"].as_str().unwrap_or("").to_string(),
+                    r["events"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "{event_type:?}");
+        assert_eq!(
+            want.contains_key("(none)"),
+            event_type != Some("signup.completed")
+        );
+    }
+    // "(none)" is a value a filter can name: the events without the property.
+    let r = app
+        .graphql(
+            Some(&viewer),
+            OVERVIEW,
+            json!({"p": pid, "r": range(from, to), "f": {"where": [
+                {"dimension": "PROPERTY", "property": "plan", "values": ["(none)"]}]}}),
+        )
+        .await;
+    let without = evs
+        .iter()
+        .filter(|e| !e.bot && e.at >= from && e.at < to && e.props.get("plan").is_none())
+        .count() as i64;
+    assert_eq!(
+        r["data"]["overview"]["events"].as_i64(),
+        Some(without),
+        "{r}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goals_refuse_bad_input_and_lower_roles() {
     let app = spawn_app().await;
     let pid = app.project.id.to_string();
