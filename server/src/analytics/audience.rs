@@ -325,6 +325,55 @@ fn visit_row(v: VisitRow, all_visitors: i64) -> BreakdownRow {
     }
 }
 
+/// A breakdown with, for each row, its key's row over the comparison period `previous` (the
+/// same dimension and filter): the key's figures there, zeros when the key had none, `None`
+/// when the comparison period has more than [`MAX_BREAKDOWN_ROWS`] keys and this one is not
+/// among the first (unknown, rather than a false zero). Both periods are read concurrently.
+pub async fn breakdown_compared(
+    db: &Db,
+    project: Uuid,
+    range: &Range,
+    previous: &Range,
+    filter: &Filter,
+    dim: &Dimension,
+    limit: i64,
+) -> Result<Vec<(BreakdownRow, Option<BreakdownRow>)>, StorageError> {
+    let (rows, before) = tokio::try_join!(
+        breakdown(db, project, range, filter, dim, limit),
+        breakdown(db, project, previous, filter, dim, MAX_BREAKDOWN_ROWS),
+    )?;
+    let complete = (before.len() as i64) < MAX_BREAKDOWN_ROWS;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let p = before
+                .iter()
+                .find(|p| p.key == r.key)
+                .cloned()
+                .or_else(|| complete.then(|| r.zero()));
+            (r, p)
+        })
+        .collect())
+}
+
+impl BreakdownRow {
+    /// The row of a key with nothing under it: zeros wherever this row has a figure.
+    fn zero(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            visitors: 0,
+            visits: 0,
+            events: 0,
+            page_views: 0,
+            share: 0.0,
+            conversions: self.conversions.map(|_| 0),
+            conversion_rate: self.conversion_rate.map(|_| 0.0),
+            bounce_rate: self.bounce_rate.map(|_| 0.0),
+            avg_visit_duration: self.avg_visit_duration.map(|_| 0.0),
+        }
+    }
+}
+
 /// All visitors of the range under the filter (what `share` divides by): the breakdown
 /// rollup's totals when it serves the range and filter, raw events otherwise.
 pub(super) async fn total_visitors(

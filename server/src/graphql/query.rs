@@ -423,7 +423,8 @@ impl QueryRoot {
 
     /// Visitors, visits, events and page views per value of one dimension (pages, sources,
     /// campaigns, devices, countries...), most visitors first. `property` names the property
-    /// for `PROPERTY`. Bots are left out unless `filter.includeBots`.
+    /// for `PROPERTY`. Bots are left out unless `filter.includeBots`. With `compare`, each row's
+    /// `previous` holds its key's figures over the comparison period.
     // The arguments are the public contract's (issue 24), one per GraphQL argument.
     #[allow(clippy::too_many_arguments)]
     async fn breakdown(
@@ -435,6 +436,7 @@ impl QueryRoot {
         property: Option<String>,
         filter: Option<EventFilter>,
         #[graphql(default = 10)] limit: i32,
+        compare: Option<Comparison>,
     ) -> ApiResult<Vec<BreakdownRow>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
@@ -443,17 +445,36 @@ impl QueryRoot {
             property,
         })?;
         let filter = event_filter(ctx, project, filter).await?;
-        let rows = analytics::audience::breakdown(
-            &api(ctx).db,
+        let db = &api(ctx).db;
+        let Some(c) = compare else {
+            let rows =
+                analytics::audience::breakdown(db, project, &range, &filter, &dim, limit.into())
+                    .await
+                    .map_err(ApiError::from)?;
+            return Ok(rows.into_iter().map(BreakdownRow::from).collect());
+        };
+        let previous = compare::Shift::of(&range, c.into())
+            .range(&range)
+            .map_err(ApiError::from)?;
+        let rows = analytics::audience::breakdown_compared(
+            db,
             project,
             &range,
+            &previous,
             &filter,
             &dim,
             limit.into(),
         )
         .await
         .map_err(ApiError::from)?;
-        Ok(rows.into_iter().map(BreakdownRow::from).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(r, p)| {
+                let mut row = BreakdownRow::from(r);
+                row.previous = p.map(|p| Box::new(BreakdownRow::from(p)));
+                row
+            })
+            .collect())
     }
 
     /// The project's goals (conversion definitions), oldest first. Viewer and up.

@@ -350,6 +350,10 @@ pub struct BreakdownRow {
     /// Dimensions of visits (null otherwise): the mean duration of the key's visits, in
     /// seconds (a visit's last event minus its first; 0 for a one-event visit).
     pub avg_visit_duration: Option<f64>,
+    /// With `compare`: this key's figures over the comparison period (zeros when it had none
+    /// there; null when unknown: the period has more than 1000 keys and this one is not among
+    /// its first); null without `compare`.
+    pub previous: Option<Box<BreakdownRow>>,
 }
 
 impl From<audience::BreakdownRow> for BreakdownRow {
@@ -365,6 +369,7 @@ impl From<audience::BreakdownRow> for BreakdownRow {
             conversion_rate: r.conversion_rate,
             bounce_rate: r.bounce_rate,
             avg_visit_duration: r.avg_visit_duration,
+            previous: None,
         }
     }
 }

@@ -964,3 +964,95 @@ async fn visits_durations_entry_and_exit_pages_equal_the_generated_visits() {
         .await;
     assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breakdowns_compare_each_key_with_the_previous_period() {
+    let app = spawn_app().await;
+    let day0 = day0();
+    let evs = dataset(day0, 5);
+    load(&app, &evs).await;
+    let pid = app.project.id.to_string();
+    let analyst = token(&app, Role::Analyst, Some(&[app.project.id]));
+    create_goals(&app, &analyst).await;
+    let goals = goal_defs();
+    let query = "query($p: ID!, $r: TimeRange!, $d: Dimension!, $c: Comparison) {
+      breakdown(projectId: $p, range: $r, dimension: $d, limit: 100, compare: $c) {
+        key visitors events conversions previous { key visitors visits events conversions
+        bounceRate avgVisitDuration previous { key } } } }";
+    // Whole days (the day before), and an odd range (its exact length before).
+    for (from, to) in [
+        (day0 + Span::days(2), day0 + Span::days(3)),
+        (
+            day0 + Span::days(1) + Span::hours(13) + Span::minutes(5),
+            day0 + Span::days(2) + Span::hours(1),
+        ),
+    ] {
+        let before = from - (to - from);
+        let humans = |a: DateTime<Utc>, b: DateTime<Utc>| -> Vec<&Ev> {
+            evs.iter()
+                .filter(|e| !e.bot && e.at >= a && e.at < b)
+                .collect()
+        };
+        let prev = humans(before, from);
+        for dim in ["PAGE", "GOAL", "ENTRY_PAGE"] {
+            let r = app
+                .graphql(
+                    Some(&analyst),
+                    query,
+                    json!({"p": pid, "r": range(from, to), "d": dim, "c": "PREVIOUS_PERIOD"}),
+                )
+                .await;
+            assert!(r["errors"].is_null(), "{r}");
+            let rows = r["data"]["breakdown"].as_array().expect("rows");
+            assert!(rows.len() > 3, "{r}");
+            let prev_visits = visits_of(&prev);
+            let prev_goals = goal_truth(&prev, &goals);
+            for row in rows {
+                let key = row["key"].as_str().expect("key");
+                let p = &row["previous"];
+                assert_eq!(p["key"], key, "{row}");
+                assert!(p["previous"].is_null(), "{row}");
+                let (visitors, events) = match dim {
+                    "PAGE" => {
+                        let on: Vec<&&Ev> = prev.iter().filter(|e| e.path == key).collect();
+                        let v: BTreeSet<&str> = on.iter().map(|e| e.visitor.as_str()).collect();
+                        (v.len() as i64, on.len() as i64)
+                    }
+                    "GOAL" => {
+                        let (v, c, _) = prev_goals[key];
+                        assert_eq!(p["conversions"].as_i64(), Some(c), "{row}");
+                        (v, c)
+                    }
+                    _ => {
+                        let entered: Vec<&Visit> = prev_visits
+                            .iter()
+                            .filter(|v| v.entry == Some(key))
+                            .collect();
+                        if entered.is_empty() {
+                            (0, 0)
+                        } else {
+                            let f = figures(entered.into_iter());
+                            assert!(close(p["bounceRate"].as_f64().unwrap_or(-1.0), f.4));
+                            assert!(close(p["avgVisitDuration"].as_f64().unwrap_or(-1.0), f.5));
+                            (f.0, f.2)
+                        }
+                    }
+                };
+                assert_eq!(
+                    (p["visitors"].as_i64(), p["events"].as_i64()),
+                    (Some(visitors), Some(events)),
+                    "{dim} {key} over {before}..{from}: {row}"
+                );
+            }
+        }
+    }
+    // Without `compare`, no previous figures.
+    let r = app
+        .graphql(
+            Some(&analyst),
+            query,
+            json!({"p": pid, "r": range(day0, day0 + Span::days(1)), "d": "PAGE"}),
+        )
+        .await;
+    assert!(r["data"]["breakdown"][0]["previous"].is_null(), "{r}");
+}
