@@ -10,13 +10,14 @@ WITH visits AS (
            count(*) AS events,
            count(*) FILTER (WHERE event_type = 'page.view') AS views,
            extract(epoch FROM max(occurred_at) - min(occurred_at))::float8 AS duration,
+           -- Each list only for the key that needs it: `$11` is known when planning, so the other
+           -- filters fold to false and those aggregates sort nothing.
            (array_agg(path ORDER BY occurred_at, event_id)
-                FILTER (WHERE event_type = 'page.view' AND path IS NOT NULL))[1] AS entry_page,
+                FILTER (WHERE $11 = 'entry_page' AND event_type = 'page.view' AND path IS NOT NULL))[1] AS entry_page,
            (array_agg(path ORDER BY occurred_at DESC, event_id DESC)
-                FILTER (WHERE event_type = 'page.view' AND path IS NOT NULL))[1] AS exit_page,
-           CASE WHEN $11 = 'page'
-                THEN array_agg(DISTINCT path) FILTER (WHERE event_type = 'page.view' AND path IS NOT NULL)
-           END AS pages,
+                FILTER (WHERE $11 = 'exit_page' AND event_type = 'page.view' AND path IS NOT NULL))[1] AS exit_page,
+           array_agg(DISTINCT path)
+                FILTER (WHERE $11 = 'page' AND event_type = 'page.view' AND path IS NOT NULL) AS pages,
            min(sightline_audience_key($11, audience, event_type, path, metadata)) AS attr
     FROM activities
     WHERE project_id = $1 AND occurred_at >= $2 AND occurred_at < $3
