@@ -223,7 +223,9 @@ impl TryFrom<Option<EventFilter>> for analytics::Filter {
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Dimension {
     Page,
+    /// The path of a visit's first page view (breakdowns only: rows are visits).
     EntryPage,
+    /// The path of a visit's last page view (breakdowns only: rows are visits).
     ExitPage,
     Referrer,
     Source,
@@ -245,6 +247,8 @@ pub enum Dimension {
     City,
     EventType,
     Property,
+    /// The project's goals: one breakdown row per goal; as a filter, `values` are goal names
+    /// and the events kept are those of the visitors who converted (IS) or did not (IS_NOT).
     Goal,
 }
 
