@@ -235,6 +235,10 @@ struct Row {
 /// range's events lack are not listed. From the breakdown rollup when the range is on whole
 /// hours and the filter holds nothing it lacks (user, community, properties, event type, path,
 /// dimension filters); from raw events otherwise.
+///
+/// `visit_stats`: fill `bounce_rate` and `avg_visit_duration` for the dimensions of visits,
+/// which reads their visits from raw events (callers ask only when the client selected them);
+/// entry and exit pages always read visits.
 pub async fn breakdown(
     db: &Db,
     project: Uuid,
@@ -242,6 +246,7 @@ pub async fn breakdown(
     filter: &Filter,
     dim: &Dimension,
     limit: i64,
+    visit_stats: bool,
 ) -> Result<Vec<BreakdownRow>, StorageError> {
     let name = dim.sql();
     let limit = limit.clamp(1, MAX_BREAKDOWN_ROWS);
@@ -270,8 +275,9 @@ pub async fn breakdown(
         (rows, total)
     };
     // The visits of the keys listed, for their bounce rate and duration.
+    let with_stats = visit_stats;
     let visit_stats: Vec<VisitRow> = match dim.visit_key() {
-        Some(key) if !rows.is_empty() => {
+        Some(key) if with_stats && !rows.is_empty() => {
             let keys = rows.iter().map(|r| r.key.clone()).collect();
             visits::by_key(db, project, range, filter, key, Some(keys), limit).await?
         }
@@ -283,6 +289,7 @@ pub async fn breakdown(
         .map(|r| {
             let v = dim
                 .visit_key()
+                .filter(|_| with_stats)
                 .map(|_| visit_stats.iter().find(|v| v.key == r.key));
             BreakdownRow {
                 share: ratio(r.visitors, all),
@@ -329,6 +336,8 @@ fn visit_row(v: VisitRow, all_visitors: i64) -> BreakdownRow {
 /// same dimension and filter): the key's figures there, zeros when the key had none, `None`
 /// when the comparison period has more than [`MAX_BREAKDOWN_ROWS`] keys and this one is not
 /// among the first (unknown, rather than a false zero). Both periods are read concurrently.
+// One argument per part of the question, as `breakdown`'s plus the comparison period.
+#[allow(clippy::too_many_arguments)]
 pub async fn breakdown_compared(
     db: &Db,
     project: Uuid,
@@ -337,10 +346,19 @@ pub async fn breakdown_compared(
     filter: &Filter,
     dim: &Dimension,
     limit: i64,
+    visit_stats: bool,
 ) -> Result<Vec<(BreakdownRow, Option<BreakdownRow>)>, StorageError> {
     let (rows, before) = tokio::try_join!(
-        breakdown(db, project, range, filter, dim, limit),
-        breakdown(db, project, previous, filter, dim, MAX_BREAKDOWN_ROWS),
+        breakdown(db, project, range, filter, dim, limit, visit_stats),
+        breakdown(
+            db,
+            project,
+            previous,
+            filter,
+            dim,
+            MAX_BREAKDOWN_ROWS,
+            visit_stats
+        ),
     )?;
     let complete = (before.len() as i64) < MAX_BREAKDOWN_ROWS;
     Ok(rows

@@ -121,11 +121,15 @@ pub async fn grouped(
     fetch_all(db, GROUPED_RAW, values).await
 }
 
+/// The headline figures. `with_visits`: also the visit figures (`visits`, `viewsPerVisit`,
+/// `avgVisitDuration`), which read raw events; without, they are 0 (callers ask only when the
+/// client selected them).
 pub async fn overview(
     db: &Db,
     project: Uuid,
     range: &Range,
     filter: &Filter,
+    with_visits: bool,
 ) -> Result<Overview, StorageError> {
     // Independent reads: run them at once on the pool, so the answer takes the slowest one's
     // time rather than the sum.
@@ -134,7 +138,13 @@ pub async fn overview(
         sessions(db, project, range, filter),
         scroll_totals(db, project, range, filter),
         super::audience::bot_events(db, project, range, filter),
-        super::visits::totals(db, project, range, filter),
+        async {
+            if with_visits {
+                super::visits::totals(db, project, range, filter).await
+            } else {
+                Ok(super::visits::VisitRow::none(""))
+            }
+        },
     )?;
     let events: i64 = by_type.iter().map(|r| r.count).sum();
     let page_views = by_type

@@ -32,6 +32,19 @@ pub struct VisitRow {
 }
 
 impl VisitRow {
+    /// No visit under `key`.
+    pub fn none(key: &str) -> Self {
+        Self {
+            key: key.to_string(),
+            visitors: 0,
+            visits: 0,
+            events: 0,
+            page_views: 0,
+            bounced: 0,
+            duration_sum: 0.0,
+        }
+    }
+
     pub fn bounce_rate(&self) -> f64 {
         ratio(self.bounced as f64, self.visits)
     }
@@ -109,13 +122,8 @@ pub async fn totals(
     filter: &Filter,
 ) -> Result<VisitRow, StorageError> {
     let rows = by_key(db, project, range, filter, VisitKey::All, None, 1).await?;
-    Ok(rows.into_iter().next().unwrap_or(VisitRow {
-        key: String::new(),
-        visitors: 0,
-        visits: 0,
-        events: 0,
-        page_views: 0,
-        bounced: 0,
-        duration_sum: 0.0,
-    }))
+    Ok(rows
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| VisitRow::none("")))
 }

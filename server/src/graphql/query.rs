@@ -52,6 +52,15 @@ async fn event_filter(
     Ok(filter)
 }
 
+/// Whether the client selected one of `fields` of this field's result, or of its `previous`:
+/// figures that cost a raw read are computed only when asked for.
+fn selected(ctx: &Context<'_>, fields: &[&str]) -> bool {
+    let here = ctx.look_ahead();
+    fields
+        .iter()
+        .any(|f| here.field(f).exists() || here.field("previous").field(f).exists())
+}
+
 // Resolvers take their GraphQL arguments one by one (the schema's argument list).
 #[allow(clippy::too_many_arguments)]
 #[Object]
@@ -96,12 +105,18 @@ impl QueryRoot {
             .transpose()
             .map_err(ApiError::from)?;
         let db = &api(ctx).db;
-        let (o, p) = tokio::try_join!(counts::overview(db, project, &range, &filter), async {
-            match &previous {
-                Some(prev) => counts::overview(db, project, prev, &filter).await.map(Some),
-                None => Ok(None),
+        let visits = selected(ctx, &["visits", "viewsPerVisit", "avgVisitDuration"]);
+        let (o, p) = tokio::try_join!(
+            counts::overview(db, project, &range, &filter, visits),
+            async {
+                match &previous {
+                    Some(prev) => counts::overview(db, project, prev, &filter, visits)
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
             }
-        })
+        )
         .map_err(ApiError::from)?;
         let mut o = Overview::from(o);
         o.previous = p.map(|p| Box::new(Overview::from(p)));
@@ -446,11 +461,19 @@ impl QueryRoot {
         })?;
         let filter = event_filter(ctx, project, filter).await?;
         let db = &api(ctx).db;
+        let stats = selected(ctx, &["bounceRate", "avgVisitDuration"]);
         let Some(c) = compare else {
-            let rows =
-                analytics::audience::breakdown(db, project, &range, &filter, &dim, limit.into())
-                    .await
-                    .map_err(ApiError::from)?;
+            let rows = analytics::audience::breakdown(
+                db,
+                project,
+                &range,
+                &filter,
+                &dim,
+                limit.into(),
+                stats,
+            )
+            .await
+            .map_err(ApiError::from)?;
             return Ok(rows.into_iter().map(BreakdownRow::from).collect());
         };
         let previous = compare::Shift::of(&range, c.into())
@@ -464,6 +487,7 @@ impl QueryRoot {
             &filter,
             &dim,
             limit.into(),
+            stats,
         )
         .await
         .map_err(ApiError::from)?;
