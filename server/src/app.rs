@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::password::PasswordWork;
 use crate::auth::revocation::Revocation;
+use crate::auth::share::ShareLinks;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::JwtKeys;
 use crate::config::Settings;
@@ -237,6 +238,7 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
             settings.login.hash_queue,
         )),
         revocation: Arc::new(Revocation::new(db.clone())),
+        share_links: Arc::new(ShareLinks::new(db.clone())),
     };
     let ops = Ops {
         db: db.clone(),

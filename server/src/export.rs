@@ -186,6 +186,8 @@ fn authorize(jwt: &JwtKeys, headers: &HeaderMap, project: Uuid) -> Result<(), Ex
         .map_err(|d| match d {
             Denied::Role => ExportError::Forbidden("raw events need the analyst role or above"),
             Denied::Project => ExportError::Forbidden("this project is not one of yours"),
+            // JWTs are never a shared link's; kept exhaustive for when they could be.
+            Denied::ReadOnly => ExportError::Forbidden("a shared link may only read the dashboard"),
         })
 }
 

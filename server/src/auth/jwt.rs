@@ -164,6 +164,7 @@ impl JwtKeys {
                 (None, None) => None,
                 _ => return Err(TokenError::Invalid("aid and ver go together".into())),
             },
+            shared_link: None,
         })
     }
 }

@@ -82,13 +82,6 @@ export type FunnelStepInput = {
   path?: string | null | undefined;
 };
 
-export type GroupBy =
-  | 'ELEMENT'
-  | 'ENTITY_TYPE'
-  | 'EVENT_TYPE'
-  | 'PATH'
-  | 'REFERRER';
-
 export type Interval =
   | 'DAY'
   | 'HOUR'
@@ -176,7 +169,7 @@ export type OverviewHeadlineQueryVariables = Exact<{
 }>;
 
 
-export type OverviewHeadlineQuery = { overview: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number, previous: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number } | null } };
+export type OverviewHeadlineQuery = { overview: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number, previous: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number } | null } };
 
 export type SeriesPointsQueryVariables = Exact<{
   p: string;
@@ -190,16 +183,17 @@ export type SeriesPointsQueryVariables = Exact<{
 
 export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number, previous: number | null }> };
 
-export type PanelCountsQueryVariables = Exact<{
+export type BreakdownRowsQueryVariables = Exact<{
   p: string;
   r: TimeRange;
-  g: GroupBy;
+  d: Dimension;
+  prop?: string | null | undefined;
   f?: EventFilter | null | undefined;
   l: number;
 }>;
 
 
-export type PanelCountsQuery = { eventCounts: Array<{ key: string, count: number }> };
+export type BreakdownRowsQuery = { breakdown: Array<{ key: string, visitors: number, events: number, share: number }> };
 
 export type KnownValuesQueryVariables = Exact<{
   p: string;
@@ -353,3 +347,30 @@ export type LiveStatsSubscriptionVariables = Exact<{
 
 
 export type LiveStatsSubscription = { liveStats: { events: number } };
+
+export type SharedProjectQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SharedProjectQuery = { projects: Array<{ id: string, name: string }> };
+
+export type ShareLinksQueryVariables = Exact<{
+  p: string;
+}>;
+
+
+export type ShareLinksQuery = { shareLinks: Array<{ id: string, label: string | null, createdBy: string, createdAt: string, revokedAt: string | null }> };
+
+export type CreateShareLinkMutationVariables = Exact<{
+  p: string;
+  l?: string | null | undefined;
+}>;
+
+
+export type CreateShareLinkMutation = { createShareLink: { token: string, path: string, link: { id: string } } };
+
+export type RevokeShareLinkMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RevokeShareLinkMutation = { revokeShareLink: boolean };
