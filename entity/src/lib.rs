@@ -7,6 +7,7 @@
 pub mod account;
 pub mod activity;
 pub mod community;
+pub mod goal;
 pub mod project;
 pub mod user;
 
@@ -14,6 +15,7 @@ pub mod prelude {
     pub use super::account::Entity as Account;
     pub use super::activity::Entity as Activity;
     pub use super::community::Entity as Community;
+    pub use super::goal::Entity as Goal;
     pub use super::project::Entity as Project;
     pub use super::user::Entity as User;
 }

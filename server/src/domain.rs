@@ -3,6 +3,8 @@
 //! has to refuse what a caller asked for; an [`InvalidInput`] is always the caller's error (a
 //! GraphQL `BAD_USER_INPUT`, a CLI message).
 
+pub mod goal;
+
 use chrono::NaiveDate;
 use uuid::Uuid;
 

@@ -277,7 +277,7 @@ pub fn bounded(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-fn is_valid_type(t: &str) -> bool {
+pub(crate) fn is_valid_type(t: &str) -> bool {
     // Dotted lower-case segments: `page.view`, `github.pr.opened`, `user_signup.done`.
     !t.is_empty()
         && t.len() <= MAX_TYPE_LEN

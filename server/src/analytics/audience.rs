@@ -11,6 +11,7 @@ use sea_orm::FromQueryResult;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::visits::{self, VisitKey, VisitRow};
 use super::{fetch_all, fetch_one, raw_values, Count, Filter, Range};
 use crate::storage::{Db, StorageError};
 
@@ -45,13 +46,21 @@ pub enum Dimension {
     Property(String),
     /// One of the visit's attributes (`activities.audience`): its key there.
     Visit(&'static str),
+    /// The first / last page view's path of each visit (`analytics::visits`): breakdowns only.
+    EntryPage,
+    ExitPage,
+    /// The project's goals (`analytics::goals`): a breakdown row per goal; as a filter, the
+    /// events of the visitors who converted on the goals named.
+    Goal,
 }
 
 /// Why a dimension or a filter was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DimensionError {
-    #[error("the {0} dimension comes with engagement (entry and exit pages, goals); it is not computed yet")]
-    NotYet(&'static str),
+    #[error("{0} is a breakdown dimension only, not a filter")]
+    NotAFilter(&'static str),
+    #[error("a GOAL filter takes IS or IS_NOT and goal names")]
+    GoalOp,
     #[error("the PROPERTY dimension needs `property`, the name of the property")]
     PropertyMissing,
     #[error("`property` names a property of at most {MAX_FILTER_VALUE_LEN} bytes")]
@@ -72,6 +81,9 @@ impl Dimension {
             Dimension::EventType => "event_type".into(),
             Dimension::Property(p) => format!("prop:{p}"),
             Dimension::Visit(k) => (*k).into(),
+            Dimension::Goal => "goal".into(),
+            Dimension::EntryPage => "entry_page".into(),
+            Dimension::ExitPage => "exit_page".into(),
         }
     }
 
@@ -89,7 +101,22 @@ impl Dimension {
 
     /// Whether the breakdown rollup holds it.
     fn in_rollup(&self) -> bool {
-        !matches!(self, Dimension::Property(_))
+        !matches!(
+            self,
+            Dimension::Property(_) | Dimension::Goal | Dimension::EntryPage | Dimension::ExitPage
+        )
+    }
+
+    /// How visits group under it, for the dimensions of visits (pages, entry and exit pages,
+    /// the visit's attributes): their rows carry bounce rate and visit duration.
+    fn visit_key(&self) -> Option<VisitKey<'static>> {
+        match self {
+            Dimension::Page => Some(VisitKey::Page),
+            Dimension::EntryPage => Some(VisitKey::EntryPage),
+            Dimension::ExitPage => Some(VisitKey::ExitPage),
+            Dimension::Visit(k) => Some(VisitKey::Attribute(k)),
+            Dimension::EventType | Dimension::Property(_) | Dimension::Goal => None,
+        }
     }
 }
 
@@ -120,6 +147,14 @@ impl DimFilter {
         if values.iter().any(|v| v.len() > MAX_FILTER_VALUE_LEN) {
             return Err(DimensionError::ValueTooLong);
         }
+        if dim == Dimension::Goal && op == FilterOp::Contains {
+            return Err(DimensionError::GoalOp);
+        }
+        match dim {
+            Dimension::EntryPage => return Err(DimensionError::NotAFilter("ENTRY_PAGE")),
+            Dimension::ExitPage => return Err(DimensionError::NotAFilter("EXIT_PAGE")),
+            _ => {}
+        }
         Ok(Self {
             dim: dim.sql(),
             op,
@@ -139,6 +174,15 @@ impl DimFilters {
             return Err(DimensionError::TooManyFilters);
         }
         Ok((!filters.is_empty()).then_some(Self(filters)))
+    }
+
+    /// The goal names the filters test (each must name a goal of the project: the caller checks,
+    /// since an unknown name would silently match nobody).
+    pub fn goal_names(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(|f| f.dim == "goal")
+            .flat_map(|f| f.values.iter().map(String::as_str))
     }
 
     /// As `sightline_where` reads them.
@@ -169,6 +213,13 @@ pub struct BreakdownRow {
     pub page_views: i64,
     /// `visitors` over all visitors of the range (under the same filter).
     pub share: f64,
+    /// Goals only: converting events, and converting visitors over all visitors (= `share`).
+    pub conversions: Option<i64>,
+    pub conversion_rate: Option<f64>,
+    /// Dimensions of visits only: of the visits under the key, the share that bounced (at most
+    /// one page view) and their mean duration in seconds.
+    pub bounce_rate: Option<f64>,
+    pub avg_visit_duration: Option<f64>,
 }
 
 #[derive(FromQueryResult)]
@@ -184,6 +235,10 @@ struct Row {
 /// range's events lack are not listed. From the breakdown rollup when the range is on whole
 /// hours and the filter holds nothing it lacks (user, community, properties, event type, path,
 /// dimension filters); from raw events otherwise.
+///
+/// `visit_stats`: fill `bounce_rate` and `avg_visit_duration` for the dimensions of visits,
+/// which reads their visits from raw events (callers ask only when the client selected them);
+/// entry and exit pages always read visits.
 pub async fn breakdown(
     db: &Db,
     project: Uuid,
@@ -191,9 +246,21 @@ pub async fn breakdown(
     filter: &Filter,
     dim: &Dimension,
     limit: i64,
+    visit_stats: bool,
 ) -> Result<Vec<BreakdownRow>, StorageError> {
     let name = dim.sql();
     let limit = limit.clamp(1, MAX_BREAKDOWN_ROWS);
+    if *dim == Dimension::Goal {
+        return super::goals::breakdown(db, project, range, filter, limit).await;
+    }
+    if let Some(key @ (VisitKey::EntryPage | VisitKey::ExitPage)) = dim.visit_key() {
+        // Keys of visits, not of events: every figure from the visits.
+        let (rows, all) = tokio::try_join!(
+            visits::by_key(db, project, range, filter, key, None, limit),
+            total_visitors(db, project, range, filter),
+        )?;
+        return Ok(rows.into_iter().map(|v| visit_row(v, all)).collect());
+    }
     let (rows, total) = if rollup_served(range, filter) && dim.in_rollup() {
         let (rows, total) = tokio::try_join!(
             rollup_rows(db, project, range, filter, &name, limit),
@@ -207,22 +274,138 @@ pub async fn breakdown(
         )?;
         (rows, total)
     };
+    // The visits of the keys listed, for their bounce rate and duration.
+    let with_stats = visit_stats;
+    let visit_stats: Vec<VisitRow> = match dim.visit_key() {
+        Some(key) if with_stats && !rows.is_empty() => {
+            let keys = rows.iter().map(|r| r.key.clone()).collect();
+            visits::by_key(db, project, range, filter, key, Some(keys), limit).await?
+        }
+        _ => Vec::new(),
+    };
     let all = total.first().map_or(0, |t| t.visitors);
     Ok(rows
         .into_iter()
-        .map(|r| BreakdownRow {
-            share: if all == 0 {
-                0.0
-            } else {
-                r.visitors as f64 / all as f64
-            },
-            key: r.key,
-            visitors: r.visitors,
-            visits: r.visits,
-            events: r.events,
-            page_views: r.page_views,
+        .map(|r| {
+            let v = dim
+                .visit_key()
+                .filter(|_| with_stats)
+                .map(|_| visit_stats.iter().find(|v| v.key == r.key));
+            BreakdownRow {
+                share: ratio(r.visitors, all),
+                visitors: r.visitors,
+                visits: r.visits,
+                events: r.events,
+                page_views: r.page_views,
+                conversions: None,
+                conversion_rate: None,
+                // A listed key whose events belong to no visit (no session): no bounce, 0 s.
+                bounce_rate: v.map(|v| v.map_or(0.0, VisitRow::bounce_rate)),
+                avg_visit_duration: v.map(|v| v.map_or(0.0, VisitRow::avg_duration)),
+                key: r.key,
+            }
         })
         .collect())
+}
+
+fn ratio(a: i64, b: i64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// A breakdown row of a key of visits (entry or exit page).
+fn visit_row(v: VisitRow, all_visitors: i64) -> BreakdownRow {
+    BreakdownRow {
+        share: ratio(v.visitors, all_visitors),
+        bounce_rate: Some(v.bounce_rate()),
+        avg_visit_duration: Some(v.avg_duration()),
+        visitors: v.visitors,
+        visits: v.visits,
+        events: v.events,
+        page_views: v.page_views,
+        conversions: None,
+        conversion_rate: None,
+        key: v.key,
+    }
+}
+
+/// A breakdown with, for each row, its key's row over the comparison period `previous` (the
+/// same dimension and filter): the key's figures there, zeros when the key had none, `None`
+/// when the comparison period has more than [`MAX_BREAKDOWN_ROWS`] keys and this one is not
+/// among the first (unknown, rather than a false zero). Both periods are read concurrently.
+// One argument per part of the question, as `breakdown`'s plus the comparison period.
+#[allow(clippy::too_many_arguments)]
+pub async fn breakdown_compared(
+    db: &Db,
+    project: Uuid,
+    range: &Range,
+    previous: &Range,
+    filter: &Filter,
+    dim: &Dimension,
+    limit: i64,
+    visit_stats: bool,
+) -> Result<Vec<(BreakdownRow, Option<BreakdownRow>)>, StorageError> {
+    let (rows, before) = tokio::try_join!(
+        breakdown(db, project, range, filter, dim, limit, visit_stats),
+        breakdown(
+            db,
+            project,
+            previous,
+            filter,
+            dim,
+            MAX_BREAKDOWN_ROWS,
+            visit_stats
+        ),
+    )?;
+    let complete = (before.len() as i64) < MAX_BREAKDOWN_ROWS;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let p = before
+                .iter()
+                .find(|p| p.key == r.key)
+                .cloned()
+                .or_else(|| complete.then(|| r.zero()));
+            (r, p)
+        })
+        .collect())
+}
+
+impl BreakdownRow {
+    /// The row of a key with nothing under it: zeros wherever this row has a figure.
+    fn zero(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            visitors: 0,
+            visits: 0,
+            events: 0,
+            page_views: 0,
+            share: 0.0,
+            conversions: self.conversions.map(|_| 0),
+            conversion_rate: self.conversion_rate.map(|_| 0.0),
+            bounce_rate: self.bounce_rate.map(|_| 0.0),
+            avg_visit_duration: self.avg_visit_duration.map(|_| 0.0),
+        }
+    }
+}
+
+/// All visitors of the range under the filter (what `share` divides by): the breakdown
+/// rollup's totals when it serves the range and filter, raw events otherwise.
+pub(super) async fn total_visitors(
+    db: &Db,
+    project: Uuid,
+    range: &Range,
+    filter: &Filter,
+) -> Result<i64, StorageError> {
+    let rows = if rollup_served(range, filter) {
+        rollup_rows(db, project, range, filter, "", 1).await?
+    } else {
+        raw_rows(db, project, range, filter, "", 1).await?
+    };
+    Ok(rows.first().map_or(0, |t| t.visitors))
 }
 
 /// Whether the breakdown rollup answers for this range and filter (bots or not: it holds both).

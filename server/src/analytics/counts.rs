@@ -79,6 +79,11 @@ pub struct Overview {
     pub visitors_exact: bool,
     /// Bot events the answer leaves out.
     pub bot_events: i64,
+    /// Visits (a session's matching events in the range), their mean page views and mean
+    /// duration in seconds (`analytics::visits`).
+    pub visits: i64,
+    pub views_per_visit: f64,
+    pub avg_visit_duration: f64,
 }
 
 /// Counts grouped by `group`, largest first.
@@ -116,19 +121,30 @@ pub async fn grouped(
     fetch_all(db, GROUPED_RAW, values).await
 }
 
+/// The headline figures. `with_visits`: also the visit figures (`visits`, `viewsPerVisit`,
+/// `avgVisitDuration`), which read raw events; without, they are 0 (callers ask only when the
+/// client selected them).
 pub async fn overview(
     db: &Db,
     project: Uuid,
     range: &Range,
     filter: &Filter,
+    with_visits: bool,
 ) -> Result<Overview, StorageError> {
     // Independent reads: run them at once on the pool, so the answer takes the slowest one's
     // time rather than the sum.
-    let (by_type, sessions, scroll, bot_events) = tokio::try_join!(
+    let (by_type, sessions, scroll, bot_events, visits) = tokio::try_join!(
         grouped(db, project, range, filter, GroupBy::EventType, 1000),
         sessions(db, project, range, filter),
         scroll_totals(db, project, range, filter),
         super::audience::bot_events(db, project, range, filter),
+        async {
+            if with_visits {
+                super::visits::totals(db, project, range, filter).await
+            } else {
+                Ok(super::visits::VisitRow::none(""))
+            }
+        },
     )?;
     let events: i64 = by_type.iter().map(|r| r.count).sum();
     let page_views = by_type
@@ -153,6 +169,9 @@ pub async fn overview(
         visitors,
         visitors_exact,
         bot_events,
+        visits: visits.visits,
+        views_per_visit: visits.views_per_visit(),
+        avg_visit_duration: visits.avg_duration(),
     })
 }
 

@@ -29,9 +29,11 @@ pub mod audience;
 pub mod behaviour;
 pub mod compare;
 pub mod counts;
+pub mod goals;
 pub mod heatmap;
 pub mod journeys;
 pub mod people;
+pub mod visits;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -244,10 +246,13 @@ impl Props {
 ///   AND ($7::text IS NULL OR user_id = $7)
 ///   AND ($8::jsonb IS NULL OR metadata @> $8)
 ///   AND (NOT is_bot OR $9)
-///   AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))
+///   AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata, sightline_visitor(anonymous_id, user_id), (SELECT sightline_goal_visitors($1, $2, $3, $9, $10))))
 /// ```
 ///
 /// and take their own values from `$11` on (a unit test checks each file has that clause).
+/// The last line hands `sightline_where` the event's visitor and, computed once per statement
+/// (an uncorrelated sub-select), the visitors who converted on the goals a `goal` filter names
+/// (NULL without one): a goal filter keeps the events of converting visitors.
 fn raw_values(project: Uuid, range: &Range, filter: &Filter) -> Vec<Value> {
     vec![
         project.into(),
@@ -492,13 +497,15 @@ mod tests {
             "AND ($7::text IS NULL OR user_id = $7)",
             "AND ($8::jsonb IS NULL OR metadata @> $8)",
             "AND (NOT is_bot OR $9)",
-            "AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))",
+            "AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata, sightline_visitor(anonymous_id, user_id), (SELECT sightline_goal_visitors($1, $2, $3, $9, $10))))",
         ];
         for (name, sql) in counts::RAW_STATEMENTS
             .iter()
             .chain(people::RAW_STATEMENTS)
             .chain(journeys::RAW_STATEMENTS)
             .chain(audience::RAW_STATEMENTS)
+            .chain(goals::RAW_STATEMENTS)
+            .chain(visits::RAW_STATEMENTS)
         {
             let lines: Vec<&str> = sql.lines().map(str::trim).collect();
             assert!(lines.contains(&scope), "{name} is not scoped as the others");

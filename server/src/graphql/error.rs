@@ -93,6 +93,7 @@ bad_user_input!(
     crate::domain::InvalidInput,
     crate::analytics::journeys::JourneyError,
     crate::analytics::heatmap::ScreenError,
+    crate::domain::goal::GoalError,
 );
 
 /// Storage fails only on the database or the archive store (its inputs are validated types).

@@ -15,10 +15,11 @@ use super::types::*;
 use crate::auth::password::{self, WorkError};
 use crate::auth::throttle::{Locked, Scope};
 use crate::auth::{AccountRef, Role};
+use crate::domain::goal::{GoalInput, GoalSpec, MAX_GOALS};
 use crate::domain::{AccountScope, Email, Origin, ProjectName, RetentionDays, TrackedUserId};
 use crate::event::Dialect;
 use crate::ingest::{Batch, IngestError, ProjectInfo};
-use crate::storage::{accounts, projects, users};
+use crate::storage::{accounts, goals, projects, users};
 
 pub struct MutationRoot;
 
@@ -473,6 +474,92 @@ impl MutationRoot {
     /// Admin.
     async fn resume_queue(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         set_queue_paused(ctx, false).await
+    }
+
+    /// Defines a goal: events of `eventType`, on a page matching `pathPattern` (`*` one path
+    /// segment, `**` any depth) and carrying `props` when given. It counts over past events
+    /// too. Analyst and up.
+    async fn create_goal(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        name: String,
+        event_type: String,
+        path_pattern: Option<String>,
+        props: Option<Json<Value>>,
+    ) -> ApiResult<Goal> {
+        let project = parse_id(&project_id, "projectId")?;
+        authorize(ctx, Role::Analyst, Some(project))?;
+        let spec: GoalSpec = parse(GoalInput {
+            name,
+            event_type,
+            path_pattern,
+            props: props.map(|Json(p)| p),
+        })?;
+        let db = &api(ctx).db;
+        projects::by_id(db, project)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound("project".into()))?;
+        let m = match goals::create(db, project, &spec)
+            .await
+            .map_err(ApiError::from)?
+        {
+            goals::Created::Goal(m) => m,
+            goals::Created::NameTaken => {
+                return Err(ApiError::BadInput(format!(
+                    "this project has a goal named {:?} already",
+                    spec.name
+                ))
+                .into())
+            }
+            goals::Created::TooMany => {
+                return Err(ApiError::BadInput(format!(
+                    "a project has at most {MAX_GOALS} goals: delete one first"
+                ))
+                .into())
+            }
+        };
+        let detail = json!({"name": m.name, "eventType": m.event_type,
+                            "pathPattern": m.path_pattern, "props": m.props});
+        audit::record(
+            ctx,
+            "goal.create",
+            vec![project],
+            Some(m.id.to_string()),
+            detail,
+        )
+        .await;
+        Ok(Goal::from(m))
+    }
+
+    /// Deletes a goal (its conversions were never stored: they are counted when asked). True
+    /// when it was deleted. Analyst and up of the goal's project; NOT_FOUND for an unknown goal
+    /// or one of another project.
+    async fn delete_goal(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        let me = authorize(ctx, Role::Analyst, None)?;
+        let id = parse_id(&id, "id")?;
+        let db = &api(ctx).db;
+        let goal = goals::by_id(db, id)
+            .await
+            .map_err(ApiError::from)?
+            .filter(|g| me.require(Role::Analyst, Some(g.project_id)).is_ok())
+            .ok_or_else(|| ApiError::NotFound("goal".into()))?;
+        let deleted = goals::delete(db, goal.project_id, goal.id)
+            .await
+            .map_err(ApiError::from)?;
+        if deleted {
+            let detail = json!({"name": goal.name});
+            audit::record(
+                ctx,
+                "goal.delete",
+                vec![goal.project_id],
+                Some(goal.id.to_string()),
+                detail,
+            )
+            .await;
+        }
+        Ok(deleted)
     }
 
     /// A secret link to the project's dashboard overview that works without login, read-only

@@ -12,7 +12,7 @@ use super::types::*;
 use crate::analytics::people::{self, PageSize};
 use crate::analytics::{self, behaviour, compare, counts, heatmap, journeys, Range};
 use crate::auth::Role;
-use crate::storage::{accounts, events, projects};
+use crate::storage::{accounts, events, goals, projects};
 
 #[derive(Default)]
 pub struct QueryRoot;
@@ -26,6 +26,39 @@ fn project_for(ctx: &Context<'_>, project_id: &ID, min: Role) -> Result<Uuid, Ap
     let project = parse_id(project_id, "projectId")?;
     authorize(ctx, min, Some(project))?;
     Ok(project)
+}
+
+/// An `EventFilter` parsed, its goal filters checked against the project's goals: a name that
+/// is no goal of the project is BAD_USER_INPUT (it would silently match nobody).
+async fn event_filter(
+    ctx: &Context<'_>,
+    project: Uuid,
+    filter: Option<EventFilter>,
+) -> Result<analytics::Filter, ApiError> {
+    let filter: analytics::Filter = parse(filter)?;
+    let names: Vec<&str> = filter
+        .dims
+        .as_ref()
+        .map(|d| d.goal_names().collect())
+        .unwrap_or_default();
+    if !names.is_empty() {
+        let known = goals::list(&api(ctx).db, project).await?;
+        if let Some(missing) = names.iter().find(|n| !known.iter().any(|g| g.name == **n)) {
+            return Err(ApiError::BadInput(format!(
+                "no goal named {missing:?} in this project (a GOAL filter takes goal names)"
+            )));
+        }
+    }
+    Ok(filter)
+}
+
+/// Whether the client selected one of `fields` of this field's result, or of its `previous`:
+/// figures that cost a raw read are computed only when asked for.
+fn selected(ctx: &Context<'_>, fields: &[&str]) -> bool {
+    let here = ctx.look_ahead();
+    fields
+        .iter()
+        .any(|f| here.field(f).exists() || here.field("previous").field(f).exists())
 }
 
 // Resolvers take their GraphQL arguments one by one (the schema's argument list).
@@ -66,18 +99,24 @@ impl QueryRoot {
     ) -> ApiResult<Overview> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let previous = compare
             .map(|c| compare::Shift::of(&range, c.into()).range(&range))
             .transpose()
             .map_err(ApiError::from)?;
         let db = &api(ctx).db;
-        let (o, p) = tokio::try_join!(counts::overview(db, project, &range, &filter), async {
-            match &previous {
-                Some(prev) => counts::overview(db, project, prev, &filter).await.map(Some),
-                None => Ok(None),
+        let visits = selected(ctx, &["visits", "viewsPerVisit", "avgVisitDuration"]);
+        let (o, p) = tokio::try_join!(
+            counts::overview(db, project, &range, &filter, visits),
+            async {
+                match &previous {
+                    Some(prev) => counts::overview(db, project, prev, &filter, visits)
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
             }
-        })
+        )
         .map_err(ApiError::from)?;
         let mut o = Overview::from(o);
         o.previous = p.map(|p| Box::new(Overview::from(p)));
@@ -101,7 +140,7 @@ impl QueryRoot {
             metric,
             interval,
         })?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let previous = compare
             .map(|c| {
                 let shift = compare::Shift::of(series.range(), c.into());
@@ -165,7 +204,7 @@ impl QueryRoot {
     ) -> ApiResult<Vec<KeyCount>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let rows = counts::grouped(
             &api(ctx).db,
             project,
@@ -375,7 +414,7 @@ impl QueryRoot {
     ) -> ApiResult<EventConnection> {
         let project = project_for(ctx, &project_id, Role::Analyst)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let page: people::Page = parse(PageArgs { first, after })?;
         let (rows, more) = people::events(&api(ctx).db, project, &range, &filter, &page)
             .await
@@ -399,7 +438,8 @@ impl QueryRoot {
 
     /// Visitors, visits, events and page views per value of one dimension (pages, sources,
     /// campaigns, devices, countries...), most visitors first. `property` names the property
-    /// for `PROPERTY`. Bots are left out unless `filter.includeBots`.
+    /// for `PROPERTY`. Bots are left out unless `filter.includeBots`. With `compare`, each row's
+    /// `previous` holds its key's figures over the comparison period.
     // The arguments are the public contract's (issue 24), one per GraphQL argument.
     #[allow(clippy::too_many_arguments)]
     async fn breakdown(
@@ -411,6 +451,7 @@ impl QueryRoot {
         property: Option<String>,
         filter: Option<EventFilter>,
         #[graphql(default = 10)] limit: i32,
+        compare: Option<Comparison>,
     ) -> ApiResult<Vec<BreakdownRow>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
@@ -418,18 +459,55 @@ impl QueryRoot {
             dimension,
             property,
         })?;
-        let filter: analytics::Filter = parse(filter)?;
-        let rows = analytics::audience::breakdown(
-            &api(ctx).db,
+        let filter = event_filter(ctx, project, filter).await?;
+        let db = &api(ctx).db;
+        let stats = selected(ctx, &["bounceRate", "avgVisitDuration"]);
+        let Some(c) = compare else {
+            let rows = analytics::audience::breakdown(
+                db,
+                project,
+                &range,
+                &filter,
+                &dim,
+                limit.into(),
+                stats,
+            )
+            .await
+            .map_err(ApiError::from)?;
+            return Ok(rows.into_iter().map(BreakdownRow::from).collect());
+        };
+        let previous = compare::Shift::of(&range, c.into())
+            .range(&range)
+            .map_err(ApiError::from)?;
+        let rows = analytics::audience::breakdown_compared(
+            db,
             project,
             &range,
+            &previous,
             &filter,
             &dim,
             limit.into(),
+            stats,
         )
         .await
         .map_err(ApiError::from)?;
-        Ok(rows.into_iter().map(BreakdownRow::from).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(r, p)| {
+                let mut row = BreakdownRow::from(r);
+                row.previous = p.map(|p| Box::new(BreakdownRow::from(p)));
+                row
+            })
+            .collect())
+    }
+
+    /// The project's goals (conversion definitions), oldest first. Viewer and up.
+    async fn goals(&self, ctx: &Context<'_>, project_id: ID) -> ApiResult<Vec<Goal>> {
+        let project = project_for(ctx, &project_id, Role::Viewer)?;
+        let list = goals::list(&api(ctx).db, project)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(list.into_iter().map(Goal::from).collect())
     }
 
     /// Jobs in the dead-letter queue (failed set), newest first. Admin.
@@ -496,7 +574,7 @@ impl QueryRoot {
     ) -> ApiResult<Vec<JourneyNode>> {
         let project = project_for(ctx, &project_id, Role::Viewer)?;
         let range: Range = parse(range)?;
-        let filter: analytics::Filter = parse(filter)?;
+        let filter = event_filter(ctx, project, filter).await?;
         let journey: journeys::Journey = parse(JourneyArgs {
             path,
             direction,

@@ -223,7 +223,9 @@ impl TryFrom<Option<EventFilter>> for analytics::Filter {
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Dimension {
     Page,
+    /// The path of a visit's first page view (breakdowns only: rows are visits).
     EntryPage,
+    /// The path of a visit's last page view (breakdowns only: rows are visits).
     ExitPage,
     Referrer,
     Source,
@@ -245,6 +247,8 @@ pub enum Dimension {
     City,
     EventType,
     Property,
+    /// The project's goals: one breakdown row per goal; as a filter, `values` are goal names
+    /// and the events kept are those of the visitors who converted (IS) or did not (IS_NOT).
     Goal,
 }
 
@@ -263,9 +267,9 @@ impl TryFrom<DimensionArgs> for audience::Dimension {
             Dimension::Page => D::Page,
             Dimension::EventType => D::EventType,
             Dimension::Property => D::property(a.property.as_deref())?,
-            Dimension::EntryPage => return Err(audience::DimensionError::NotYet("ENTRY_PAGE")),
-            Dimension::ExitPage => return Err(audience::DimensionError::NotYet("EXIT_PAGE")),
-            Dimension::Goal => return Err(audience::DimensionError::NotYet("GOAL")),
+            Dimension::EntryPage => D::EntryPage,
+            Dimension::ExitPage => D::ExitPage,
+            Dimension::Goal => D::Goal,
             Dimension::Referrer => D::Visit("referrer"),
             Dimension::Source => D::Visit("source"),
             Dimension::Channel => D::Visit("channel"),
@@ -338,6 +342,22 @@ pub struct BreakdownRow {
     pub page_views: i64,
     /// `visitors` over all visitors of the range under the same filter (0..1).
     pub share: f64,
+    /// `GOAL` only (null otherwise): converting events.
+    pub conversions: Option<i64>,
+    /// `GOAL` only (null otherwise): converting visitors over all visitors of the range under
+    /// the same filter (0..1).
+    pub conversion_rate: Option<f64>,
+    /// Dimensions of visits (pages, entry and exit pages, sources, channels, campaigns,
+    /// devices, countries...; null otherwise): the share of the key's visits with at most one
+    /// page view (0..1). A page's visits are those that viewed it.
+    pub bounce_rate: Option<f64>,
+    /// Dimensions of visits (null otherwise): the mean duration of the key's visits, in
+    /// seconds (a visit's last event minus its first; 0 for a one-event visit).
+    pub avg_visit_duration: Option<f64>,
+    /// With `compare`: this key's figures over the comparison period (zeros when it had none
+    /// there; null when unknown: the period has more than 1000 keys and this one is not among
+    /// its first); null without `compare`.
+    pub previous: Option<Box<BreakdownRow>>,
 }
 
 impl From<audience::BreakdownRow> for BreakdownRow {
@@ -349,6 +369,40 @@ impl From<audience::BreakdownRow> for BreakdownRow {
             events: r.events,
             page_views: r.page_views,
             share: r.share,
+            conversions: r.conversions,
+            conversion_rate: r.conversion_rate,
+            bounce_rate: r.bounce_rate,
+            avg_visit_duration: r.avg_visit_duration,
+            previous: None,
+        }
+    }
+}
+
+/// What a project counts as a conversion: events of `eventType`, on a page matching
+/// `pathPattern` when given (`*` one path segment, `**` any depth), whose properties contain
+/// `props` when given.
+#[derive(SimpleObject)]
+pub struct Goal {
+    pub id: ID,
+    pub project_id: ID,
+    /// Unique within the project: the `GOAL` breakdown's key and the `GOAL` filter's value.
+    pub name: String,
+    pub event_type: String,
+    pub path_pattern: Option<String>,
+    pub props: Option<Json<serde_json::Value>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<entity::goal::Model> for Goal {
+    fn from(m: entity::goal::Model) -> Self {
+        Self {
+            id: ID(m.id.to_string()),
+            project_id: ID(m.project_id.to_string()),
+            name: m.name,
+            event_type: m.event_type,
+            path_pattern: m.path_pattern,
+            props: m.props.map(Json),
+            created_at: m.created_at.with_timezone(&Utc),
         }
     }
 }
@@ -487,6 +541,13 @@ pub struct Overview {
     pub visitors_exact: bool,
     /// Bot events left out of this answer (0 with `includeBots`).
     pub bot_events: i64,
+    /// Visits: a session's events in the range (matching the filter); events without a
+    /// session are no visit.
+    pub visits: i64,
+    /// Page views per visit (of the visits' page views).
+    pub views_per_visit: f64,
+    /// Mean visit duration in seconds: a visit's last event minus its first (0 for one event).
+    pub avg_visit_duration: f64,
 }
 
 impl From<counts::Overview> for Overview {
@@ -503,6 +564,9 @@ impl From<counts::Overview> for Overview {
             visitors: o.visitors,
             visitors_exact: o.visitors_exact,
             bot_events: o.bot_events,
+            visits: o.visits,
+            views_per_visit: o.views_per_visit,
+            avg_visit_duration: o.avg_visit_duration,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod citus;
 pub mod events;
 pub mod export;
+pub mod goals;
 pub mod partitions;
 pub mod projects;
 pub mod retention;

@@ -189,7 +189,8 @@ impl Ev {
         match dim {
             "PAGE" => Some(self.path.to_string()),
             "EVENT_TYPE" => Some(self.kind.to_string()),
-            "PROPERTY" => self.plan.map(str::to_string),
+            // Events without the property count under "(none)".
+            "PROPERTY" => Some(self.plan.unwrap_or("(none)").to_string()),
             d => self.dims.get(d).cloned(),
         }
     }
@@ -784,16 +785,6 @@ async fn breakdown_refuses_bad_input_and_other_projects() {
     assert!(v["errors"][0]["message"]
         .as_str()
         .is_some_and(|m| m.contains("property")));
-    for not_yet in ["ENTRY_PAGE", "EXIT_PAGE", "GOAL"] {
-        let v = app
-            .graphql(
-                Some(token),
-                BREAKDOWN,
-                json!({"p": pid, "r": r, "d": not_yet}),
-            )
-            .await;
-        assert_eq!(code(&v), json!("BAD_USER_INPUT"), "{not_yet}: {v}");
-    }
     let v = app
         .graphql(
             Some(token),
@@ -809,7 +800,11 @@ async fn breakdown_refuses_bad_input_and_other_projects() {
         json!([{"dimension": "COUNTRY", "values": []}]),
         json!([{"dimension": "COUNTRY", "values": ["x".repeat(2000)]}]),
         json!([{"dimension": "PROPERTY", "values": ["pro"]}]),
+        // No goal of that name in the project.
         json!([{"dimension": "GOAL", "values": ["signup"]}]),
+        // Entry and exit pages are keys of visits (tests/api/goals.rs), not filters.
+        json!([{"dimension": "ENTRY_PAGE", "values": ["/"]}]),
+        json!([{"dimension": "EXIT_PAGE", "values": ["/"]}]),
     ] {
         let v = app
             .graphql(

@@ -15,6 +15,7 @@ mod edge_guards;
 mod engagement;
 mod existing_guards;
 mod foundation;
+mod goals;
 mod graphql_access;
 mod graphql_http;
 mod ground_truth;

@@ -19,9 +19,15 @@ export type Dimension =
   | 'CITY'
   | 'COUNTRY'
   | 'DEVICE'
+  /** The path of a visit's first page view (breakdowns only: rows are visits). */
   | 'ENTRY_PAGE'
   | 'EVENT_TYPE'
+  /** The path of a visit's last page view (breakdowns only: rows are visits). */
   | 'EXIT_PAGE'
+  /**
+   * The project's goals: one breakdown row per goal; as a filter, `values` are goal names
+   * and the events kept are those of the visitors who converted (IS) or did not (IS_NOT).
+   */
   | 'GOAL'
   | 'LANGUAGE'
   | 'OS'

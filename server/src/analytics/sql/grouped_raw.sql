@@ -16,7 +16,7 @@ FROM (
       AND ($7::text IS NULL OR user_id = $7)
       AND ($8::jsonb IS NULL OR metadata @> $8)
       AND (NOT is_bot OR $9)
-      AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata))
+      AND ($10::jsonb IS NULL OR sightline_where($10, audience, event_type, path, metadata, sightline_visitor(anonymous_id, user_id), (SELECT sightline_goal_visitors($1, $2, $3, $9, $10))))
 ) t
 WHERE k IS NOT NULL
 GROUP BY k

@@ -619,7 +619,29 @@ pub async fn queries(
         ("breakdown_browser_7d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: BROWSER) { key visitors visits events pageViews share } }", range(7)),
         ("overview_device_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r, filter: {where: [{dimension: DEVICE, values: [\"mobile\"]}]}) { events visitors sessions pageViews botEvents } }", range(7)),
         ("overview_visitors_30d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { visitors botEvents } }", range(all)),
+        // Engagement, goals and comparisons (issue 25): visits and goals read raw events.
+        ("overview_visits_30d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { visits viewsPerVisit avgVisitDuration } }", range(all)),
+        ("breakdown_entry_7d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: ENTRY_PAGE) { key visits bounceRate avgVisitDuration } }", range(7)),
+        ("breakdown_source_compare_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: SOURCE, compare: PREVIOUS_PERIOD) { key visitors previous { visitors } } }", range(all)),
+        ("breakdown_goal_30d", "query($p: ID!, $r: TimeRange!) { breakdown(projectId: $p, range: $r, dimension: GOAL) { key visitors conversions conversionRate } }", range(all)),
+        ("overview_goal_7d", "query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r, filter: {where: [{dimension: GOAL, values: [\"Bench signup\"]}]}) { events visitors } }", range(7)),
     ];
+    // The goal the goal cases read (already there after a first run: "already" is fine).
+    let created: Value = client
+        .post(format!("{url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({
+            "query": "mutation($p: ID!) { createGoal(projectId: $p, name: \"Bench signup\", eventType: \"signup.completed\") { id } }",
+            "variables": {"p": project.to_string()},
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let message = created["errors"][0]["message"].as_str().unwrap_or("");
+    if !created["errors"].is_null() && !message.contains("already") {
+        anyhow::bail!("cannot create the bench goal: {}", created["errors"]);
+    }
     let mut out = serde_json::Map::new();
     for (name, query, r) in cases {
         let mut ms = Vec::with_capacity(runs);
