@@ -1,8 +1,9 @@
 //! Who is calling: JWT verification and issuing (`jwt`), password hashing and its bound
 //! (`password`), login throttling (`throttle`), and the role/project checks every resolver
-//! applies (`Principal`).
+//! applies (`Principal`); single sign-on with an OpenID Connect provider (`oidc`).
 
 pub mod jwt;
+pub mod oidc;
 pub mod password;
 pub mod revocation;
 pub mod throttle;
@@ -59,6 +60,8 @@ pub struct Principal {
     /// The account the token was issued to, at which token version (`login`'s tokens); `None`
     /// for tokens no account backs (`sightline token`).
     pub account: Option<AccountRef>,
+    /// When the token ends (its `exp`).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// An account as a token names it: its id and token version when the token was issued.

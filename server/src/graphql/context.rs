@@ -35,6 +35,8 @@ pub struct ApiContext {
     pub passwords: Arc<PasswordWork>,
     /// Account tokens checked against their account (and forgotten after a change).
     pub revocation: Arc<Revocation>,
+    /// Single sign-on is configured (`/auth/oidc/login` serves).
+    pub single_sign_on: bool,
 }
 
 /// The client's IP as the transport saw it (the peer, or the proxy's forwarded address when

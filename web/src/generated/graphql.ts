@@ -188,11 +188,6 @@ export type RotateKeysMutationVariables = Exact<{
 
 export type RotateKeysMutation = { rotateKeys: { secretKey: string } };
 
-export type AccountsQueryVariables = Exact<{ [key: string]: never; }>;
-
-
-export type AccountsQuery = { accounts: Array<{ id: string, email: string, role: string, projectIds: Array<string> | null, createdAt: string }> };
-
 export type CreateAccountMutationVariables = Exact<{
   e: string;
   p: string;

@@ -6,7 +6,7 @@ import { dateTime, esc } from '../format';
 import { failed, guarded, table } from '../ui';
 import type { Ctx } from './ctx';
 import type {
-  AccountsQuery, CreateAccountMutation, CreateProjectMutation, DeadLettersQuery, ProjectsQuery, QueueStateQuery,
+  CreateAccountMutation, CreateProjectMutation, DeadLettersQuery, ProjectsQuery, QueueStateQuery,
   RotateKeysMutation, UpdateOriginsMutation,
 } from '../generated/graphql';
 
