@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, Json, Object, ID};
 use axum::http::header;
-use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::audit;
@@ -14,7 +13,7 @@ use super::session;
 use super::types::*;
 use crate::auth::password::{self, WorkError};
 use crate::auth::throttle::{Locked, Scope};
-use crate::auth::{AccountRef, Role};
+use crate::auth::Role;
 use crate::domain::{AccountScope, Email, Origin, ProjectName, RetentionDays, TrackedUserId};
 use crate::event::Dialect;
 use crate::ingest::{Batch, IngestError, ProjectInfo};

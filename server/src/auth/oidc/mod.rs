@@ -42,7 +42,10 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Every claim of the ID token (or userinfo) besides the standard ones the crate reads: the
 /// role and projects claims are named by configuration, so they are looked up by name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ExtraClaims(#[serde(flatten)] pub Map<String, Value>);
+pub struct ExtraClaims {
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
 
 impl AdditionalClaims for ExtraClaims {}
 
@@ -83,15 +86,6 @@ type OidcClient = ClientWith<
     EndpointNotSet,
     EndpointMaybeSet,
     EndpointMaybeSet,
->;
-/// Before discovery (where the constructor lives).
-type BareClient = ClientWith<
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
 >;
 
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +175,7 @@ impl Provider {
         let redirect = RedirectUrl::new(self.settings.redirect_url.clone())
             .map_err(|e| OidcError::Discovery(e.to_string()))?;
         let client = Arc::new(
-            BareClient::from_provider_metadata(
+            OidcClient::from_provider_metadata(
                 metadata,
                 ClientId::new(self.settings.client_id.clone()),
                 self.settings
@@ -252,7 +246,7 @@ impl Provider {
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.to_string()),
             email_verified: claims.email_verified().unwrap_or(false),
-            claims: claims.additional_claims().0.clone(),
+            claims: claims.additional_claims().other.clone(),
         };
         // Many providers release custom claims at userinfo only (by scope): read it when the
         // role claim is not in the ID token.
@@ -266,7 +260,7 @@ impl Provider {
                     .request_async(&self.http)
                     .await
                     .map_err(|e| OidcError::UserInfo(chain(&e)))?;
-                for (k, v) in &info.additional_claims().0 {
+                for (k, v) in &info.additional_claims().other {
                     identity
                         .claims
                         .entry(k.clone())
