@@ -61,7 +61,7 @@ async function startProvider(redirects) {
     features: { devInteractions: { enabled: true } },
     async findAccount(_ctx, id) {
       if (!people[id]) return undefined;
-      return { accountId: id, claims: async () => ({ sub: `sub-${id}`, ...people[id] }) };
+      return { accountId: id, claims: async () => ({ sub: id, ...people[id] }) };
     },
   });
   providerServer = http.createServer(provider.callback());
@@ -193,7 +193,7 @@ test('single sign-on creates the account with the role and projects of its claim
       'SELECT role, project_ids::text[] AS projects, oidc_issuer, oidc_subject, password_hash FROM accounts WHERE email = $1',
       [ada.email],
     )).rows;
-    assert.deepEqual(row, { role: 'analyst', projects: [project], oidc_issuer: issuer, oidc_subject: 'sub-ada', password_hash: null });
+    assert.deepEqual(row, { role: 'analyst', projects: [project], oidc_issuer: issuer, oidc_subject: 'ada', password_hash: null });
     const audit = await auditOf(ada.email);
     assert.deepEqual(audit.map((a) => a.action), ['login.success']);
     assert.equal(audit[0].detail.issuer, issuer);
@@ -259,7 +259,7 @@ test('an existing account is linked by its verified email, and refused once disa
     await page.locator('nav').waitFor({ timeout: 10000 });
     assert.equal((await me(page)).data.me.role, 'viewer');
     const [row] = (await pg.query('SELECT oidc_subject, role FROM accounts WHERE id = $1', [createAccount.id])).rows;
-    assert.deepEqual(row, { oidc_subject: 'sub-carol', role: 'viewer' });
+    assert.deepEqual(row, { oidc_subject: 'carol', role: 'viewer' });
 
     await adminGql('mutation($id: ID!) { disableAccount(id: $id) { id } }', { id: createAccount.id });
     const other = await browser();
