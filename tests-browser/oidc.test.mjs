@@ -58,6 +58,7 @@ async function startProvider(redirects) {
       sightline: ['sightline_role', 'sightline_projects'],
     },
     cookies: { keys: ['oidc-test-cookie-key'] },
+    ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
     features: { devInteractions: { enabled: true } },
     async findAccount(_ctx, id) {
       if (!people[id]) return undefined;
@@ -127,6 +128,12 @@ async function adminGql(query, variables = {}) {
 async function signInWithSso(page, base, login) {
   await page.goto(`${base}/`);
   await page.getByRole('link', { name: 'Sign in with SSO' }).click();
+  await atProvider(page, base, login);
+}
+
+// Signs in as `login` on the provider's pages `page` shows, until it sends the browser back
+// to `base`.
+async function atProvider(page, base, login) {
   await page.waitForURL((u) => u.origin === issuer, { timeout: 10000 });
   await page.locator('input[name=login]').fill(login);
   await page.locator('input[name=password]').fill('any password');
@@ -173,6 +180,8 @@ test('single sign-on creates the account with the role and projects of its claim
   const ctx = await browser();
   try {
     const page = await ctx.newPage();
+    let callback;
+    page.on('request', (r) => { if (r.url().includes('/auth/oidc/callback')) callback = r.url(); });
     await signInWithSso(page, servers.creating, 'ada');
     // The dashboard took the session over: its shell shows the role.
     await page.locator('nav').waitFor({ timeout: 10000 });
@@ -197,6 +206,14 @@ test('single sign-on creates the account with the role and projects of its claim
     const audit = await auditOf(ada.email);
     assert.deepEqual(audit.map((a) => a.action), ['login.success']);
     assert.equal(audit[0].detail.issuer, issuer);
+
+    // The callback URL (code and state) works once: replayed, it signs nobody in.
+    assert.match(callback, /[?&]code=.+&?/);
+    const replay = await fetch(callback, { redirect: 'manual' });
+    assert.equal(replay.status, 400);
+    assert.equal(replay.headers.get('set-cookie')?.includes('sightline_session=ey'), false);
+    // A state nobody started neither.
+    assert.equal((await fetch(`${servers.creating}/auth/oidc/callback?code=x&state=forged`, { redirect: 'manual' })).status, 400);
 
     // An account that single sign-on opened has no password to log in with.
     const login = await (await fetch(`${servers.creating}/graphql`, {
@@ -277,5 +294,34 @@ test('an existing account is linked by its verified email, and refused once disa
     assert.deepEqual(audit.map((a) => [a.action, a.detail.reason ?? null]), [['login.success', null], ['login.failure', 'disabled']]);
   } finally {
     await ctx.close();
+  }
+});
+
+test('a sign-in completes only in the browser that started it', async () => {
+  person('dave', { sightline_role: 'viewer', sightline_projects: [env('SIGHTLINE_PROJECT_ID')] });
+  // Someone starts a sign-in (and keeps its cookie), then gets another browser to complete it
+  // at the provider: the classic login CSRF.
+  const started = await fetch(`${servers.creating}/auth/oidc/login`, { redirect: 'manual' });
+  assert.equal(started.status, 303);
+  assert.match(started.headers.get('set-cookie'), /sightline_oidc=\w+; Path=\/auth\/oidc; Max-Age=600; HttpOnly; Secure; SameSite=Lax/);
+  const authorize = new URL(started.headers.get('location'));
+  assert.equal(authorize.origin, issuer);
+  assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+  for (const p of ['state', 'nonce', 'code_challenge']) assert.ok(authorize.searchParams.get(p), p);
+  const victim = await browser();
+  try {
+    const page = await victim.newPage();
+    const answered = page.waitForResponse((r) => r.url().startsWith(`${servers.creating}/auth/oidc/callback`));
+    await page.goto(authorize.href);
+    await atProvider(page, servers.creating, 'dave');
+    assert.equal((await answered).status(), 400);
+    assert.match(await page.locator('[data-testid=sso-error]').textContent(), /not started in this browser/);
+    assert.equal((await victim.cookies(servers.creating)).find((c) => c.name === 'sightline_session'), undefined);
+    const [entry] = (await pg.query(
+      "SELECT detail FROM audit_log WHERE action = 'login.failure' AND detail->>'reason' = 'browser' ORDER BY id DESC LIMIT 1",
+    )).rows;
+    assert.equal(entry?.detail.method, 'sso');
+  } finally {
+    await victim.close();
   }
 });
