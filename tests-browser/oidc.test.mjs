@@ -169,6 +169,7 @@ test('the sign-in page offers SSO only where it is configured', async () => {
       await page.waitForTimeout(200);
       assert.equal(await page.getByRole('link', { name: 'Sign in with SSO' }).count(), offered, base);
     }
+    assert.equal((await fetch(`${env('SIGHTLINE_URL')}/auth/oidc/login`, { redirect: 'manual' })).status, 404);
   } finally {
     await ctx.close();
   }

@@ -255,7 +255,7 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
                 intake: intake.clone(),
             }))
         }
-        None => Router::new(),
+        None => crate::sso::router_off(),
     };
     let ops = Ops {
         db: db.clone(),

@@ -67,6 +67,20 @@ pub fn router(sso: Arc<Sso>) -> Router {
         .with_state(sso)
 }
 
+/// Without single sign-on its paths answer 404 (rather than the dashboard's page, as unknown
+/// paths do), so a provider or proxy pointed here by mistake gets a plain answer.
+pub fn router_off() -> Router {
+    Router::new().route(
+        "/auth/oidc/{*rest}",
+        get(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "single sign-on is not configured on this server (SIGHTLINE_OIDC_ISSUER)",
+            )
+        }),
+    )
+}
+
 /// A started sign-in as Redis keeps it.
 #[derive(serde::Serialize, Deserialize)]
 struct Flow {
