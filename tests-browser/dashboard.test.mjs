@@ -51,9 +51,9 @@ test('an admin signs in; overview cards equal the GraphQL answers; pages are cap
       const tz = localStorage.getItem('sightline.tz') ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
       return { project, range: { from: new Date(to - 7 * 24 * HOUR).toISOString(), to: new Date(to).toISOString(), timeZone: tz } };
     });
-    const o = await gql(env('SIGHTLINE_ADMIN_TOKEN'), 'query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events uniqueUsers sessions pageViews } }', { p: project, r: range });
+    const o = await gql(env('SIGHTLINE_ADMIN_TOKEN'), 'query($p: ID!, $r: TimeRange!) { overview(projectId: $p, range: $r) { events visitors sessions pageViews } }', { p: project, r: range });
     assert.ok(o.data, JSON.stringify(o));
-    for (const [card, k] of [['events', 'events'], ['visitors', 'uniqueUsers'], ['sessions', 'sessions'], ['pageViews', 'pageViews']]) {
+    for (const [card, k] of [['events', 'events'], ['visitors', 'visitors'], ['sessions', 'sessions'], ['pageViews', 'pageViews']]) {
       const shown = await page.locator(`[data-testid=card-${card}]`).getAttribute('data-value');
       assert.equal(Number(shown), o.data.overview[k], `${k} card equals the API`);
     }

@@ -70,14 +70,19 @@ function toEvents(rows, day, tag) {
   }));
 }
 
-// Tuples counted by `key`: [key, count], most first (the data has no ties).
-function counts(rows, key) {
+// A breakdown of tuples by `key`: [key, visitors, events], most visitors first, then most events
+// (the data has no ties on both).
+function breakdown(rows, key) {
   const m = new Map();
   for (const r of rows) {
     const k = key(r);
-    if (k !== undefined && k !== null) m.set(k, (m.get(k) ?? 0) + 1);
+    if (k === undefined || k === null) continue;
+    const e = m.get(k) ?? { visitors: new Set(), events: 0 };
+    e.visitors.add(r[0]);
+    e.events += 1;
+    m.set(k, e);
   }
-  return [...m].sort((a, b) => b[1] - a[1]);
+  return [...m].map(([k, e]) => [k, e.visitors.size, e.events]).sort((a, b) => b[1] - a[1] || b[2] - a[2]);
 }
 
 // The truths, from the event tuples only; `where` keeps the tuples a filter passes.
@@ -93,8 +98,9 @@ function expected(rows, where = () => true) {
     pageViews: views.length,
     events: hit.length,
     bounceRate: sessions.filter((s) => viewsIn(s) <= 1).length / sessions.length,
-    pages: counts(views, (r) => r[3]),
-    types: counts(hit, (r) => r[2]),
+    // Pages: every event's path; custom events: every type but page views.
+    pages: breakdown(hit, (r) => r[3]),
+    types: breakdown(hit.filter((r) => r[2] !== 'page.view'), (r) => r[2]),
   };
 }
 
@@ -150,17 +156,19 @@ async function assertCards(page, want) {
   assert.equal(await card(page, 'viewsPerVisit').locator('.card-value').textContent(), (want.pageViews / want.sessions).toFixed(2));
 }
 
-// The rows a panel shows: [key, value, share text].
-async function panelRows(page, panel) {
-  const rows = page.locator(`[data-testid=panel-${panel}] [data-testid=row]`);
+// The rows a panel shows: [key, visitors, share text] (and events, with `events`).
+async function panelRows(page, panel, events = false) {
+  const rows = page.locator(`[data-testid=panel-${panel}] > [data-testid=rows] > [data-testid=row]`);
   await rows.first().waitFor({ timeout: 10000 });
-  return rows.evaluateAll((lis) => lis.map((li) => [li.dataset.key, Number(li.dataset.value), li.querySelector('.row-share').textContent]));
+  return rows.evaluateAll((lis, ev) => lis.map((li) => [li.dataset.key, Number(li.dataset.value), ...(ev ? [Number(li.dataset.events)] : []),
+    li.querySelector('.row-share').textContent]), events);
 }
 
 async function waitRows(page, panel, keys) {
   await page.waitForFunction(([p, k]) => {
-    const got = [...document.querySelectorAll(`[data-testid=panel-${p}] [data-testid=row]`)].map((li) => li.dataset.key);
-    return JSON.stringify(got) === JSON.stringify(k);
+    const el = document.querySelector(`[data-testid=panel-${p}]`);
+    const got = [...(el?.querySelectorAll(':scope > [data-testid=rows] > [data-testid=row]') ?? [])].map((li) => li.dataset.key);
+    return el?.getAttribute('aria-busy') === 'false' && JSON.stringify(got) === JSON.stringify(k);
   }, [panel, keys], { timeout: 10000 });
 }
 
@@ -180,14 +188,15 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     assert.equal(await page.locator('#project').inputValue(), id, 'the project comes from the URL');
     await assertCards(page, all);
 
-    // Pages (page views) and custom events (events): key, count and share of the whole, most first.
+    // Pages and custom events: key, visitors and their share of all visitors, most first (custom
+    // events also their event counts).
     await waitRows(page, 'pages', all.pages.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'pages'), all.pages.map(([k, n]) => [k, n, pct(n, all.pageViews)]));
+    assert.deepEqual(await panelRows(page, 'pages'), all.pages.map(([k, n]) => [k, n, pct(n, all.visitors)]));
     await waitRows(page, 'events', all.types.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'events'), all.types.map(([k, n]) => [k, n, pct(n, all.events)]));
+    assert.deepEqual(await panelRows(page, 'events', true), all.types.map(([k, n, e]) => [k, n, e, pct(n, all.visitors)]));
     // The share bar is as wide as the share.
     const bar = await page.locator('[data-testid=panel-pages] [data-testid=row]').first().locator('.row-bar').evaluate((b) => b.style.width);
-    assert.equal(bar, `${((all.pages[0][1] / all.pageViews) * 100).toFixed(1)}%`);
+    assert.ok(bar.endsWith('%') && Math.abs(parseFloat(bar) - (all.pages[0][1] / all.visitors) * 100) < 0.05, `bar width ${bar}`);
 
     // Comparison with the day before: each card knows the previous value and the change.
     await page.getByTestId('compare').selectOption('PREVIOUS_PERIOD');
@@ -209,17 +218,17 @@ test('overview: known numbers, row-click filtering, comparison, CSV and a link t
     assert.match(await page.getByTestId('chip').textContent(), /Page is \/pricing/);
     await assertCards(page, only);
     await waitRows(page, 'pages', ['/pricing']);
-    assert.deepEqual(await panelRows(page, 'pages'), [['/pricing', only.pageViews, '100.0%']]);
+    assert.deepEqual(await panelRows(page, 'pages'), [['/pricing', only.visitors, '100.0%']]);
     await waitRows(page, 'events', only.types.map(([k]) => k));
-    assert.deepEqual(await panelRows(page, 'events'), only.types.map(([k, n]) => [k, n, pct(n, only.events)]));
+    assert.deepEqual(await panelRows(page, 'events', true), only.types.map(([k, n, e]) => [k, n, e, pct(n, only.visitors)]));
     await page.locator(`[data-testid=series][data-total="${only.pageViews}"]`).waitFor({ timeout: 10000 });
     await page.screenshot({ path: `${shots()}/overview-filtered.png`, fullPage: true });
 
     // A panel's CSV is its rows.
     const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=panel-events] .csv').click()]);
     const csv = await readFile(await download.path(), 'utf8');
-    const shown = await panelRows(page, 'events');
-    assert.equal(csv, ['Event,Events,Share', ...shown.map(([k, n, s]) => `${k},${n},${s}`)].join('\r\n') + '\r\n');
+    const shown = await panelRows(page, 'events', true);
+    assert.equal(csv, ['Event,Visitors,Events,Share', ...shown.map(([k, n, e, s]) => `${k},${n},${e},${s}`)].join('\r\n') + '\r\n');
     assert.equal(shown.length, only.types.length);
 
     shared = page.url();
@@ -316,7 +325,8 @@ test('heatmap: the hot cell and selectors of known clicks; journeys: the flow fr
     const sessions = [...new Set(CURRENT.map((r) => r[1]))].map((s) => CURRENT.filter((r) => r[1] === s && r[2] === 'page.view').map((r) => r[3]));
     const viaRoot = sessions.filter((p) => p.includes('/'));
     const after = viaRoot.map((p) => p[p.indexOf('/') + 1]);
-    const root = page.locator('[data-testid=flow-node][data-step="0"]');
+    // The tree of the page chosen (the one shown before, of the most viewed page, stays until then).
+    const root = page.locator('[data-testid=flow-node][data-step="0"][data-path="/"]');
     await root.waitFor({ timeout: 10000 });
     assert.equal(await root.getAttribute('data-path'), '/');
     assert.equal(Number(await root.getAttribute('data-visits')), viaRoot.length);

@@ -37,11 +37,20 @@ export function table(caption: string, head: string[], rows: (string | number)[]
     <tbody>${rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${esc(c)}</th>` : `<td>${esc(c)}</td>`)).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
-/// Horizontal bars (values relative to the largest), readable without colour.
+/// Horizontal bars (values relative to the largest), readable without colour. Their widths are
+/// `data-w` attributes: call `styleVars` once the markup is in the page.
 export function bars(caption: string, rows: { label: string; value: number; text: string }[]): string {
   if (rows.length === 0) return `<p class="empty">${esc(caption)}: no data in this range.</p>`;
   const max = Math.max(...rows.map((r) => r.value), 1);
   return `<figure class="bars"><figcaption>${esc(caption)}</figcaption><ul>${rows
-    .map((r) => `<li><span class="bar-label">${esc(r.label)}</span><span class="bar" style="--w:${((r.value / max) * 100).toFixed(1)}%"></span><span class="bar-value">${esc(r.text)}</span></li>`)
+    .map((r) => `<li><span class="bar-label">${esc(r.label)}</span><span class="bar" data-w="${((r.value / max) * 100).toFixed(1)}%"></span><span class="bar-value">${esc(r.text)}</span></li>`)
     .join('')}</ul></figure>`;
+}
+
+/// Sets the CSS variables markup carries as data attributes (`data-w`: a bar's width, `data-a`: a
+/// heat cell's strength) through the CSSOM, which the server's CSP allows, where a `style`
+/// attribute in markup is refused (`style-src-attr`).
+export function styleVars(root: ParentNode): void {
+  for (const e of root.querySelectorAll<HTMLElement>('[data-w]')) e.style.setProperty('--w', e.dataset.w ?? '0');
+  for (const e of root.querySelectorAll<HTMLElement>('[data-a]')) e.style.setProperty('--a', e.dataset.a ?? '0');
 }

@@ -32,23 +32,28 @@ export function decodeFilter(s: string): Filter | null {
   return property ? { dimension, op, value, property } : { dimension, op, value };
 }
 
-export interface ViewState { filters: Filter[]; compare: Comparison | null }
+/// The overview's view: filters, comparison, and `prop`, the property the custom events panel
+/// breaks down (absent when none).
+export interface ViewState { filters: Filter[]; compare: Comparison | null; prop?: string }
 
 export function readView(search: string): ViewState {
   const q = new URLSearchParams(search);
   const filters = q.getAll('f').map(decodeFilter).filter((f): f is Filter => f !== null);
   const c = (q.get('compare') ?? '').toUpperCase();
   const compare = c === 'PREVIOUS_PERIOD' || c === 'PREVIOUS_YEAR' ? c : null;
-  return { filters, compare };
+  const prop = q.get('prop')?.trim();
+  return prop ? { filters, compare, prop } : { filters, compare };
 }
 
-/// `search` with the view's filters and comparison replaced; other parameters kept.
+/// `search` with the view's filters, comparison and property replaced; other parameters kept.
 export function writeView(search: string, v: ViewState): string {
   const q = new URLSearchParams(search);
   q.delete('f');
   for (const f of v.filters) q.append('f', encodeFilter(f));
   if (v.compare) q.set('compare', v.compare.toLowerCase());
   else q.delete('compare');
+  if (v.prop) q.set('prop', v.prop);
+  else q.delete('prop');
   const s = q.toString();
   return s ? `?${s}` : '';
 }

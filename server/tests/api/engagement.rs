@@ -1048,7 +1048,10 @@ async fn a_third_concurrent_export_is_refused_until_a_client_goes_away() {
             .expect("request")
     };
     let (first, second) = (open().await, open().await);
-    assert_eq!((first.status().as_u16(), second.status().as_u16()), (200, 200));
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
     let third = open().await;
     assert_eq!(third.status(), 429);
     assert_eq!(

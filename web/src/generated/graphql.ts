@@ -11,9 +11,47 @@ export type Comparison =
   | 'PREVIOUS_PERIOD'
   | 'PREVIOUS_YEAR';
 
+/** What a breakdown groups by, or a dimension filter tests. */
+export type Dimension =
+  | 'BROWSER'
+  | 'BROWSER_VERSION'
+  | 'CHANNEL'
+  | 'CITY'
+  | 'COUNTRY'
+  | 'DEVICE'
+  | 'ENTRY_PAGE'
+  | 'EVENT_TYPE'
+  | 'EXIT_PAGE'
+  | 'GOAL'
+  | 'LANGUAGE'
+  | 'OS'
+  | 'OS_VERSION'
+  | 'PAGE'
+  | 'PROPERTY'
+  | 'REFERRER'
+  | 'REGION'
+  | 'SCREEN'
+  | 'SOURCE'
+  | 'UTM_CAMPAIGN'
+  | 'UTM_CONTENT'
+  | 'UTM_MEDIUM'
+  | 'UTM_SOURCE'
+  | 'UTM_TERM';
+
+/** One filter on a dimension: events whose value for it passes `op` with `values`. */
+export type DimensionFilter = {
+  dimension: Dimension;
+  op?: FilterOp;
+  /** The property's name, for `PROPERTY`. */
+  property?: string | null | undefined;
+  values: Array<string>;
+};
+
 export type EventFilter = {
   communityId?: string | null | undefined;
   eventType?: string | null | undefined;
+  /** Bot traffic counted too (left out of every answer by default). */
+  includeBots?: boolean;
   path?: string | null | undefined;
   /**
    * Only events whose properties contain this object, e.g. `{"plan": "pro"}` (nested objects
@@ -21,19 +59,22 @@ export type EventFilter = {
    */
   props?: unknown;
   userId?: string | null | undefined;
+  /** Dimension filters, all of which an event must pass. */
+  where?: Array<DimensionFilter> | null | undefined;
 };
+
+export type FilterOp =
+  /** The dimension's value contains one of `values` (case-insensitive). */
+  | 'CONTAINS'
+  /** The dimension's value is one of `values`. */
+  | 'IS'
+  /** The dimension's value is none of `values` (events without it pass). */
+  | 'IS_NOT';
 
 export type FunnelStepInput = {
   eventType: string;
   path?: string | null | undefined;
 };
-
-export type GroupBy =
-  | 'ELEMENT'
-  | 'ENTITY_TYPE'
-  | 'EVENT_TYPE'
-  | 'PATH'
-  | 'REFERRER';
 
 export type Interval =
   | 'DAY'
@@ -122,7 +163,7 @@ export type OverviewHeadlineQueryVariables = Exact<{
 }>;
 
 
-export type OverviewHeadlineQuery = { overview: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number, previous: { uniqueUsers: number, events: number, sessions: number, pageViews: number, bounceRate: number } | null } };
+export type OverviewHeadlineQuery = { overview: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number, previous: { visitors: number, events: number, sessions: number, pageViews: number, bounceRate: number, botEvents: number } | null } };
 
 export type SeriesPointsQueryVariables = Exact<{
   p: string;
@@ -136,16 +177,17 @@ export type SeriesPointsQueryVariables = Exact<{
 
 export type SeriesPointsQuery = { timeseries: Array<{ t: string, value: number, previous: number | null }> };
 
-export type PanelCountsQueryVariables = Exact<{
+export type BreakdownRowsQueryVariables = Exact<{
   p: string;
   r: TimeRange;
-  g: GroupBy;
+  d: Dimension;
+  prop?: string | null | undefined;
   f?: EventFilter | null | undefined;
   l: number;
 }>;
 
 
-export type PanelCountsQuery = { eventCounts: Array<{ key: string, count: number }> };
+export type BreakdownRowsQuery = { breakdown: Array<{ key: string, visitors: number, events: number, share: number }> };
 
 export type KnownValuesQueryVariables = Exact<{
   p: string;

@@ -5,16 +5,17 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 
 /// Loads `load()` whenever `deps` change; answers that arrive after newer ones are dropped.
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: ApiError | null } {
-  const [state, setState] = useState<{ data: T | null; error: ApiError | null }>({ data: null, error: null });
+/// While a new answer is on its way the last one stays shown, with `loading` set.
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T | null; error: ApiError | null; loading: boolean } {
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({ data: null, error: null, loading: true });
   const seq = useRef(0);
   useEffect(() => {
     const mine = ++seq.current;
-    setState((s) => ({ data: s.data, error: null }));
+    setState((s) => ({ data: s.data, error: null, loading: true }));
     load().then(
-      (data) => { if (mine === seq.current) setState({ data, error: null }); },
+      (data) => { if (mine === seq.current) setState({ data, error: null, loading: false }); },
       (e: unknown) => {
-        if (mine === seq.current) setState({ data: null, error: e instanceof ApiError ? e : new ApiError('INTERNAL', String(e)) });
+        if (mine === seq.current) setState({ data: null, error: e instanceof ApiError ? e : new ApiError('INTERNAL', String(e)), loading: false });
       },
     );
   }, deps);

@@ -1,31 +1,29 @@
 // The overview page's queries: headline numbers, series and panel rows for a range and the
 // dashboard filters, each typed by the generated operation types.
 
-import { gql } from '../api';
+import { ApiError, gql } from '../api';
 import type { Range } from '../range';
 import { intervalFor } from '../range';
 import type { Filter } from '../urlstate';
 import type {
-  Comparison, EventFilter, GroupBy, KnownValuesQuery, Metric, OverviewHeadlineQuery, PanelCountsQuery, SeriesPointsQuery,
+  BreakdownRowsQuery, Comparison, Dimension, KnownValuesQuery, Metric, OverviewHeadlineQuery, SeriesPointsQuery,
 } from '../generated/graphql';
-import { eventFilter, share, type Row } from './model';
+import { customEvents, eventFilter, type Row } from './model';
 
-/// The headline numbers the page shows (`visitors`: distinct actors).
+/// The headline numbers the page shows (`visitors`: people, identity-merged; `botEvents`: bot
+/// events left out of every figure).
 export interface Headline { visitors: number; events: number; sessions: number; pageViews: number; bounceRate: number; botEvents: number }
-
-const headlineOf = (o: { uniqueUsers: number; events: number; sessions: number; pageViews: number; bounceRate: number }): Headline =>
-  ({ visitors: o.uniqueUsers, events: o.events, sessions: o.sessions, pageViews: o.pageViews, bounceRate: o.bounceRate, botEvents: 0 });
 
 /// Headline numbers of the range, and of the comparison period when `compare` is given.
 export async function headline(project: string, range: Range, filters: Filter[], compare: Comparison | null): Promise<{ cur: Headline; prev: Headline | null }> {
   const d = await gql<OverviewHeadlineQuery>(
     /* GraphQL */ `query OverviewHeadline($p: ID!, $r: TimeRange!, $f: EventFilter, $c: Comparison) {
       overview(projectId: $p, range: $r, filter: $f, compare: $c) {
-        uniqueUsers events sessions pageViews bounceRate
-        previous { uniqueUsers events sessions pageViews bounceRate } } }`,
+        visitors events sessions pageViews bounceRate botEvents
+        previous { visitors events sessions pageViews bounceRate botEvents } } }`,
     { p: project, r: range, f: eventFilter(filters), c: compare });
   const { previous, ...cur } = d.overview;
-  return { cur: headlineOf(cur), prev: previous ? headlineOf(previous) : null };
+  return { cur, prev: previous ?? null };
 }
 
 /// A metric per bucket, with the comparison period's value of each bucket when asked.
@@ -37,27 +35,34 @@ export async function series(project: string, range: Range, metric: Metric, filt
   return d.timeseries;
 }
 
-/// Rows of one panel (`eventCounts`): pages and referrers count page views, custom events
-/// count events; the share is of the filtered total.
-export async function panelRows(project: string, range: Range, dimension: string, filters: Filter[], limit: number, total: Headline, _property?: string): Promise<Row[]> {
-  const f: EventFilter = eventFilter(filters) ?? {};
-  let group: GroupBy;
-  let whole: number;
-  if (dimension === 'PAGE' || dimension === 'REFERRER') {
-    group = dimension === 'PAGE' ? 'PATH' : 'REFERRER';
-    if (!f.eventType) f.eventType = 'page.view';
-    whole = f.eventType === 'page.view' ? total.pageViews : total.events;
-  } else if (dimension === 'EVENT_TYPE') {
-    group = 'EVENT_TYPE';
-    whole = total.events;
-  } else {
-    throw new Error(`no query answers ${dimension} on this server`);
+async function breakdown(project: string, range: Range, dimension: string, filters: Filter[], limit: number, property?: string): Promise<Row[]> {
+  const d = await gql<BreakdownRowsQuery>(
+    /* GraphQL */ `query BreakdownRows($p: ID!, $r: TimeRange!, $d: Dimension!, $prop: String, $f: EventFilter, $l: Int!) {
+      breakdown(projectId: $p, range: $r, dimension: $d, property: $prop, filter: $f, limit: $l) { key visitors events share } }`,
+    { p: project, r: range, d: dimension as Dimension, prop: property ?? null, f: eventFilter(filters), l: limit });
+  return d.breakdown;
+}
+
+/// Rows of one panel tab (`breakdown`), most visitors first; the custom events panel leaves
+/// page views out. `property` names the property of a `PROPERTY` breakdown.
+export async function panelRows(project: string, range: Range, dimension: string, filters: Filter[], limit: number, property?: string): Promise<Row[]> {
+  if (dimension === 'EVENT_TYPE') return customEvents(await breakdown(project, range, dimension, filters, limit + 1), limit);
+  return breakdown(project, range, dimension, filters, limit, property);
+}
+
+const answers = new Map<string, Promise<boolean>>();
+
+/// Whether the server answers a breakdown by `dimension` (false when it refuses it with
+/// BAD_USER_INPUT, as the audience API does for entry and exit pages and goals). Asked once per
+/// project and dimension; other failures count as answered, so that the tab shows the error.
+export function dimensionAnswered(project: string, range: Range, dimension: string): Promise<boolean> {
+  const key = `${project}\u0000${dimension}`;
+  let p = answers.get(key);
+  if (!p) {
+    p = breakdown(project, range, dimension, [], 1).then(() => true, (e: unknown) => !(e instanceof ApiError && e.code === 'BAD_USER_INPUT'));
+    answers.set(key, p);
   }
-  const d = await gql<PanelCountsQuery>(
-    /* GraphQL */ `query PanelCounts($p: ID!, $r: TimeRange!, $g: GroupBy!, $f: EventFilter, $l: Int!) {
-      eventCounts(projectId: $p, range: $r, groupBy: $g, filter: $f, limit: $l) { key count } }`,
-    { p: project, r: range, g: group, f, l: limit });
-  return d.eventCounts.map((k) => ({ key: k.key, value: k.count, share: share(k.count, whole) }));
+  return p;
 }
 
 /// The project's event types and viewed paths in the range, most frequent first (the funnel

@@ -1,16 +1,18 @@
-// The overview page's pure parts: which panels exist, how dashboard filters become the API's
-// filter, comparison windows, changes, shares, CSV and flags. No DOM, unit-tested.
+// The overview page's pure parts: which panels and tabs exist, how dashboard filters become the
+// API's filter, changes, shares, CSV and flags. No DOM, unit-tested.
 
-import type { Filter } from '../urlstate';
+import type { Dimension } from '../generated/graphql';
+import type { Filter, FilterOp } from '../urlstate';
 
-/// A row of a panel: `value` what it counts (`columnOf`), `share` its part of the range's
-/// total under the same filters (0..1).
-export interface Row { key: string; value: number; share: number }
+/// A row of a panel (a `BreakdownRow`): `visitors` is what it ranks by and draws its bar with,
+/// `share` those visitors over all visitors of the range under the same filters (0..1).
+export interface Row { key: string; visitors: number; events: number; share: number }
 
 export interface Tab { dimension: string; title: string }
 export interface PanelDef { id: string; label: string; tabs: Tab[] }
 
-/// The panels, in page order; a tab shows when the API answers its dimension (`answers`).
+/// The panels, in page order, in the manner of Plausible. A tab of `MAYBE_ANSWERED` shows only
+/// once the server has answered it (`visibleTabs`).
 export const PANELS: PanelDef[] = [
   { id: 'pages', label: 'Pages', tabs: [
     { dimension: 'PAGE', title: 'Top pages' },
@@ -19,14 +21,14 @@ export const PANELS: PanelDef[] = [
   ] },
   { id: 'sources', label: 'Sources', tabs: [
     { dimension: 'SOURCE', title: 'Sources' },
-    { dimension: 'REFERRER', title: 'Referrers' },
     { dimension: 'CHANNEL', title: 'Channels' },
     { dimension: 'UTM_CAMPAIGN', title: 'Campaigns' },
+    { dimension: 'REFERRER', title: 'Referrers' },
   ] },
   { id: 'devices', label: 'Devices', tabs: [
     { dimension: 'DEVICE', title: 'Devices' },
     { dimension: 'BROWSER', title: 'Browsers' },
-    { dimension: 'OS', title: 'Operating systems' },
+    { dimension: 'OS', title: 'OS' },
     { dimension: 'SCREEN', title: 'Screens' },
   ] },
   { id: 'countries', label: 'Countries', tabs: [
@@ -38,14 +40,30 @@ export const PANELS: PanelDef[] = [
   { id: 'goals', label: 'Goals', tabs: [{ dimension: 'GOAL', title: 'Goals' }] },
 ];
 
-/// Dimensions the server answers, and those it can filter by. Until the `breakdown` query
-/// lands these are the ones `eventCounts` and `EventFilter` (path, event type) serve.
-export const ANSWERED = new Set(['PAGE', 'REFERRER', 'EVENT_TYPE']);
-export const FILTERABLE = new Set(['PAGE', 'EVENT_TYPE']);
+/// Dimensions a server may refuse with BAD_USER_INPUT (the audience API answers entry and exit
+/// pages and goals only once engagement lands): their tabs are probed, and hidden when refused.
+export const MAYBE_ANSWERED = new Set(['ENTRY_PAGE', 'EXIT_PAGE', 'GOAL']);
 
-/// What a panel's number counts: page views for pages and referrers, events for custom events.
-export function columnOf(dimension: string): string {
-  return dimension === 'EVENT_TYPE' ? 'Events' : 'Views';
+/// The tabs to show: every tab, less those of `MAYBE_ANSWERED` not (yet) known to be answered.
+export function visibleTabs(tabs: Tab[], answered: Record<string, boolean | undefined>): Tab[] {
+  return tabs.filter((t) => !MAYBE_ANSWERED.has(t.dimension) || answered[t.dimension] === true);
+}
+
+/// The columns a panel shows after its key: visitors everywhere, and events where one visitor
+/// does a thing several times (custom events and their properties).
+export function columnsOf(dimension: string): string[] {
+  return dimension === 'EVENT_TYPE' || dimension === 'PROPERTY' ? ['Visitors', 'Events'] : ['Visitors'];
+}
+
+/// A row's values in the order of `columnsOf`.
+export function rowValues(dimension: string, r: Row): number[] {
+  return columnsOf(dimension).map((c) => (c === 'Events' ? r.events : r.visitors));
+}
+
+/// The custom events panel: event types other than page views, at most `limit` (the query asks
+/// one more, so that leaving page views out still fills the panel).
+export function customEvents(rows: Row[], limit: number): Row[] {
+  return rows.filter((r) => r.key !== 'page.view').slice(0, limit);
 }
 
 export const DIMENSION_LABELS: Record<string, string> = {
@@ -56,15 +74,23 @@ export const DIMENSION_LABELS: Record<string, string> = {
   COUNTRY: 'Country', REGION: 'Region', CITY: 'City', EVENT_TYPE: 'Event', PROPERTY: 'Property', GOAL: 'Goal',
 };
 
-/// The API filter (`EventFilter`) for the dashboard filters the server can apply.
-export function eventFilter(filters: Filter[]): { path?: string; eventType?: string } | null {
-  const out: { path?: string; eventType?: string } = {};
-  for (const f of filters) {
-    if (f.op !== 'IS') continue;
-    if (f.dimension === 'PAGE') out.path = f.value;
-    else if (f.dimension === 'EVENT_TYPE') out.eventType = f.value;
-  }
-  return Object.keys(out).length ? out : null;
+/// The API's dimension filter (`DimensionFilter`).
+export interface ApiDimensionFilter { dimension: Dimension; property?: string; op: FilterOp; values: string[] }
+
+/// The API filter (`EventFilter.where`) for the dashboard filters; null when there are none. A
+/// filter on a dimension the API does not know (a hand-edited link) is left out rather than
+/// failing every query of the page.
+export function eventFilter(filters: Filter[]): { where: ApiDimensionFilter[] } | null {
+  const where = filters
+    .filter((f) => f.dimension in DIMENSION_LABELS && (f.dimension === 'PROPERTY') === Boolean(f.property))
+    .map((f) => ({ dimension: f.dimension as Dimension, op: f.op, values: [f.value], ...(f.property ? { property: f.property } : {}) }));
+  return where.length ? { where } : null;
+}
+
+/// How a chip reads a filter's value: a country by its name.
+export function filterValueText(f: Filter): string {
+  if (f.dimension === 'COUNTRY') return `${flag(f.value)} ${countryName(f.value)}`.trim();
+  return f.value || '(none)';
 }
 
 /// Adds a filter, replacing one on the same dimension (and property).
@@ -102,11 +128,11 @@ export function csvCell(v: string | number): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-/// A panel's rows as CSV: the header, then one line per row, as shown (share in percent with
-/// one decimal).
-export function toCsv(keyName: string, column: string, rows: Row[]): string {
-  const lines = [[keyName, column, 'Share'].map(csvCell).join(',')];
-  for (const r of rows) lines.push([csvCell(r.key), csvCell(r.value), csvCell(`${(r.share * 100).toFixed(1)}%`)].join(','));
+/// A panel's rows as CSV, as shown: the key, the panel's columns (`columnsOf`), the share in
+/// percent with one decimal.
+export function toCsv(keyName: string, dimension: string, rows: Row[]): string {
+  const lines = [[keyName, ...columnsOf(dimension), 'Share'].map(csvCell).join(',')];
+  for (const r of rows) lines.push([r.key, ...rowValues(dimension, r), `${(r.share * 100).toFixed(1)}%`].map(csvCell).join(','));
   return `${lines.join('\r\n')}\r\n`;
 }
 

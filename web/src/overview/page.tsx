@@ -4,16 +4,16 @@
 // Preact renders every value as text: no data goes through innerHTML.
 
 import { render } from 'preact';
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { compact, percent } from '../format';
 import { readView, writeView, type Comparison, type Filter, type ViewState } from '../urlstate';
 import type { Ctx } from '../views/ctx';
 import type { Metric } from '../generated/graphql';
-import { headline, panelRows, series, type Headline } from './data';
+import { dimensionAnswered, headline, panelRows, series, type Headline } from './data';
 import {
-  ANSWERED, change, changeText, columnOf, countryName, DIMENSION_LABELS, FILTERABLE, flag, PANELS, toCsv,
-  withFilter, withoutFilter, type PanelDef, type Row,
+  change, changeText, columnsOf, countryName, DIMENSION_LABELS, filterValueText, flag, MAYBE_ANSWERED, PANELS, rowValues,
+  toCsv, visibleTabs, withFilter, withoutFilter, type PanelDef, type Row,
 } from './model';
 import { SeriesChart } from './chart';
 import { Failure, useLoad } from '../maps/common';
@@ -68,7 +68,8 @@ function Overview({ ctx }: { ctx: Ctx }) {
         <Series ctx={ctx} metric={metric} filters={filters} compare={compare} depKey={key} />
       </section>
       <div class="panels">
-        {head.data && PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} total={head.data!.cur} depKey={key} onFilter={addFilter} />)}
+        {PANELS.map((p) => <Panel def={p} ctx={ctx} filters={filters} depKey={key} onFilter={addFilter}
+          prop={view.prop} onProp={(prop) => update({ ...view, prop: prop || undefined })} />)}
       </div>
     </div>
   );
@@ -80,7 +81,7 @@ function Chips({ filters, onRemove }: { filters: Filter[]; onRemove: (i: number)
     <ul class="chips" aria-label="Filters" data-testid="filters">
       {filters.map((f, i) => (
         <li class="chip" data-testid="chip">
-          <span>{DIMENSION_LABELS[f.dimension] ?? f.dimension}{f.property ? ` ${f.property}` : ''} {f.op === 'IS' ? 'is' : f.op === 'IS_NOT' ? 'is not' : 'contains'} <strong>{f.value}</strong></span>
+          <span>{DIMENSION_LABELS[f.dimension] ?? f.dimension}{f.property ? ` ${f.property}` : ''} {f.op === 'IS' ? 'is' : f.op === 'IS_NOT' ? 'is not' : 'contains'} <strong>{filterValueText(f)}</strong></span>
           <button type="button" class="chip-x" aria-label={`Remove filter ${DIMENSION_LABELS[f.dimension] ?? f.dimension} ${f.value}`} onClick={() => onRemove(i)}>×</button>
         </li>
       ))}
@@ -129,43 +130,54 @@ function Series({ ctx, metric, filters, compare, depKey }: { ctx: Ctx; metric: M
   return <SeriesChart label={label} points={cur.data} previous={previous} timeZone={ctx.range.timeZone} />;
 }
 
-function Panel({ def, ctx, filters, total, depKey, onFilter }: {
-  def: PanelDef; ctx: Ctx; filters: Filter[]; total: Headline; depKey: string; onFilter: (f: Filter) => void;
+function Panel({ def, ctx, filters, depKey, onFilter, prop, onProp }: {
+  def: PanelDef; ctx: Ctx; filters: Filter[]; depKey: string; onFilter: (f: Filter) => void;
+  prop?: string; onProp: (prop: string) => void;
 }) {
-  const tabs = useMemo(() => def.tabs.filter((t) => ANSWERED.has(t.dimension)), [def]);
-  const [tabIndex, setTab] = useState(0);
-  const tab = tabs[Math.min(tabIndex, tabs.length - 1)];
-  const rows = useLoad(() => (tab ? panelRows(ctx.project, ctx.range, tab.dimension, filters, 10, total) : Promise.resolve([])),
-    [depKey, tab?.dimension, total]);
+  // Tabs a server may refuse are probed first, and shown only when answered.
+  const [answered, setAnswered] = useState<Record<string, boolean>>({});
+  useEffect(() => {
+    for (const t of def.tabs.filter((t) => MAYBE_ANSWERED.has(t.dimension))) {
+      void dimensionAnswered(ctx.project, ctx.range, t.dimension).then((ok) => setAnswered((a) => ({ ...a, [t.dimension]: ok })));
+    }
+  }, [def, ctx.project]);
+  const tabs = visibleTabs(def.tabs, answered);
+  const probed = def.tabs.every((t) => !MAYBE_ANSWERED.has(t.dimension) || t.dimension in answered);
+  const [picked, setTab] = useState(def.tabs[0].dimension);
+  const tab = tabs.find((t) => t.dimension === picked) ?? tabs[0];
+  const rows = useLoad(() => (tab ? panelRows(ctx.project, ctx.range, tab.dimension, filters, 10) : Promise.resolve([])),
+    [depKey, tab?.dimension]);
   if (!tab) return null;
-  const clickable = FILTERABLE.has(tab.dimension);
   const keyName = DIMENSION_LABELS[tab.dimension] ?? tab.dimension;
   return (
-    <section class="panel breakdown" data-testid={`panel-${def.id}`} data-dimension={tab.dimension} aria-label={def.label}>
+    <section class="panel breakdown" data-testid={`panel-${def.id}`} data-dimension={tab.dimension} aria-label={def.label}
+      aria-busy={rows.loading} data-probed={probed ? '' : undefined}>
       <div class="panel-head">
         {tabs.length > 1
-          ? <div role="tablist" class="tabs">{tabs.map((t, i) => (
-              <button type="button" role="tab" aria-selected={t === tab} class="tab" onClick={() => setTab(i)}>{t.title}</button>))}</div>
+          ? <div role="tablist" class="tabs" aria-label={def.label}>{tabs.map((t) => (
+              <button type="button" role="tab" aria-selected={t === tab} class="tab" data-dimension={t.dimension}
+                onClick={() => setTab(t.dimension)}>{t.title}</button>))}</div>
           : <h2>{tab.title}</h2>}
         <CsvButton name={tab.dimension.toLowerCase()} keyName={keyName} dimension={tab.dimension} title={tab.title} rows={rows.data} />
       </div>
       <Rows state={rows} dimension={tab.dimension} keyName={keyName}
-        onPick={clickable ? (key) => onFilter({ dimension: tab.dimension, op: 'IS', value: key }) : undefined} />
-      {def.id === 'events' && ANSWERED.has('PROPERTY') && <PropertyBreakdown ctx={ctx} filters={filters} total={total} depKey={depKey} onFilter={onFilter} />}
+        onPick={(key) => onFilter({ dimension: tab.dimension, op: 'IS', value: key })} />
+      {def.id === 'events' && <PropertyBreakdown ctx={ctx} filters={filters} depKey={depKey} onFilter={onFilter} property={prop ?? ''} onProperty={onProp} />}
     </section>
   );
 }
 
 function Rows({ state, dimension, keyName, onPick }: {
-  state: { data: Row[] | null; error: ApiError | null }; dimension: string; keyName: string; onPick?: (key: string) => void;
+  state: { data: Row[] | null; error: ApiError | null; loading: boolean }; dimension: string; keyName: string; onPick?: (key: string) => void;
 }) {
   if (state.error) return <Failure error={state.error} />;
   if (!state.data) return <p class="state" role="status">Loading…</p>;
   if (state.data.length === 0) return <p class="empty">No data in this range.</p>;
+  const columns = columnsOf(dimension);
   return (
     <>
-      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>{columnOf(dimension)}</span></div>
-      <ol class="rows" data-testid="rows">{state.data.map((r) => (
+      <div class="row-head" aria-hidden="true"><span>{keyName}</span><span>{columns.join(' · ')}</span></div>
+      <ol class={`rows cols-${columns.length}`} data-testid="rows">{state.data.map((r) => (
         <RowItem row={r} dimension={dimension} onClick={onPick ? () => onPick(r.key) : undefined} />))}</ol>
     </>
   );
@@ -175,7 +187,7 @@ function Rows({ state, dimension, keyName, onPick }: {
 function CsvButton({ name, keyName, dimension, title, rows }: { name: string; keyName: string; dimension: string; title: string; rows: Row[] | null }) {
   const download = () => {
     if (!rows) return;
-    const url = URL.createObjectURL(new Blob([toCsv(keyName, columnOf(dimension), rows)], { type: 'text/csv;charset=utf-8' }));
+    const url = URL.createObjectURL(new Blob([toCsv(keyName, dimension, rows)], { type: 'text/csv;charset=utf-8' }));
     const a = document.createElement('a');
     a.href = url;
     a.download = `${name}.csv`;
@@ -187,16 +199,18 @@ function CsvButton({ name, keyName, dimension, title, rows }: { name: string; ke
   return <button type="button" class="secondary csv" onClick={download} disabled={!rows?.length} aria-label={`Download ${title} as CSV`}>CSV</button>;
 }
 
-/// A custom event's property values (`PROPERTY` breakdown of the filtered events): the
-/// property's name is typed, its values are clickable filters.
-function PropertyBreakdown({ ctx, filters, total, depKey, onFilter }: { ctx: Ctx; filters: Filter[]; total: Headline; depKey: string; onFilter: (f: Filter) => void }) {
-  const [property, setProperty] = useState('');
-  const [draft, setDraft] = useState('');
-  const rows = useLoad(() => (property ? panelRows(ctx.project, ctx.range, 'PROPERTY', filters, 10, total, property) : Promise.resolve(null)), [depKey, property]);
+/// A custom event's property values (`PROPERTY` breakdown of the filtered events, so of one
+/// event once its row was clicked): the property's name is typed and kept in the URL, its values
+/// are clickable filters.
+function PropertyBreakdown({ ctx, filters, depKey, onFilter, property, onProperty }: {
+  ctx: Ctx; filters: Filter[]; depKey: string; onFilter: (f: Filter) => void; property: string; onProperty: (p: string) => void;
+}) {
+  const [draft, setDraft] = useState(property);
+  const rows = useLoad(() => (property ? panelRows(ctx.project, ctx.range, 'PROPERTY', filters, 10, property) : Promise.resolve(null)), [depKey, property]);
   const event = filters.find((f) => f.dimension === 'EVENT_TYPE' && f.op === 'IS')?.value;
   return (
-    <div class="props" data-testid="property-breakdown">
-      <form class="toolbar" onSubmit={(e) => { e.preventDefault(); setProperty(draft.trim()); }}>
+    <div class="props" data-testid="property-breakdown" data-property={property || undefined} aria-busy={rows.loading}>
+      <form class="toolbar" onSubmit={(e) => { e.preventDefault(); onProperty(draft.trim()); }}>
         <label>Property{event ? ` of ${event}` : ''} <input value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} placeholder="plan" size={12} /></label>
         <button type="submit" class="secondary">Break down</button>
         {property && <CsvButton name={`property-${property}`} keyName={property} dimension="PROPERTY" title={`property ${property}`} rows={rows.data} />}
@@ -209,16 +223,17 @@ function PropertyBreakdown({ ctx, filters, total, depKey, onFilter }: { ctx: Ctx
 
 function RowItem({ row, dimension, onClick }: { row: Row; dimension: string; onClick?: () => void }) {
   const label = dimension === 'COUNTRY' ? `${flag(row.key)} ${countryName(row.key)}`.trim() : row.key || '(none)';
+  const values = rowValues(dimension, row);
   const inner = (
     <>
       <span class="row-bar" style={{ width: `${(row.share * 100).toFixed(1)}%` }} aria-hidden="true" />
       <span class="row-key">{label}</span>
-      <span class="row-value">{compact(row.value)}</span>
+      {values.map((v) => <span class="row-value">{compact(v)}</span>)}
       <span class="row-share">{percent(row.share)}</span>
     </>
   );
   return (
-    <li data-testid="row" data-key={row.key} data-value={String(row.value)} data-share={row.share.toFixed(4)}>
+    <li data-testid="row" data-key={row.key} data-value={String(row.visitors)} data-events={String(row.events)} data-share={row.share.toFixed(4)}>
       {onClick
         ? <button type="button" class="row" onClick={onClick} title={`Filter by ${row.key}`}>{inner}</button>
         : <div class="row">{inner}</div>}

@@ -2,7 +2,7 @@
 
 import { gql } from '../api';
 import { compact, esc, percent } from '../format';
-import { bars, guarded, table } from '../ui';
+import { bars, guarded, styleVars, table } from '../ui';
 import type { Ctx } from './ctx';
 import { knownValues } from '../overview/data';
 import type {
@@ -40,6 +40,7 @@ export async function behaviour(el: HTMLElement, ctx: Ctx): Promise<void> {
       : '') +
       table('Scroll depth per page', ['Page', 'Views', 'Avg depth', '25%', '50%', '75%', '100%'],
         rows.map((r) => [r.path, compact(r.views), `${r.avgDepth.toFixed(0)}%`, r.reached25, r.reached50, r.reached75, r.reached100]), 'scroll');
+    styleVars(s);
   });
 }
 
@@ -96,6 +97,7 @@ export async function funnel(el: HTMLElement, ctx: Ctx): Promise<void> {
       out.innerHTML = bars('Users reaching each step', d.funnel.steps.map((s, i) => ({
         label: `${i + 1}. ${s.eventType}${s.path ? ` ${s.path}` : ''}`, value: s.users, text: `${compact(s.users)} · ${percent(s.conversion)}`,
       })));
+      styleVars(out);
     }, 'Computing');
   el.querySelector('#f')!.addEventListener('submit', (ev) => { ev.preventDefault(); void run(); });
   await run();
@@ -115,8 +117,9 @@ export async function retention(el: HTMLElement, ctx: Ctx): Promise<void> {
       if (rows.length === 0) { t.innerHTML = '<p class="empty">No cohorts start in this range.</p>'; return; }
       t.innerHTML = `<table class="heat" data-testid="retention"><caption>Share of each cohort active again</caption><thead><tr><th scope="col">Cohort</th><th scope="col">Size</th>${rows[0].retained.map((_, i) => `<th scope="col">${unit} ${i}</th>`).join('')}</tr></thead><tbody>${rows
         .map((c) => `<tr><th scope="row">${esc(c.start.slice(0, 10))}</th><td>${compact(c.size)}</td>${c.retained
-          .map((n) => { const r = c.size ? n / c.size : 0; return `<td style="--a:${r.toFixed(3)}" title="${n} users">${percent(r)}</td>`; }).join('')}</tr>`)
+          .map((n) => { const r = c.size ? n / c.size : 0; return `<td data-a="${r.toFixed(3)}" title="${n} users">${percent(r)}</td>`; }).join('')}</tr>`)
         .join('')}</tbody></table>`;
+      styleVars(t);
     });
   period.addEventListener('change', () => void run());
   await run();
