@@ -326,3 +326,19 @@ test('a sign-in completes only in the browser that started it', async () => {
     await victim.close();
   }
 });
+
+// Last: it uses up this address's starts for a minute.
+test('one address may start only so many sign-ins a minute', async () => {
+  const statuses = [];
+  for (let i = 0; i < 40; i += 1) {
+    const r = await fetch(`${servers.closed}/auth/oidc/login`, { redirect: 'manual' });
+    statuses.push(r.status);
+    if (r.status === 429) {
+      assert.equal(r.headers.get('retry-after'), '60');
+      break;
+    }
+  }
+  assert.equal(statuses.at(-1), 429, statuses.join(' '));
+  assert.ok(statuses.slice(0, -1).every((s) => s === 303), statuses.join(' '));
+  assert.ok(statuses.length <= 31, `at most 30 starts a minute: ${statuses.length - 1} were let through`);
+});

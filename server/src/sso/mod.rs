@@ -44,6 +44,9 @@ use crate::telemetry::names;
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
 /// The cookie binding a sign-in to the browser that started it.
 pub const FLOW_COOKIE: &str = "sightline_oidc";
+/// Sign-ins one client IP may start per minute: each keeps a record in Redis for
+/// [`FLOW_TTL`], so an unbounded rate would let anyone fill Redis without signing in.
+pub const STARTS_PER_MINUTE: i64 = 30;
 /// Where the dashboard picks up a session single sign-on opened.
 pub const DASHBOARD: &str = "/#/sso";
 
@@ -112,6 +115,20 @@ impl Sso {
             .map_err(|e| e.to_string())
     }
 
+    /// Counts a start from `ip` in the current minute; false past [`STARTS_PER_MINUTE`].
+    async fn may_start(&self, ip: std::net::IpAddr) -> Result<bool, String> {
+        let key = format!("{}starts:{ip}", self.key_base);
+        let mut conn = self.redis.clone();
+        let (n, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, 60)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(n <= STARTS_PER_MINUTE)
+    }
+
     /// The flow of `state`, removed in the same step (a callback URL works once).
     async fn take(&self, state: &str) -> Result<Option<Flow>, String> {
         let key = self.flow_key(state);
@@ -150,7 +167,33 @@ impl Sso {
 }
 
 /// `GET /auth/oidc/login`: to the provider.
-async fn login(State(sso): State<Arc<Sso>>) -> Response {
+async fn login(
+    State(sso): State<Arc<Sso>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Response {
+    let ip =
+        peer.map(|Extension(ConnectInfo(a))| crate::ingest::client_ip(&sso.intake, a, &headers));
+    if let Some(ip) = ip {
+        match sso.may_start(ip).await {
+            Ok(true) => {}
+            Ok(false) => {
+                metrics::counter!(names::LOGIN_REFUSED, "reason" => "sso_rate").increment(1);
+                let mut resp = page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many sign-ins",
+                    "Too many sign-ins were started from your address. Try again in a minute.",
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+                return resp;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "single sign-on: cannot count starts in Redis");
+                return unavailable();
+            }
+        }
+    }
     let start = match sso.provider.start().await {
         Ok(start) => start,
         Err(e) => {
@@ -169,11 +212,7 @@ async fn login(State(sso): State<Arc<Sso>>) -> Response {
     };
     if let Err(e) = sso.keep(&start.state, &flow).await {
         tracing::error!(error = %e, "single sign-on: cannot keep the sign-in in Redis");
-        return page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Single sign-on is unavailable",
-            "The server cannot start a sign-in now. Try again in a moment.",
-        );
+        return unavailable();
     }
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
@@ -248,11 +287,7 @@ async fn complete(
         }
         Err(e) => {
             tracing::error!(error = %e, "single sign-on: cannot read the sign-in from Redis");
-            return page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Single sign-on is unavailable",
-                "The server cannot complete the sign-in now. Try again in a moment.",
-            );
+            return unavailable();
         }
     };
     let cookie = cookie_value(headers, FLOW_COOKIE).unwrap_or_default();
@@ -330,11 +365,7 @@ async fn complete(
         }
         Err(e) => {
             tracing::error!(error = %e, "single sign-on: cannot read or write the account");
-            return page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Single sign-on is unavailable",
-                "The server cannot complete the sign-in now. Try again in a moment.",
-            );
+            return unavailable();
         }
     };
     // The account may have just changed (role, link): this process must not trust its cache.
@@ -370,6 +401,15 @@ async fn complete(
     h.insert(header::LOCATION, HeaderValue::from_static(DASHBOARD));
     append_cookie(h, &session::set_cookie(&issued.token, issued.ttl));
     resp
+}
+
+/// 503: Redis or PostgreSQL failed (the log says which).
+fn unavailable() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Single sign-on is unavailable",
+        "The server cannot handle the sign-in now. Try again in a moment.",
+    )
 }
 
 fn append_cookie(h: &mut HeaderMap, cookie: &str) {
