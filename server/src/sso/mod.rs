@@ -4,7 +4,7 @@
 //!   callback needs (PKCE verifier, nonce) is kept in Redis under the `state` for
 //!   [`FLOW_TTL`], with the hash of a random value the browser holds in an HttpOnly cookie
 //!   (`SameSite=Lax`: the provider sends the browser back with a cross-site navigation). Then
-//!   303 to the provider.
+//!   303 to the provider. At most [`STARTS_PER_MINUTE`] per client IP.
 //! - `GET /auth/oidc/callback` takes the record back (once: read and deleted together), checks
 //!   the cookie matches (a callback URL planted in another browser signs nobody in there),
 //!   exchanges the code, checks the ID token, maps the claims to a role and projects
@@ -12,8 +12,10 @@
 //!   same session cookie as `login(cookie: true)`; then 303 to the dashboard (`/#/sso`, where it
 //!   reads `me`). Refusals are a small HTML page with the reason and a link back.
 //!
-//! Every completed callback, signed in or refused, is in the audit log (`login.success` /
-//! `login.failure` with `"method": "sso"`).
+//! Every callback of a sign-in this server started, signed in or refused (a foreign browser, a
+//! provider error, a token that does not verify, claims or an account that do not qualify), is
+//! in the audit log (`login.success` / `login.failure` with `"method": "sso"`); an unknown or
+//! expired state is only answered (it names no sign-in).
 
 pub mod signin;
 
