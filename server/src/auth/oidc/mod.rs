@@ -287,3 +287,38 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openidconnect::IdTokenClaims;
+
+    /// The configured claims are found beside the standard ones the crate reads itself.
+    #[test]
+    fn custom_claims_of_an_id_token_are_kept_by_name() {
+        let claims: IdTokenClaims<ExtraClaims, CoreGenderClaim> =
+            serde_json::from_value(serde_json::json!({
+                "iss": "https://id.example.com",
+                "sub": "u-1",
+                "aud": "sightline",
+                "exp": 4_000_000_000u64,
+                "iat": 1_700_000_000u64,
+                "email": "a@example.com",
+                "email_verified": true,
+                "sightline_role": "analyst",
+                "realm_access": {"roles": ["viewer"]},
+            }))
+            .expect("ID token claims");
+        assert_eq!(claims.subject().as_str(), "u-1");
+        assert_eq!(claims.email().map(|e| e.as_str()), Some("a@example.com"));
+        let other = &claims.additional_claims().other;
+        assert_eq!(
+            other.get("sightline_role"),
+            Some(&serde_json::json!("analyst"))
+        );
+        assert_eq!(
+            claims::lookup(other, "realm_access.roles"),
+            Some(&serde_json::json!(["viewer"]))
+        );
+    }
+}
