@@ -25,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::password::PasswordWork;
 use crate::auth::revocation::Revocation;
+use crate::auth::share::ShareLinks;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::JwtKeys;
 use crate::config::Settings;
@@ -222,7 +223,8 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
         salt,
     ));
     let live = LiveHub::with_buffer(settings.live_buffer);
-    let export = crate::export::router(db.clone(), jwt.clone());
+    let revocation = Arc::new(Revocation::new(db.clone()));
+    let export = crate::export::router(db.clone(), jwt.clone(), revocation.clone());
     let api = ApiContext {
         db: db.clone(),
         queue: queue.clone(),
@@ -238,7 +240,8 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
             settings.login.hash_concurrency,
             settings.login.hash_queue,
         )),
-        revocation: Arc::new(Revocation::new(db.clone())),
+        revocation,
+        share_links: Arc::new(ShareLinks::new(db.clone())),
         single_sign_on: settings.oidc.is_some(),
     };
     let sso = match &settings.oidc {

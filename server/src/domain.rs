@@ -28,6 +28,11 @@ pub enum InvalidInput {
     NoProjects(&'static str),
     #[error("the first day must be before the day after the last one")]
     DayRange,
+    #[error(
+        "a shared link's label must be at most {} characters, without control characters",
+        ShareLabel::MAX_CHARS
+    )]
+    ShareLabel,
 }
 
 /// A tracked user's id as the site sends it (`user_id` of events): trimmed, not empty.
@@ -69,6 +74,39 @@ impl TryFrom<&str> for ProjectName {
         let s = s.trim();
         if s.is_empty() || s.len() > 200 {
             return Err(InvalidInput::ProjectName);
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// What a shared link is for, as its creator names it: trimmed, 1 to [`ShareLabel::MAX_CHARS`]
+/// characters, no control characters (it is shown in lists and the audit log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareLabel(String);
+
+impl ShareLabel {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `None` for no label or a blank one.
+    pub fn optional(s: Option<&str>) -> Result<Option<Self>, InvalidInput> {
+        match s.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(s) => Self::try_from(s).map(Some),
+        }
+    }
+}
+
+impl TryFrom<&str> for ShareLabel {
+    type Error = InvalidInput;
+
+    fn try_from(s: &str) -> Result<Self, InvalidInput> {
+        let s = s.trim();
+        if s.is_empty() || s.chars().count() > Self::MAX_CHARS || s.chars().any(char::is_control) {
+            return Err(InvalidInput::ShareLabel);
         }
         Ok(Self(s.to_string()))
     }
@@ -199,6 +237,21 @@ impl DayRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn share_labels_are_trimmed_bounded_and_printable() {
+        assert_eq!(ShareLabel::optional(None), Ok(None));
+        assert_eq!(ShareLabel::optional(Some("   ")), Ok(None));
+        let l = ShareLabel::optional(Some("  weekly report ")).expect("valid");
+        assert_eq!(
+            l.map(|l| l.as_str().to_string()),
+            Some("weekly report".into())
+        );
+        assert!(ShareLabel::try_from("é".repeat(100).as_str()).is_ok());
+        assert!(ShareLabel::try_from("é".repeat(101).as_str()).is_err());
+        assert!(ShareLabel::try_from("a\u{0}b").is_err());
+        assert!(ShareLabel::try_from("line\nbreak").is_err());
+    }
 
     #[test]
     fn origins_are_normalized_or_refused() {

@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::analytics::Range;
+use crate::auth::revocation::Revocation;
 use crate::auth::{Denied, JwtKeys, Role};
 use crate::storage::export::{self, Format};
 use crate::storage::{Db, StorageError};
@@ -46,13 +47,17 @@ pub const MAX_RUNNING: usize = 2;
 pub struct ExportState {
     db: Db,
     jwt: JwtKeys,
+    /// The same account checks as the GraphQL API: a disabled account's or signed-out token
+    /// exports nothing.
+    revocation: Arc<Revocation>,
     running: Arc<Semaphore>,
 }
 
-pub fn router(db: Db, jwt: JwtKeys) -> Router {
+pub fn router(db: Db, jwt: JwtKeys, revocation: Arc<Revocation>) -> Router {
     let state = ExportState {
         db,
         jwt,
+        revocation,
         running: Arc::new(Semaphore::new(MAX_RUNNING)),
     };
     Router::new()
@@ -168,7 +173,12 @@ impl TryFrom<&HashMap<String, String>> for Request {
 }
 
 /// The caller must be an analyst (or admin) of the project.
-fn authorize(jwt: &JwtKeys, headers: &HeaderMap, project: Uuid) -> Result<(), ExportError> {
+async fn authorize(
+    jwt: &JwtKeys,
+    revocation: &Revocation,
+    headers: &HeaderMap,
+    project: Uuid,
+) -> Result<(), ExportError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -181,11 +191,17 @@ fn authorize(jwt: &JwtKeys, headers: &HeaderMap, project: Uuid) -> Result<(), Ex
     let principal = jwt
         .verify(token.trim())
         .map_err(|e| ExportError::Unauthenticated(e.to_string()))?;
+    revocation
+        .check(&principal)
+        .await
+        .map_err(ExportError::Unauthenticated)?;
     principal
         .require(Role::Analyst, Some(project))
         .map_err(|d| match d {
             Denied::Role => ExportError::Forbidden("raw events need the analyst role or above"),
             Denied::Project => ExportError::Forbidden("this project is not one of yours"),
+            // JWTs are never a shared link's; kept exhaustive for when they could be.
+            Denied::ReadOnly => ExportError::Forbidden("a shared link may only read the dashboard"),
         })
 }
 
@@ -197,7 +213,7 @@ async fn download(
 ) -> Result<Response, ExportError> {
     let req = Request::try_from(&query)?;
     tracing::Span::current().record("project", tracing::field::display(req.project));
-    authorize(&state.jwt, &headers, req.project)?;
+    authorize(&state.jwt, &state.revocation, &headers, req.project).await?;
     let permit = state
         .running
         .clone()

@@ -4,6 +4,10 @@
 // The session's token is in an HttpOnly cookie the server set at login (no script can read
 // it): requests send it by themselves, with the X-Sightline-CSRF header that makes the server
 // count it. What is kept in localStorage only says who is signed in and until when.
+//
+// A shared link's page (`#/share/<token>`) sends the link's token instead, in the
+// X-Sightline-Share header, and no cookie at all (`credentials: 'omit'`): it reads as the link's
+// read-only viewer whoever else is signed in in this browser.
 
 import { createClient, type Client } from 'graphql-ws';
 
@@ -34,6 +38,21 @@ export function saveSession(s: Session | null, storage: Pick<Storage, 'setItem' 
   else storage.removeItem(KEY);
 }
 
+let shareToken: string | null = null;
+
+/// Makes every later request a shared link's (null: the signed-in session's again).
+export function useShareToken(token: string | null): void {
+  shareToken = token;
+}
+
+/// The request headers and credentials of a GraphQL POST: the shared link's token when one is
+/// in use, else the CSRF header that makes the session cookie count.
+export function requestAuth(share: string | null): { headers: Record<string, string>; credentials: RequestCredentials } {
+  return share
+    ? { headers: { 'content-type': 'application/json', 'x-sightline-share': share }, credentials: 'omit' }
+    : { headers: { 'content-type': 'application/json', 'x-sightline-csrf': '1' }, credentials: 'same-origin' };
+}
+
 let onSignedOut: () => void = () => {};
 export function whenSignedOut(f: () => void): void {
   onSignedOut = f;
@@ -53,13 +72,14 @@ export function unwrap<T>(status: number, body: unknown): T {
 }
 
 export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const session = loadSession();
+  const share = shareToken;
+  // A shared link's refusal says nothing of the session: it is not signed out.
+  const session = share ? null : loadSession();
   let resp: Response;
   try {
     resp = await fetch('/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sightline-csrf': '1' },
-      credentials: 'same-origin',
+      ...requestAuth(share),
       body: JSON.stringify({ query, variables }),
     });
   } catch {

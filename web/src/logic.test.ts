@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { customRange, intervalFor, isValidTimeZone, nextWholeHour, presetRange } from './range';
 import { canUse, viewsFor } from './roles';
 import { compact, esc, parseProps, percent } from './format';
-import { ApiError, loadSession, unwrap } from './api';
+import { ApiError, loadSession, requestAuth, unwrap } from './api';
+import { shareTokenOf } from './urlstate';
+import { shareUrl } from './views/sharing';
 
 describe('ranges', () => {
   it('presets end on the next whole hour so rollups answer', () => {
@@ -90,5 +92,29 @@ describe('property filters', () => {
     expect(parseProps('[1]')).toMatch(/key=value/);
     expect(parseProps('{"a":1} x')).toMatch(/JSON object/);
     expect(parseProps('=pro')).toMatch(/key=value/);
+  });
+});
+
+describe('shared links', () => {
+  const token = `shr_${'ab'.repeat(32)}`;
+  it('finds the token of a shared page only', () => {
+    expect(shareTokenOf(`#/share/${token}`)).toBe(token);
+    expect(shareTokenOf(`#/share/${token}/`)).toBe(token);
+    expect(shareTokenOf('#/overview')).toBeNull();
+    expect(shareTokenOf('#/share/')).toBeNull();
+    expect(shareTokenOf('#/share/a"b')).toBeNull();
+  });
+  it('sends the token instead of the session, and no cookie', () => {
+    const shared = requestAuth(token);
+    expect(shared.headers['x-sightline-share']).toBe(token);
+    expect(shared.headers['x-sightline-csrf']).toBeUndefined();
+    expect(shared.credentials).toBe('omit');
+    const session = requestAuth(null);
+    expect(session.headers['x-sightline-csrf']).toBe('1');
+    expect(session.headers['x-sightline-share']).toBeUndefined();
+    expect(session.credentials).toBe('same-origin');
+  });
+  it('builds the full URL of a link', () => {
+    expect(shareUrl('https://sl.example/', `/#/share/${token}`)).toBe(`https://sl.example/#/share/${token}`);
   });
 });

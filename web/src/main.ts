@@ -15,6 +15,8 @@ import { overviewPage } from './overview/page';
 import { pinPrefs, prefs } from './urlstate';
 import { heatmapPage } from './maps/heatmap';
 import { journeysPage } from './maps/journeys';
+import { sharedPage, shareTokenOf } from './views/shared';
+import { shareLinksView } from './views/sharing';
 
 const app = document.getElementById('app')!;
 
@@ -82,7 +84,20 @@ async function adoptSingleSignOn(): Promise<boolean> {
   }
 }
 
+/// A shared link's page (`#/share/<token>`) needs no session: it is shown whoever is signed in.
+/// Leaving it for another page (editing the URL) reloads the dashboard as itself.
+async function startShared(token: string): Promise<void> {
+  const cleanup = await sharedPage(app, token);
+  window.onhashchange = () => {
+    if (shareTokenOf(location.hash) === token) return;
+    cleanup();
+    location.reload();
+  };
+}
+
 async function start(): Promise<void> {
+  const shared = shareTokenOf(location.hash);
+  if (shared) return startShared(shared);
   if (location.hash === '#/sso' && !loadSession()) {
     const adopted = await adoptSingleSignOn();
     history.replaceState(null, '', '#/overview');
@@ -186,6 +201,7 @@ async function route(main: HTMLElement, views: View[], project: string, role: st
     events: () => events(main, c), live: () => live(main, c), projects: () => projects(main, c, addProjectOption),
     accounts: () => accounts(main, c), deadletters: () => deadLetters(main, c), audit: () => auditLog(main, c),
     heatmap: () => heatmapPage(main, c), journeys: () => journeysPage(main, c),
+    sharing: () => shareLinksView(main, c),
   };
   if (!view) { main.innerHTML = '<p class="empty">This account has no dashboard views (service accounts use the API).</p>'; return; }
   await guarded(main, render[view]);

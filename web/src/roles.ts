@@ -5,7 +5,7 @@ export type Role = 'admin' | 'analyst' | 'viewer' | 'service';
 export type View =
   | 'overview' | 'pages' | 'behaviour' | 'funnel' | 'retention' | 'users' | 'events' | 'live'
   | 'projects' | 'accounts' | 'deadletters' | 'audit'
-  | 'heatmap' | 'journeys';
+  | 'heatmap' | 'journeys' | 'sharing';
 
 const ANALYTICS: View[] = ['overview', 'pages', 'behaviour', 'funnel', 'retention', 'journeys', 'heatmap'];
 const RAW: View[] = ['users', 'events', 'live'];
@@ -16,9 +16,10 @@ export function viewsFor(role: string, allProjects: boolean): View[] {
     case 'admin':
       // Accounts and the shared dead-letter queue span tenants: admins of all projects only.
       // The audit log shows a scoped admin the entries of their projects.
-      return [...ANALYTICS, ...RAW, ...(allProjects ? ADMIN : ['projects', 'audit'] as View[])];
+      return [...ANALYTICS, ...RAW, 'sharing', ...(allProjects ? ADMIN : ['projects', 'audit'] as View[])];
     case 'analyst':
-      return [...ANALYTICS, ...RAW];
+      // Shared links of the project (admins also find them on the Projects page).
+      return [...ANALYTICS, ...RAW, 'sharing'];
     case 'viewer':
       return [...ANALYTICS];
     default:
@@ -34,5 +35,5 @@ export const LABELS: Record<View, string> = {
   overview: 'Overview', pages: 'Pages & elements', behaviour: 'Scroll depth', funnel: 'Funnel',
   retention: 'Retention', users: 'User timeline', events: 'Raw events', live: 'Live feed',
   projects: 'Projects', accounts: 'Accounts', deadletters: 'Dead letters', audit: 'Audit log',
-  heatmap: 'Heatmap', journeys: 'Journeys',
+  heatmap: 'Heatmap', journeys: 'Journeys', sharing: 'Shared links',
 };

@@ -105,3 +105,9 @@ export function pinPrefs(project: string, preset: string, custom: string | null,
   s = prefToUrl(s, 'tz', tz, null);
   history.replaceState(history.state, '', `${location.pathname}${s}${location.hash}`);
 }
+
+/// The token of a shared link's page (`#/share/<token>`), or null for any other page.
+export function shareTokenOf(hash: string): string | null {
+  const m = /^#\/share\/([A-Za-z0-9_-]{1,200})\/?$/.exec(hash);
+  return m ? m[1] : null;
+}

@@ -167,6 +167,7 @@ impl JwtKeys {
             expires_at: i64::try_from(c.exp)
                 .ok()
                 .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0)),
+            shared_link: None,
         })
     }
 }

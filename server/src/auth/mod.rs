@@ -1,11 +1,13 @@
 //! Who is calling: JWT verification and issuing (`jwt`), password hashing and its bound
-//! (`password`), login throttling (`throttle`), and the role/project checks every resolver
-//! applies (`Principal`); single sign-on with an OpenID Connect provider (`oidc`).
+//! (`password`), login throttling (`throttle`), shared links (`share`), and the role/project
+//! checks every resolver applies (`Principal`); single sign-on with an OpenID Connect provider
+//! (`oidc`).
 
 pub mod jwt;
 pub mod oidc;
 pub mod password;
 pub mod revocation;
+pub mod share;
 pub mod throttle;
 
 use uuid::Uuid;
@@ -62,6 +64,9 @@ pub struct Principal {
     pub account: Option<AccountRef>,
     /// When the token ends (its `exp`).
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The shared link the request came with (`share`): such a caller is a viewer of the link's
+    /// one project and may only read ([`Principal::require_change`]).
+    pub shared_link: Option<Uuid>,
 }
 
 /// An account as a token names it: its id and token version when the token was issued.
@@ -77,6 +82,8 @@ pub enum Denied {
     Role,
     /// The project is not one of the caller's.
     Project,
+    /// The caller may only read (a shared link), and this changes or streams something.
+    ReadOnly,
 }
 
 impl Principal {
@@ -103,5 +110,16 @@ impl Principal {
             }
         }
         Ok(())
+    }
+
+    /// Checks the caller may run an operation that is not a plain read (a mutation, a
+    /// subscription), before the operation's own [`Principal::require`]: every caller may but a
+    /// shared link's. The GraphQL schema applies it to every root field of those operations
+    /// (`graphql::read_only`), so no resolver has to remember it.
+    pub fn require_change(&self) -> Result<(), Denied> {
+        match self.shared_link {
+            Some(_) => Err(Denied::ReadOnly),
+            None => Ok(()),
+        }
     }
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use crate::auth::password::PasswordWork;
 use crate::auth::revocation::Revocation;
+use crate::auth::share::ShareLinks;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::{JwtKeys, Principal, Role};
 use crate::ingest::Intake;
@@ -37,6 +38,8 @@ pub struct ApiContext {
     pub revocation: Arc<Revocation>,
     /// Single sign-on is configured (`/auth/oidc/login` serves).
     pub single_sign_on: bool,
+    /// Shared links' tokens checked against their link (and forgotten once revoked).
+    pub share_links: Arc<ShareLinks>,
 }
 
 /// The client's IP as the transport saw it (the peer, or the proxy's forwarded address when
@@ -66,6 +69,15 @@ impl Caller {
         header: Option<&str>,
     ) -> Self {
         Self::checked(revocation, Self::from_authorization(jwt, header)).await
+    }
+
+    /// The caller of a request carrying a shared link's token: the link's read-only viewer, or
+    /// invalid (UNAUTHENTICATED) when the link is unknown or revoked.
+    pub async fn from_share_link(links: &ShareLinks, token: &str) -> Self {
+        match links.principal(token).await {
+            Ok(p) => Caller::Authenticated(p),
+            Err(why) => Caller::Invalid(why),
+        }
     }
 
     /// The caller of a dashboard request: the session cookie's token, verified and checked.

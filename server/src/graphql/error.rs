@@ -115,6 +115,10 @@ impl From<crate::auth::Denied> for ApiError {
             crate::auth::Denied::Project => {
                 ApiError::Forbidden("this project is not one of yours".into())
             }
+            crate::auth::Denied::ReadOnly => ApiError::Forbidden(
+                "a shared link may only read: sign in to change anything or follow live feeds"
+                    .into(),
+            ),
         }
     }
 }

@@ -19,7 +19,8 @@
 //!   `application/graphql-response+json` and 200 under `application/json` (what the spec asks
 //!   for legacy clients). Once execution starts the status is 200, field errors or not.
 //!
-//! Authentication is the same for every request: `Authorization: Bearer <jwt>` becomes the
+//! Authentication is the same for every request: `Authorization: Bearer <jwt>`, the dashboard's
+//! session cookie or a shared link's `X-Sightline-Share` token (`super::session`) becomes the
 //! [`Caller`] in the request's data; resolvers decide (errors carry `extensions.code`).
 
 use std::collections::BTreeMap;
@@ -383,6 +384,7 @@ async fn run(
         _ => {}
     }
     let caller = match session::credential(headers) {
+        Credential::Share(token) => Caller::from_share_link(&t.share_links, token).await,
         Credential::Authorization(h) => Caller::authenticate(&t.jwt, &t.revocation, Some(h)).await,
         Credential::Cookie(token) => Caller::from_session(&t.jwt, &t.revocation, token).await,
         Credential::CookieWithoutCsrf => Caller::Invalid(format!(

@@ -12,7 +12,9 @@ pub mod limits;
 pub mod mutation;
 pub mod one_login;
 pub mod query;
+pub mod read_only;
 pub mod session;
+pub mod share;
 pub mod subscription;
 pub mod types;
 pub mod ws;
@@ -41,6 +43,7 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
         .limit_complexity(2000)
         .extension(http::MarkExecution)
         .extension(one_login::OneLogin)
+        .extension(read_only::ReadOnly)
 }
 
 /// The schema, holding the API's handles for its resolvers, with the per-project cap on
@@ -72,6 +75,8 @@ struct Transport {
     intake: Arc<crate::ingest::Intake>,
     /// Account tokens' revocation check (the resolvers' own handle).
     revocation: Arc<crate::auth::revocation::Revocation>,
+    /// Shared links' check (the resolvers' own handle).
+    share_links: Arc<crate::auth::share::ShareLinks>,
 }
 
 impl Transport {
@@ -86,12 +91,14 @@ pub fn router(api: ApiContext, settings: &ApiSettings) -> Router {
     let jwt = api.jwt.clone();
     let intake = api.intake.clone();
     let revocation = api.revocation.clone();
+    let share_links = api.share_links.clone();
     let transport = Arc::new(Transport {
         schema: build_schema(api, settings),
         jwt,
         settings: settings.clone(),
         intake,
         revocation,
+        share_links,
     });
     Router::new()
         .route("/graphql", get(get_graphql).post(http::post))

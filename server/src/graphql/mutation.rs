@@ -465,6 +465,25 @@ impl MutationRoot {
         set_queue_paused(ctx, false).await
     }
 
+    /// A secret link to the project's dashboard overview that works without login, read-only
+    /// at viewer level, until revoked. Admin or analyst of the project. The token (and the
+    /// page's path) is shown this once: only its hash is stored.
+    async fn create_share_link(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        label: Option<String>,
+    ) -> ApiResult<super::share::ShareLinkWithToken> {
+        Ok(super::share::create(ctx, project_id, label).await?)
+    }
+
+    /// Ends a shared link: its token is refused from then on (at once in this server process,
+    /// within a few seconds in the others). True when it worked until now. Admin or analyst of
+    /// the link's project.
+    async fn revoke_share_link(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        Ok(super::share::revoke(ctx, id).await?)
+    }
+
     /// GDPR delete: the user's events, profile and their share of every aggregate.
     async fn purge_user(
         &self,

@@ -547,6 +547,16 @@ impl QueryRoot {
         Ok(h.into())
     }
 
+    /// The project's shared links, revoked ones included, newest first (no tokens: those are
+    /// shown once, by `createShareLink`). Admin or analyst of the project.
+    async fn share_links(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+    ) -> ApiResult<Vec<super::share::ShareLink>> {
+        Ok(super::share::list(ctx, project_id).await?)
+    }
+
     /// The audit log, newest first: administrative actions and logins. Admin; an admin of
     /// some projects sees the entries whose projects are all theirs. `projectId`: only entries
     /// concerning that project.

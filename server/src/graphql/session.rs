@@ -10,6 +10,10 @@
 //! `Origin` is the server's own (`Host`, or `X-Forwarded-Host` behind a proxy).
 //!
 //! `Authorization: Bearer` wins over the cookie: API clients and scripts are unaffected.
+//!
+//! A shared link's token (`X-Sightline-Share`, see `auth::share`) wins over both: a request that
+//! names a shared link is that link's, read-only, even from a browser that is also signed in.
+//! It needs no CSRF guard: it is a header no other origin can send, and it may only read.
 
 use std::time::Duration;
 
@@ -22,6 +26,8 @@ use crate::auth::{AccountRef, JwtKeys, Role};
 pub const COOKIE: &str = "sightline_session";
 /// The header that makes a request's cookie count.
 pub const CSRF_HEADER: &str = "x-sightline-csrf";
+/// The header carrying a shared link's token.
+pub const SHARE_HEADER: &str = "x-sightline-share";
 
 /// A session token as `login` and single sign-on issue it.
 #[derive(Debug)]
@@ -78,6 +84,8 @@ pub fn clear_cookie() -> String {
 /// What a request authenticates with.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Credential<'a> {
+    /// A shared link's token (`X-Sightline-Share`).
+    Share(&'a str),
     /// The `Authorization` header's value.
     Authorization(&'a str),
     /// The session cookie's token (with the CSRF header).
@@ -87,9 +95,13 @@ pub enum Credential<'a> {
     None,
 }
 
-/// The credential of an HTTP request: `Authorization`, else the session cookie when the CSRF
-/// header is present.
+/// The credential of an HTTP request: a shared link's token, else `Authorization`, else the
+/// session cookie when the CSRF header is present.
 pub fn credential(headers: &HeaderMap) -> Credential<'_> {
+    if let Some(v) = headers.get(SHARE_HEADER) {
+        // A header that is not text is no token: refused like an unknown one.
+        return Credential::Share(v.to_str().unwrap_or_default());
+    }
     if let Some(h) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -161,6 +173,16 @@ mod tests {
             Credential::Authorization("Bearer x")
         );
         assert_eq!(credential(&headers(&[("cookie", "a=b")])), Credential::None);
+        // A shared link's token wins over everything: the request is the link's, read-only.
+        assert_eq!(
+            credential(&headers(&[
+                ("cookie", c),
+                (CSRF_HEADER, "1"),
+                ("authorization", "Bearer x"),
+                (SHARE_HEADER, "shr_t"),
+            ])),
+            Credential::Share("shr_t")
+        );
         assert_eq!(credential(&headers(&[])), Credential::None);
     }
 

@@ -11,8 +11,9 @@
 //! - **Keep-alive**: a WebSocket ping every `SIGHTLINE_WS_KEEPALIVE_SECS`; a peer that answers
 //!   nothing (no pong, no message) for two intervals is gone and its socket is closed.
 //!
-//! The token comes in `connection_init` as `{"Authorization": "Bearer <jwt>"}`; an invalid
-//! token closes the socket (4403); no token gets UNAUTHENTICATED per subscription.
+//! The token comes in `connection_init` as `{"Authorization": "Bearer <jwt>"}` (or a shared
+//! link's as `{"X-Sightline-Share": "<token>"}`: queries only); an invalid token closes the
+//! socket (4403); no token gets UNAUTHENTICATED per subscription.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -60,13 +61,22 @@ pub(super) async fn serve(
                 .or_else(|| payload.get("authorization"))
                 .and_then(|v| v.as_str())
                 .map(str::to_string);
-            // A token in `connection_init` wins; else the dashboard's session cookie.
-            let (caller, bearer) = match (header, cookie) {
-                (None, Some(token)) => (
+            let share = payload
+                .get("X-Sightline-Share")
+                .or_else(|| payload.get("x-sightline-share"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            // A shared link's token wins (read-only: its subscriptions are refused), then a
+            // token in `connection_init`, else the dashboard's session cookie.
+            let (caller, bearer) = match (share, header, cookie) {
+                (Some(token), _, _) => {
+                    (Caller::from_share_link(&t.share_links, &token).await, None)
+                }
+                (None, None, Some(token)) => (
                     Caller::from_session(&t.jwt, &t.revocation, &token).await,
                     Some(format!("Bearer {token}")),
                 ),
-                (header, _) => (
+                (None, header, _) => (
                     Caller::authenticate(&t.jwt, &t.revocation, header.as_deref()).await,
                     header,
                 ),

@@ -133,7 +133,12 @@ impl Intake {
         let (mut checked, mut rejected) = validate_events(&validator, events, dialect);
         // Browsers that store nothing (`data-storage="none"`) send no anonymous id: derive it,
         // and the visit's, from the day's salt and the full address, before anything else.
-        if dialect == Dialect::Browser && checked.iter().any(|(_, e)| e.anonymous_id.is_none()) {
+        // The visitor id only for events that name nobody: an event with a user id is that
+        // user's, and every identified visitor behind one address would otherwise share one
+        // derived id (and its spam limit). The visit id for any event without one.
+        let derives =
+            |e: &Event| e.anonymous_id.is_none() && (e.user_id.is_none() || e.session_id.is_none());
+        if dialect == Dialect::Browser && checked.iter().any(|(_, e)| derives(e)) {
             if let Some(ip) = ip {
                 let salt = self.salt.today().await.map_err(|e| {
                     tracing::warn!(error = %e, "cannot read the cookieless salt");
@@ -141,8 +146,10 @@ impl Intake {
                 })?;
                 let (anon, visit) =
                     derive_ids(&salt, project.id, ip, user_agent.as_deref().unwrap_or(""));
-                for (_, ev) in checked.iter_mut().filter(|(_, e)| e.anonymous_id.is_none()) {
-                    ev.anonymous_id = Some(anon.clone());
+                for (_, ev) in checked.iter_mut().filter(|(_, e)| derives(e)) {
+                    if ev.user_id.is_none() {
+                        ev.anonymous_id = Some(anon.clone());
+                    }
                     ev.session_id.get_or_insert_with(|| visit.clone());
                 }
             }

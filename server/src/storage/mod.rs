@@ -20,6 +20,7 @@ pub mod partitions;
 pub mod projects;
 pub mod retention;
 pub mod rollups;
+pub mod share_links;
 pub mod users;
 
 use std::time::Duration;

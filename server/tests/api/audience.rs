@@ -925,3 +925,47 @@ async fn cookieless_browsers_get_a_daily_visitor_id_from_a_salt_that_expires() {
         .expect("ttl");
     assert!(ttl > 0 && ttl <= 48 * 3600, "expires: {ttl}");
 }
+
+/// A cookieless browser after `identify` sends its user id and no visitor or visit id: the event
+/// keeps the user as its only visitor and gets the derived visit. Many people signed in behind
+/// one address and browser are not one derived visitor, so none of them is dropped as spam.
+#[tokio::test]
+async fn cookieless_identified_events_keep_their_user_and_are_not_merged_as_spam() {
+    let app = crate::helpers::spawn_app().await;
+    // 150 people in two seconds: over the per-visitor burst (two seconds at 50 events/s).
+    let events: Vec<Value> = (0..150)
+        .map(|i| {
+            let mut e = crate::helpers::event("page.view");
+            let o = e.as_object_mut().expect("an object");
+            o.remove("anonymous_id");
+            o.remove("session_id");
+            o.insert("user_id".into(), json!(format!("member-{i}")));
+            e
+        })
+        .collect();
+    let r = app
+        .client
+        .post(format!("{}/collect", app.address))
+        .header("user-agent", CHROME_WINDOWS)
+        .body(json!({"key": app.project.public_key, "events": events}).to_string())
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["accepted"], json!(150), "{body}");
+    assert_eq!(app.wait_for_count(150, Duration::from_secs(20)).await, 150);
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT user_id, anonymous_id, session_id FROM activities WHERE project_id = $1",
+    )
+    .bind(app.project.id)
+    .fetch_all(crate::helpers::TestSql::pool(&app.db))
+    .await
+    .expect("rows");
+    let users: BTreeSet<&str> = rows.iter().filter_map(|r| r.0.as_deref()).collect();
+    assert_eq!(users.len(), 150);
+    assert!(rows.iter().all(|r| r.1.is_none()), "no derived visitor id");
+    assert!(rows
+        .iter()
+        .all(|r| r.2.as_deref().is_some_and(|s| s.starts_with("cl-"))));
+}

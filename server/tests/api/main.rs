@@ -27,6 +27,7 @@ mod revocation;
 mod rollup_oracle;
 mod schema_doc;
 mod session_cookie;
+mod share_links;
 mod storage_archive;
 mod storage_partitions;
 mod storage_plans;

@@ -298,3 +298,36 @@ async fn scoped_admins_manage_only_accounts_within_their_projects() {
     assert_eq!(r["data"]["deleteAccount"], true, "{r}");
     app.stop().await;
 }
+
+/// The raw export checks the account as the GraphQL API does: a token signed out everywhere
+/// exports nothing, though its signature and expiry are still good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_exports_nothing() {
+    let app = spawn_app().await;
+    let root = app.admin_token.clone();
+    let p = app.project.id.to_string();
+    admin(&app, &root, "mutation($p: ID!) { createAccount(email: \"exporter@example.com\", password: \"correct horse battery\", role: ANALYST, projectIds: [$p]) { id } }", json!({"p": p})).await;
+    let t = login(&app, "exporter@example.com", "correct horse battery")
+        .await
+        .expect("login");
+    let export = |token: String| {
+        let now = chrono::Utc::now();
+        app.client
+            .get(format!("{}/api/v1/export", app.address))
+            .query(&[
+                ("projectId", p.clone()),
+                ("from", (now - chrono::Duration::days(1)).to_rfc3339()),
+                ("to", now.to_rfc3339()),
+            ])
+            .bearer_auth(token)
+            .send()
+    };
+    let r = export(t.clone()).await.expect("export");
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    admin(&app, &t, "mutation { signOutEverywhere }", json!({})).await;
+    let r = export(t).await.expect("export");
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["code"], "unauthenticated", "{body}");
+}

@@ -341,3 +341,30 @@ export type LiveStatsSubscriptionVariables = Exact<{
 
 
 export type LiveStatsSubscription = { liveStats: { events: number } };
+
+export type SharedProjectQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SharedProjectQuery = { projects: Array<{ id: string, name: string }> };
+
+export type ShareLinksQueryVariables = Exact<{
+  p: string;
+}>;
+
+
+export type ShareLinksQuery = { shareLinks: Array<{ id: string, label: string | null, createdBy: string, createdAt: string, revokedAt: string | null }> };
+
+export type CreateShareLinkMutationVariables = Exact<{
+  p: string;
+  l?: string | null | undefined;
+}>;
+
+
+export type CreateShareLinkMutation = { createShareLink: { token: string, path: string, link: { id: string } } };
+
+export type RevokeShareLinkMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RevokeShareLinkMutation = { revokeShareLink: boolean };

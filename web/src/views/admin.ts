@@ -5,6 +5,7 @@ import { gql } from '../api';
 import { dateTime, esc } from '../format';
 import { failed, guarded, table } from '../ui';
 import type { Ctx } from './ctx';
+import { shareLinksPanel } from './sharing';
 import type {
   CreateAccountMutation, CreateProjectMutation, DeadLettersQuery, ProjectsQuery, QueueStateQuery,
   RotateKeysMutation, UpdateOriginsMutation,
@@ -31,12 +32,19 @@ export async function projects(el: HTMLElement, ctx: Ctx, onCreated: (id: string
     list.innerHTML = d.projects.map((p) => `<article class="panel" data-project="${esc(p.id)}"><h2>${esc(p.name)}</h2>
       <p>Public key <code>${esc(p.publicKey)}</code> · raw events kept ${p.retentionDays} days</p>
       <form class="origins"><label>Allowed origins <input name="o" value="${esc(p.allowedOrigins.join(', '))}"></label> <button type="submit">Save</button></form>
-      <button type="button" class="rotate">Rotate keys</button>${snippetBox(p)}<div class="msg" role="status"></div></article>`).join('');
+      <button type="button" class="rotate">Rotate keys</button>${snippetBox(p)}<div class="msg" role="status"></div>
+      <details class="share"><summary>Shared links</summary><div class="share-panel"></div></details></article>`).join('');
     for (const art of list.querySelectorAll<HTMLElement>('article')) {
       const id = art.dataset.project!;
       const msg = art.querySelector<HTMLElement>('.msg')!;
       const p = d.projects.find((x) => x.id === id)!;
       wireCopy(art, p.snippet);
+      // Loaded when opened: a page of many projects asks for none of their links up front.
+      const share = art.querySelector<HTMLDetailsElement>('details.share')!;
+      share.addEventListener('toggle', () => {
+        const panel = share.querySelector<HTMLElement>('.share-panel')!;
+        if (share.open && !panel.hasChildNodes()) void shareLinksPanel(panel, id);
+      });
       art.querySelector('.origins')!.addEventListener('submit', (ev) => {
         ev.preventDefault();
         const origins = art.querySelector<HTMLInputElement>('[name=o]')!.value.split(',').map((s) => s.trim()).filter(Boolean);
