@@ -304,11 +304,18 @@ async fn complete(
         );
     }
     if let Some(error) = q.error {
+        // Text from the URL: kept short in the log and on the page.
+        let error: String = error.chars().take(100).collect();
         let mut detail = refused("provider");
         detail["error"] = json!(error);
         sso.audit("anonymous", "login.failure", ip, None, detail)
             .await;
-        let description = q.error_description.unwrap_or_default();
+        let description: String = q
+            .error_description
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
         return page(
             StatusCode::FORBIDDEN,
             "The identity provider did not sign you in",
