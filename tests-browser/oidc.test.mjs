@@ -15,7 +15,15 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import Provider from 'oidc-provider';
-import { browser, db, env } from './helpers.mjs';
+import { browser as chromium, db, env } from './helpers.mjs';
+
+// A browser that reaches this machine only: the provider's development pages import a web
+// font from the internet, which is not fetched.
+async function browser() {
+  const ctx = await chromium();
+  await ctx.route((u) => u.hostname !== '127.0.0.1', (route) => route.abort());
+  return ctx;
+}
 
 const freePort = () => new Promise((resolve, reject) => {
   const s = net.createServer();
@@ -324,6 +332,27 @@ test('a sign-in completes only in the browser that started it', async () => {
     assert.equal(entry?.detail.method, 'sso');
   } finally {
     await victim.close();
+  }
+});
+
+test('a sign-in cancelled at the provider is refused with its answer', async () => {
+  const ctx = await browser();
+  try {
+    const page = await ctx.newPage();
+    await page.goto(`${servers.creating}/`);
+    await page.getByRole('link', { name: 'Sign in with SSO' }).click();
+    await page.waitForURL((u) => u.origin === issuer, { timeout: 10000 });
+    const answered = page.waitForResponse((r) => r.url().startsWith(`${servers.creating}/auth/oidc/callback`));
+    await page.getByRole('link', { name: '[ Cancel ]' }).click();
+    assert.equal((await answered).status(), 403);
+    assert.match(await page.locator('[data-testid=sso-error]').textContent(), /access_denied/);
+    assert.equal((await ctx.cookies(servers.creating)).find((c) => c.name === 'sightline_session'), undefined);
+    const [entry] = (await pg.query(
+      "SELECT detail FROM audit_log WHERE action = 'login.failure' AND detail->>'reason' = 'provider' ORDER BY id DESC LIMIT 1",
+    )).rows;
+    assert.equal(entry?.detail.error, 'access_denied');
+  } finally {
+    await ctx.close();
   }
 });
 
