@@ -9,8 +9,8 @@ pub struct Model {
     pub id: Uuid,
     #[sea_orm(unique)]
     pub email: String,
-    /// argon2id PHC string.
-    pub password_hash: String,
+    /// argon2id PHC string; `None` for accounts that sign in only through single sign-on.
+    pub password_hash: Option<String>,
     /// admin | analyst | viewer | service
     pub role: String,
     /// Projects the account may use; `None` means all.
@@ -20,6 +20,10 @@ pub struct Model {
     pub token_version: i32,
     /// A disabled account cannot log in and its tokens are refused.
     pub disabled_at: Option<DateTimeWithTimeZone>,
+    /// The OpenID Connect issuer and subject (`sub`) single sign-on knows the account by; both
+    /// set or both unset.
+    pub oidc_issuer: Option<String>,
+    pub oidc_subject: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

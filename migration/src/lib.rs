@@ -79,6 +79,9 @@ impl MigratorTrait for Migrator {
             // Shared links: a project's read-only dashboard without login, by a secret token
             // (only its SHA-256 stored). 0014 belongs to another change; the names order them.
             sql_migration!("m20261203_000015_share_links", "0015_share_links"),
+            // Single sign-on: accounts known by (`oidc_issuer`, `oidc_subject`), passwords
+            // optional for them.
+            sql_migration!("m20261203_000016_oidc", "0016_oidc"),
         ]
     }
 }

@@ -73,6 +73,8 @@ pub enum StartError {
     },
     #[error("JWT keys: {0}")]
     Jwt(String),
+    #[error("single sign-on: {0}")]
+    Oidc(String),
     #[error("audience enrichment: {0}")]
     Enrich(#[from] crate::enrich::EnrichError),
 }
@@ -240,6 +242,23 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
         )),
         revocation,
         share_links: Arc::new(ShareLinks::new(db.clone())),
+        single_sign_on: settings.oidc.is_some(),
+    };
+    let sso = match &settings.oidc {
+        Some(oidc) => {
+            let provider =
+                crate::auth::oidc::Provider::new(oidc.clone()).map_err(StartError::Oidc)?;
+            crate::sso::router(Arc::new(crate::sso::Sso {
+                provider,
+                db: db.clone(),
+                redis: queue.conn(),
+                key_base: format!("{}:oidc:", settings.queue.prefix),
+                jwt: api.jwt.clone(),
+                revocation: api.revocation.clone(),
+                intake: intake.clone(),
+            }))
+        }
+        None => crate::sso::router_off(),
     };
     let ops = Ops {
         db: db.clone(),
@@ -263,7 +282,7 @@ async fn build_http(settings: &Settings, db: &Db, queue: &Queue) -> Result<Http,
         settings,
         crate::ingest::router(intake.clone()),
         graphql::router(api, &settings.api),
-        export,
+        export.merge(sso),
         ops,
     );
     let listener = TcpListener::bind(settings.bind)
@@ -397,7 +416,7 @@ async fn metrics_endpoint(State(ops): State<Ops>, headers: axum::http::HeaderMap
         .into_response()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use sha2::{Digest, Sha256};
     // Hashing first makes the comparison independent of where the inputs differ and of their
     // lengths.

@@ -57,6 +57,12 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("config: {name} is required when {because} is set ({why})")]
+    Requires {
+        name: &'static str,
+        because: &'static str,
+        why: &'static str,
+    },
     #[error("config: cannot read config file {path}: {reason}")]
     File { path: String, reason: String },
     #[error("config: unknown setting {key:?} in {path} (known: {known})")]
@@ -295,6 +301,22 @@ settings! {
         "serve /metrics on this address only (e.g. 127.0.0.1:9100), not on SIGHTLINE_BIND";
     METRICS_TOKEN = "SIGHTLINE_METRICS_TOKEN", Unset, Secret,
         "require Authorization: Bearer <token> on /metrics";
+    OIDC_ISSUER = "SIGHTLINE_OIDC_ISSUER", Unset, Plain,
+        "OpenID Connect issuer URL for single sign-on (its /.well-known/openid-configuration is read); https, or http on a loopback host; unset: single sign-on off";
+    OIDC_CLIENT_ID = "SIGHTLINE_OIDC_CLIENT_ID", Unset, Plain,
+        "client id registered with the identity provider (required with SIGHTLINE_OIDC_ISSUER)";
+    OIDC_CLIENT_SECRET = "SIGHTLINE_OIDC_CLIENT_SECRET", Unset, Secret,
+        "client secret registered with the identity provider (unset: a public client, protected by PKCE alone)";
+    OIDC_REDIRECT_URL = "SIGHTLINE_OIDC_REDIRECT_URL", Unset, Plain,
+        "the callback URL registered with the provider, https://<dashboard host>/auth/oidc/callback (required with SIGHTLINE_OIDC_ISSUER)";
+    OIDC_SCOPES = "SIGHTLINE_OIDC_SCOPES", List(&["email", "profile"]), Plain,
+        "comma-separated scopes asked for besides openid (add the one that releases the role and projects claims if your provider needs one)";
+    OIDC_ROLE_CLAIM = "SIGHTLINE_OIDC_ROLE_CLAIM", Value("sightline_role"), Plain,
+        "claim (ID token, else userinfo) with the Sightline role: admin, analyst or viewer; a list counts its highest role; without one sign-in is refused";
+    OIDC_PROJECTS_CLAIM = "SIGHTLINE_OIDC_PROJECTS_CLAIM", Value("sightline_projects"), Plain,
+        "claim with the project ids the account covers (a list, or space/comma-separated); * for all projects (admins only)";
+    OIDC_CREATE_ACCOUNTS = "SIGHTLINE_OIDC_CREATE_ACCOUNTS", Value("false"), Plain,
+        "true creates an account at a first single sign-on; false lets in only existing accounts (matched by a verified email)";
     GEOIP_DB = "SIGHTLINE_GEOIP_DB", Unset, Plain,
         "MMDB file mapping client IPs to countries (MaxMind GeoLite2/GeoIP2 or ip-location-db layout; a City database adds regions and cities); unset: country unknown";
 }
@@ -437,6 +459,28 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// The GeoIP database (MMDB) of `enrich::Enricher`; `None`: every country unknown.
     pub geoip_db: Option<PathBuf>,
+    /// Single sign-on; `None`: off (no issuer set).
+    pub oidc: Option<OidcSettings>,
+}
+
+/// Single sign-on with an OpenID Connect provider (`auth::oidc`).
+#[derive(Clone, Debug)]
+pub struct OidcSettings {
+    /// The issuer, exactly as the provider's discovery document and ID tokens name it (kept as
+    /// written: a URL parser would add a trailing slash that the provider's issuer lacks).
+    pub issuer: String,
+    pub client_id: String,
+    /// `None`: a public client (PKCE alone proves the code exchange).
+    pub client_secret: Option<Secret>,
+    pub redirect_url: String,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The claim naming the role (`admin`, `analyst`, `viewer`).
+    pub role_claim: String,
+    /// The claim naming the projects (ids, or `*`).
+    pub projects_claim: String,
+    /// Whether a first sign-in creates its account.
+    pub create_accounts: bool,
 }
 
 /// Limits of the GraphQL API.
@@ -914,7 +958,81 @@ impl Settings {
                 token: src.raw(&METRICS_TOKEN).map(Secret::new),
             },
             geoip_db: src.raw(&GEOIP_DB).map(PathBuf::from),
+            oidc: oidc_settings(&src)?,
         })
+    }
+}
+
+/// Single sign-on's settings: `None` without an issuer; with one, the client id and redirect
+/// URL are required, and without one, no other part of it may be set (a half-done setup would
+/// otherwise pass silently as "off").
+fn oidc_settings(src: &Source) -> Result<Option<OidcSettings>, ConfigError> {
+    const WHY: &str = "single sign-on";
+    let Some(issuer) = src.raw(&OIDC_ISSUER) else {
+        for part in [&OIDC_CLIENT_ID, &OIDC_CLIENT_SECRET, &OIDC_REDIRECT_URL] {
+            if src.raw(part).is_some() {
+                return Err(ConfigError::Requires {
+                    name: OIDC_ISSUER.name,
+                    because: part.name,
+                    why: WHY,
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let required = |spec: &SettingSpec| {
+        src.raw(spec).map(str::trim).ok_or(ConfigError::Requires {
+            name: spec.name,
+            because: OIDC_ISSUER.name,
+            why: WHY,
+        })
+    };
+    let client_id = required(&OIDC_CLIENT_ID)?.to_string();
+    let redirect_url = required(&OIDC_REDIRECT_URL)?;
+    let claim = |spec: &SettingSpec| {
+        let name = src.text(spec).trim().to_string();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(invalid(spec, &name, "expected a claim name"));
+        }
+        Ok(name)
+    };
+    Ok(Some(OidcSettings {
+        issuer: web_url(&OIDC_ISSUER, issuer.trim())?,
+        client_id,
+        client_secret: src.raw(&OIDC_CLIENT_SECRET).map(Secret::new),
+        redirect_url: web_url(&OIDC_REDIRECT_URL, redirect_url)?,
+        scopes: src
+            .text(&OIDC_SCOPES)
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "openid")
+            .map(str::to_string)
+            .collect(),
+        role_claim: claim(&OIDC_ROLE_CLAIM)?,
+        projects_claim: claim(&OIDC_PROJECTS_CLAIM)?,
+        create_accounts: src.parse(&OIDC_CREATE_ACCOUNTS)?,
+    }))
+}
+
+/// An `https` URL, or `http` on a loopback host (a provider or dashboard on this machine, as in
+/// tests): codes and tokens never cross a network in clear text.
+fn web_url(spec: &SettingSpec, value: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(value).map_err(|e| invalid(spec, value, &e.to_string()))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(value.to_string()),
+        "http" if loopback => Ok(value.to_string()),
+        "http" => Err(invalid(
+            spec,
+            value,
+            "must be https (http only on localhost or 127.0.0.1)",
+        )),
+        _ => Err(invalid(spec, value, "expected an https:// URL")),
     }
 }
 
@@ -1230,6 +1348,112 @@ mod tests {
         assert_eq!(s.archive_url, ".data/archive");
         assert_eq!(s.rollup_minute_days, 3);
         assert_eq!(s.geoip_db, None);
+        assert!(s.oidc.is_none());
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut env = base();
+        for (k, v) in pairs {
+            env.insert(k.to_string(), v.to_string());
+        }
+        env
+    }
+
+    const SSO: &[(&str, &str)] = &[
+        ("SIGHTLINE_OIDC_ISSUER", "https://id.example.com/realms/x"),
+        ("SIGHTLINE_OIDC_CLIENT_ID", "sightline"),
+        (
+            "SIGHTLINE_OIDC_REDIRECT_URL",
+            "https://sl.example.com/auth/oidc/callback",
+        ),
+    ];
+
+    #[test]
+    fn single_sign_on_is_read_with_its_defaults() {
+        let s = Settings::from_map(&with(SSO)).expect("valid");
+        let o = s.oidc.expect("on");
+        assert_eq!(o.issuer, "https://id.example.com/realms/x");
+        assert_eq!(o.client_id, "sightline");
+        assert!(o.client_secret.is_none());
+        assert_eq!(o.redirect_url, "https://sl.example.com/auth/oidc/callback");
+        assert_eq!(o.scopes, ["email", "profile"]);
+        assert_eq!(o.role_claim, "sightline_role");
+        assert_eq!(o.projects_claim, "sightline_projects");
+        assert!(!o.create_accounts);
+
+        let mut env = with(SSO);
+        env.insert("SIGHTLINE_OIDC_CLIENT_SECRET".into(), "hunter2".into());
+        env.insert(
+            "SIGHTLINE_OIDC_SCOPES".into(),
+            "openid, email groups".into(),
+        );
+        env.insert("SIGHTLINE_OIDC_ROLE_CLAIM".into(), "groups".into());
+        env.insert("SIGHTLINE_OIDC_CREATE_ACCOUNTS".into(), "true".into());
+        let o = Settings::from_map(&env).expect("valid").oidc.expect("on");
+        assert_eq!(
+            o.client_secret.map(|s| s.expose().to_string()).as_deref(),
+            Some("hunter2")
+        );
+        assert_eq!(o.scopes, ["email", "groups"], "openid is always asked for");
+        assert_eq!(o.role_claim, "groups");
+        assert!(o.create_accounts);
+        // Loopback providers may speak http (tests, a provider on the same host).
+        let mut env = with(SSO);
+        env.insert(
+            "SIGHTLINE_OIDC_ISSUER".into(),
+            "http://127.0.0.1:9000".into(),
+        );
+        env.insert(
+            "SIGHTLINE_OIDC_REDIRECT_URL".into(),
+            "http://localhost:8080/auth/oidc/callback".into(),
+        );
+        assert!(Settings::from_map(&env).expect("valid").oidc.is_some());
+    }
+
+    #[test]
+    fn half_configured_single_sign_on_is_refused_by_name() {
+        for missing in ["SIGHTLINE_OIDC_CLIENT_ID", "SIGHTLINE_OIDC_REDIRECT_URL"] {
+            let mut env = with(SSO);
+            env.remove(missing);
+            let err = Settings::from_map(&env).expect_err(missing).to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "config: {missing} is required when SIGHTLINE_OIDC_ISSUER is set (single sign-on)"
+                )
+            );
+        }
+        for stray in ["SIGHTLINE_OIDC_CLIENT_ID", "SIGHTLINE_OIDC_CLIENT_SECRET"] {
+            let err = Settings::from_map(&with(&[(stray, "x")]))
+                .expect_err(stray)
+                .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "config: SIGHTLINE_OIDC_ISSUER is required when {stray} is set (single sign-on)"
+                )
+            );
+        }
+        for (name, value) in [
+            ("SIGHTLINE_OIDC_ISSUER", "http://id.example.com"),
+            ("SIGHTLINE_OIDC_ISSUER", "not a url"),
+            ("SIGHTLINE_OIDC_REDIRECT_URL", "ftp://sl.example.com/cb"),
+            ("SIGHTLINE_OIDC_ROLE_CLAIM", "two words"),
+            ("SIGHTLINE_OIDC_CREATE_ACCOUNTS", "maybe"),
+        ] {
+            let mut env = with(SSO);
+            env.insert(name.into(), value.into());
+            let err = Settings::from_map(&env).expect_err(value).to_string();
+            assert!(err.starts_with(&format!("config: {name}=")), "{err}");
+        }
+        // The secret is never shown, even in an error about another part.
+        let mut env = with(&[("SIGHTLINE_OIDC_CLIENT_SECRET", "hunter2")]);
+        env.insert(
+            "SIGHTLINE_OIDC_ISSUER".into(),
+            "https://id.example.com".into(),
+        );
+        let err = Settings::from_map(&env).expect_err("no client id");
+        assert!(!format!("{err} {err:?}").contains("hunter2"));
     }
 
     #[test]

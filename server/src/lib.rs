@@ -13,7 +13,9 @@
 //! - [`worker`]: the consumer that writes batches to Postgres, and periodic maintenance.
 //! - [`storage`]: Postgres connections and the SQL for writes and tenant records.
 //! - [`live`]: Redis pub/sub live feed (publisher and per-process fan-out hub).
-//! - [`auth`]: JWT and passwords, roles and project scoping.
+//! - [`auth`]: JWT and passwords, roles and project scoping, the OpenID Connect protocol.
+//! - [`sso`]: single sign-on's HTTP routes (`/auth/oidc/*`): the provider's identity to an
+//!   account and a dashboard session.
 //! - [`analytics`]: the read-side queries (rollups first, raw rows for drill-down).
 //! - [`graphql`]: the GraphQL schema, its context and transport.
 //! - [`export`]: the raw export endpoint (`GET /api/v1/export`), streaming `storage::export`.
@@ -44,6 +46,7 @@ pub mod live;
 pub mod privacy;
 pub mod queue;
 pub mod redis_conn;
+pub mod sso;
 pub mod storage;
 pub mod telemetry;
 pub mod worker;

@@ -32,9 +32,10 @@ function login(notice = ''): void {
     <h1>Sightline</h1>${notice ? `<p class="notice" role="status">${esc(notice)}</p>` : ''}
     <label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
     <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-    <button type="submit">Sign in</button><div id="msg" aria-live="assertive"></div></form></main>`;
+    <button type="submit">Sign in</button><div id="msg" aria-live="assertive"></div><div id="sso"></div></form></main>`;
   const form = app.querySelector<HTMLFormElement>('#login')!;
   form.querySelector<HTMLInputElement>('#email')!.focus();
+  void offerSingleSignOn(form.querySelector<HTMLElement>('#sso')!);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const email = form.querySelector<HTMLInputElement>('#email')!.value.trim();
@@ -58,6 +59,31 @@ function login(notice = ''): void {
   });
 }
 
+/// "Sign in with SSO" when the server has single sign-on: a plain link (a navigation, not a
+/// form: the provider's pages are another origin, which the policy's form-action forbids).
+async function offerSingleSignOn(box: HTMLElement): Promise<void> {
+  try {
+    const d = await gql<{ singleSignOn: { loginUrl: string } | null }>('{ singleSignOn { loginUrl } }');
+    if (d.singleSignOn && box.isConnected) {
+      box.innerHTML = `<p class="or">or</p><a class="button" id="sso-login" href="${esc(d.singleSignOn.loginUrl)}">Sign in with SSO</a>`;
+    }
+  } catch {
+    // Without the answer the password form is all there is.
+  }
+}
+
+/// Back from single sign-on (`/#/sso`): the session cookie is set; `me` says who and until when.
+async function adoptSingleSignOn(): Promise<boolean> {
+  try {
+    const d = await gql<{ me: { subject: string; role: string; expiresAt: string | null } }>('{ me { subject role expiresAt } }');
+    if (!d.me.expiresAt) return false;
+    saveSession({ email: d.me.subject, role: d.me.role, expiresAt: d.me.expiresAt });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /// A shared link's page (`#/share/<token>`) needs no session: it is shown whoever is signed in.
 /// Leaving it for another page (editing the URL) reloads the dashboard as itself.
 async function startShared(token: string): Promise<void> {
@@ -72,6 +98,11 @@ async function startShared(token: string): Promise<void> {
 async function start(): Promise<void> {
   const shared = shareTokenOf(location.hash);
   if (shared) return startShared(shared);
+  if (location.hash === '#/sso' && !loadSession()) {
+    const adopted = await adoptSingleSignOn();
+    history.replaceState(null, '', '#/overview');
+    if (!adopted) return login('Single sign-on did not complete: please sign in again.');
+  }
   const session = loadSession();
   if (!session) return login();
   app.innerHTML = '<p class="state" role="status">Loading…</p>';

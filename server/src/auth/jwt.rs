@@ -164,6 +164,9 @@ impl JwtKeys {
                 (None, None) => None,
                 _ => return Err(TokenError::Invalid("aid and ver go together".into())),
             },
+            expires_at: i64::try_from(c.exp)
+                .ok()
+                .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0)),
             shared_link: None,
         })
     }

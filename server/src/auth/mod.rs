@@ -1,8 +1,10 @@
 //! Who is calling: JWT verification and issuing (`jwt`), password hashing and its bound
 //! (`password`), login throttling (`throttle`), shared links (`share`), and the role/project
-//! checks every resolver applies (`Principal`).
+//! checks every resolver applies (`Principal`); single sign-on with an OpenID Connect provider
+//! (`oidc`).
 
 pub mod jwt;
+pub mod oidc;
 pub mod password;
 pub mod revocation;
 pub mod share;
@@ -60,6 +62,8 @@ pub struct Principal {
     /// The account the token was issued to, at which token version (`login`'s tokens); `None`
     /// for tokens no account backs (`sightline token`).
     pub account: Option<AccountRef>,
+    /// When the token ends (its `exp`).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The shared link the request came with (`share`): such a caller is a viewer of the link's
     /// one project and may only read ([`Principal::require_change`]).
     pub shared_link: Option<Uuid>,

@@ -148,6 +148,7 @@ impl Principal {
             projects: Some(vec![project]),
             account: None,
             shared_link: Some(link),
+            expires_at: None,
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct ApiContext {
     pub passwords: Arc<PasswordWork>,
     /// Account tokens checked against their account (and forgotten after a change).
     pub revocation: Arc<Revocation>,
+    /// Single sign-on is configured (`/auth/oidc/login` serves).
+    pub single_sign_on: bool,
     /// Shared links' tokens checked against their link (and forgotten once revoked).
     pub share_links: Arc<ShareLinks>,
 }

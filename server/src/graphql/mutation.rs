@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, Json, Object, ID};
 use axum::http::header;
-use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::audit;
@@ -14,7 +13,7 @@ use super::session;
 use super::types::*;
 use crate::auth::password::{self, WorkError};
 use crate::auth::throttle::{Locked, Scope};
-use crate::auth::{AccountRef, Role};
+use crate::auth::Role;
 use crate::domain::goal::{GoalInput, GoalSpec, MAX_GOALS};
 use crate::domain::{AccountScope, Email, Origin, ProjectName, RetentionDays, TrackedUserId};
 use crate::event::Dialect;
@@ -85,8 +84,12 @@ impl MutationRoot {
             .map_err(ApiError::from)?;
         // Verify even for unknown emails (against a fixed hash) so timing does not reveal which
         // emails have accounts. An over-long password is checked against it too.
+        // Accounts that only single sign-on opens have no password: the fixed hash too.
         let phc = match &account {
-            Some(a) if password.len() <= password::MAX_LEN => a.password_hash.clone(),
+            Some(a) if password.len() <= password::MAX_LEN => a
+                .password_hash
+                .clone()
+                .unwrap_or_else(|| UNKNOWN_HASH.clone()),
             _ => UNKNOWN_HASH.clone(),
         };
         let ok = match st.passwords.verify(password, phc).await {
@@ -102,7 +105,7 @@ impl MutationRoot {
             Err(e) => return Err(ApiError::Internal(e.to_string()).into()),
         };
         let account = match (ok, account) {
-            (true, Some(a)) if a.disabled_at.is_some() => {
+            (true, Some(a)) if a.password_hash.is_some() && a.disabled_at.is_some() => {
                 login_refused("disabled");
                 audit::record_as(
                     ctx,
@@ -115,7 +118,7 @@ impl MutationRoot {
                 .await;
                 return Err(ApiError::Unauthenticated("this account is disabled".into()).into());
             }
-            (true, Some(a)) => a,
+            (true, Some(a)) if a.password_hash.is_some() => a,
             _ => {
                 let locked = st.throttle.failed(&email, ip).await.map_err(throttle_err)?;
                 login_refused("password");
@@ -134,25 +137,12 @@ impl MutationRoot {
             }
         };
         st.throttle.succeeded(&email).await.map_err(throttle_err)?;
-        let role: Role = account
-            .role
-            .parse()
-            .map_err(|_| ApiError::Internal(format!("bad role {}", account.role)))?;
-        let ttl = st.jwt.token_ttl();
-        let token = st
-            .jwt
-            .issue_for(
-                &account.email,
-                role,
-                account.project_ids.as_deref(),
-                Some(ttl),
-                Some(AccountRef {
-                    id: account.id,
-                    version: account.token_version,
-                }),
-            )
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let expires_at = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+        let session::Issued {
+            token,
+            ttl,
+            expires_at,
+            role,
+        } = session::issue(&st.jwt, &account).map_err(ApiError::Internal)?;
         audit::record_as(
             ctx,
             account.email.clone(),

@@ -65,6 +65,14 @@ fn selected(ctx: &Context<'_>, fields: &[&str]) -> bool {
 #[allow(clippy::too_many_arguments)]
 #[Object]
 impl QueryRoot {
+    /// Single sign-on, when this server has it (`null` otherwise). Public: the sign-in page
+    /// asks before anyone is signed in.
+    async fn single_sign_on(&self, ctx: &Context<'_>) -> Option<SingleSignOn> {
+        api(ctx).single_sign_on.then(|| SingleSignOn {
+            login_url: "/auth/oidc/login".into(),
+        })
+    }
+
     /// The caller's identity and role.
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<Me> {
         let p = principal(ctx)?;

@@ -18,6 +18,9 @@
 use std::time::Duration;
 
 use axum::http::{header, HeaderMap};
+use chrono::{DateTime, Utc};
+
+use crate::auth::{AccountRef, JwtKeys, Role};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "sightline_session";
@@ -25,6 +28,43 @@ pub const COOKIE: &str = "sightline_session";
 pub const CSRF_HEADER: &str = "x-sightline-csrf";
 /// The header carrying a shared link's token.
 pub const SHARE_HEADER: &str = "x-sightline-share";
+
+/// A session token as `login` and single sign-on issue it.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: String,
+    pub ttl: Duration,
+    pub expires_at: DateTime<Utc>,
+    pub role: Role,
+}
+
+/// A token for `account` with its role and projects, bound to its current token version (so
+/// role changes, disabling and "sign out everywhere" revoke it). The subject is the email.
+pub fn issue(jwt: &JwtKeys, account: &entity::account::Model) -> Result<Issued, String> {
+    let role: Role = account
+        .role
+        .parse()
+        .map_err(|_| format!("bad role {}", account.role))?;
+    let ttl = jwt.token_ttl();
+    let token = jwt
+        .issue_for(
+            &account.email,
+            role,
+            account.project_ids.as_deref(),
+            Some(ttl),
+            Some(AccountRef {
+                id: account.id,
+                version: account.token_version,
+            }),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(Issued {
+        token,
+        ttl,
+        expires_at: Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
+        role,
+    })
+}
 
 /// `Set-Cookie` for a new session of `ttl`. Always `Secure`: browsers keep Secure cookies from
 /// `http://localhost` and `http://127.0.0.1` (secure contexts), so local development works;

@@ -34,6 +34,16 @@ pub struct Me {
     pub role: String,
     /// `None` when the caller may use every project.
     pub projects: Option<Vec<ID>>,
+    /// When the caller's token (or session) ends.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// How to sign in through the identity provider.
+#[derive(SimpleObject)]
+pub struct SingleSignOn {
+    /// Where the browser goes to sign in (then comes back to `/#/sso` signed in, or to a page
+    /// saying why not).
+    pub login_url: String,
 }
 
 impl From<&Principal> for Me {
@@ -45,6 +55,7 @@ impl From<&Principal> for Me {
                 .projects
                 .as_ref()
                 .map(|ids| ids.iter().map(|i| ID(i.to_string())).collect()),
+            expires_at: p.expires_at,
         }
     }
 }

@@ -36,7 +36,7 @@ pub async fn upsert(
             return Ok((existing, false));
         }
         let mut m: account::ActiveModel = existing.into();
-        m.password_hash = Set(password_hash.to_string());
+        m.password_hash = Set(Some(password_hash.to_string()));
         m.role = Set(scope.role().as_str().to_string());
         m.project_ids = Set(projects);
         m.token_version = Set(existing_version(&m) + 1);
@@ -45,7 +45,7 @@ pub async fn upsert(
     let m = account::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.as_str().to_string()),
-        password_hash: Set(password_hash.to_string()),
+        password_hash: Set(Some(password_hash.to_string())),
         role: Set(scope.role().as_str().to_string()),
         project_ids: Set(projects),
         created_at: Set(Utc::now().into()),
@@ -54,6 +54,60 @@ pub async fn upsert(
     .insert(&db.primary)
     .await?;
     Ok((m, true))
+}
+
+/// The account single sign-on knows by the provider's `issuer` and `subject`.
+pub async fn by_oidc(
+    db: &Db,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<account::Model>, StorageError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::OidcIssuer.eq(issuer))
+        .filter(account::Column::OidcSubject.eq(subject))
+        .one(&db.primary)
+        .await?)
+}
+
+/// Links the account to a provider identity, unless it is linked already (to this one or
+/// another): `None` then, so two sign-ins racing to link one account cannot both win.
+pub async fn link_oidc(
+    db: &Db,
+    id: Uuid,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<account::Model>, StorageError> {
+    let linked = account::Entity::update_many()
+        .col_expr(account::Column::OidcIssuer, Expr::value(issuer))
+        .col_expr(account::Column::OidcSubject, Expr::value(subject))
+        .filter(account::Column::Id.eq(id))
+        .filter(account::Column::OidcSubject.is_null())
+        .exec_with_returning(&db.primary)
+        .await?;
+    Ok(linked.into_iter().next())
+}
+
+/// Creates an account for a provider identity, with no password.
+pub async fn create_oidc(
+    db: &Db,
+    email: &Email,
+    scope: &AccountScope,
+    issuer: &str,
+    subject: &str,
+) -> Result<account::Model, StorageError> {
+    Ok(account::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.as_str().to_string()),
+        password_hash: Set(None),
+        role: Set(scope.role().as_str().to_string()),
+        project_ids: Set(scope.projects().map(<[Uuid]>::to_vec)),
+        created_at: Set(Utc::now().into()),
+        oidc_issuer: Set(Some(issuer.to_string())),
+        oidc_subject: Set(Some(subject.to_string())),
+        ..Default::default()
+    }
+    .insert(&db.primary)
+    .await?)
 }
 
 pub async fn list(db: &Db) -> Result<Vec<account::Model>, StorageError> {
@@ -106,7 +160,9 @@ pub async fn change(
                 account::Column::ProjectIds,
                 Expr::value(scope.projects().map(<[Uuid]>::to_vec)),
             ),
-        Change::Password(hash) => update.col_expr(account::Column::PasswordHash, Expr::value(hash)),
+        Change::Password(hash) => {
+            update.col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
+        }
         Change::Disabled(true) => update.col_expr(
             account::Column::DisabledAt,
             Expr::value(Some(chrono::DateTime::<chrono::FixedOffset>::from(
