@@ -21,7 +21,11 @@ async function gql(query, variables) {
 }
 
 test('identify merges the anonymous visitor into the user; reset starts a new one', async () => {
-  const ctx = await browser();
+  // A desktop Chrome's user agent: headless Chromium names itself `HeadlessChrome`, which the
+  // server counts as a bot (left out of every answer this test reads).
+  const ctx = await browser({
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+  });
   const client = await db();
   try {
     const page = await ctx.newPage();

@@ -28,8 +28,8 @@ async function gql(query, variables = {}) {
 // zone the browser has.
 const day = (() => { const d = new Date(); d.setUTCHours(0, 0, 0, 0); return d.getTime() - 2 * 86400e3; })();
 
-// [visitor, session, type, path, minutes after the day's 10:00]; page views per path differ (no
-// ties in the pages panel's order).
+// [visitor, session, type, path, minutes after the day's 10:00]; visitors per path differ (no
+// ties in the pages panel's order, which ranks pages by visitors).
 const EVENTS = [
   ['v1', 's1', 'page.view', '/', 0],
   ['v1', 's1', 'page.view', '/pricing', 1],
@@ -40,6 +40,7 @@ const EVENTS = [
   ['v3', 's3', 'page.view', '/docs', 62],
   ['v3', 's3', 'download.started', '/docs', 63],
   ['v2', 's4', 'page.view', '/docs', 120],
+  ['v4', 's5', 'page.view', '/docs', 180],
 ];
 
 // The truths, from the tuples only.
@@ -47,15 +48,16 @@ function expected(rows) {
   const views = rows.filter((r) => r[2] === 'page.view');
   const sessions = [...new Set(rows.map((r) => r[1]))];
   const viewsIn = (s) => views.filter((r) => r[1] === s).length;
+  // The pages panel: each page's visitors (people who viewed it), most first.
   const pages = new Map();
-  for (const r of views) pages.set(r[3], (pages.get(r[3]) ?? 0) + 1);
+  for (const r of views) pages.set(r[3], (pages.get(r[3]) ?? new Set()).add(r[0]));
   return {
     visitors: new Set(rows.map((r) => r[0])).size,
     sessions: sessions.length,
     pageViews: views.length,
     events: rows.length,
     bounceRate: sessions.filter((s) => viewsIn(s) <= 1).length / sessions.length,
-    pages: [...pages].sort((a, b) => b[1] - a[1]),
+    pages: [...pages].map(([k, v]) => [k, v.size]).sort((a, b) => b[1] - a[1]),
   };
 }
 

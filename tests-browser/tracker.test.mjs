@@ -215,8 +215,13 @@ test('a site that honours privacy signals sends nothing under GPC; cookieless mo
     "SELECT anonymous_id, session_id FROM activities WHERE project_id = $1 AND metadata->>'marker' = $2",
     [env('SIGHTLINE_PROJECT_ID'), marker], (r) => r.length >= 1);
   assert.equal(rows.length, 1);
-  // data-cookieless is an alias of data-storage="none": no ids at all (the server derives a visitor).
-  assert.deepEqual([rows[0].anonymous_id, rows[0].session_id], [null, null]);
+  // data-cookieless is an alias of data-storage="none": the browser sends no ids, so the stored
+  // ones are the server's derived visitor and visit (a salted hash of the day, address and agent).
+  assert.match(rows[0].anonymous_id, /^cl-[0-9a-f]{24}$/);
+  assert.match(rows[0].session_id, /^cl-[0-9a-f]{24}$/);
+  for (const body of sent) {
+    for (const e of body.events ?? []) assert.ok(!('anonymous_id' in e) && !('session_id' in e), JSON.stringify(e));
+  }
   const keys = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('sightline')));
   assert.deepEqual(keys, [], 'nothing in storage');
   assert.ok(sent.length >= 1);

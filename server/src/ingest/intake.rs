@@ -131,14 +131,13 @@ impl Intake {
         let bot =
             dialect == Dialect::Browser && user_agent.as_deref().is_none_or(is_bot_user_agent);
         let (mut checked, mut rejected) = validate_events(&validator, events, dialect);
-        // Browsers that store nothing (`data-storage="none"`) send no anonymous id: derive it,
-        // and the visit's, from the day's salt and the full address, before anything else.
-        // The visitor id only for events that name nobody: an event with a user id is that
-        // user's, and every identified visitor behind one address would otherwise share one
-        // derived id (and its spam limit). The visit id for any event without one.
-        let derives =
-            |e: &Event| e.anonymous_id.is_none() && (e.user_id.is_none() || e.session_id.is_none());
-        if dialect == Dialect::Browser && checked.iter().any(|(_, e)| derives(e)) {
+        // Browsers that store nothing (`data-storage="none"`) send neither an anonymous nor a
+        // session id: derive both from the day's salt and the full address, before anything
+        // else (after `identify` too, so the visitor is one person across the sign-in). An event
+        // that carries a visit id of its own is not such a browser's: deriving a visitor for it
+        // would make every signed-in person behind one address one visitor, and one spam bucket.
+        let cookieless = |e: &Event| e.anonymous_id.is_none() && e.session_id.is_none();
+        if dialect == Dialect::Browser && checked.iter().any(|(_, e)| cookieless(e)) {
             if let Some(ip) = ip {
                 let salt = self.salt.today().await.map_err(|e| {
                     tracing::warn!(error = %e, "cannot read the cookieless salt");
@@ -146,11 +145,9 @@ impl Intake {
                 })?;
                 let (anon, visit) =
                     derive_ids(&salt, project.id, ip, user_agent.as_deref().unwrap_or(""));
-                for (_, ev) in checked.iter_mut().filter(|(_, e)| derives(e)) {
-                    if ev.user_id.is_none() {
-                        ev.anonymous_id = Some(anon.clone());
-                    }
-                    ev.session_id.get_or_insert_with(|| visit.clone());
+                for (_, ev) in checked.iter_mut().filter(|(_, e)| cookieless(e)) {
+                    ev.anonymous_id = Some(anon.clone());
+                    ev.session_id = Some(visit.clone());
                 }
             }
         }

@@ -588,10 +588,22 @@ async fn redis_killed_with_sigkill_under_load_keeps_every_event_answered_202() {
     eprintln!("redis appendfsync: {}", fsync.lines().nth(1).unwrap_or("?"));
     let app = app_on(&services, Mode::All).await;
     let loader = load(&app, 40_000, Some(2500), 16);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The queue paused first, so the kill finds thousands of accepted events waiting in Redis
+    // and nothing but its AOF can bring them back (a worker that keeps up would leave the queue
+    // empty, and a Redis without its AOF would pass).
+    app.queue.pause().await.expect("pause the queue");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let backlog = app.queue.counts().await.expect("queue counts").waiting;
+    assert!(backlog >= 5, "the kill finds jobs waiting: {backlog}");
     services.kill_redis();
     tokio::time::sleep(Duration::from_secs(1)).await;
     services.start_redis();
+    let resumed = Instant::now();
+    while app.queue.resume().await.is_err() {
+        assert!(resumed.elapsed() < Duration::from_secs(30), "Redis is back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let report = loader.await.expect("loadgen");
     assert!(report.sent_events > 10_000, "{report:?}");
     assert_exactly_once(&app, &report).await;
