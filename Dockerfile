@@ -8,6 +8,7 @@ COPY server server
 COPY entity entity
 COPY migration migration
 COPY tracker-wasm tracker-wasm
+COPY fuzz fuzz
 RUN cargo build --release --locked -p sightline --bin sightline
 
 FROM debian:bookworm-slim

@@ -119,3 +119,37 @@ fn compose_takes_every_password_from_the_environment_and_publishes_only_http() {
         "no fixed password"
     );
 }
+
+/// The image's build stage copies every workspace member: cargo reads every member's manifest
+/// for any build, so one missing (or kept out by .dockerignore) fails `docker compose build`.
+#[test]
+fn the_image_build_gets_every_workspace_member() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}/{f}")).expect(f);
+    let manifest: toml::Table = toml::from_str(&read("Cargo.toml")).expect("Cargo.toml");
+    let members: Vec<&str> = manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace members")
+        .iter()
+        .map(|m| m.as_str().expect("a path"))
+        .collect();
+    let dockerfile = read("Dockerfile");
+    let ignored: Vec<String> = read(".dockerignore")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    for m in members {
+        assert!(
+            dockerfile
+                .lines()
+                .any(|l| l.trim() == format!("COPY {m} {m}")),
+            "Dockerfile does not copy workspace member {m}"
+        );
+        assert!(
+            !ignored.iter().any(|i| i == m),
+            ".dockerignore keeps workspace member {m} out of the build context"
+        );
+    }
+}
